@@ -1,0 +1,9 @@
+#!/usr/bin/env node
+// Thin shim: the CLI lives in dist/ (built by `npm run build`, run automatically by `npm ci`).
+import('../dist/cli/main.js').then(
+  ({ runMain }) => runMain(process.argv),
+  (error) => {
+    process.stderr.write(`tsmosaic: cannot load dist/cli/main.js (run \`npm run build\`): ${error.message}\n`);
+    process.exitCode = 1;
+  },
+);

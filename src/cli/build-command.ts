@@ -1,0 +1,33 @@
+import { buildMosaic } from '../mosaic/build-mosaic.js';
+import { createReporter } from './progress.js';
+import { printResult, roundSeconds } from './output.js';
+
+export interface BuildFlags {
+  out?: string;
+  tilesAcross?: number;
+  tileSize?: number;
+  maxPixels?: number;
+  json?: boolean;
+  quiet?: boolean;
+}
+
+/** `tsmosaic build <index> <target>`: prints the output path, or the JSON summary. */
+export async function runBuild(index: string, target: string, flags: BuildFlags): Promise<void> {
+  const reporter = createReporter(flags.quiet === true);
+  try {
+    const result = await buildMosaic(index, target, {
+      out: flags.out,
+      tilesAcross: flags.tilesAcross,
+      tileSize: flags.tileSize,
+      maxPixels: flags.maxPixels,
+      onProgress: ({ stage, done, total }) => reporter.update(stage, done, total),
+      onNote: (message) => reporter.line(`tsmosaic: ${message}`),
+    });
+    reporter.stop();
+    const { output, width, height, columns, rows, distinctTiles, seconds, timings } = result;
+    const steps = Object.fromEntries(Object.entries(timings).map(([step, value]) => [step, roundSeconds(value)]));
+    printResult(flags.json, { output, width, height, columns, rows, distinctTiles, seconds: roundSeconds(seconds), timings: steps }, output);
+  } finally {
+    reporter.stop();
+  }
+}

@@ -1,0 +1,28 @@
+import { CommanderError } from 'commander';
+import { TsmosaicError } from '../errors.js';
+import { createProgram } from './program.js';
+
+/** Commander outcomes that are not errors. */
+const SUCCESS_CODES = new Set(['commander.helpDisplayed', 'commander.version']);
+
+/**
+ * Runs the CLI and sets the exit code: 0 success, 1 the job failed, 2 usage error, 130/143
+ * interrupted. The only place that turns errors into messages and exit codes.
+ */
+export async function runMain(argv: string[] = process.argv): Promise<void> {
+  try {
+    await createProgram().parseAsync(argv);
+    process.exitCode = 0;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // commander has already printed its message (e.g. "error: unknown option '--x'").
+      process.exitCode = SUCCESS_CODES.has(error.code) ? 0 : 2;
+    } else if (error instanceof TsmosaicError) {
+      process.stderr.write(`tsmosaic: ${error.message}\n`);
+      process.exitCode = error.exitCode;
+    } else {
+      process.stderr.write(`tsmosaic: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      process.exitCode = 1;
+    }
+  }
+}

@@ -1,0 +1,49 @@
+import { readFileSync } from 'node:fs';
+import { Command, Option } from 'commander';
+import { integerOption } from './parse.js';
+
+const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+
+/**
+ * The commander program. Command handlers are imported only when their command runs, so `--help`
+ * and `--version` load neither sharp nor hnswlib.
+ */
+export function createProgram(): Command {
+  const program = new Command('tsmosaic')
+    .description('Photomosaics: index a folder of pictures, then rebuild any image out of them.')
+    .version(version, '-V, --version')
+    .exitOverride()
+    .showSuggestionAfterError();
+
+  program
+    .command('process-collection')
+    .description('scan a folder of pictures and write an index folder of tiles, colour features and a nearest-neighbour index')
+    .argument('<collection>', 'folder of reference images (searched recursively)')
+    .option('-o, --out <dir>', 'index folder to write (default: "index" beside the collection folder)')
+    .option('-s, --tile-size <px>', 'edge of the stored square tiles in pixels', integerOption(1, 1024), 20)
+    .addOption(new Option('--fit <mode>', 'how non-square pictures become square tiles').choices(['crop', 'stretch']).default('crop'))
+    .option('--json', 'print a JSON summary on stdout instead of the index path')
+    .option('-q, --quiet', 'no progress bar, warnings or notes on stderr')
+    .action(async (collection: string, flags) => {
+      const { runProcessCollection } = await import('./process-collection-command.js');
+      await runProcessCollection(collection, flags);
+    });
+
+  program
+    .command('build')
+    .description('rebuild a target image out of the tiles of an index')
+    .argument('<index>', 'index folder written by process-collection')
+    .argument('<target>', 'the picture to rebuild')
+    .option('-o, --out <file>', 'output image; the extension picks the format: png, jpg, jpeg, webp, tif, tiff, avif (default: <target name>-mosaic.png)')
+    .option('--tiles-across <n>', 'grid width in tiles; rows follow the target aspect (default: one tile per target pixel, at most 200)', integerOption(1))
+    .option('--tile-size <px>', 'output tile edge in pixels, at most the indexed size (default: the indexed size)', integerOption(1, 1024))
+    .option('--max-pixels <n>', 'refuse to write an image with more pixels than this', integerOption(1), 1_000_000_000)
+    .option('--json', 'print a JSON summary on stdout instead of the output path')
+    .option('-q, --quiet', 'no progress bar or notes on stderr')
+    .action(async (index: string, target: string, flags) => {
+      const { runBuild } = await import('./build-command.js');
+      await runBuild(index, target, flags);
+    });
+
+  return program;
+}

@@ -1,0 +1,69 @@
+import { stat } from 'node:fs/promises';
+import sharp from 'sharp';
+import { reasonOf } from '../errors.js';
+
+/** How a non-square picture becomes a square tile. */
+export type TileFit = 'crop' | 'stretch';
+
+/** sharp's default pixel limit; larger images are refused from their header, before decoding. */
+export const MAX_INPUT_PIXELS = 0x3fff * 0x3fff;
+
+/** Why a file could not become a tile. */
+export class UnreadableImageError extends Error {
+  constructor(reason: string) {
+    super(reason);
+    this.name = 'UnreadableImageError';
+  }
+}
+
+/** A decoded tile and the identity of the file it came from. */
+export interface LoadedTile {
+  pixels: Buffer;
+  size: number;
+  mtimeMs: number;
+}
+
+/**
+ * Decodes one picture into a `tileSize` x `tileSize` tile of 8-bit sRGB pixels (interleaved RGB):
+ * EXIF orientation applied, any colour model converted to sRGB, alpha flattened onto white,
+ * centre-cropped to a square (or stretched) and downscaled, with JPEG shrink-on-load.
+ * @throws {UnreadableImageError} with a short reason when the file is not a usable image.
+ */
+export async function loadTile(file: string, tileSize: number, fit: TileFit): Promise<LoadedTile> {
+  try {
+    const info = await stat(file);
+    if (!info.isFile()) throw new UnreadableImageError('not a regular file');
+    if (info.size === 0) throw new UnreadableImageError('empty file');
+    const { data, info: out } = await sharp(file, {
+      failOn: 'truncated',
+      limitInputPixels: MAX_INPUT_PIXELS,
+      sequentialRead: true,
+      autoOrient: true,
+    })
+      .resize(tileSize, tileSize, { fit: fit === 'crop' ? 'cover' : 'fill', position: 'centre' })
+      .flatten({ background: '#ffffff' })
+      .toColourspace('srgb')
+      .raw({ depth: 'uchar' })
+      .toBuffer({ resolveWithObject: true });
+    if (out.channels !== 3 || out.width !== tileSize || out.height !== tileSize) {
+      throw new UnreadableImageError(`unexpected decoded shape ${out.width}x${out.height}x${out.channels}`);
+    }
+    return { pixels: data, size: info.size, mtimeMs: info.mtimeMs };
+  } catch (error) {
+    if (error instanceof UnreadableImageError) throw error;
+    throw new UnreadableImageError(describeSharpError(error));
+  }
+}
+
+/** Turns sharp/libvips and file-system errors into a short reason for a warning line. */
+function describeSharpError(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'ENOENT') return 'file disappeared before it could be read';
+  if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
+  if (code === 'ELOOP') return 'symbolic link loop';
+  const reason = reasonOf(error);
+  if (/unsupported image format/i.test(reason)) return 'not an image, or a format this build of sharp cannot read';
+  if (/pixel limit/i.test(reason)) return `image larger than ${MAX_INPUT_PIXELS} pixels, not decoded`;
+  if (/premature end|truncated|not enough data|unexpected end/i.test(reason)) return `truncated image (${reason})`;
+  return reason;
+}

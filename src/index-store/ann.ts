@@ -1,0 +1,28 @@
+import hnswlib from 'hnswlib-node';
+
+const { HierarchicalNSW } = hnswlib;
+export type AnnIndex = InstanceType<typeof HierarchicalNSW>;
+
+/** hnswlib-node construction parameters used for every index. */
+export const ANN_PARAMETERS = { space: 'l2', m: 16, efConstruction: 200, seed: 100 } as const;
+/** Search breadth: with 3-D colour vectors this makes queries practically exact. */
+const SEARCH_EF = 64;
+
+/** Builds an HNSW index over `count` feature vectors of `dimensions` floats; labels are tile ids. */
+export function buildAnn(features: Float32Array, dimensions: number, count: number): AnnIndex {
+  const ann = new HierarchicalNSW(ANN_PARAMETERS.space, dimensions);
+  ann.initIndex(Math.max(1, count), ANN_PARAMETERS.m, ANN_PARAMETERS.efConstruction, ANN_PARAMETERS.seed);
+  for (let id = 0; id < count; id++) {
+    ann.addPoint(Array.from(features.subarray(id * dimensions, (id + 1) * dimensions)), id);
+  }
+  ann.setEf(SEARCH_EF);
+  return ann;
+}
+
+/** Reads an index written by `buildAnn(...).writeIndexSync(file)`. */
+export function loadAnn(file: string, dimensions: number): AnnIndex {
+  const ann = new HierarchicalNSW(ANN_PARAMETERS.space, dimensions);
+  ann.readIndexSync(file);
+  ann.setEf(SEARCH_EF);
+  return ann;
+}

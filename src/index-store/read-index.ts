@@ -1,0 +1,88 @@
+import { readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { TsmosaicError, reasonOf } from '../errors.js';
+import { FEATURE_DIMENSIONS } from '../collection/features.js';
+import { loadAnn, type AnnIndex } from './ann.js';
+import { INDEX_FILES, INDEX_FORMAT, INDEX_FORMAT_VERSION, type IndexManifest } from './format.js';
+import { TileStore } from './tile-store.js';
+
+/** An index loaded for matching and rendering. */
+export interface LoadedIndex {
+  folder: string;
+  manifest: IndexManifest;
+  tiles: TileStore;
+  features: Float32Array;
+  ann: AnnIndex;
+}
+
+const RERUN = 'run process-collection again';
+
+/**
+ * Reads and validates an index folder's manifest without loading the heavy files.
+ * @throws {TsmosaicError} when the folder is missing, not an index, or of another format version.
+ */
+export async function readManifest(folder: string): Promise<IndexManifest> {
+  try {
+    if (!(await stat(folder)).isDirectory()) throw new TsmosaicError(`${folder} is not an index folder (it is a file)`);
+  } catch (error) {
+    if (error instanceof TsmosaicError) throw error;
+    throw new TsmosaicError(`index folder not found: ${folder}`);
+  }
+  let manifest: Partial<IndexManifest>;
+  try {
+    manifest = JSON.parse(await readFile(path.join(folder, INDEX_FILES.manifest), 'utf8')) as Partial<IndexManifest>;
+  } catch (error) {
+    const missing = (error as NodeJS.ErrnoException).code === 'ENOENT';
+    throw new TsmosaicError(`${folder} is not a tsmosaic index (${missing ? 'no manifest.json' : `unreadable manifest.json: ${reasonOf(error)}`}); run process-collection first`);
+  }
+  if (manifest.format !== INDEX_FORMAT) {
+    throw new TsmosaicError(`${folder} is not a tsmosaic index (manifest.json has no "format": "${INDEX_FORMAT}")`);
+  }
+  if (manifest.version !== INDEX_FORMAT_VERSION) {
+    throw new TsmosaicError(`${folder} has index format version ${String(manifest.version)}, this tsmosaic reads version ${INDEX_FORMAT_VERSION}: ${RERUN}`);
+  }
+  const { tileSize, tileCount, features, tiles } = manifest;
+  const valid =
+    Number.isInteger(tileSize) && tileSize! > 0 &&
+    Number.isInteger(tileCount) && tileCount! > 0 &&
+    features !== undefined && FEATURE_DIMENSIONS[features.kind] === features.dimensions &&
+    Array.isArray(tiles) && tiles.length === tileCount;
+  if (!valid) throw new TsmosaicError(`${folder} has a damaged manifest.json: ${RERUN}`);
+  return manifest as IndexManifest;
+}
+
+/**
+ * Loads everything `build` needs from an index folder: manifest, tile pixels, features and the
+ * HNSW index, checking every file's size against the manifest.
+ * @throws {TsmosaicError} when the folder is missing, not an index, of another version, or damaged.
+ */
+export async function loadIndex(folder: string, manifest?: IndexManifest): Promise<LoadedIndex> {
+  const checked = manifest ?? (await readManifest(folder));
+  const { tileSize, tileCount, features: { dimensions } } = checked;
+  const tilePixels = await readSized(folder, INDEX_FILES.tiles, tileCount * tileSize * tileSize * 3);
+  const featureBytes = await readSized(folder, INDEX_FILES.features, tileCount * dimensions * 4);
+  const features = new Float32Array(featureBytes.buffer.slice(featureBytes.byteOffset, featureBytes.byteOffset + featureBytes.byteLength));
+  let ann: AnnIndex;
+  try {
+    ann = loadAnn(path.join(folder, INDEX_FILES.ann), dimensions);
+  } catch (error) {
+    throw new TsmosaicError(`${folder} is damaged: cannot read ${INDEX_FILES.ann} (${reasonOf(error)}); ${RERUN}`);
+  }
+  if (ann.getCurrentCount() !== tileCount) {
+    throw new TsmosaicError(`${folder} is damaged: ${INDEX_FILES.ann} holds ${ann.getCurrentCount()} tiles, manifest ${tileCount}; ${RERUN}`);
+  }
+  return { folder, manifest: checked, tiles: new TileStore(tilePixels, tileSize, tileCount), features, ann };
+}
+
+async function readSized(folder: string, name: string, expected: number): Promise<Buffer> {
+  let data: Buffer;
+  try {
+    data = await readFile(path.join(folder, name));
+  } catch (error) {
+    throw new TsmosaicError(`${folder} is damaged: cannot read ${name} (${reasonOf(error)}); ${RERUN}`);
+  }
+  if (data.length !== expected) {
+    throw new TsmosaicError(`${folder} is damaged: ${name} has ${data.length} bytes, expected ${expected}; ${RERUN}`);
+  }
+  return data;
+}

@@ -1,0 +1,193 @@
+import { randomBytes } from 'node:crypto';
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { once } from 'node:events';
+import { TsmosaicError, reasonOf } from '../errors.js';
+import type { FeatureKind } from '../collection/features.js';
+import type { TileFit } from '../collection/load-tile.js';
+import { ANN_PARAMETERS, buildAnn } from './ann.js';
+import { INDEX_FILES, INDEX_FORMAT, INDEX_FORMAT_VERSION, type IndexManifest, type TileSource } from './format.js';
+
+/** What the writer needs to know before the first tile. */
+export interface IndexWriterOptions {
+  collection: string;
+  tileSize: number;
+  fit: TileFit;
+  featureKind: FeatureKind;
+  featureDimensions: number;
+}
+
+/**
+ * Writes a new index into a hidden temporary folder beside `target` and renames it into place on
+ * `commit()`, so an interrupted run never leaves a half-written folder under the final name.
+ * Tile pixels stream to disk as they are added; only the small feature vectors stay in memory.
+ */
+export class IndexWriter {
+  readonly target: string;
+  readonly temporary: string;
+  private readonly options: IndexWriterOptions;
+  private readonly tileStream: WriteStream;
+  private features: Float32Array;
+  private readonly sources: TileSource[] = [];
+
+  private constructor(target: string, temporary: string, options: IndexWriterOptions) {
+    this.target = target;
+    this.temporary = temporary;
+    this.options = options;
+    this.tileStream = createWriteStream(path.join(temporary, INDEX_FILES.tiles));
+    this.features = new Float32Array(1024 * options.featureDimensions);
+  }
+
+  /**
+   * Checks that `target` may be replaced, clears temporary folders left by killed runs and opens a
+   * new temporary folder.
+   * @throws {TsmosaicError} when `target` exists and is neither an index nor an empty folder.
+   */
+  static async create(target: string, options: IndexWriterOptions): Promise<IndexWriter> {
+    await assertReplaceable(target);
+    const parent = path.dirname(target);
+    await mkdir(parent, { recursive: true });
+    await removeStaleTemporaries(parent, path.basename(target));
+    const temporary = path.join(parent, `${temporaryPrefix(path.basename(target))}${process.pid}-${randomBytes(4).toString('hex')}`);
+    await mkdir(temporary);
+    return new IndexWriter(target, temporary, options);
+  }
+
+  get tileCount(): number {
+    return this.sources.length;
+  }
+
+  /** Appends one tile; ids are given in call order. */
+  async addTile(pixels: Uint8Array, features: ArrayLike<number>, source: TileSource): Promise<void> {
+    const dimensions = this.options.featureDimensions;
+    const id = this.sources.length;
+    if ((id + 1) * dimensions > this.features.length) {
+      const grown = new Float32Array(this.features.length * 2);
+      grown.set(this.features);
+      this.features = grown;
+    }
+    this.features.set(Array.from(features), id * dimensions);
+    this.sources.push(source);
+    if (!this.tileStream.write(pixels)) await once(this.tileStream, 'drain');
+  }
+
+  /** Writes features, the ANN index and the manifest (last), then moves the folder into place. */
+  async commit(): Promise<void> {
+    this.tileStream.end();
+    await once(this.tileStream, 'finish');
+    const { featureDimensions: dimensions, featureKind: kind, collection, tileSize, fit } = this.options;
+    const count = this.sources.length;
+    const features = this.features.subarray(0, count * dimensions);
+    await writeFile(path.join(this.temporary, INDEX_FILES.features), new Uint8Array(features.buffer, 0, features.byteLength));
+    buildAnn(features, dimensions, count).writeIndexSync(path.join(this.temporary, INDEX_FILES.ann));
+    const manifest: IndexManifest = {
+      format: INDEX_FORMAT,
+      version: INDEX_FORMAT_VERSION,
+      createdAt: new Date().toISOString(),
+      collection,
+      tileSize,
+      tileCount: count,
+      fit,
+      features: { kind, dimensions },
+      ann: { space: ANN_PARAMETERS.space, m: ANN_PARAMETERS.m, efConstruction: ANN_PARAMETERS.efConstruction },
+      tiles: this.sources,
+    };
+    await writeFile(path.join(this.temporary, INDEX_FILES.manifest), `${JSON.stringify(manifest, null, 1)}\n`);
+    await swapIntoPlace(this.temporary, this.target);
+  }
+
+  /** Removes the temporary folder; the previous index (if any) is untouched. */
+  async abort(): Promise<void> {
+    this.tileStream.destroy();
+    await rm(this.temporary, { recursive: true, force: true });
+  }
+}
+
+function temporaryPrefix(name: string): string {
+  return `.${name}.tmp-`;
+}
+
+function asidePrefix(name: string): string {
+  return `.${name}.old-`;
+}
+
+/** An existing target may only be replaced when it is a tsmosaic index or an empty folder. */
+async function assertReplaceable(target: string): Promise<void> {
+  let entries: string[];
+  try {
+    const info = await stat(target);
+    if (!info.isDirectory()) throw new TsmosaicError(`${target} exists and is not a folder; choose another --out`);
+    entries = await readdir(target);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw error instanceof TsmosaicError ? error : new TsmosaicError(`cannot use ${target} as the index folder: ${reasonOf(error)}`);
+  }
+  if (entries.length === 0) return;
+  try {
+    const manifest = JSON.parse(await readFile(path.join(target, INDEX_FILES.manifest), 'utf8')) as { format?: unknown };
+    if (manifest.format === INDEX_FORMAT) return;
+  } catch {
+    // fall through: not an index
+  }
+  throw new TsmosaicError(`${target} exists and is not a tsmosaic index; refusing to replace it (choose another --out)`);
+}
+
+/**
+ * Cleans up after runs whose process is gone (killed, crashed): their temporary folders are deleted,
+ * and a previous index they had renamed aside just before being killed is put back.
+ */
+async function removeStaleTemporaries(parent: string, name: string): Promise<void> {
+  const pattern = /^(?:tmp|old)-(\d+)-[0-9a-f]+$/;
+  for (const entry of (await readdir(parent)).sort()) {
+    const kind = entry.startsWith(temporaryPrefix(name)) ? 'tmp' : entry.startsWith(asidePrefix(name)) ? 'old' : undefined;
+    const pid = Number(pattern.exec(entry.slice(name.length + 2))?.[1]);
+    if (!kind || !Number.isInteger(pid) || pid === process.pid || isAlive(pid)) continue;
+    const stale = path.join(parent, entry);
+    if (kind === 'old' && !(await exists(path.join(parent, name)))) {
+      await rename(stale, path.join(parent, name));
+    } else {
+      await rm(stale, { recursive: true, force: true });
+    }
+  }
+}
+
+async function exists(file: string): Promise<boolean> {
+  try {
+    await stat(file);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Moves the finished folder to `target`. A directory cannot be swapped atomically from Node, so the
+ * old index is first renamed aside; the window between the two renames is a few microseconds.
+ */
+async function swapIntoPlace(temporary: string, target: string): Promise<void> {
+  const aside = path.join(path.dirname(target), `${asidePrefix(path.basename(target))}${process.pid}-${randomBytes(4).toString('hex')}`);
+  let hadPrevious = true;
+  try {
+    await rename(target, aside);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    hadPrevious = false;
+  }
+  try {
+    await rename(temporary, target);
+  } catch (error) {
+    if (hadPrevious) await rename(aside, target);
+    throw error;
+  }
+  if (hadPrevious) await rm(aside, { recursive: true, force: true });
+}

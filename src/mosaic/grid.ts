@@ -1,0 +1,51 @@
+import { TsmosaicError } from '../errors.js';
+import { FORMAT_NAMES, MAX_SIDE, type OutputFormat } from '../render/encode.js';
+
+/** Default widest grid when the target is not given a `tilesAcross`. */
+export const DEFAULT_MAX_COLUMNS = 200;
+/** Default guard on the output size: one gigapixel. */
+export const DEFAULT_MAX_PIXELS = 1_000_000_000;
+
+export interface GridSize {
+  columns: number;
+  rows: number;
+}
+
+/** Rows for a grid `columns` wide that keeps the target's aspect ratio (at least one). */
+export function rowsFor(columns: number, targetWidth: number, targetHeight: number): number {
+  return Math.max(1, Math.round((targetHeight * columns) / targetWidth));
+}
+
+/**
+ * The tile grid: `tilesAcross` columns when given; otherwise one tile per target pixel (as
+ * pycollage does) up to DEFAULT_MAX_COLUMNS, a wider target being sampled down.
+ */
+export function chooseGrid(targetWidth: number, targetHeight: number, tilesAcross?: number): GridSize & { sampledDown: boolean } {
+  const columns = tilesAcross ?? Math.min(targetWidth, DEFAULT_MAX_COLUMNS);
+  return { columns, rows: rowsFor(columns, targetWidth, targetHeight), sampledDown: tilesAcross === undefined && targetWidth > columns };
+}
+
+/**
+ * Refuses, before any work, an output larger than `maxPixels` or than the format can hold, with
+ * the largest `--tiles-across` that fits.
+ * @throws {TsmosaicError}
+ */
+export function assertOutputFits(grid: GridSize, tileSize: number, target: { width: number; height: number }, format: OutputFormat, maxPixels: number): void {
+  const fits = (columns: number): boolean => {
+    const width = columns * tileSize;
+    const height = rowsFor(columns, target.width, target.height) * tileSize;
+    return width * height <= maxPixels && Math.max(width, height) <= MAX_SIDE[format];
+  };
+  if (fits(grid.columns)) return;
+  const width = grid.columns * tileSize;
+  const height = grid.rows * tileSize;
+  const size = `${width}x${height} px (${((width * height) / 1e9).toFixed(2)} gigapixels)`;
+  const problem =
+    Math.max(width, height) > MAX_SIDE[format]
+      ? `larger than ${FORMAT_NAMES[format]} allows (${MAX_SIDE[format]} px per side)`
+      : `more than --max-pixels ${maxPixels}`;
+  let columns = grid.columns - 1;
+  while (columns > 1 && !fits(columns)) columns--;
+  const hint = fits(columns) ? `use --tiles-across ${columns} or fewer` : 'use a smaller --tile-size';
+  throw new TsmosaicError(`the mosaic would be ${size}, ${problem}: ${hint}`);
+}

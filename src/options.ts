@@ -1,0 +1,24 @@
+import { UsageError } from './errors.js';
+
+/**
+ * Checks a numeric option of the public API.
+ * @throws {UsageError} e.g. `Expected integer between 1 and 1024 for tileSize but received 1.5`
+ */
+export function expectInteger(name: string, value: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `at least ${min}` : `between ${min} and ${max}`;
+    throw new UsageError(`Expected integer ${range} for ${name} but received ${String(value)}`);
+  }
+  return value;
+}
+
+/** Checks a string option of the public API against its allowed values. */
+export function expectOneOf<T extends string>(name: string, value: unknown, allowed: readonly T[]): T {
+  if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
+    throw new UsageError(`Expected one of ${allowed.join(', ')} for ${name} but received ${String(value)}`);
+  }
+  return value as T;
+}
+
+/** Largest tile edge accepted, in pixels. */
+export const MAX_TILE_SIZE = 1024;

@@ -1,0 +1,68 @@
+/** One source pixel's share of one output cell along an axis. */
+interface AxisWeight {
+  source: number;
+  target: number;
+  weight: number;
+}
+
+/**
+ * For an axis of `sourceLength` pixels reduced (or enlarged) to `targetLength` cells, the exact
+ * overlap of every source pixel with every cell it touches, normalised so a cell's weights sum to 1.
+ */
+function axisWeights(sourceLength: number, targetLength: number): AxisWeight[] {
+  const scale = sourceLength / targetLength;
+  const weights: AxisWeight[] = [];
+  for (let target = 0; target < targetLength; target++) {
+    const start = target * scale;
+    const end = start + scale;
+    for (let source = Math.floor(start); source < Math.min(Math.ceil(end), sourceLength); source++) {
+      const overlap = Math.min(end, source + 1) - Math.max(start, source);
+      if (overlap > 1e-12) weights.push({ source, target, weight: overlap / scale });
+    }
+  }
+  return weights;
+}
+
+/**
+ * Resamples interleaved 8-bit pixels to `targetWidth` x `targetHeight` by an exact area average:
+ * every source pixel adds to each output cell it overlaps, weighted by the overlap.
+ * Returns unrounded means (Float32Array, same channel count) so callers choose how to quantise.
+ */
+export function areaAverage(
+  pixels: Uint8Array,
+  width: number,
+  height: number,
+  channels: number,
+  targetWidth: number,
+  targetHeight: number,
+): Float32Array {
+  const xWeights = axisWeights(width, targetWidth);
+  const yWeights = axisWeights(height, targetHeight);
+  // Horizontal pass: every source row reduced to targetWidth cells.
+  const rows = new Float32Array(height * targetWidth * channels);
+  for (let y = 0; y < height; y++) {
+    const sourceRow = y * width * channels;
+    const targetRow = y * targetWidth * channels;
+    for (const { source, target, weight } of xWeights) {
+      const from = sourceRow + source * channels;
+      const to = targetRow + target * channels;
+      for (let c = 0; c < channels; c++) rows[to + c]! += weight * pixels[from + c]!;
+    }
+  }
+  // Vertical pass over the reduced rows.
+  const cells = new Float32Array(targetHeight * targetWidth * channels);
+  const rowLength = targetWidth * channels;
+  for (const { source, target, weight } of yWeights) {
+    const from = source * rowLength;
+    const to = target * rowLength;
+    for (let i = 0; i < rowLength; i++) cells[to + i]! += weight * rows[from + i]!;
+  }
+  return cells;
+}
+
+/** Rounds float means to bytes, clamped to 0..255. */
+export function toBytes(values: Float32Array): Uint8Array {
+  const bytes = new Uint8Array(values.length);
+  for (let i = 0; i < values.length; i++) bytes[i] = Math.min(255, Math.max(0, Math.round(values[i]!)));
+  return bytes;
+}

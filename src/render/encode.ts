@@ -1,0 +1,74 @@
+import { randomBytes } from 'node:crypto';
+import { rename, rm } from 'node:fs/promises';
+import path from 'node:path';
+import sharp from 'sharp';
+import { UsageError } from '../errors.js';
+
+export type OutputFormat = 'png' | 'jpeg' | 'webp' | 'tiff' | 'avif';
+
+const EXTENSIONS: Record<string, OutputFormat> = {
+  '.png': 'png',
+  '.jpg': 'jpeg',
+  '.jpeg': 'jpeg',
+  '.webp': 'webp',
+  '.tif': 'tiff',
+  '.tiff': 'tiff',
+  '.avif': 'avif',
+};
+
+/** Largest width or height each format can store. */
+export const MAX_SIDE: Record<OutputFormat, number> = {
+  png: 0x7fffffff,
+  jpeg: 65535,
+  webp: 16383,
+  tiff: 0x7fffffff,
+  avif: 16384,
+};
+
+/** Display names for messages. */
+export const FORMAT_NAMES: Record<OutputFormat, string> = { png: 'PNG', jpeg: 'JPEG', webp: 'WebP', tiff: 'TIFF', avif: 'AVIF' };
+
+/**
+ * The output format named by a file's extension.
+ * @throws {UsageError} for an extension tsmosaic cannot write.
+ */
+export function formatFromPath(file: string): OutputFormat {
+  const format = EXTENSIONS[path.extname(file).toLowerCase()];
+  if (!format) {
+    throw new UsageError(`cannot tell the output format of ${file}: use one of ${Object.keys(EXTENSIONS).join(', ')}`);
+  }
+  return format;
+}
+
+/**
+ * Encodes raw RGB pixels once with sharp and writes them to `file`, through a temporary name in the
+ * same folder renamed when complete, so an interrupted run never leaves a partial file there.
+ */
+export async function writeImage(pixels: Buffer, width: number, height: number, file: string, format: OutputFormat): Promise<void> {
+  const temporary = path.join(path.dirname(file), `.${path.basename(file)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+  let image = sharp(pixels, { raw: { width, height, channels: 3 }, limitInputPixels: false });
+  switch (format) {
+    case 'png':
+      image = image.png({ compressionLevel: 6 });
+      break;
+    case 'jpeg':
+      image = image.jpeg({ quality: 90 });
+      break;
+    case 'webp':
+      image = image.webp({ quality: 90 });
+      break;
+    case 'tiff':
+      image = image.tiff({ compression: 'lzw', bigtiff: width * height * 3 > 0xf0000000 });
+      break;
+    case 'avif':
+      image = image.avif({ quality: 70 });
+      break;
+  }
+  try {
+    await image.toFile(temporary);
+    await rename(temporary, file);
+  } catch (error) {
+    await rm(temporary, { force: true });
+    throw error;
+  }
+}

@@ -1,0 +1,70 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import sharp from 'sharp';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const BIN = path.join(ROOT, 'bin', 'tsmosaic.js');
+
+export type Rgb = readonly [number, number, number];
+
+/** A fresh temporary folder, removed when the test file ends. */
+export async function tempDir(prefix = 'tsmosaic-test-'): Promise<string> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), prefix));
+  after(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** Writes a solid-colour image; the format follows the extension. */
+export async function solidImage(file: string, colour: Rgb, width = 32, height = 32): Promise<string> {
+  const [r, g, b] = colour;
+  await sharp({ create: { width, height, channels: 3, background: { r, g, b } } }).toFile(file);
+  return file;
+}
+
+/** Writes raw RGB pixels (row-major) as an image; the format follows the extension. */
+export async function rawImage(file: string, pixels: Uint8Array, width: number, height: number): Promise<string> {
+  await sharp(pixels, { raw: { width, height, channels: 3 } }).toFile(file);
+  return file;
+}
+
+/** Decodes any image to raw 8-bit RGB. */
+export async function decode(file: string): Promise<{ data: Buffer; width: number; height: number }> {
+  const { data, info } = await sharp(file).removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+  return { data, width: info.width, height: info.height };
+}
+
+/** Mean colour of a rectangle of raw RGB pixels. */
+export function meanOf(data: Uint8Array, width: number, left: number, top: number, w: number, h: number): [number, number, number] {
+  const sum = [0, 0, 0];
+  for (let y = top; y < top + h; y++) {
+    for (let x = left; x < left + w; x++) {
+      for (let c = 0; c < 3; c++) sum[c]! += data[(y * width + x) * 3 + c]!;
+    }
+  }
+  return [sum[0]! / (w * h), sum[1]! / (w * h), sum[2]! / (w * h)];
+}
+
+/** Largest per-channel difference between two colours. */
+export function colourDistance(a: readonly number[], b: readonly number[]): number {
+  return Math.max(...a.map((value, i) => Math.abs(value - b[i]!)));
+}
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the real bin/tsmosaic.js with `args`. */
+export function runCli(args: string[], options: { cwd?: string } = {}): Promise<CliResult> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [BIN, ...args], { cwd: options.cwd ?? ROOT, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
+      const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
