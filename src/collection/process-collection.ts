@@ -114,7 +114,9 @@ export async function processCollection(collection: string, options: ProcessColl
         await flush();
       }
     };
-    await Promise.all(Array.from({ length: Math.min(concurrency, Math.max(1, files.length)) }, worker));
+    // Let every worker stop before cleaning up, so none writes into an aborted index.
+    const outcomes = await Promise.allSettled(Array.from({ length: Math.min(concurrency, Math.max(1, files.length)) }, worker));
+    for (const outcome of outcomes) if (outcome.status === 'rejected') throw outcome.reason;
     signal?.throwIfAborted();
 
     if (writer.tileCount === 0) {

@@ -30,12 +30,17 @@ export class IndexWriter {
   private readonly tileStream: WriteStream;
   private features: Float32Array;
   private readonly sources: TileSource[] = [];
+  private writeError: Error | undefined;
 
   private constructor(target: string, temporary: string, options: IndexWriterOptions) {
     this.target = target;
     this.temporary = temporary;
     this.options = options;
     this.tileStream = createWriteStream(path.join(temporary, INDEX_FILES.tiles));
+    // A write error (disk full) is kept and thrown by the next addTile or commit.
+    this.tileStream.on('error', (error) => {
+      this.writeError ??= error;
+    });
     this.features = new Float32Array(1024 * options.featureDimensions);
   }
 
@@ -60,6 +65,7 @@ export class IndexWriter {
 
   /** Appends one tile; ids are given in call order. */
   async addTile(pixels: Uint8Array, features: ArrayLike<number>, source: TileSource): Promise<void> {
+    if (this.writeError) throw new TsmosaicError(`cannot write ${this.target}: ${reasonOf(this.writeError)}`);
     const dimensions = this.options.featureDimensions;
     const id = this.sources.length;
     if ((id + 1) * dimensions > this.features.length) {
@@ -76,6 +82,7 @@ export class IndexWriter {
   async commit(): Promise<void> {
     this.tileStream.end();
     await once(this.tileStream, 'finish');
+    if (this.writeError) throw new TsmosaicError(`cannot write ${this.target}: ${reasonOf(this.writeError)}`);
     const { featureDimensions: dimensions, featureKind: kind, collection, tileSize, fit } = this.options;
     const count = this.sources.length;
     const features = this.features.subarray(0, count * dimensions);

@@ -39,7 +39,8 @@ export function assertOutputFits(grid: GridSize, tileSize: number, target: { wid
   if (fits(grid.columns)) return;
   const width = grid.columns * tileSize;
   const height = grid.rows * tileSize;
-  const size = `${width}x${height} px (${((width * height) / 1e9).toFixed(2)} gigapixels)`;
+  const pixels = width * height;
+  const size = `${width}x${height} px (${pixels >= 1e9 ? `${(pixels / 1e9).toFixed(2)} gigapixels` : `${(pixels / 1e6).toFixed(1)} megapixels`})`;
   const problem =
     Math.max(width, height) > MAX_SIDE[format]
       ? `larger than ${FORMAT_NAMES[format]} allows (${MAX_SIDE[format]} px per side)`

@@ -1,0 +1,131 @@
+import assert from 'node:assert/strict';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { test } from 'node:test';
+import sharp from 'sharp';
+import { decode, rawImage, runCli, tempDir } from './helpers.js';
+import { PALETTE, paletteCollection } from './fixtures.js';
+
+const root = await tempDir();
+const collection = await paletteCollection(root, { withBadFiles: true });
+const target = path.join(root, 'dolphin.png');
+await rawImage(target, Uint8Array.from({ length: 12 * 8 * 3 }, (_, i) => PALETTE[Math.floor(i / 3) % PALETTE.length]![i % 3]!), 12, 8);
+
+/** stderr must never carry a stack trace. */
+function assertNoStack(stderr: string): void {
+  assert.doesNotMatch(stderr, /\n\s+at /, `no stack trace in: ${stderr}`);
+}
+
+test('process-collection prints the index path on stdout and warnings on stderr', async () => {
+  const { code, stdout, stderr } = await runCli(['process-collection', collection, '--tile-size', '8']);
+  assert.equal(code, 0, stderr);
+  assert.equal(stdout, `${path.join(root, 'index')}\n`);
+  const warnings = stderr.trim().split('\n');
+  assert.ok(warnings.some((line) => /^tsmosaic: warning: skipped ".*empty\.jpg": empty file$/.test(line)), stderr);
+  assert.ok(warnings.some((line) => /^tsmosaic: warning: skipped ".*notes\.jpg": /.test(line)), stderr);
+  assert.ok(warnings.some((line) => /8 tiles indexed, 2 files skipped/.test(line)), stderr);
+});
+
+test('process-collection --json prints one JSON object; --quiet silences stderr', async () => {
+  const out = path.join(root, 'json-index');
+  const { code, stdout, stderr } = await runCli(['process-collection', collection, '-o', out, '-s', '6', '--json', '--quiet']);
+  assert.equal(code, 0, stderr);
+  assert.equal(stderr, '');
+  const summary = JSON.parse(stdout) as { index: string; tiles: number; skipped: { file: string; reason: string }[]; seconds: number };
+  assert.deepEqual(Object.keys(summary), ['index', 'tiles', 'skipped', 'seconds']);
+  assert.equal(summary.index, out);
+  assert.equal(summary.tiles, PALETTE.length);
+  assert.deepEqual(summary.skipped.map(({ file }) => path.basename(file)).sort(), ['empty.jpg', 'notes.jpg']);
+  assert.ok(summary.seconds > 0);
+});
+
+test('build writes <target>-mosaic.png in the current folder and prints its path', async () => {
+  const index = path.join(root, 'build-index');
+  assert.equal((await runCli(['process-collection', collection, '-o', index, '-q'])).code, 0);
+  const { code, stdout, stderr } = await runCli(['build', index, target], { cwd: root });
+  assert.equal(code, 0, stderr);
+  assert.equal(stderr, '');
+  assert.equal(stdout, `${path.join(root, 'dolphin-mosaic.png')}\n`);
+  const mosaic = await decode(path.join(root, 'dolphin-mosaic.png'));
+  assert.deepEqual([mosaic.width, mosaic.height], [12 * 20, 8 * 20]);
+});
+
+test('build --json reports the grid and the distinct tiles used', async () => {
+  const index = path.join(root, 'build-index-json');
+  await runCli(['process-collection', collection, '-o', index, '-q']);
+  const out = path.join(root, 'out.jpg');
+  const { code, stdout, stderr } = await runCli(['build', index, target, '-o', out, '--tiles-across', '6', '--tile-size', '5', '--json']);
+  assert.equal(code, 0, stderr);
+  const summary = JSON.parse(stdout) as Record<string, unknown>;
+  assert.deepEqual(
+    { ...summary, seconds: 0, timings: 0 },
+    { output: out, width: 30, height: 20, columns: 6, rows: 4, distinctTiles: summary.distinctTiles, seconds: 0, timings: 0 },
+  );
+  assert.ok(typeof summary.distinctTiles === 'number' && summary.distinctTiles >= 2 && summary.distinctTiles <= PALETTE.length);
+  assert.equal((await sharp(out).metadata()).format, 'jpeg');
+});
+
+test('job failures exit 1 with one line on stderr', async () => {
+  const cases: [string[], RegExp][] = [
+    [['process-collection', path.join(root, 'missing')], /^tsmosaic: collection folder not found: .*missing\n$/],
+    [['build', path.join(root, 'no-index'), target], /^tsmosaic: index folder not found: .*no-index\n$/],
+    [['build', collection, target], /^tsmosaic: .*collection is not a tsmosaic index \(no manifest\.json\); run process-collection first\n$/],
+    [['build', path.join(root, 'index'), path.join(root, 'nope.png')], /^tsmosaic: target image not found: .*nope\.png\n$/],
+    [['build', path.join(root, 'index'), target, '--max-pixels', '20000'], /^tsmosaic: the mosaic would be 240x160 px \(0\.0 megapixels\), more than --max-pixels 20000: use --tiles-across \d+ or fewer\n$/],
+  ];
+  await runCli(['process-collection', collection, '-q']);
+  for (const [args, expected] of cases) {
+    const { code, stdout, stderr } = await runCli(args, { cwd: root });
+    assert.equal(code, 1, `${args.join(' ')}: ${stderr}`);
+    assert.equal(stdout, '');
+    assert.match(stderr, expected);
+    assertNoStack(stderr);
+  }
+});
+
+test('usage errors exit 2 and name the option', async () => {
+  const cases: [string[], RegExp][] = [
+    [['process-collection', collection, '--tile-size', 'abc'], /option '-s, --tile-size <px>' argument 'abc' is invalid/],
+    [['process-collection', collection, '--tile-size', '0'], /--tile-size.*Expected an integer between 1 and 1024/],
+    [['build', 'a', 'b', '--tiles-across', '-3'], /--tiles-across/],
+    [['build', 'a', 'b', '--max-pixels', '1.5'], /--max-pixels/],
+    [['build', 'a', 'b', '--bogus'], /unknown option '--bogus'/],
+    [['process-collection', collection, '--fit', 'squash'], /--fit.*squash.*crop, stretch/],
+    [['build', 'a'], /missing required argument 'target'/],
+    [['frobnicate'], /unknown command 'frobnicate'/],
+    [['build', path.join(root, 'index'), target, '-o', path.join(root, 'x.bmp')], /cannot tell the output format/],
+  ];
+  for (const [args, expected] of cases) {
+    const { code, stdout, stderr } = await runCli(args);
+    assert.equal(code, 2, `${args.join(' ')}: ${stderr}`);
+    assert.equal(stdout, '');
+    assert.match(stderr, expected);
+    assertNoStack(stderr);
+  }
+  assert.ok(!(await readdir(root)).includes('x.bmp'));
+});
+
+test('--help and --version exit 0 on stdout', async () => {
+  for (const args of [['--help'], ['build', '--help'], ['process-collection', '--help']]) {
+    const { code, stdout } = await runCli(args);
+    assert.equal(code, 0);
+    assert.match(stdout, /^Usage: tsmosaic/);
+  }
+  const help = await runCli(['build', '--help']);
+  for (const option of ['--out', '--tiles-across', '--tile-size', '--max-pixels', '--json', '--quiet']) assert.match(help.stdout, new RegExp(option));
+  const { code, stdout } = await runCli(['--version']);
+  assert.equal(code, 0);
+  assert.match(stdout, /^\d+\.\d+\.\d+\n$/);
+});
+
+test('a corrupt collection file does not stop the run; a wholly bad collection exits 1', async () => {
+  const bad = path.join(root, 'bad-collection');
+  await mkdir(bad);
+  await writeFile(path.join(bad, 'a.jpg'), 'garbage');
+  const { code, stdout, stderr } = await runCli(['process-collection', bad, '-o', path.join(root, 'bad-index')]);
+  assert.equal(code, 1);
+  assert.equal(stdout, '');
+  assert.match(stderr, /skipped ".*a\.jpg"/);
+  assert.match(stderr, /tsmosaic: no usable image in .*bad-collection: all 1 image files were skipped\n$/);
+  assert.ok(!(await readdir(root)).includes('bad-index'));
+});

@@ -1,0 +1,138 @@
+import assert from 'node:assert/strict';
+import { writeFile, mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { test } from 'node:test';
+import { crc32, deflateSync } from 'node:zlib';
+import sharp from 'sharp';
+import { meanRgb } from '../src/collection/features.js';
+import { loadTile, UnreadableImageError } from '../src/collection/load-tile.js';
+import { colourDistance, meanOf, rawImage, solidImage, tempDir } from './helpers.js';
+
+const dir = await tempDir();
+
+/** A picture whose left half is `left` and right half `right`. */
+function halves(width: number, height: number, left: number[], right: number[]): Uint8Array {
+  const pixels = new Uint8Array(width * height * 3);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) pixels.set(x < width / 2 ? left : right, (y * width + x) * 3);
+  }
+  return pixels;
+}
+
+test('a solid JPEG becomes a tile of its colour', async () => {
+  const file = await solidImage(path.join(dir, 'solid.jpg'), [200, 40, 90], 64, 48);
+  const { pixels, size } = await loadTile(file, 20, 'crop');
+  assert.equal(pixels.length, 20 * 20 * 3);
+  assert.ok(size > 0);
+  assert.ok(colourDistance(meanRgb(pixels), [200, 40, 90]) <= 3, `mean ${meanRgb(pixels)}`);
+});
+
+test('grayscale, 16-bit, CMYK and palette images become 8-bit sRGB tiles', async () => {
+  const base = sharp({ create: { width: 40, height: 30, channels: 3, background: { r: 30, g: 140, b: 220 } } });
+  const files = {
+    gray: await base.clone().toColourspace('b-w').png().toFile(path.join(dir, 'gray.png')).then(() => path.join(dir, 'gray.png')),
+    rgb16: await base.clone().toColourspace('rgb16').png().toFile(path.join(dir, 'rgb16.png')).then(() => path.join(dir, 'rgb16.png')),
+    cmyk: await base.clone().toColourspace('cmyk').jpeg().toFile(path.join(dir, 'cmyk.jpg')).then(() => path.join(dir, 'cmyk.jpg')),
+    palette: await base.clone().png({ palette: true }).toFile(path.join(dir, 'palette.png')).then(() => path.join(dir, 'palette.png')),
+  };
+  const sixteen = await sharp(files.rgb16).metadata();
+  assert.equal(sixteen.depth, 'ushort', 'fixture is really 16-bit');
+  const cmyk = await sharp(files.cmyk).metadata();
+  assert.equal(cmyk.space, 'cmyk', 'fixture is really CMYK');
+  for (const [kind, file] of Object.entries(files)) {
+    const { pixels } = await loadTile(file, 16, 'crop');
+    assert.equal(pixels.length, 16 * 16 * 3, kind);
+    const mean = meanRgb(pixels);
+    if (kind === 'gray') {
+      assert.ok(Math.abs(mean[0] - mean[1]) < 1 && Math.abs(mean[1] - mean[2]) < 1, `gray stays gray: ${mean}`);
+    } else if (kind === 'cmyk') {
+      // CMYK has another gamut: the round trip shifts the colour but keeps its hue.
+      assert.ok(colourDistance(mean, [30, 140, 220]) <= 50 && mean[2] > mean[1] && mean[1] > mean[0], `cmyk mean ${mean}`);
+    } else {
+      assert.ok(colourDistance(mean, [30, 140, 220]) <= 12, `${kind} mean ${mean}`);
+    }
+  }
+});
+
+test('transparent pixels are flattened onto white', async () => {
+  const file = path.join(dir, 'transparent.png');
+  await sharp({ create: { width: 24, height: 24, channels: 4, background: { r: 255, g: 0, b: 0, alpha: 0 } } }).png().toFile(file);
+  const { pixels } = await loadTile(file, 8, 'crop');
+  assert.deepEqual(meanRgb(pixels), [255, 255, 255]);
+});
+
+test('crop keeps the centre square, stretch squashes the whole picture', async () => {
+  // 60x20: red | green | blue thirds.
+  const width = 60;
+  const height = 20;
+  const pixels = new Uint8Array(width * height * 3);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) pixels.set(x < 20 ? [255, 0, 0] : x < 40 ? [0, 255, 0] : [0, 0, 255], (y * width + x) * 3);
+  }
+  const file = await rawImage(path.join(dir, 'thirds.png'), pixels, width, height);
+  const cropped = await loadTile(file, 12, 'crop');
+  // The resampling kernel may tint the outermost columns; the body of the tile is green.
+  assert.ok(colourDistance(meanOf(cropped.pixels, 12, 2, 0, 8, 12), [0, 255, 0]) <= 4, `crop is green: ${meanOf(cropped.pixels, 12, 2, 0, 8, 12)}`);
+  const stretched = await loadTile(file, 12, 'stretch');
+  assert.ok(colourDistance(meanOf(stretched.pixels, 12, 0, 0, 3, 12), [255, 0, 0]) <= 2, 'stretch keeps red on the left');
+  assert.ok(colourDistance(meanOf(stretched.pixels, 12, 9, 0, 3, 12), [0, 0, 255]) <= 2, 'stretch keeps blue on the right');
+});
+
+test('EXIF orientation is applied before cropping', async () => {
+  // Stored 40x20 landscape, red left / blue right, tagged "rotate 90° clockwise to display":
+  // displayed it is 20x40 portrait with red on top and blue below.
+  const file = path.join(dir, 'rotated.jpg');
+  await sharp(halves(40, 20, [255, 0, 0], [0, 0, 255]), { raw: { width: 40, height: 20, channels: 3 } })
+    .withMetadata({ orientation: 6 })
+    .jpeg({ quality: 95 })
+    .toFile(file);
+  assert.equal((await sharp(file).metadata()).orientation, 6);
+  const { pixels } = await loadTile(file, 10, 'crop');
+  assert.ok(colourDistance(meanOf(pixels, 10, 0, 0, 10, 3), [255, 0, 0]) <= 30, `top is red: ${meanOf(pixels, 10, 0, 0, 10, 3)}`);
+  assert.ok(colourDistance(meanOf(pixels, 10, 0, 7, 10, 3), [0, 0, 255]) <= 30, `bottom is blue: ${meanOf(pixels, 10, 0, 7, 10, 3)}`);
+});
+
+test('unusable files are refused with a reason', async () => {
+  const good = await solidImage(path.join(dir, 'good.jpg'), [10, 20, 30], 200, 200);
+  const jpeg = await sharp(good).toBuffer();
+  await writeFile(path.join(dir, 'empty.jpg'), '');
+  await writeFile(path.join(dir, 'truncated.jpg'), jpeg.subarray(0, Math.floor(jpeg.length / 2)));
+  await writeFile(path.join(dir, 'text.jpg'), 'this is not a picture\n');
+  await writeFile(path.join(dir, 'random.png'), Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7919) % 251)));
+  await mkdir(path.join(dir, 'folder.jpg'));
+  const expectations: Record<string, RegExp> = {
+    'empty.jpg': /empty file/,
+    'truncated.jpg': /truncated/,
+    'text.jpg': /not an image/,
+    'random.png': /not an image/,
+    'folder.jpg': /not a regular file/,
+    'missing.jpg': /disappeared/,
+  };
+  for (const [name, reason] of Object.entries(expectations)) {
+    await assert.rejects(loadTile(path.join(dir, name), 20, 'crop'), (error: unknown) => {
+      assert.ok(error instanceof UnreadableImageError, `${name}: ${String(error)}`);
+      assert.match(error.message, reason, name);
+      assert.doesNotMatch(error.message, /\n/, 'one line');
+      return true;
+    });
+  }
+});
+
+test('an image over the pixel limit is refused from its header', async () => {
+  // A PNG whose IHDR claims 100,000 x 100,000 pixels and has no pixel data at all.
+  const chunk = (type: string, data: Buffer): Buffer => {
+    const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
+    const length = Buffer.alloc(4);
+    length.writeUInt32BE(data.length);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(crc32(body));
+    return Buffer.concat([length, body, crc]);
+  };
+  const header = Buffer.alloc(13);
+  header.writeUInt32BE(100_000, 0);
+  header.writeUInt32BE(100_000, 4);
+  header.set([8, 2, 0, 0, 0], 8);
+  const file = path.join(dir, 'huge.png');
+  await writeFile(file, Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', header), chunk('IDAT', deflateSync(Buffer.alloc(64))), chunk('IEND', Buffer.alloc(0))]));
+  await assert.rejects(loadTile(file, 20, 'crop'), /larger than .* pixels, not decoded/);
+});

@@ -1,0 +1,150 @@
+import assert from 'node:assert/strict';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { test } from 'node:test';
+import { processCollection, readManifest, loadIndex, TsmosaicError, type Progress } from '../src/index.js';
+import { colourDistance, tempDir } from './helpers.js';
+import { PALETTE, paletteCollection } from './fixtures.js';
+
+test('indexes every image below the collection, skipping bad and hidden files', async () => {
+  const root = await tempDir();
+  const collection = await paletteCollection(root, { withBadFiles: true });
+  const skippedLive: string[] = [];
+  const stages = new Set<Progress['stage']>();
+  const result = await processCollection(collection, {
+    tileSize: 12,
+    onSkip: ({ file }) => skippedLive.push(path.basename(file)),
+    onProgress: ({ stage }) => stages.add(stage),
+  });
+  assert.equal(result.index, path.join(root, 'index'), 'default index folder sits beside the collection');
+  assert.equal(result.tiles, PALETTE.length);
+  assert.deepEqual(result.skipped.map(({ file }) => path.basename(file)).sort(), ['empty.jpg', 'notes.jpg']);
+  assert.deepEqual(skippedLive.sort(), ['empty.jpg', 'notes.jpg']);
+  for (const { file, reason } of result.skipped) {
+    assert.ok(file.startsWith(collection), `skipped file named by its path: ${file}`);
+    assert.ok(reason.length > 0 && !reason.includes('\n'));
+  }
+  assert.deepEqual([...stages].sort(), ['index', 'scan', 'tiles']);
+
+  const manifest = await readManifest(result.index);
+  assert.equal(manifest.tileSize, 12);
+  assert.equal(manifest.tileCount, PALETTE.length);
+  assert.deepEqual(manifest.features, { kind: 'mean-rgb', dimensions: 3 });
+  assert.deepEqual(
+    manifest.tiles.map(({ source }) => source),
+    ['c0.jpg', 'c1.PNG', 'c4.tif', 'c5.png', 'c7.gif', 'nested/c2.webp', 'nested/c6.JPG', 'nested/deeper/c3.jpeg'],
+    'sources are relative and in a stable order',
+  );
+  const loaded = await loadIndex(result.index);
+  manifest.tiles.forEach(({ source }, id) => {
+    const colour = PALETTE[Number(/c(\d)/.exec(source)![1])]!;
+    const feature = Array.from(loaded.features.subarray(id * 3, id * 3 + 3));
+    assert.ok(colourDistance(feature, colour) <= 4, `${source}: feature ${feature} vs ${colour}`);
+    const tile = loaded.tiles.tile(id);
+    assert.ok(colourDistance([tile[0]!, tile[1]!, tile[2]!], colour) <= 4, `${source}: tile pixel`);
+  });
+  const files = (await readdir(result.index)).sort();
+  assert.deepEqual(files, ['features.f32', 'hnsw.bin', 'manifest.json', 'tiles.rgb']);
+  assert.equal((await stat(path.join(result.index, 'tiles.rgb'))).size, PALETTE.length * 12 * 12 * 3);
+});
+
+test('the index still loads after the collection is gone, and a re-run replaces it', async () => {
+  const root = await tempDir();
+  const collection = await paletteCollection(root);
+  const out = path.join(root, 'elsewhere', 'my-index');
+  await processCollection(collection, { out, tileSize: 8 });
+  await writeFile(path.join(collection, 'extra.png'), await readFile(path.join(collection, 'c5.png')));
+  const second = await processCollection(collection, { out, tileSize: 8 });
+  assert.equal(second.tiles, PALETTE.length + 1);
+  assert.equal((await readManifest(out)).tileCount, PALETTE.length + 1);
+  assert.deepEqual((await readdir(path.dirname(out))).sort(), ['my-index'], 'no temporary or old folders are left');
+  await rm(collection, { recursive: true });
+  const loaded = await loadIndex(out);
+  assert.equal(loaded.tiles.count, PALETTE.length + 1);
+});
+
+test('an output folder inside the collection is not scanned', async () => {
+  const root = await tempDir();
+  const collection = await paletteCollection(root);
+  const out = path.join(collection, 'index');
+  await processCollection(collection, { out, tileSize: 8 });
+  const again = await processCollection(collection, { out, tileSize: 8 });
+  assert.equal(again.tiles, PALETTE.length);
+});
+
+test('an aborted run leaves the previous index intact and no temporary folder', async () => {
+  const root = await tempDir();
+  const collection = await paletteCollection(root);
+  const out = path.join(root, 'index');
+  await processCollection(collection, { out, tileSize: 8 });
+  const before = await readFile(path.join(out, 'manifest.json'), 'utf8');
+  const controller = new AbortController();
+  await assert.rejects(
+    processCollection(collection, {
+      out,
+      tileSize: 16,
+      signal: controller.signal,
+      onProgress: ({ stage, done }) => {
+        if (stage === 'tiles' && done === 2) controller.abort(new TsmosaicError('stop', 130));
+      },
+    }),
+    /stop/,
+  );
+  assert.equal(await readFile(path.join(out, 'manifest.json'), 'utf8'), before);
+  assert.deepEqual((await readdir(root)).sort(), ['collection', 'index']);
+});
+
+test('a temporary folder left by a killed run is removed by the next run', async () => {
+  const root = await tempDir();
+  const collection = await paletteCollection(root);
+  // pid 2^22+1 is above Linux's pid_max default, so no live process has it.
+  await mkdir(path.join(root, '.index.tmp-4194305-deadbeef'));
+  await processCollection(collection, { tileSize: 8 });
+  assert.deepEqual((await readdir(root)).sort(), ['collection', 'index']);
+});
+
+test('an index renamed aside by a killed run is put back', async () => {
+  const root = await tempDir();
+  const collection = await paletteCollection(root);
+  const out = path.join(root, 'index');
+  await processCollection(collection, { out, tileSize: 8 });
+  await rename(out, path.join(root, '.index.old-4194305-cafe0123'));
+  // The next run first restores the old index, then replaces it as usual.
+  await processCollection(collection, { out, tileSize: 8, fit: 'stretch' });
+  assert.deepEqual((await readdir(root)).sort(), ['collection', 'index']);
+  assert.equal((await readManifest(out)).fit, 'stretch');
+});
+
+test('refuses to replace a folder that is not an index', async () => {
+  const root = await tempDir();
+  const collection = await paletteCollection(root);
+  const precious = path.join(root, 'documents');
+  await mkdir(precious);
+  await writeFile(path.join(precious, 'thesis.txt'), 'do not delete');
+  await assert.rejects(processCollection(collection, { out: precious }), /not a tsmosaic index; refusing to replace it/);
+  assert.equal(await readFile(path.join(precious, 'thesis.txt'), 'utf8'), 'do not delete');
+});
+
+test('a missing collection or one without usable images is an error', async () => {
+  const root = await tempDir();
+  await assert.rejects(processCollection(path.join(root, 'nope')), (error: unknown) => {
+    assert.ok(error instanceof TsmosaicError);
+    assert.equal(error.exitCode, 1);
+    assert.match(error.message, /collection folder not found: .*nope/);
+    return true;
+  });
+  const empty = path.join(root, 'empty');
+  await mkdir(empty);
+  await assert.rejects(processCollection(empty), /no usable image in .*empty: no image files found/);
+  await writeFile(path.join(empty, 'broken.jpg'), 'nope');
+  await assert.rejects(processCollection(empty), /all 1 image files were skipped/);
+  assert.deepEqual((await readdir(root)).sort(), ['empty'], 'nothing written');
+});
+
+test('options are validated with the option named', async () => {
+  const root = await tempDir();
+  await assert.rejects(processCollection(root, { tileSize: 0 }), /Expected integer between 1 and 1024 for tileSize but received 0/);
+  await assert.rejects(processCollection(root, { tileSize: 1.5 }), /for tileSize but received 1.5/);
+  // @ts-expect-error: an invalid fit from untyped callers
+  await assert.rejects(processCollection(root, { fit: 'squash' }), /Expected one of crop, stretch for fit but received squash/);
+});
