@@ -19,7 +19,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/cli/**', 'bin/**', 'bench/**', 'examples/**'],
+    files: ['src/cli/**', 'bin/**', 'bench/**', 'test/bench/**', 'examples/**'],
     rules: { 'no-console': 'off' },
   },
 );
