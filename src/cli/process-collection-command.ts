@@ -1,3 +1,4 @@
+import sharp from 'sharp';
 import { processCollection, type ProcessCollectionOptions } from '../collection/process-collection.js';
 import type { TileFit } from '../collection/load-tile.js';
 import { abortOnSignals } from './interrupt.js';
@@ -16,6 +17,8 @@ const STAGES = { scan: 'scanning', tiles: 'tiles', index: 'indexing' } as const;
 
 /** `tsmosaic process-collection <collection>`: prints the index path, or the JSON summary. */
 export async function runProcessCollection(collection: string, flags: ProcessCollectionFlags): Promise<void> {
+  // Every file is decoded once: libvips' operation cache would only hold memory and cost time.
+  sharp.cache(false);
   const reporter = createReporter(flags.quiet === true);
   const { signal, dispose } = abortOnSignals();
   const options: ProcessCollectionOptions = {
