@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
-import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { setTimeout as delay } from 'node:timers/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import sharp from 'sharp';
-import { decode, rawImage, runCli, tempDir } from './helpers.js';
+import { BIN, decode, rawImage, runCli, tempDir } from './helpers.js';
 import { PALETTE, paletteCollection } from './fixtures.js';
 
 const root = await tempDir();
@@ -128,4 +131,30 @@ test('a corrupt collection file does not stop the run; a wholly bad collection e
   assert.match(stderr, /skipped ".*a\.jpg"/);
   assert.match(stderr, /tsmosaic: no usable image in .*bad-collection: all 1 image files were skipped\n$/);
   assert.ok(!(await readdir(root)).includes('bad-index'));
+});
+
+test('SIGINT stops process-collection with exit 130, keeping the previous index and no temporary folder', async () => {
+  const big = path.join(root, 'big-collection');
+  await mkdir(big);
+  await Promise.all(
+    Array.from({ length: 300 }, (_, i) =>
+      sharp({ create: { width: 600, height: 400, channels: 3, background: { r: i % 256, g: (i * 3) % 256, b: 90 } } })
+        .jpeg()
+        .toFile(path.join(big, `p${i}.jpg`)),
+    ),
+  );
+  const out = path.join(root, 'sig', 'index');
+  assert.equal((await runCli(['process-collection', collection, '-o', out, '-q'])).code, 0);
+  const before = await readFile(path.join(out, 'manifest.json'), 'utf8');
+  const child = spawn(process.execPath, [BIN, 'process-collection', big, '-o', out], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  // Interrupt once the run has opened its temporary folder, i.e. mid-way through the work.
+  while (!(await readdir(path.dirname(out))).some((name) => name.startsWith('.index.tmp-'))) await delay(5);
+  child.kill('SIGINT');
+  const [code] = (await once(child, 'exit')) as [number | null];
+  assert.equal(code, 130, stderr);
+  assert.match(stderr, /^tsmosaic: interrupted by SIGINT\n$/);
+  assert.equal(await readFile(path.join(out, 'manifest.json'), 'utf8'), before);
+  assert.deepEqual(await readdir(path.dirname(out)), ['index']);
 });
