@@ -158,3 +158,17 @@ test('SIGINT stops process-collection with exit 130, keeping the previous index 
   assert.equal(await readFile(path.join(out, 'manifest.json'), 'utf8'), before);
   assert.deepEqual(await readdir(path.dirname(out)), ['index']);
 });
+
+test('unwritable outputs are one-line errors before any work', async () => {
+  const index = path.join(root, 'index');
+  await runCli(['process-collection', collection, '-q']);
+  const build = await runCli(['build', index, target, '-o', path.join(root, 'no', 'such', 'folder', 'm.png')]);
+  assert.equal(build.code, 1);
+  assert.match(build.stderr, /^tsmosaic: cannot write .*m\.png: folder .*folder does not exist\n$/);
+  const file = path.join(root, 'a-file');
+  await writeFile(file, 'x');
+  const processed = await runCli(['process-collection', collection, '-o', path.join(file, 'index')]);
+  assert.equal(processed.code, 1);
+  assert.match(processed.stderr, /^tsmosaic: cannot (use|write) .*a-file.*\n$/);
+  assertNoStack(processed.stderr);
+});

@@ -52,10 +52,14 @@ export class IndexWriter {
   static async create(target: string, options: IndexWriterOptions): Promise<IndexWriter> {
     await assertReplaceable(target);
     const parent = path.dirname(target);
-    await mkdir(parent, { recursive: true });
-    await removeStaleTemporaries(parent, path.basename(target));
     const temporary = path.join(parent, `${temporaryPrefix(path.basename(target))}${process.pid}-${randomBytes(4).toString('hex')}`);
-    await mkdir(temporary);
+    try {
+      await mkdir(parent, { recursive: true });
+      await removeStaleTemporaries(parent, path.basename(target));
+      await mkdir(temporary);
+    } catch (error) {
+      throw new TsmosaicError(`cannot write the index folder ${target}: ${reasonOf(error)}`, 1, { cause: error });
+    }
     return new IndexWriter(target, temporary, options);
   }
 
@@ -80,6 +84,15 @@ export class IndexWriter {
 
   /** Writes features, the ANN index and the manifest (last), then moves the folder into place. */
   async commit(): Promise<void> {
+    try {
+      await this.writeRest();
+    } catch (error) {
+      if (error instanceof TsmosaicError) throw error;
+      throw new TsmosaicError(`cannot write the index folder ${this.target}: ${reasonOf(error)}`, 1, { cause: error });
+    }
+  }
+
+  private async writeRest(): Promise<void> {
     this.tileStream.end();
     await once(this.tileStream, 'finish');
     if (this.writeError) throw new TsmosaicError(`cannot write ${this.target}: ${reasonOf(this.writeError)}`);

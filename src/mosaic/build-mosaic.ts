@@ -4,7 +4,7 @@ import { TsmosaicError } from '../errors.js';
 import { expectInteger, MAX_TILE_SIZE } from '../options.js';
 import { loadIndex, readManifest } from '../index-store/read-index.js';
 import { nearestTiles } from '../match/nearest-tiles.js';
-import { formatFromPath, writeImage } from '../render/encode.js';
+import { assertWritableFolder, formatFromPath, writeImage } from '../render/encode.js';
 import { renderRegion } from '../render/render-region.js';
 import { assertOutputFits, chooseGrid, DEFAULT_MAX_COLUMNS, DEFAULT_MAX_PIXELS } from './grid.js';
 import { readTargetSize, sampleTarget } from './target.js';
@@ -65,6 +65,7 @@ export async function buildMosaic(index: string, target: string, options: BuildM
   const { onProgress, onNote } = options;
   if (out === path.resolve(target)) throw new TsmosaicError(`the output would overwrite the target ${target}; choose another --out`);
 
+  await assertWritableFolder(out);
   const manifest = await readManifest(index);
   const tileSize = expectInteger('tileSize', options.tileSize ?? manifest.tileSize, 1, Math.min(MAX_TILE_SIZE, manifest.tileSize));
   const targetSize = await readTargetSize(target);

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { rename, rm } from 'node:fs/promises';
+import { rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
-import { UsageError } from '../errors.js';
+import { TsmosaicError, UsageError, reasonOf } from '../errors.js';
 
 export type OutputFormat = 'png' | 'jpeg' | 'webp' | 'tiff' | 'avif';
 
@@ -41,6 +41,21 @@ export function formatFromPath(file: string): OutputFormat {
 }
 
 /**
+ * Checks, before any work, that the output's folder exists and is a folder.
+ * @throws {TsmosaicError}
+ */
+export async function assertWritableFolder(file: string): Promise<void> {
+  const folder = path.dirname(file);
+  let isDirectory = false;
+  try {
+    isDirectory = (await stat(folder)).isDirectory();
+  } catch {
+    // reported below
+  }
+  if (!isDirectory) throw new TsmosaicError(`cannot write ${file}: folder ${folder} does not exist`);
+}
+
+/**
  * Encodes raw RGB pixels once with sharp and writes them to `file`, through a temporary name in the
  * same folder renamed when complete, so an interrupted run never leaves a partial file there.
  */
@@ -70,6 +85,6 @@ export async function writeImage(pixels: Buffer, width: number, height: number, 
     await rename(temporary, file);
   } catch (error) {
     await rm(temporary, { force: true });
-    throw error;
+    throw new TsmosaicError(`cannot write ${file}: ${reasonOf(error)}`, 1, { cause: error });
   }
 }
