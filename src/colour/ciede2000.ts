@@ -1,0 +1,63 @@
+const DEGREES = 180 / Math.PI;
+const RADIANS = Math.PI / 180;
+const POW25_7 = 25 ** 7;
+
+/**
+ * CIEDE2000 colour difference between two CIELAB colours (kL = kC = kH = 1), following
+ * Sharma, Wu and Dalal, "The CIEDE2000 Color-Difference Formula: Implementation Notes,
+ * Supplementary Test Data, and Mathematical Observations", Color Res. Appl. 30(1), 2005.
+ */
+export function ciede2000(l1: number, a1: number, b1: number, l2: number, a2: number, b2: number): number {
+  const chromaMean = (Math.hypot(a1, b1) + Math.hypot(a2, b2)) / 2;
+  const chromaMean7 = chromaMean ** 7;
+  const g = 0.5 * (1 - Math.sqrt(chromaMean7 / (chromaMean7 + POW25_7)));
+  const a1p = (1 + g) * a1;
+  const a2p = (1 + g) * a2;
+  const c1p = Math.hypot(a1p, b1);
+  const c2p = Math.hypot(a2p, b2);
+  const h1p = hueDegrees(b1, a1p);
+  const h2p = hueDegrees(b2, a2p);
+
+  const deltaL = l2 - l1;
+  const deltaC = c2p - c1p;
+  let deltaHue = 0;
+  if (c1p * c2p !== 0) {
+    deltaHue = h2p - h1p;
+    if (deltaHue > 180) deltaHue -= 360;
+    else if (deltaHue < -180) deltaHue += 360;
+  }
+  const deltaH = 2 * Math.sqrt(c1p * c2p) * Math.sin((deltaHue / 2) * RADIANS);
+
+  const lMean = (l1 + l2) / 2;
+  const cMean = (c1p + c2p) / 2;
+  let hMean = h1p + h2p;
+  if (c1p * c2p !== 0) {
+    if (Math.abs(h1p - h2p) > 180) hMean += hMean < 360 ? 360 : -360;
+    hMean /= 2;
+  }
+  const t =
+    1 -
+    0.17 * Math.cos((hMean - 30) * RADIANS) +
+    0.24 * Math.cos(2 * hMean * RADIANS) +
+    0.32 * Math.cos((3 * hMean + 6) * RADIANS) -
+    0.2 * Math.cos((4 * hMean - 63) * RADIANS);
+  const deltaTheta = 30 * Math.exp(-(((hMean - 275) / 25) ** 2));
+  const cMean7 = cMean ** 7;
+  const rc = 2 * Math.sqrt(cMean7 / (cMean7 + POW25_7));
+  const lShift = (lMean - 50) ** 2;
+  const sl = 1 + (0.015 * lShift) / Math.sqrt(20 + lShift);
+  const sc = 1 + 0.045 * cMean;
+  const sh = 1 + 0.015 * cMean * t;
+  const rt = -Math.sin(2 * deltaTheta * RADIANS) * rc;
+
+  const l = deltaL / sl;
+  const c = deltaC / sc;
+  const h = deltaH / sh;
+  return Math.sqrt(l * l + c * c + h * h + rt * c * h);
+}
+
+function hueDegrees(b: number, aPrime: number): number {
+  if (b === 0 && aPrime === 0) return 0;
+  const hue = Math.atan2(b, aPrime) * DEGREES;
+  return hue < 0 ? hue + 360 : hue;
+}
