@@ -1,0 +1,39 @@
+/**
+ * The floor for process-collection: decode every image of a flat folder and downscale it to a
+ * square raw tile with sharp, as many at once as tsmosaic loads, and nothing else (no scan library,
+ * no features, no index). run.ts compiles this file to plain JS so that tsx's start-up is not timed.
+ *
+ * Usage: node floor.mjs DIR [TILE_SIZE]   prints {"files", "bytes", "concurrency"} on stdout.
+ */
+import { readdir } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import sharp from 'sharp';
+
+const IMAGE_FILE = /\.(jpe?g|png|webp|gif|tiff?|avif|hei[cf])$/i;
+
+const [dir, tileSizeArgument = '20'] = process.argv.slice(2);
+if (dir === undefined) {
+  process.stderr.write('usage: floor DIR [TILE_SIZE]\n');
+  process.exit(2);
+}
+const tileSize = Number(tileSizeArgument);
+const files = (await readdir(dir)).filter((name) => IMAGE_FILE.test(name)).sort();
+// Same default as processCollection's `concurrency`.
+const concurrency = os.availableParallelism() * 2;
+
+let next = 0;
+let bytes = 0;
+const worker = async (): Promise<void> => {
+  while (next < files.length) {
+    const name = files[next++]!;
+    // The decode-relevant options of loadTile: shrink-on-load happens inside resize for JPEG.
+    const pixels = await sharp(path.join(dir, name), { sequentialRead: true })
+      .resize(tileSize, tileSize, { fit: 'cover' })
+      .raw()
+      .toBuffer();
+    bytes += pixels.length;
+  }
+};
+await Promise.all(Array.from({ length: Math.min(concurrency, files.length) }, worker));
+process.stdout.write(`${JSON.stringify({ files: files.length, bytes, concurrency })}\n`);

@@ -1,0 +1,28 @@
+/** A goal for a ratio: at most `max`, or at least `min`. */
+export type Target = { max: number } | { min: number };
+
+/** A markdown table, one string per line. */
+export function markdownTable(header: string[], rows: string[][]): string[] {
+  const line = (cells: string[]): string => `| ${cells.map((cell) => cell.replaceAll('|', '\\|')).join(' | ')} |`;
+  return [line(header), line(header.map(() => '---')), ...rows.map(line)];
+}
+
+/**
+ * The ratio, target and PASS/MISS cells of a row. The verdict is on wall time; the CPU-time ratio
+ * is shown beside it because it moves less when other work shares the machine.
+ */
+export function ratioCell(wallRatio: number, cpuRatio: number, of: string, target: Target): [string, string, string] {
+  const pass = 'max' in target ? wallRatio <= target.max : wallRatio >= target.min;
+  const goal = 'max' in target ? `≤ ${target.max}x` : `≥ ${target.min}x`;
+  return [`${wallRatio.toFixed(2)}x ${of} (CPU ${cpuRatio.toFixed(2)}x)`, goal, pass ? 'PASS' : 'MISS'];
+}
+
+/** Seconds, with two decimals unless told. */
+export function seconds(value: number, digits = 2): string {
+  return value.toFixed(digits);
+}
+
+/** `part` as a percentage of `whole`. */
+export function share(part: number, whole: number): string {
+  return `${((100 * part) / whole).toFixed(0)}%`;
+}
