@@ -3,7 +3,7 @@ import { readdir, writeFile, mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import sharp from 'sharp';
-import { buildMosaic, processCollection, TsmosaicError } from '../src/index.js';
+import { buildMosaic, INDEX_FORMAT_VERSION, processCollection, TsmosaicError } from '../src/index.js';
 import { colourDistance, decode, meanOf, rawImage, tempDir } from './helpers.js';
 import { PALETTE, paletteCollection, paletteIndex } from './fixtures.js';
 
@@ -29,7 +29,7 @@ test('one tile per target pixel, each the tile of the nearest colour', async () 
   const target = path.join(root, 'target.png');
   const layout = await paletteTarget(target, 9, 6);
   const out = path.join(root, 'mosaic.png');
-  const result = await buildMosaic(index, target, { out });
+  const result = await buildMosaic(index, target, { out, minDistance: 0 });
   assert.equal(result.output, out);
   assert.deepEqual([result.columns, result.rows, result.width, result.height], [9, 6, 90, 60]);
   assert.equal(result.distinctTiles, new Set(layout).size);
@@ -75,7 +75,7 @@ test('a smaller output tile size scales the tiles down', async () => {
   const target = path.join(root, 'small-target.png');
   const layout = await paletteTarget(target, 5, 4);
   const out = path.join(root, 'small.png');
-  const result = await buildMosaic(index, target, { out, tileSize: 4 });
+  const result = await buildMosaic(index, target, { out, tileSize: 4, minDistance: 0 });
   assert.deepEqual([result.width, result.height], [20, 16]);
   const mosaic = await decode(out);
   layout.forEach((expected, cell) => {
@@ -132,7 +132,7 @@ test('clear errors for a missing, foreign or outdated index and a bad target', a
   await mkdir(old);
   const manifest = JSON.parse(await readFile(path.join(index, 'manifest.json'), 'utf8')) as { version: number };
   await writeFile(path.join(old, 'manifest.json'), JSON.stringify({ ...manifest, version: 0 }));
-  await assert.rejects(buildMosaic(old, target, { out }), /index format version 0, this tsmosaic reads version 1: run process-collection again/);
+  await assert.rejects(buildMosaic(old, target, { out }), new RegExp(`index format version 0, this tsmosaic reads version ${INDEX_FORMAT_VERSION}: run process-collection again`));
   await writeFile(path.join(old, 'manifest.json'), JSON.stringify({ ...manifest }));
   await assert.rejects(buildMosaic(old, target, { out }), /is damaged: cannot read tiles\.rgb/);
   await assert.rejects(buildMosaic(index, path.join(root, 'missing.png'), { out }), /target image not found: .*missing\.png/);

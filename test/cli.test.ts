@@ -61,10 +61,14 @@ test('build --json reports the grid and the distinct tiles used', async () => {
   assert.equal(code, 0, stderr);
   const summary = JSON.parse(stdout) as Record<string, unknown>;
   assert.deepEqual(
-    { ...summary, seconds: 0, timings: 0 },
-    { output: out, width: 30, height: 20, columns: 6, rows: 4, distinctTiles: summary.distinctTiles, seconds: 0, timings: 0 },
+    { ...summary, seconds: 0, timings: 0, deltaE: 0 },
+    { output: out, width: 30, height: 20, columns: 6, rows: 4, distinctTiles: summary.distinctTiles, maxUses: summary.maxUses, deltaE: 0, seconds: 0, timings: 0 },
   );
   assert.ok(typeof summary.distinctTiles === 'number' && summary.distinctTiles >= 2 && summary.distinctTiles <= PALETTE.length);
+  assert.ok(typeof summary.maxUses === 'number' && summary.maxUses >= 1);
+  const deltaE = summary.deltaE as { cell: number; structure: number };
+  assert.deepEqual(Object.keys(deltaE), ['cell', 'structure']);
+  assert.ok(deltaE.cell >= 0 && deltaE.structure >= deltaE.cell * 0.5 && deltaE.structure < 100);
   assert.equal((await sharp(out).metadata()).format, 'jpeg');
 });
 

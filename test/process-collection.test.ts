@@ -29,7 +29,7 @@ test('indexes every image below the collection, skipping bad and hidden files', 
   const manifest = await readManifest(result.index);
   assert.equal(manifest.tileSize, 12);
   assert.equal(manifest.tileCount, PALETTE.length);
-  assert.deepEqual(manifest.features, { kind: 'mean-rgb', dimensions: 3 });
+  assert.deepEqual(manifest.features, { kind: 'srgb-grid', grid: 4, dimensions: 48 });
   assert.deepEqual(
     manifest.tiles.map(({ source }) => source),
     ['c0.jpg', 'c1.PNG', 'c4.tif', 'c5.png', 'c7.gif', 'nested/c2.webp', 'nested/c6.JPG', 'nested/deeper/c3.jpeg'],
@@ -38,8 +38,10 @@ test('indexes every image below the collection, skipping bad and hidden files', 
   const loaded = await loadIndex(result.index);
   manifest.tiles.forEach(({ source }, id) => {
     const colour = PALETTE[Number(/c(\d)/.exec(source)![1])]!;
-    const feature = Array.from(loaded.features.subarray(id * 3, id * 3 + 3));
-    assert.ok(colourDistance(feature, colour) <= 4, `${source}: feature ${feature} vs ${colour}`);
+    for (let sub = 0; sub < 16; sub++) {
+      const feature = Array.from(loaded.features.subarray(id * 48 + sub * 3, id * 48 + sub * 3 + 3));
+      assert.ok(colourDistance(feature, colour) <= 4, `${source}: feature ${feature} vs ${colour}`);
+    }
     const tile = loaded.tiles.tile(id);
     assert.ok(colourDistance([tile[0]!, tile[1]!, tile[2]!], colour) <= 4, `${source}: tile pixel`);
   });

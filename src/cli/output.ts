@@ -1,6 +1,12 @@
+/** `value` rounded to `digits` decimals, for summaries. */
+export function round(value: number, digits: number): number {
+  const scale = 10 ** digits;
+  return Math.round(value * scale) / scale;
+}
+
 /** Seconds rounded to milliseconds for summaries. */
 export function roundSeconds(seconds: number): number {
-  return Math.round(seconds * 1000) / 1000;
+  return round(seconds, 3);
 }
 
 /** Writes a result to stdout: one JSON object with `--json`, else one plain line. */

@@ -1,19 +1,18 @@
-/** The colour features stored per tile. Only the mean sRGB colour exists so far (pycollage's). */
-export type FeatureKind = 'mean-rgb';
+import { areaAverage } from '../raster/area-average.js';
 
-/** Length of the feature vector for each kind. */
-export const FEATURE_DIMENSIONS: Record<FeatureKind, number> = { 'mean-rgb': 3 };
+/**
+ * The colour features stored per tile: the sRGB means (0-255) of a STORED_GRID x STORED_GRID grid
+ * of equal sub-squares, row-major, interleaved RGB. Every feature tsmosaic matches on (mean RGB,
+ * CIELAB means of a 1x1, 2x2 or 4x4 grid) is derived exactly from it by averaging.
+ */
+export type FeatureKind = 'srgb-grid';
 
-/** Mean of interleaved 8-bit RGB pixels, as three floats in 0..255. */
-export function meanRgb(pixels: Uint8Array): [number, number, number] {
-  let r = 0;
-  let g = 0;
-  let b = 0;
-  for (let i = 0; i < pixels.length; i += 3) {
-    r += pixels[i]!;
-    g += pixels[i + 1]!;
-    b += pixels[i + 2]!;
-  }
-  const count = pixels.length / 3;
-  return [r / count, g / count, b / count];
+export const STORED_GRID = 4;
+
+/** Length of the stored feature vector for each kind. */
+export const FEATURE_DIMENSIONS: Record<FeatureKind, number> = { 'srgb-grid': STORED_GRID * STORED_GRID * 3 };
+
+/** The stored features of one tile (interleaved 8-bit RGB, `tileSize` px square). */
+export function tileFeatures(pixels: Uint8Array, tileSize: number): Float32Array {
+  return areaAverage(pixels, tileSize, tileSize, 3, STORED_GRID, STORED_GRID);
 }

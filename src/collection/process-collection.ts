@@ -5,7 +5,7 @@ import { performance } from 'node:perf_hooks';
 import { TsmosaicError } from '../errors.js';
 import { expectInteger, expectOneOf, MAX_TILE_SIZE } from '../options.js';
 import { IndexWriter } from '../index-store/write-index.js';
-import { FEATURE_DIMENSIONS, meanRgb } from './features.js';
+import { FEATURE_DIMENSIONS, tileFeatures } from './features.js';
 import { loadTile, type LoadedTile, type TileFit, UnreadableImageError } from './load-tile.js';
 import { scanCollection } from './scan.js';
 
@@ -71,7 +71,7 @@ export async function processCollection(collection: string, options: ProcessColl
   const files = await scanCollection(root, [out]);
   onProgress?.({ stage: 'scan', done: files.length, total: files.length });
 
-  const featureKind = 'mean-rgb';
+  const featureKind = 'srgb-grid';
   const writer = await IndexWriter.create(out, {
     collection: root,
     tileSize,
@@ -95,7 +95,7 @@ export async function processCollection(collection: string, options: ProcessColl
           skipped.push(outcome);
           onSkip?.(outcome);
         } else {
-          await writer.addTile(outcome.pixels, meanRgb(outcome.pixels), { source: relative, size: outcome.size, mtimeMs: outcome.mtimeMs });
+          await writer.addTile(outcome.pixels, tileFeatures(outcome.pixels, tileSize), { source: relative, size: outcome.size, mtimeMs: outcome.mtimeMs });
         }
         onProgress?.({ stage: 'tiles', done: nextToWrite, total: files.length });
       }

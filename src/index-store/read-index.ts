@@ -3,6 +3,7 @@ import path from 'node:path';
 import { TsmosaicError, reasonOf } from '../errors.js';
 import { FEATURE_DIMENSIONS } from '../collection/features.js';
 import { loadAnn, type AnnIndex } from './ann.js';
+import { descriptorLength } from '../match/method.js';
 import { INDEX_FILES, INDEX_FORMAT, INDEX_FORMAT_VERSION, type IndexManifest } from './format.js';
 import { TileStore } from './tile-store.js';
 
@@ -11,7 +12,9 @@ export interface LoadedIndex {
   folder: string;
   manifest: IndexManifest;
   tiles: TileStore;
+  /** The stored features (see FeatureKind), tile-major. */
   features: Float32Array;
+  /** HNSW index over the candidate vectors of `manifest.ann.method`. */
   ann: AnnIndex;
 }
 
@@ -41,11 +44,12 @@ export async function readManifest(folder: string): Promise<IndexManifest> {
   if (manifest.version !== INDEX_FORMAT_VERSION) {
     throw new TsmosaicError(`${folder} has index format version ${String(manifest.version)}, this tsmosaic reads version ${INDEX_FORMAT_VERSION}: ${RERUN}`);
   }
-  const { tileSize, tileCount, features, tiles } = manifest;
+  const { tileSize, tileCount, features, tiles, ann } = manifest;
   const valid =
     Number.isInteger(tileSize) && tileSize! > 0 &&
     Number.isInteger(tileCount) && tileCount! > 0 &&
     features !== undefined && FEATURE_DIMENSIONS[features.kind] === features.dimensions &&
+    ann !== undefined && typeof ann.method === 'object' &&
     Array.isArray(tiles) && tiles.length === tileCount;
   if (!valid) throw new TsmosaicError(`${folder} has a damaged manifest.json: ${RERUN}`);
   return manifest as IndexManifest;
@@ -64,7 +68,7 @@ export async function loadIndex(folder: string, manifest?: IndexManifest): Promi
   const features = new Float32Array(featureBytes.buffer.slice(featureBytes.byteOffset, featureBytes.byteOffset + featureBytes.byteLength));
   let ann: AnnIndex;
   try {
-    ann = loadAnn(path.join(folder, INDEX_FILES.ann), dimensions);
+    ann = loadAnn(path.join(folder, INDEX_FILES.ann), descriptorLength(checked.ann.method));
   } catch (error) {
     throw new TsmosaicError(`${folder} is damaged: cannot read ${INDEX_FILES.ann} (${reasonOf(error)}); ${RERUN}`);
   }

@@ -4,7 +4,9 @@ import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/p
 import path from 'node:path';
 import { once } from 'node:events';
 import { TsmosaicError, reasonOf } from '../errors.js';
-import type { FeatureKind } from '../collection/features.js';
+import { STORED_GRID, type FeatureKind } from '../collection/features.js';
+import { DEFAULT_METHOD } from '../match/defaults.js';
+import { annVectors, descriptorLength, tileDescriptors } from '../match/method.js';
 import type { TileFit } from '../collection/load-tile.js';
 import { ANN_PARAMETERS, buildAnn } from './ann.js';
 import { INDEX_FILES, INDEX_FORMAT, INDEX_FORMAT_VERSION, type IndexManifest, type TileSource } from './format.js';
@@ -100,7 +102,8 @@ export class IndexWriter {
     const count = this.sources.length;
     const features = this.features.subarray(0, count * dimensions);
     await writeFile(path.join(this.temporary, INDEX_FILES.features), new Uint8Array(features.buffer, 0, features.byteLength));
-    buildAnn(features, dimensions, count).writeIndexSync(path.join(this.temporary, INDEX_FILES.ann));
+    const vectors = annVectors(tileDescriptors(features, count, DEFAULT_METHOD), DEFAULT_METHOD);
+    buildAnn(vectors, descriptorLength(DEFAULT_METHOD), count).writeIndexSync(path.join(this.temporary, INDEX_FILES.ann));
     const manifest: IndexManifest = {
       format: INDEX_FORMAT,
       version: INDEX_FORMAT_VERSION,
@@ -109,8 +112,8 @@ export class IndexWriter {
       tileSize,
       tileCount: count,
       fit,
-      features: { kind, dimensions },
-      ann: { space: ANN_PARAMETERS.space, m: ANN_PARAMETERS.m, efConstruction: ANN_PARAMETERS.efConstruction },
+      features: { kind, grid: STORED_GRID, dimensions },
+      ann: { distance: ANN_PARAMETERS.space, m: ANN_PARAMETERS.m, efConstruction: ANN_PARAMETERS.efConstruction, method: DEFAULT_METHOD },
       tiles: this.sources,
     };
     await writeFile(path.join(this.temporary, INDEX_FILES.manifest), `${JSON.stringify(manifest, null, 1)}\n`);

@@ -1,13 +1,23 @@
+import { randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { TsmosaicError } from '../errors.js';
-import { expectInteger, MAX_TILE_SIZE } from '../options.js';
-import { loadIndex, readManifest } from '../index-store/read-index.js';
-import { nearestTiles } from '../match/nearest-tiles.js';
+import { once } from 'node:events';
+import { tileFeatures } from '../collection/features.js';
+import { TsmosaicError, reasonOf } from '../errors.js';
+import { expectInteger, expectOneOf, MAX_TILE_SIZE } from '../options.js';
+import { buildAnn } from '../index-store/ann.js';
+import { loadIndex, readManifest, type LoadedIndex } from '../index-store/read-index.js';
+import type { TileStore } from '../index-store/tile-store.js';
+import { DEFAULT_METHOD, DEFAULT_MIN_DISTANCE } from '../match/defaults.js';
+import { annVectors, cellDescriptors, descriptorLength, RGB_METHOD, sameIndexSpace, tileDescriptors, type MatchMethod } from '../match/method.js';
+import { feasibleMinDistance, placeTiles } from '../match/placement.js';
+import { measureFidelity, STRUCTURE_GRID, type Fidelity } from '../quality/fidelity.js';
 import { assertWritableFolder, formatFromPath, writeImage } from '../render/encode.js';
-import { renderRegion } from '../render/render-region.js';
+import { renderRegion, type MosaicPlan } from '../render/render-region.js';
 import { assertOutputFits, chooseGrid, DEFAULT_MAX_COLUMNS, DEFAULT_MAX_PIXELS } from './grid.js';
-import { readTargetSize, sampleTarget } from './target.js';
+import { loadTarget, readTargetSize, targetMeans } from './target.js';
 
 export interface BuildProgress {
   stage: 'load' | 'match' | 'render' | 'encode';
@@ -24,6 +34,26 @@ export interface BuildMosaicOptions {
   tileSize?: number;
   /** Refuse outputs with more pixels than this. Default 1e9. */
   maxPixels?: number;
+  /** `lab` (default): perceptual CIELAB colour and structure; `rgb`: pycollage's mean RGB. */
+  metric?: 'lab' | 'rgb';
+  /** Also try tiles mirrored left-right (lab metric). Default true. */
+  mirror?: boolean;
+  /** Advanced: the exact match method (overrides `metric` and `mirror`). */
+  method?: MatchMethod;
+  /** No tile repeated within this many cells (1 = never next to itself). Default DEFAULT_MIN_DISTANCE. */
+  minDistance?: number;
+  /** Each tile used at most this many times. Default: no limit. */
+  maxUses?: number;
+  /** Each tile used at most once (max-uses 1). */
+  unique?: boolean;
+  /** Seed of the fill order; the same seed gives the same mosaic. Default 1. */
+  seed?: number;
+  /** Tint each tile toward its cell's target colour, 0-100 percent. Default 0. */
+  blend?: number;
+  /** Write the placement as JSON to this file. */
+  plan?: string;
+  /** Measure fidelity (mean CIEDE2000 at cell and structure scale) into `deltaE`. */
+  measure?: boolean;
   onProgress?: (progress: BuildProgress) => void;
   /** Informational messages for the user (e.g. the target was sampled down). */
   onNote?: (message: string) => void;
@@ -45,6 +75,10 @@ export interface BuildMosaicResult {
   columns: number;
   rows: number;
   distinctTiles: number;
+  /** How often the most used tile is used. */
+  maxUses: number;
+  /** Present when `measure` was asked for. */
+  deltaE?: Fidelity;
   seconds: number;
   timings: BuildTimings;
 }
@@ -62,10 +96,17 @@ export async function buildMosaic(index: string, target: string, options: BuildM
   const format = formatFromPath(out);
   const tilesAcross = options.tilesAcross === undefined ? undefined : expectInteger('tilesAcross', options.tilesAcross, 1);
   const maxPixels = expectInteger('maxPixels', options.maxPixels ?? DEFAULT_MAX_PIXELS, 1);
+  const metric = expectOneOf('metric', options.metric ?? 'lab', ['lab', 'rgb']);
+  const method = options.method ?? (metric === 'rgb' ? RGB_METHOD : { ...DEFAULT_METHOD, mirror: options.mirror ?? DEFAULT_METHOD.mirror });
+  let minDistance = expectInteger('minDistance', options.minDistance ?? DEFAULT_MIN_DISTANCE, 0, 1000);
+  const maxUses = options.unique ? 1 : options.maxUses === undefined ? Infinity : expectInteger('maxUses', options.maxUses, 1);
+  const seed = expectInteger('seed', options.seed ?? 1, 0, 0xffffffff);
+  const blend = expectInteger('blend', options.blend ?? 0, 0, 100);
   const { onProgress, onNote } = options;
   if (out === path.resolve(target)) throw new TsmosaicError(`the output would overwrite the target ${target}; choose another --out`);
 
   await assertWritableFolder(out);
+  if (options.plan) await assertWritableFolder(path.resolve(options.plan));
   const manifest = await readManifest(index);
   const tileSize = expectInteger('tileSize', options.tileSize ?? manifest.tileSize, 1, Math.min(MAX_TILE_SIZE, manifest.tileSize));
   const targetSize = await readTargetSize(target);
@@ -74,6 +115,11 @@ export async function buildMosaic(index: string, target: string, options: BuildM
     onNote?.(`${target} is ${targetSize.width} px wide: sampling it down to ${DEFAULT_MAX_COLUMNS} tiles across (--tiles-across sets another width)`);
   }
   assertOutputFits(grid, tileSize, targetSize, format, maxPixels);
+  const { columns, rows } = grid;
+  if (options.minDistance === undefined && feasibleMinDistance(minDistance, manifest.tileCount) < minDistance) {
+    minDistance = feasibleMinDistance(minDistance, manifest.tileCount);
+    onNote?.(`the index has only ${manifest.tileCount} tiles: tiles may repeat next to each other`);
+  }
 
   const timings: BuildTimings = { loadIndex: 0, target: 0, match: 0, assemble: 0, encode: 0 };
   let mark = performance.now();
@@ -86,18 +132,27 @@ export async function buildMosaic(index: string, target: string, options: BuildM
   onProgress?.({ stage: 'load', done: 0, total: 1 });
   const loaded = await loadIndex(index, manifest);
   const store = loaded.tiles.scaled(tileSize);
+  const descriptors = tileDescriptors(loaded.features, manifest.tileCount, method);
+  const ann = sameIndexSpace(method, manifest.ann.method) ? loaded.ann : buildAnn(annVectors(descriptors, method), descriptorLength(method), manifest.tileCount);
   onProgress?.({ stage: 'load', done: 1, total: 1 });
   lap('loadIndex');
 
-  const cells = await sampleTarget(target, grid.columns, grid.rows, targetSize);
+  const image = await loadTarget(target, columns, rows, targetSize);
+  const grain = descriptorLength(method) === 3 ? 1 : method.grid;
+  const matchMeans = await targetMeans(image, columns, rows, grain);
   lap('target');
 
-  const tiles = nearestTiles(cells, loaded.ann, (row) => onProgress?.({ stage: 'match', done: row, total: grid.rows }), grid.columns);
-  const plan = { columns: grid.columns, rows: grid.rows, tiles };
+  const catalogue = { count: manifest.tileCount, descriptors, ann };
+  const placement = placeTiles(method, cellDescriptors(matchMeans, columns, rows, method), columns, rows, catalogue, { minDistance, maxUses, seed }, (done, total) =>
+    onProgress?.({ stage: 'match', done, total }),
+  );
+  if (placement.relaxed > 0) onNote?.(`${placement.relaxed} cells could not keep --min-distance ${minDistance} within --max-uses ${maxUses}`);
+  const plan: MosaicPlan = { columns, rows, tiles: placement.tiles, mirrored: placement.mirrored };
+  if (blend > 0) plan.tint = blendTint(grain === 1 ? matchMeans : await targetMeans(image, columns, rows), placement.tiles, loaded, blend);
   lap('match');
 
-  const width = grid.columns * tileSize;
-  const height = grid.rows * tileSize;
+  const width = columns * tileSize;
+  const height = rows * tileSize;
   onProgress?.({ stage: 'render', done: 0, total: 1 });
   const canvas = renderRegion(plan, store, { left: 0, top: 0, width, height });
   onProgress?.({ stage: 'render', done: 1, total: 1 });
@@ -105,17 +160,71 @@ export async function buildMosaic(index: string, target: string, options: BuildM
 
   onProgress?.({ stage: 'encode', done: 0, total: 1 });
   await writeImage(canvas, width, height, out, format);
+  if (options.plan) await writePlan(path.resolve(options.plan), plan, loaded);
   onProgress?.({ stage: 'encode', done: 1, total: 1 });
   lap('encode');
+
+  const deltaE = options.measure
+    ? measureFidelity(plan, await targetMeans(image, columns * STRUCTURE_GRID, rows * STRUCTURE_GRID), renderedStructure(store))
+    : undefined;
 
   return {
     output: out,
     width,
     height,
-    columns: grid.columns,
-    rows: grid.rows,
-    distinctTiles: new Set(tiles).size,
+    columns,
+    rows,
+    distinctTiles: new Set(placement.tiles).size,
+    maxUses: placement.maxUses,
+    ...(deltaE ? { deltaE } : {}),
     seconds: (performance.now() - started) / 1000,
     timings,
   };
+}
+
+/** Per-cell RGB offsets that move each tile's mean `percent`% of the way to its cell's target mean. */
+function blendTint(cellMeans: Float32Array, tiles: Uint32Array, loaded: LoadedIndex, percent: number): Float32Array {
+  const tint = new Float32Array(tiles.length * 3);
+  const stride = loaded.manifest.features.dimensions;
+  const subs = stride / 3;
+  tiles.forEach((tile, cell) => {
+    for (let c = 0; c < 3; c++) {
+      let mean = 0;
+      for (let sub = 0; sub < subs; sub++) mean += loaded.features[tile * stride + sub * 3 + c]! / subs;
+      tint[cell * 3 + c] = ((cellMeans[cell * 3 + c]! - mean) * percent) / 100;
+    }
+  });
+  return tint;
+}
+
+/** Every tile's STRUCTURE_GRID x STRUCTURE_GRID sRGB means as rendered at the output tile size. */
+function renderedStructure(store: TileStore): Float32Array {
+  const perTile = STRUCTURE_GRID * STRUCTURE_GRID * 3;
+  const structure = new Float32Array(store.count * perTile);
+  for (let id = 0; id < store.count; id++) structure.set(tileFeatures(store.tile(id), store.tileSize), id * perTile);
+  return structure;
+}
+
+/** Writes `{ columns, rows, cells: [{ tile, source }] }` (row-major) through a temporary file. */
+async function writePlan(file: string, plan: MosaicPlan, loaded: LoadedIndex): Promise<void> {
+  const temporary = path.join(path.dirname(file), `.${path.basename(file)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+  try {
+    const stream = createWriteStream(temporary);
+    const write = async (text: string): Promise<void> => {
+      if (!stream.write(text)) await once(stream, 'drain');
+    };
+    await write(`{"columns":${plan.columns},"rows":${plan.rows},"cells":[`);
+    for (let cell = 0; cell < plan.tiles.length; cell++) {
+      const tile = plan.tiles[cell]!;
+      const mirrored = plan.mirrored?.[cell] ? ',"mirrored":true' : '';
+      await write(`${cell === 0 ? '' : ','}\n{"tile":${tile},"source":${JSON.stringify(loaded.manifest.tiles[tile]!.source)}${mirrored}}`);
+    }
+    await write(']}\n');
+    stream.end();
+    await once(stream, 'finish');
+    await rename(temporary, file);
+  } catch (error) {
+    await rm(temporary, { force: true });
+    throw new TsmosaicError(`cannot write the plan ${file}: ${reasonOf(error)}`, 1, { cause: error });
+  }
 }

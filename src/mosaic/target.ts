@@ -1,12 +1,19 @@
 import { stat } from 'node:fs/promises';
 import sharp from 'sharp';
 import { TsmosaicError, reasonOf } from '../errors.js';
-import { areaAverage, toBytes } from '../raster/area-average.js';
+import { areaAverage } from '../raster/area-average.js';
 
-/** Targets wider than this many samples per cell are first reduced by sharp (shrink-on-load). */
-const SAMPLES_PER_CELL = 8;
+/** Targets with more samples per cell than this are first reduced by sharp (shrink-on-load). */
+const MAX_SAMPLES_PER_CELL = 16;
 
 const OPEN_OPTIONS = { failOn: 'truncated', autoOrient: true } as const;
+
+/** The decoded target: interleaved 8-bit sRGB. */
+export interface TargetImage {
+  pixels: Buffer;
+  width: number;
+  height: number;
+}
 
 /**
  * The displayed size of the target image (EXIF orientation applied).
@@ -28,22 +35,52 @@ export async function readTargetSize(file: string): Promise<{ width: number; hei
 }
 
 /**
- * The mean colour of each grid cell of the target (interleaved 8-bit sRGB, row-major): an exact
- * area average, after sharp has reduced very large targets to SAMPLES_PER_CELL samples per cell.
+ * Decodes the target to sRGB, alpha flattened onto white. A target with more than
+ * MAX_SAMPLES_PER_CELL pixels per cell side is reduced first, so memory follows the grid, not the photo.
  */
-export async function sampleTarget(file: string, columns: number, rows: number, size: { width: number; height: number }): Promise<Uint8Array> {
+export async function loadTarget(file: string, columns: number, rows: number, size: { width: number; height: number }): Promise<TargetImage> {
   let image = sharp(file, OPEN_OPTIONS);
-  if (size.width > columns * SAMPLES_PER_CELL || size.height > rows * SAMPLES_PER_CELL) {
-    image = image.resize(columns * SAMPLES_PER_CELL, rows * SAMPLES_PER_CELL, { fit: 'fill' });
+  if (size.width > columns * MAX_SAMPLES_PER_CELL || size.height > rows * MAX_SAMPLES_PER_CELL) {
+    image = image.resize(columns * MAX_SAMPLES_PER_CELL, rows * MAX_SAMPLES_PER_CELL, { fit: 'fill' });
   }
   try {
-    const { data, info } = await image
-      .flatten({ background: '#ffffff' })
-      .toColourspace('srgb')
-      .raw({ depth: 'uchar' })
-      .toBuffer({ resolveWithObject: true });
-    return toBytes(areaAverage(data, info.width, info.height, info.channels, columns, rows));
+    const { data, info } = await image.flatten({ background: '#ffffff' }).toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+    return { pixels: data, width: info.width, height: info.height };
   } catch (error) {
     throw new TsmosaicError(`cannot decode the target image ${file}: ${reasonOf(error)}`);
   }
+}
+
+/**
+ * The target's sRGB means on a `columns * grid` x `rows * grid` grid (`grid` sub-squares per cell
+ * side): an exact area average when that grid is no finer than the target, or when grid is 1
+ * (cells larger than a pixel then repeat it). A finer grid of sub-squares (one
+ * target pixel per cell, say) is interpolated with a smooth (Lanczos) enlargement, then each cell's
+ * sub-squares are shifted so their mean is still the cell's exact area average: interpolation may
+ * invent structure inside a cell, never change its colour.
+ */
+export async function targetMeans(target: TargetImage, columns: number, rows: number, grid = 1): Promise<Float32Array> {
+  const width = columns * grid;
+  const height = rows * grid;
+  if (grid === 1 || (width <= target.width && height <= target.height)) {
+    return areaAverage(target.pixels, target.width, target.height, 3, width, height);
+  }
+  const enlarged = await sharp(target.pixels, { raw: { width: target.width, height: target.height, channels: 3 } })
+    .resize(width, height, { fit: 'fill', kernel: 'lanczos3' })
+    .raw()
+    .toBuffer();
+  const means = Float32Array.from(enlarged);
+  const cellMeans = areaAverage(target.pixels, target.width, target.height, 3, columns, rows);
+  const subs = grid * grid;
+  for (let cell = 0; cell < columns * rows; cell++) {
+    const x0 = (cell % columns) * grid;
+    const y0 = Math.floor(cell / columns) * grid;
+    for (let c = 0; c < 3; c++) {
+      let sum = 0;
+      for (let sub = 0; sub < subs; sub++) sum += means[((y0 + Math.floor(sub / grid)) * width + x0 + (sub % grid)) * 3 + c]!;
+      const shift = cellMeans[cell * 3 + c]! - sum / subs;
+      for (let sub = 0; sub < subs; sub++) means[((y0 + Math.floor(sub / grid)) * width + x0 + (sub % grid)) * 3 + c]! += shift;
+    }
+  }
+  return means;
 }

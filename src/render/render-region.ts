@@ -5,6 +5,10 @@ export interface MosaicPlan {
   columns: number;
   rows: number;
   tiles: Uint32Array;
+  /** Optional: 1 where a cell's tile is mirrored left-right. */
+  mirrored?: Uint8Array;
+  /** Optional RGB offset per cell added to its tile's pixels (`--blend`), 3 values a cell. */
+  tint?: Float32Array;
 }
 
 /** A rectangle of the output image, in pixels. */
@@ -22,6 +26,7 @@ export interface Region {
 export function renderRegion(plan: MosaicPlan, store: TileStore, region: Region): Buffer {
   const { tileSize, tileBytes, pixels } = store;
   const { left, top, width, height } = region;
+  const { tiles, mirrored, tint } = plan;
   const canvas = Buffer.allocUnsafe(width * height * 3);
   const firstColumn = Math.floor(left / tileSize);
   const lastColumn = Math.floor((left + width - 1) / tileSize);
@@ -31,11 +36,23 @@ export function renderRegion(plan: MosaicPlan, store: TileStore, region: Region)
     const planRow = Math.floor(mosaicY / tileSize) * plan.columns;
     let written = y * width * 3;
     for (let column = firstColumn; column <= lastColumn; column++) {
+      const cell = planRow + column;
+      // The part of this tile's row inside the region: tile-local x from `from` to `to`.
       const from = Math.max(left, column * tileSize) - column * tileSize;
       const to = Math.min(left + width, (column + 1) * tileSize) - column * tileSize;
-      const start = plan.tiles[planRow + column]! * tileBytes + (rowInTile * tileSize + from) * 3;
-      pixels.copy(canvas, written, start, start + (to - from) * 3);
-      written += (to - from) * 3;
+      const rowStart = tiles[cell]! * tileBytes + rowInTile * tileSize * 3;
+      if (!mirrored?.[cell] && !tint) {
+        pixels.copy(canvas, written, rowStart + from * 3, rowStart + to * 3);
+        written += (to - from) * 3;
+        continue;
+      }
+      const flip = mirrored?.[cell] === 1;
+      for (let x = from; x < to; x++, written += 3) {
+        const source = rowStart + (flip ? tileSize - 1 - x : x) * 3;
+        for (let c = 0; c < 3; c++) {
+          canvas[written + c] = tint ? Math.min(255, Math.max(0, Math.round(pixels[source + c]! + tint[cell * 3 + c]!))) : pixels[source + c]!;
+        }
+      }
     }
   }
   return canvas;

@@ -1,0 +1,126 @@
+import { STORED_GRID } from '../collection/features.js';
+import { ciede2000 } from '../colour/ciede2000.js';
+import { srgbToLab } from '../colour/lab.js';
+
+/**
+ * How tiles are compared with target cells.
+ * - `rgb`: pycollage's method, the euclidean distance of mean sRGB colours.
+ * - `lab`: perceptual. Each cell and tile is described by its mean colour and the colours of a
+ *   `grid` x `grid` split of it, all in CIELAB; the cost of a tile for a cell is the CIEDE2000 of the
+ *   means plus `structureWeight` times the mean CIELAB distance of the sub-squares (CIEDE2000 there
+ *   ranked tiles the same in our measurements at several times the cost). An HNSW index over
+ *   [mean Lab, structureWeight x (sub-square Lab - mean Lab)] finds the candidates, which are then
+ *   ranked by that cost.
+ */
+export interface MatchMethod {
+  metric: 'rgb' | 'lab';
+  grid: 1 | 2 | 4;
+  structureWeight: number;
+  /** Also try every tile mirrored left-right (lab only). */
+  mirror: boolean;
+}
+
+/** pycollage's method. */
+export const RGB_METHOD: MatchMethod = { metric: 'rgb', grid: 1, structureWeight: 0, mirror: false };
+
+/** Values per descriptor: mean colour, then one colour per sub-square. */
+export function descriptorLength(method: MatchMethod): number {
+  return method.metric === 'rgb' || method.grid === 1 ? 3 : 3 + 3 * method.grid * method.grid;
+}
+
+/** Whether an HNSW index built for `a` serves `b` (the index ignores mirroring). */
+export function sameIndexSpace(a: MatchMethod, b: MatchMethod): boolean {
+  return a.metric === b.metric && a.grid === b.grid && (a.metric === 'rgb' || a.grid === 1 || a.structureWeight === b.structureWeight);
+}
+
+/**
+ * Descriptors of `count` items whose sRGB means are given on a `side` x `side` split of each item
+ * (`mean(item, sub, channel)`, sub row-major); `side` must be a multiple of the method's grid.
+ */
+function describe(count: number, side: number, method: MatchMethod, mean: (item: number, sub: number, channel: number) => number): Float32Array {
+  const length = descriptorLength(method);
+  const grid = length === 3 ? 1 : method.grid;
+  const out = new Float32Array(count * length);
+  const sums = new Float64Array(grid * grid * 3);
+  const block = side / grid;
+  for (let item = 0; item < count; item++) {
+    sums.fill(0);
+    for (let sub = 0; sub < side * side; sub++) {
+      const coarse = Math.floor(Math.floor(sub / side) / block) * grid + Math.floor((sub % side) / block);
+      for (let c = 0; c < 3; c++) sums[coarse * 3 + c]! += mean(item, sub, c);
+    }
+    const perCoarse = block * block;
+    const total = [0, 0, 0];
+    for (let i = 0; i < grid * grid * 3; i++) total[i % 3]! += sums[i]! / perCoarse / (grid * grid);
+    const base = item * length;
+    if (method.metric === 'rgb') {
+      out.set(total, base);
+      continue;
+    }
+    out.set(srgbToLab(total[0]!, total[1]!, total[2]!), base);
+    if (grid === 1) continue;
+    for (let i = 0; i < grid * grid; i++) {
+      out.set(srgbToLab(sums[i * 3]! / perCoarse, sums[i * 3 + 1]! / perCoarse, sums[i * 3 + 2]! / perCoarse), base + 3 + i * 3);
+    }
+  }
+  return out;
+}
+
+/** Descriptors of tiles from their stored features (STORED_GRID x STORED_GRID sRGB means each). */
+export function tileDescriptors(features: Float32Array, count: number, method: MatchMethod): Float32Array {
+  const stride = STORED_GRID * STORED_GRID * 3;
+  return describe(count, STORED_GRID, method, (tile, sub, c) => features[tile * stride + sub * 3 + c]!);
+}
+
+/** Descriptors of the cells of a `columns` x `rows` grid from the target's sRGB means at `grid` x that resolution. */
+export function cellDescriptors(means: Float32Array, columns: number, rows: number, method: MatchMethod): Float32Array {
+  const grid = descriptorLength(method) === 3 ? 1 : method.grid;
+  const width = columns * grid;
+  return describe(columns * rows, grid, method, (cell, sub, c) => {
+    const x = (cell % columns) * grid + (sub % grid);
+    const y = Math.floor(cell / columns) * grid + Math.floor(sub / grid);
+    return means[(y * width + x) * 3 + c]!;
+  });
+}
+
+/** The vectors the HNSW index holds for descriptors: euclidean distance between them ranks candidates. */
+export function annVectors(descriptors: Float32Array, method: MatchMethod): Float32Array {
+  const length = descriptorLength(method);
+  if (length === 3) return descriptors;
+  const vectors = new Float32Array(descriptors.length);
+  for (let base = 0; base < descriptors.length; base += length) {
+    for (let i = 0; i < 3; i++) vectors[base + i] = descriptors[base + i]!;
+    for (let i = 3; i < length; i++) vectors[base + i] = method.structureWeight * (descriptors[base + i]! - descriptors[base + (i % 3)]!);
+  }
+  return vectors;
+}
+
+/** Sub-square of a tile seen at position `sub` of a `grid` x `grid` split when the tile is mirrored. */
+export function mirroredSub(sub: number, grid: number): number {
+  const x = sub % grid;
+  return sub - x + (grid - 1 - x);
+}
+
+/**
+ * The cost of `tile` (optionally mirrored) for `cell`: what the placement minimises.
+ * `cells` and `tiles` are descriptor arrays of the method.
+ */
+export function matchCost(method: MatchMethod, cells: Float32Array, cell: number, tiles: Float32Array, tile: number, mirrored: boolean): number {
+  const length = descriptorLength(method);
+  const a = cell * length;
+  const b = tile * length;
+  if (method.metric === 'rgb') {
+    return (cells[a]! - tiles[b]!) ** 2 + (cells[a + 1]! - tiles[b + 1]!) ** 2 + (cells[a + 2]! - tiles[b + 2]!) ** 2;
+  }
+  let cost = ciede2000(cells[a]!, cells[a + 1]!, cells[a + 2]!, tiles[b]!, tiles[b + 1]!, tiles[b + 2]!);
+  if (length === 3) return cost;
+  const subs = method.grid * method.grid;
+  let structure = 0;
+  for (let sub = 0; sub < subs; sub++) {
+    const x = a + 3 + sub * 3;
+    const y = b + 3 + (mirrored ? mirroredSub(sub, method.grid) : sub) * 3;
+    structure += Math.sqrt((cells[x]! - tiles[y]!) ** 2 + (cells[x + 1]! - tiles[y + 1]!) ** 2 + (cells[x + 2]! - tiles[y + 2]!) ** 2);
+  }
+  cost += (method.structureWeight * structure) / subs;
+  return cost;
+}

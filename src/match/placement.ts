@@ -1,0 +1,182 @@
+import { TsmosaicError } from '../errors.js';
+import type { AnnIndex } from '../index-store/ann.js';
+import { annVectors, descriptorLength, matchCost, type MatchMethod } from './method.js';
+import { shuffledOrder } from './random.js';
+
+/** Rules on where tiles may go. */
+export interface PlacementRules {
+  /** No tile repeated within this many cells (euclidean distance between cell centres; 1 = not next to itself). 0 = no rule. */
+  minDistance: number;
+  /** Each tile used at most this many times. Infinity = no limit. */
+  maxUses: number;
+  /** Seed of the fill order. */
+  seed: number;
+}
+
+export interface Placement {
+  tiles: Uint32Array;
+  /** 1 where the tile is mirrored left-right. */
+  mirrored: Uint8Array;
+  /** How often the most used tile is used. */
+  maxUses: number;
+  /** Cells where the rules could not all be kept (only possible when max-uses runs out locally). */
+  relaxed: number;
+}
+
+/** Tiles fetched from the index per cell before ranking by cost; more are fetched when all are blocked. */
+const CANDIDATES = 16;
+
+/** What placement needs to know about the tiles. */
+export interface TileCatalogue {
+  count: number;
+  /** Descriptors of every tile for the method (see method.ts). */
+  descriptors: Float32Array;
+  /** HNSW index over `annVectors(descriptors)`, labels = tile ids. */
+  ann: AnnIndex;
+}
+
+/**
+ * Chooses a tile (and its orientation) for every cell: among the index's nearest candidates, the
+ * one of least `matchCost` that the rules allow. With rules, cells are filled in a seeded random
+ * order, so the cost of the rules is spread evenly instead of piling up in the last-filled region as
+ * in raster order. Ranked candidate lists are cached per (rounded) cell descriptor: flat areas
+ * repeat the same query.
+ * @throws {TsmosaicError} when the rules cannot be met by this many tiles at all.
+ */
+export function placeTiles(
+  method: MatchMethod,
+  cells: Float32Array,
+  columns: number,
+  rows: number,
+  catalogue: TileCatalogue,
+  rules: PlacementRules,
+  onProgress?: (done: number, total: number) => void,
+): Placement {
+  const cellCount = columns * rows;
+  const { minDistance, maxUses } = rules;
+  const { count: tileCount, descriptors, ann } = catalogue;
+  assertFeasible(cellCount, tileCount, rules);
+  const constrained = minDistance > 0 || maxUses < cellCount;
+  const reranked = method.metric === 'lab';
+  const variants = method.metric === 'lab' && method.mirror ? 2 : 1;
+  const order = constrained ? shuffledOrder(cellCount, rules.seed) : null;
+  const length = descriptorLength(method);
+  const queries = annVectors(cells, method);
+  const tiles = new Uint32Array(cellCount);
+  const mirrored = new Uint8Array(cellCount);
+  const uses = new Uint32Array(tileCount);
+  const positions: (number[] | undefined)[] = new Array<number[] | undefined>(tileCount);
+  const cache = new Map<string, Int32Array>();
+  const reach = Math.floor(minDistance);
+  let relaxed = 0;
+
+  // Cells within min-distance of a cell, as offsets; a tile is checked against whichever is
+  // shorter: the cells around (grid lookup) or the list of places it already has.
+  const disc = discOffsets(minDistance);
+  const placedTile = new Int32Array(cellCount).fill(-1);
+  const allowed = (tile: number, cell: number): boolean => {
+    if (uses[tile]! >= maxUses) return false;
+    const placed = positions[tile];
+    if (!placed) return true;
+    const x = cell % columns;
+    const y = (cell - x) / columns;
+    if (placed.length < disc.length) {
+      for (const other of placed) {
+        const dx = (other % columns) - x;
+        if (dx > reach || dx < -reach) continue;
+        const dy = (other - (other % columns)) / columns - y;
+        if (dx * dx + dy * dy <= minDistance * minDistance) return false;
+      }
+      return true;
+    }
+    for (const [dx, dy] of disc) {
+      const ox = x + dx;
+      const oy = y + dy;
+      if (ox >= 0 && oy >= 0 && ox < columns && oy < rows && placedTile[oy * columns + ox] === tile) return false;
+    }
+    return true;
+  };
+
+  /** Candidates (tile * 2 + mirrored) for a cell, best first, `wanted` tiles from the index. */
+  const rank = (cell: number, wanted: number): Int32Array => {
+    const query = Array.from(queries.subarray(cell * length, (cell + 1) * length));
+    const found = ann.searchKnn(query, Math.min(wanted, tileCount)).neighbors;
+    if (!reranked) return Int32Array.from(found, (tile) => tile * 2);
+    const options: { choice: number; cost: number }[] = [];
+    for (const tile of found) {
+      for (let variant = 0; variant < variants; variant++) {
+        options.push({ choice: tile * 2 + variant, cost: matchCost(method, cells, cell, descriptors, tile, variant === 1) });
+      }
+    }
+    options.sort((p, q) => p.cost - q.cost || p.choice - q.choice);
+    return Int32Array.from(options, ({ choice }) => choice);
+  };
+
+  const progressStep = Math.max(1, Math.floor(cellCount / 100));
+  for (let step = 0; step < cellCount; step++) {
+    const cell = order ? order[step]! : step;
+    let key = '';
+    for (let i = cell * length; i < (cell + 1) * length; i++) key += `${Math.round(cells[i]! * 2)},`;
+    let candidates = cache.get(key);
+    if (!candidates) {
+      candidates = rank(cell, constrained || reranked ? CANDIDATES : 1);
+      cache.set(key, candidates);
+    }
+    let chosen = constrained ? candidates.find((choice) => allowed(choice >> 1, cell)) : candidates[0];
+    while (chosen === undefined && candidates.length / variants < tileCount) {
+      candidates = rank(cell, (candidates.length / variants) * 8);
+      cache.set(key, candidates);
+      chosen = candidates.find((choice) => allowed(choice >> 1, cell));
+    }
+    if (chosen === undefined) {
+      // Only max-uses can exhaust every tile near here: keep the budget, give up the distance.
+      chosen = candidates.find((choice) => uses[choice >> 1]! < maxUses) ?? candidates[0]!;
+      relaxed++;
+    }
+    const tile = chosen >> 1;
+    tiles[cell] = tile;
+    mirrored[cell] = chosen & 1;
+    uses[tile]!++;
+    placedTile[cell] = tile;
+    if (minDistance > 0) (positions[tile] ??= []).push(cell);
+    if (onProgress && (step + 1) % progressStep === 0) onProgress(step + 1, cellCount);
+  }
+  onProgress?.(cellCount, cellCount);
+  return { tiles, mirrored, maxUses: uses.reduce((max, value) => Math.max(max, value), 0), relaxed };
+}
+
+/** Offsets of the cells within `distance` of a cell (euclidean, excluding the cell itself). */
+function discOffsets(distance: number): [number, number][] {
+  const offsets: [number, number][] = [];
+  const reach = Math.floor(distance);
+  for (let dy = -reach; dy <= reach; dy++) {
+    for (let dx = -reach; dx <= reach; dx++) if ((dx || dy) && dx * dx + dy * dy <= distance * distance) offsets.push([dx, dy]);
+  }
+  return offsets;
+}
+
+/** Cells a tile must differ from, itself included: how many different tiles the rule needs around a cell. */
+function neighbourhood(distance: number): number {
+  return discOffsets(distance).length + 1;
+}
+
+/** Fails at once, with the numbers, when the rules ask for more tiles than the index has. */
+export function assertFeasible(cells: number, tileCount: number, { minDistance, maxUses }: PlacementRules): void {
+  if (maxUses * tileCount < cells) {
+    const need = Math.ceil(cells / maxUses);
+    throw new TsmosaicError(
+      `${cells} cells with each tile used at most ${maxUses} time${maxUses === 1 ? '' : 's'} need at least ${need} tiles; the index has ${tileCount} (use fewer --tiles-across or a larger --max-uses)`,
+    );
+  }
+  const window = neighbourhood(minDistance);
+  if (minDistance > 0 && tileCount < Math.min(window, cells)) {
+    throw new TsmosaicError(`--min-distance ${minDistance} needs at least ${window} different tiles around each cell; the index has ${tileCount} (use a smaller --min-distance)`);
+  }
+}
+
+/** Largest min-distance that `tileCount` tiles can satisfy (for defaults on tiny indexes). */
+export function feasibleMinDistance(wanted: number, tileCount: number): number {
+  let distance = wanted;
+  while (distance > 0 && neighbourhood(distance) > tileCount) distance--;
+  return distance;
+}
