@@ -99,6 +99,10 @@ test('usage errors exit 2 and name the option', async () => {
     [['build', 'a', 'b', '--bogus'], /unknown option '--bogus'/],
     [['process-collection', collection, '--fit', 'squash'], /--fit.*squash.*crop, stretch/],
     [['build', 'a'], /missing required argument 'target'/],
+    [['build', 'a', 'b', '--blend', '101'], /--blend.*between 0 and 100/],
+    [['build', 'a', 'b', '--metric', 'xyz'], /--metric.*xyz.*lab, rgb/],
+    [['build', 'a', 'b', '--min-distance', 'x'], /--min-distance/],
+    [['build', 'a', 'b', '--max-uses', '0'], /--max-uses.*at least 1/],
     [['frobnicate'], /unknown command 'frobnicate'/],
     [['build', path.join(root, 'index'), target, '-o', path.join(root, 'x.bmp')], /cannot tell the output format/],
   ];
