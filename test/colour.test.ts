@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ciede2000 } from '../src/colour/ciede2000.js';
-import { srgbToLab } from '../src/colour/lab.js';
+import { srgbArrayToLab, srgbToLab } from '../src/colour/lab.js';
 
 // Table 1 of Sharma, Wu and Dalal (2005): L1 a1 b1, L2 a2 b2, ΔE00 (all 34 pairs).
 const SHARMA_PAIRS: [number, number, number, number, number, number, number][] = [
@@ -58,4 +58,13 @@ test('sRGB to CIELAB (D65) gives the reference values', () => {
   close(srgbToLab(0, 255, 0), [87.73, -86.18, 83.18]);
   close(srgbToLab(0, 0, 255), [32.3, 79.19, -107.86]);
   close(srgbToLab(128, 128, 128), [53.59, 0, 0]);
+});
+
+test('the table-driven array conversion agrees with the exact one', () => {
+  const rgb = Float32Array.from({ length: 300 }, (_, i) => (i * 37.7) % 255.9);
+  const fast = srgbArrayToLab(rgb);
+  for (let i = 0; i < rgb.length; i += 3) {
+    const exact = srgbToLab(rgb[i]!, rgb[i + 1]!, rgb[i + 2]!);
+    exact.forEach((value, c) => assert.ok(Math.abs(value - fast[i + c]!) < 1e-3, `${rgb.subarray(i, i + 3)}: ${value} vs ${fast[i + c]}`));
+  }
 });

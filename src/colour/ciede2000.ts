@@ -8,13 +8,14 @@ const POW25_7 = 25 ** 7;
  * Supplementary Test Data, and Mathematical Observations", Color Res. Appl. 30(1), 2005.
  */
 export function ciede2000(l1: number, a1: number, b1: number, l2: number, a2: number, b2: number): number {
-  const chromaMean = (Math.hypot(a1, b1) + Math.hypot(a2, b2)) / 2;
-  const chromaMean7 = chromaMean ** 7;
+  // Math.sqrt and products rather than Math.hypot and **: several times faster in V8.
+  const chromaMean = (Math.sqrt(a1 * a1 + b1 * b1) + Math.sqrt(a2 * a2 + b2 * b2)) / 2;
+  const chromaMean7 = pow7(chromaMean);
   const g = 0.5 * (1 - Math.sqrt(chromaMean7 / (chromaMean7 + POW25_7)));
   const a1p = (1 + g) * a1;
   const a2p = (1 + g) * a2;
-  const c1p = Math.hypot(a1p, b1);
-  const c2p = Math.hypot(a2p, b2);
+  const c1p = Math.sqrt(a1p * a1p + b1 * b1);
+  const c2p = Math.sqrt(a2p * a2p + b2 * b2);
   const h1p = hueDegrees(b1, a1p);
   const h2p = hueDegrees(b2, a2p);
 
@@ -41,10 +42,11 @@ export function ciede2000(l1: number, a1: number, b1: number, l2: number, a2: nu
     0.24 * Math.cos(2 * hMean * RADIANS) +
     0.32 * Math.cos((3 * hMean + 6) * RADIANS) -
     0.2 * Math.cos((4 * hMean - 63) * RADIANS);
-  const deltaTheta = 30 * Math.exp(-(((hMean - 275) / 25) ** 2));
-  const cMean7 = cMean ** 7;
+  const hueShift = (hMean - 275) / 25;
+  const deltaTheta = 30 * Math.exp(-hueShift * hueShift);
+  const cMean7 = pow7(cMean);
   const rc = 2 * Math.sqrt(cMean7 / (cMean7 + POW25_7));
-  const lShift = (lMean - 50) ** 2;
+  const lShift = (lMean - 50) * (lMean - 50);
   const sl = 1 + (0.015 * lShift) / Math.sqrt(20 + lShift);
   const sc = 1 + 0.045 * cMean;
   const sh = 1 + 0.015 * cMean * t;
@@ -60,4 +62,9 @@ function hueDegrees(b: number, aPrime: number): number {
   if (b === 0 && aPrime === 0) return 0;
   const hue = Math.atan2(b, aPrime) * DEGREES;
   return hue < 0 ? hue + 360 : hue;
+}
+
+function pow7(x: number): number {
+  const x2 = x * x;
+  return x2 * x2 * x2 * x;
 }

@@ -1,5 +1,16 @@
 /** sRGB (0-255, D65) to CIELAB (D65, 2° observer), by the IEC 61966-2-1 transfer curve. */
 
+/** Linear light at 1/16 steps of the 0-255 sRGB scale, interpolated between (error below 1e-5). */
+const LINEAR_STEPS = 16;
+const LINEAR_TABLE = Float64Array.from({ length: 255 * LINEAR_STEPS + 2 }, (_, i) => srgbToLinear(Math.min(255, i / LINEAR_STEPS)));
+
+function linearFast(value: number): number {
+  const position = Math.min(255, Math.max(0, value)) * LINEAR_STEPS;
+  const index = Math.floor(position);
+  const low = LINEAR_TABLE[index]!;
+  return low + (LINEAR_TABLE[index + 1]! - low) * (position - index);
+}
+
 const WHITE_X = 0.95047;
 const WHITE_Y = 1;
 const WHITE_Z = 1.08883;
@@ -27,9 +38,19 @@ export function srgbToLab(r: number, g: number, b: number): [number, number, num
   return [116 * y - 16, 500 * (x - y), 200 * (y - z)];
 }
 
-/** Converts interleaved sRGB means (0-255) to interleaved L*a*b* values. */
+/** Converts interleaved sRGB means (0-255, clamped) to interleaved L*a*b* values, with a table for the transfer curve. */
 export function srgbArrayToLab(rgb: ArrayLike<number>): Float32Array {
   const lab = new Float32Array(rgb.length);
-  for (let i = 0; i < rgb.length; i += 3) lab.set(srgbToLab(rgb[i]!, rgb[i + 1]!, rgb[i + 2]!), i);
+  for (let i = 0; i < rgb.length; i += 3) {
+    const lr = linearFast(rgb[i]!);
+    const lg = linearFast(rgb[i + 1]!);
+    const lb = linearFast(rgb[i + 2]!);
+    const x = labCurve((0.4124564 * lr + 0.3575761 * lg + 0.1804375 * lb) / WHITE_X);
+    const y = labCurve((0.2126729 * lr + 0.7151522 * lg + 0.072175 * lb) / WHITE_Y);
+    const z = labCurve((0.0193339 * lr + 0.119192 * lg + 0.9503041 * lb) / WHITE_Z);
+    lab[i] = 116 * y - 16;
+    lab[i + 1] = 500 * (x - y);
+    lab[i + 2] = 200 * (y - z);
+  }
   return lab;
 }

@@ -66,6 +66,8 @@ export interface BuildTimings {
   match: number;
   assemble: number;
   encode: number;
+  /** Only when `measure` is on. */
+  measure?: number;
 }
 
 export interface BuildMosaicResult {
@@ -167,6 +169,7 @@ export async function buildMosaic(index: string, target: string, options: BuildM
   const deltaE = options.measure
     ? measureFidelity(plan, await targetMeans(image, columns * STRUCTURE_GRID, rows * STRUCTURE_GRID), renderedStructure(store))
     : undefined;
+  if (deltaE) lap('measure');
 
   return {
     output: out,

@@ -1,6 +1,6 @@
 import { STORED_GRID } from '../collection/features.js';
 import { ciede2000 } from '../colour/ciede2000.js';
-import { srgbToLab } from '../colour/lab.js';
+import { srgbArrayToLab } from '../colour/lab.js';
 import { mirroredSub } from '../match/method.js';
 import type { MosaicPlan } from '../render/render-region.js';
 
@@ -25,39 +25,36 @@ export const STRUCTURE_GRID = STORED_GRID;
 export function measureFidelity(plan: MosaicPlan, targetStructure: Float32Array, tileStructure: Float32Array): Fidelity {
   const { columns, rows, tiles, tint, mirrored } = plan;
   const side = STRUCTURE_GRID;
+  const subs = side * side;
   const width = columns * side;
-  const perTile = side * side * 3;
-  let cellSum = 0;
-  let structureSum = 0;
-  for (let cell = 0; cell < columns * rows; cell++) {
-    const cx = (cell % columns) * side;
-    const cy = Math.floor(cell / columns) * side;
-    const tileBase = tiles[cell]! * perTile;
-    const targetMean = [0, 0, 0];
-    const mosaicMean = [0, 0, 0];
-    for (let sub = 0; sub < side * side; sub++) {
-      const targetIndex = ((cy + Math.floor(sub / side)) * width + cx + (sub % side)) * 3;
-      const target = [targetStructure[targetIndex]!, targetStructure[targetIndex + 1]!, targetStructure[targetIndex + 2]!];
-      const tileSub = mirrored?.[cell] ? mirroredSub(sub, side) : sub;
-      const mosaic = [0, 1, 2].map((c) => clamp(tileStructure[tileBase + tileSub * 3 + c]! + (tint ? tint[cell * 3 + c]! : 0)));
-      for (let c = 0; c < 3; c++) {
-        targetMean[c]! += target[c]! / (side * side);
-        mosaicMean[c]! += mosaic[c]! / (side * side);
-      }
-      structureSum += difference(target, mosaic);
-    }
-    cellSum += difference(targetMean, mosaicMean);
-  }
   const cells = columns * rows;
-  return { cell: cellSum / cells, structure: structureSum / (cells * side * side) };
+  // The mosaic's sub-square and cell means, in the target's layout, then everything to CIELAB at once.
+  const mosaicStructure = new Float32Array(targetStructure.length);
+  const mosaicCells = new Float32Array(cells * 3);
+  const targetCells = new Float32Array(cells * 3);
+  for (let cell = 0; cell < cells; cell++) {
+    const x0 = (cell % columns) * side;
+    const y0 = Math.floor(cell / columns) * side;
+    const tileBase = tiles[cell]! * subs * 3;
+    for (let sub = 0; sub < subs; sub++) {
+      const at = ((y0 + Math.floor(sub / side)) * width + x0 + (sub % side)) * 3;
+      const from = tileBase + (mirrored?.[cell] ? mirroredSub(sub, side) : sub) * 3;
+      for (let c = 0; c < 3; c++) {
+        const value = tileStructure[from + c]! + (tint ? tint[cell * 3 + c]! : 0);
+        mosaicStructure[at + c] = Math.min(255, Math.max(0, value));
+        mosaicCells[cell * 3 + c]! += mosaicStructure[at + c]! / subs;
+        targetCells[cell * 3 + c]! += targetStructure[at + c]! / subs;
+      }
+    }
+  }
+  return { cell: meanDifference(targetCells, mosaicCells), structure: meanDifference(targetStructure, mosaicStructure) };
 }
 
-function clamp(value: number): number {
-  return Math.min(255, Math.max(0, value));
-}
-
-function difference(a: number[], b: number[]): number {
-  const [l1, a1, b1] = srgbToLab(a[0]!, a[1]!, a[2]!);
-  const [l2, a2, b2] = srgbToLab(b[0]!, b[1]!, b[2]!);
-  return ciede2000(l1, a1, b1, l2, a2, b2);
+/** Mean CIEDE2000 between two arrays of interleaved sRGB means. */
+function meanDifference(a: Float32Array, b: Float32Array): number {
+  const labA = srgbArrayToLab(a);
+  const labB = srgbArrayToLab(b);
+  let sum = 0;
+  for (let i = 0; i < labA.length; i += 3) sum += ciede2000(labA[i]!, labA[i + 1]!, labA[i + 2]!, labB[i]!, labB[i + 1]!, labB[i + 2]!);
+  return sum / (labA.length / 3);
 }
