@@ -8,3 +8,5 @@ export { readManifest, loadIndex } from './index-store/read-index.js';
 export type { IndexManifest, TileSource } from './index-store/format.js';
 export { INDEX_FORMAT, INDEX_FORMAT_VERSION } from './index-store/format.js';
 export { TsmosaicError, UsageError, InterruptedError } from './errors.js';
+export { compareImages } from './quality/compare-images.js';
+export type { Fidelity } from './quality/fidelity.js';

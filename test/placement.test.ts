@@ -3,7 +3,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import sharp from 'sharp';
-import { buildMosaic, processCollection, type BuildMosaicOptions } from '../src/index.js';
+import { buildMosaic, compareImages, processCollection, type BuildMosaicOptions } from '../src/index.js';
 import { decode, meanOf, rawImage, solidImage, tempDir } from './helpers.js';
 
 const root = await tempDir();
@@ -191,4 +191,16 @@ test('deltaE is zero for a mosaic of the target itself and grows with the differ
   assert.ok(exact.deltaE!.cell < 0.5 && exact.deltaE!.structure < 0.5, JSON.stringify(exact.deltaE));
   const gradient = await buildMosaic(sameIndex, target, { out: path.join(root, 'same2.png'), tilesAcross: 12, minDistance: 0, measure: true });
   assert.ok(gradient.deltaE!.cell > 2, JSON.stringify(gradient.deltaE));
+});
+
+test('compareImages on the written files agrees with the deltaE that build reports', async () => {
+  const photo = path.join(root, 'photo-like.png');
+  await gradientTarget(photo, 200, 150);
+  const out = path.join(root, 'compare.png');
+  const result = await buildMosaic(index, photo, { out, tilesAcross: 20, measure: true });
+  const measured = await compareImages(photo, out, result.columns, result.rows);
+  assert.ok(Math.abs(measured.cell - result.deltaE!.cell) < 0.05, `${measured.cell} vs ${result.deltaE!.cell}`);
+  assert.ok(Math.abs(measured.structure - result.deltaE!.structure) < 0.05, `${measured.structure} vs ${result.deltaE!.structure}`);
+  const self = await compareImages(photo, photo, 20, 15);
+  assert.ok(self.cell < 1e-6 && self.structure < 1e-6);
 });

@@ -16,6 +16,7 @@ export interface BuildFlags {
   blend?: number;
   plan?: string;
   json?: boolean;
+  measure?: boolean;
   quiet?: boolean;
 }
 
@@ -36,7 +37,7 @@ export async function runBuild(index: string, target: string, flags: BuildFlags)
       seed: flags.seed,
       blend: flags.blend,
       plan: flags.plan,
-      measure: flags.json === true,
+      measure: flags.json === true && flags.measure !== false,
       onProgress: ({ stage, done, total }) => reporter.update(stage, done, total),
       onNote: (message) => reporter.line(`tsmosaic: ${message}`),
     });

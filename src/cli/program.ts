@@ -46,7 +46,8 @@ export function createProgram(): Command {
     .option('--seed <n>', 'seed of the fill order: the same seed gives the same mosaic', integerOption(0, 0xffffffff), 1)
     .option('--blend <percent>', 'tint each tile toward its cell\'s target colour, 0-100', integerOption(0, 100), 0)
     .option('--plan <file>', 'also write the placement as JSON: { columns, rows, cells: [{ tile, source }] }')
-    .option('--json', 'print a JSON summary on stdout instead of the output path')
+    .option('--json', 'print a JSON summary on stdout instead of the output path, with the fidelity measure deltaE')
+    .option('--no-measure', 'leave deltaE out of --json (saves the measuring time on huge mosaics)')
     .option('-q, --quiet', 'no progress bar or notes on stderr')
     .action(async (index: string, target: string, flags) => {
       const { runBuild } = await import('./build-command.js');

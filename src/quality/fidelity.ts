@@ -47,11 +47,11 @@ export function measureFidelity(plan: MosaicPlan, targetStructure: Float32Array,
       }
     }
   }
-  return { cell: meanDifference(targetCells, mosaicCells), structure: meanDifference(targetStructure, mosaicStructure) };
+  return { cell: meanDifferenceOfGrids(targetCells, mosaicCells), structure: meanDifferenceOfGrids(targetStructure, mosaicStructure) };
 }
 
-/** Mean CIEDE2000 between two arrays of interleaved sRGB means. */
-function meanDifference(a: Float32Array, b: Float32Array): number {
+/** Mean CIEDE2000 between two same-sized grids of interleaved sRGB means. */
+export function meanDifferenceOfGrids(a: Float32Array, b: Float32Array): number {
   const labA = srgbArrayToLab(a);
   const labB = srgbArrayToLab(b);
   let sum = 0;

@@ -129,7 +129,7 @@ async function runBench(context: { work: string; target: string; collection: str
   const buildSpec: SeriesSpec = {
     label: 'build',
     warmUp: true,
-    command: () => [NODE, BIN, 'build', index(RUNS), target, '--tiles-across', String(TILES_ACROSS), '-o', outPng, '--json', '-q'],
+    command: () => [NODE, BIN, 'build', index(RUNS), target, '--tiles-across', String(TILES_ACROSS), '-o', outPng, '--json', '--no-measure', '-q'],
     check: ({ stdout }) => {
       const { width, height } = JSON.parse(stdout) as BuildSummary;
       if (width !== outWidth) throw new Error(`tsmosaic build made a ${width}x${height} mosaic, expected ${outWidth} px wide`);
