@@ -15,6 +15,7 @@ import sharp from 'sharp';
 import ts from 'typescript';
 import { measureRounds, runVisible, type Measurement, type Series, type SeriesSpec } from './measure.js';
 import { COLLECTION_SIZE, ensureCollection, ensureTools, type Tools } from './setup.js';
+import { fidelityBench } from './fidelity.js';
 import { markdownTable, ratioCell, seconds, share, type Target } from './table.js';
 
 const RUNS = 3;
@@ -187,6 +188,18 @@ async function runBench(context: { work: string; target: string; collection: str
   ));
   out.push('');
   out.push(...buildBreakdown(buildSeries.medianRun, buildMedian));
+  out.push('');
+  out.push(...(await fidelityBench({
+    node: NODE,
+    bin: BIN,
+    index: index(RUNS),
+    library: tools.metapixel ? library(RUNS) : undefined,
+    photos: path.dirname(target),
+    work,
+    tilesAcross: TILES_ACROSS,
+    tileSize: TILE_SIZE,
+    log,
+  })));
   process.stdout.write(`${out.join('\n')}\n`);
 }
 
