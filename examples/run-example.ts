@@ -16,6 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
+import { seededRandom } from '../src/match/random.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const PHOTOS = path.join(ROOT, 'examples', 'photos');
@@ -34,18 +35,6 @@ const INDEX_TILE_SIZE = 40;
 /** `build --tiles-across` and `--tile-size`: a 100 x 79 grid of 24 px tiles, 2400 x 1896 px. */
 const TILES_ACROSS = 100;
 const OUTPUT_TILE_SIZE = 24;
-
-/** mulberry32: a tiny, well-mixed 32-bit PRNG, so every run cuts the same crops. */
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Photo {
   file: string;
@@ -102,7 +91,7 @@ async function listPhotos(): Promise<Photo[]> {
 
 /** Writes CROPS crops into `folder` as crop-NNN.jpg, a few at a time. */
 async function cutCrops(photos: Photo[], folder: string): Promise<void> {
-  const random = mulberry32(SEED);
+  const random = seededRandom(SEED);
   // Plan every crop first, so the set depends on the seed only, not on write order.
   const crops = Array.from({ length: CROPS }, (_, i) => planCrop(photos[i % photos.length]!, random));
   const write = async (crop: Crop, i: number): Promise<void> => {
@@ -193,7 +182,8 @@ async function main(): Promise<void> {
   process.on('SIGTERM', onSignal);
   try {
     const collection = path.join(temp, 'collection');
-    const index = path.join(temp, 'index');
+    // TSMOSAIC_EXAMPLE_INDEX=<dir> keeps the index there, to try other build options on it.
+    const index = process.env.TSMOSAIC_EXAMPLE_INDEX ? path.resolve(process.env.TSMOSAIC_EXAMPLE_INDEX) : path.join(temp, 'index');
     await mkdir(collection);
     const photos = await listPhotos();
     process.stderr.write(`cutting ${CROPS} crops from ${photos.length} photos in ${display(PHOTOS)} into ${collection}\n`);
