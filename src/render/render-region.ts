@@ -47,11 +47,18 @@ export function renderRegion(plan: MosaicPlan, store: TileStore, region: Region)
         continue;
       }
       const flip = mirrored?.[cell] === 1;
+      if (!tint) {
+        for (let x = from; x < to; x++, written += 3) {
+          const source = rowStart + (tileSize - 1 - x) * 3;
+          canvas[written] = pixels[source]!;
+          canvas[written + 1] = pixels[source + 1]!;
+          canvas[written + 2] = pixels[source + 2]!;
+        }
+        continue;
+      }
       for (let x = from; x < to; x++, written += 3) {
         const source = rowStart + (flip ? tileSize - 1 - x : x) * 3;
-        for (let c = 0; c < 3; c++) {
-          canvas[written + c] = tint ? Math.min(255, Math.max(0, Math.round(pixels[source + c]! + tint[cell * 3 + c]!))) : pixels[source + c]!;
-        }
+        for (let c = 0; c < 3; c++) canvas[written + c] = Math.min(255, Math.max(0, Math.round(pixels[source + c]! + tint[cell * 3 + c]!)));
       }
     }
   }
