@@ -172,3 +172,20 @@ test('unwritable outputs are one-line errors before any work', async () => {
   assert.match(processed.stderr, /^tsmosaic: cannot (use|write) .*a-file.*\n$/);
   assertNoStack(processed.stderr);
 });
+
+test('SIGINT during a large build exits 130 and leaves no output and no temporary file', async () => {
+  const index = path.join(root, 'sigint-build-index');
+  assert.equal((await runCli(['process-collection', collection, '-o', index, '-q'])).code, 0);
+  const folder = path.join(root, 'sigint-build');
+  await mkdir(folder);
+  // 1000 x 667 tiles of 20 px: 800 MB of raw pixels, streamed through a temporary file.
+  const child = spawn(process.execPath, [BIN, 'build', index, target, '--tiles-across', '1000', '-o', path.join(folder, 'm.png')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  while (!(await readdir(folder)).some((name) => name.startsWith('.m.png.tmp-'))) await delay(5);
+  child.kill('SIGINT');
+  const [code] = (await once(child, 'exit')) as [number | null];
+  assert.equal(code, 130, stderr);
+  assert.match(stderr, /^tsmosaic: interrupted by SIGINT\n$/);
+  assert.deepEqual(await readdir(folder), []);
+});

@@ -1,4 +1,5 @@
 import { buildMosaic } from '../mosaic/build-mosaic.js';
+import { abortOnSignals } from './interrupt.js';
 import { createReporter } from './progress.js';
 import { printResult, roundSeconds } from './output.js';
 
@@ -14,12 +15,15 @@ export interface BuildFlags {
 /** `tsmosaic build <index> <target>`: prints the output path, or the JSON summary. */
 export async function runBuild(index: string, target: string, flags: BuildFlags): Promise<void> {
   const reporter = createReporter(flags.quiet === true);
+  // Ctrl-C stops between bands or tiles and removes the temporaries: no partial output is left.
+  const { signal, dispose } = abortOnSignals();
   try {
     const result = await buildMosaic(index, target, {
       out: flags.out,
       tilesAcross: flags.tilesAcross,
       tileSize: flags.tileSize,
       maxPixels: flags.maxPixels,
+      signal,
       onProgress: ({ stage, done, total }) => reporter.update(stage, done, total),
       onNote: (message) => reporter.line(`tsmosaic: ${message}`),
     });
@@ -29,5 +33,6 @@ export async function runBuild(index: string, target: string, flags: BuildFlags)
     printResult(flags.json, { output, width, height, columns, rows, distinctTiles, seconds: roundSeconds(seconds), timings: steps }, output);
   } finally {
     reporter.stop();
+    dispose();
   }
 }

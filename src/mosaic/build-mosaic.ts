@@ -4,8 +4,8 @@ import { TsmosaicError } from '../errors.js';
 import { expectInteger, MAX_TILE_SIZE } from '../options.js';
 import { loadIndex, readManifest } from '../index-store/read-index.js';
 import { nearestTiles } from '../match/nearest-tiles.js';
-import { assertWritableFolder, formatFromPath, writeImage } from '../render/encode.js';
-import { renderRegion } from '../render/render-region.js';
+import { assertWritableFolder, formatFromPath } from '../render/encode.js';
+import { writeMosaic } from '../render/write-mosaic.js';
 import { assertOutputFits, chooseGrid, DEFAULT_MAX_COLUMNS, DEFAULT_MAX_PIXELS } from './grid.js';
 import { readTargetSize, sampleTarget } from './target.js';
 
@@ -25,6 +25,8 @@ export interface BuildMosaicOptions {
   /** Refuse outputs with more pixels than this. Default 1e9. */
   maxPixels?: number;
   onProgress?: (progress: BuildProgress) => void;
+  /** Stops the build between steps, bands or tiles; temporaries are removed and the reason thrown. */
+  signal?: AbortSignal;
   /** Informational messages for the user (e.g. the target was sampled down). */
   onNote?: (message: string) => void;
 }
@@ -62,7 +64,7 @@ export async function buildMosaic(index: string, target: string, options: BuildM
   const format = formatFromPath(out);
   const tilesAcross = options.tilesAcross === undefined ? undefined : expectInteger('tilesAcross', options.tilesAcross, 1);
   const maxPixels = expectInteger('maxPixels', options.maxPixels ?? DEFAULT_MAX_PIXELS, 1);
-  const { onProgress, onNote } = options;
+  const { onProgress, onNote, signal } = options;
   if (out === path.resolve(target)) throw new TsmosaicError(`the output would overwrite the target ${target}; choose another --out`);
 
   await assertWritableFolder(out);
@@ -96,16 +98,22 @@ export async function buildMosaic(index: string, target: string, options: BuildM
   const plan = { columns: grid.columns, rows: grid.rows, tiles };
   lap('match');
 
+  signal?.throwIfAborted();
+
   const width = grid.columns * tileSize;
   const height = grid.rows * tileSize;
-  onProgress?.({ stage: 'render', done: 0, total: 1 });
-  const canvas = renderRegion(plan, store, { left: 0, top: 0, width, height });
-  onProgress?.({ stage: 'render', done: 1, total: 1 });
-  lap('assemble');
-
-  onProgress?.({ stage: 'encode', done: 0, total: 1 });
-  await writeImage(canvas, width, height, out, format);
-  onProgress?.({ stage: 'encode', done: 1, total: 1 });
+  let assembled = false;
+  await writeMosaic(plan, store, out, format, {
+    signal,
+    onProgress: (stage, done, total) => {
+      // Rendering is timed as `assemble`, encoding as `encode`.
+      if (stage !== 'render' && !assembled) {
+        assembled = true;
+        lap('assemble');
+      }
+      onProgress?.({ stage, done, total });
+    },
+  });
   lap('encode');
 
   return {
