@@ -1,3 +1,4 @@
+import sharp from 'sharp';
 import { buildMosaic } from '../mosaic/build-mosaic.js';
 import { abortOnSignals } from './interrupt.js';
 import { createReporter } from './progress.js';
@@ -14,6 +15,8 @@ export interface BuildFlags {
 
 /** `tsmosaic build <index> <target>`: prints the output path, or the JSON summary. */
 export async function runBuild(index: string, target: string, flags: BuildFlags): Promise<void> {
+  // Every tile and band is encoded once: libvips' operation cache would only hold their buffers.
+  sharp.cache(false);
   const reporter = createReporter(flags.quiet === true);
   // Ctrl-C stops between bands or tiles and removes the temporaries: no partial output is left.
   const { signal, dispose } = abortOnSignals();

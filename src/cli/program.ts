@@ -34,10 +34,13 @@ export function createProgram(): Command {
     .description('rebuild a target image out of the tiles of an index')
     .argument('<index>', 'index folder written by process-collection')
     .argument('<target>', 'the picture to rebuild')
-    .option('-o, --out <file>', 'output image; the extension picks the format: png, jpg, jpeg, webp, tif, tiff, avif (default: <target name>-mosaic.png)')
+    .option(
+      '-o, --out <file>',
+      'output image; the extension picks the format: png, jpg, jpeg, webp, tif, tiff, avif, or dzi for a Deep Zoom pyramid with an index.html viewer beside it (default: <target name>-mosaic.png)',
+    )
     .option('--tiles-across <n>', 'grid width in tiles; rows follow the target aspect (default: one tile per target pixel, at most 200)', integerOption(1))
     .option('--tile-size <px>', 'output tile edge in pixels, at most the indexed size (default: the indexed size)', integerOption(1, 1024))
-    .option('--max-pixels <n>', 'refuse to write an image with more pixels than this', integerOption(1), 1_000_000_000)
+    .option('--max-pixels <n>', 'refuse to write a single image with more pixels than this (deep zoom has no limit)', integerOption(1), 1_000_000_000)
     .option('--json', 'print a JSON summary on stdout instead of the output path')
     .option('-q, --quiet', 'no progress bar or notes on stderr')
     .action(async (index: string, target: string, flags) => {

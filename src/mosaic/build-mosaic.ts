@@ -5,18 +5,21 @@ import { expectInteger, MAX_TILE_SIZE } from '../options.js';
 import { loadIndex, readManifest } from '../index-store/read-index.js';
 import { nearestTiles } from '../match/nearest-tiles.js';
 import { assertWritableFolder, formatFromPath } from '../render/encode.js';
-import { writeMosaic } from '../render/write-mosaic.js';
+import { assertOutputReplaceable, writeMosaic } from '../render/write-mosaic.js';
 import { assertOutputFits, chooseGrid, DEFAULT_MAX_COLUMNS, DEFAULT_MAX_PIXELS } from './grid.js';
 import { readTargetSize, sampleTarget } from './target.js';
 
 export interface BuildProgress {
-  stage: 'load' | 'match' | 'render' | 'encode';
+  stage: 'load' | 'match' | 'render' | 'encode' | 'tiles';
   done: number;
   total: number;
 }
 
 export interface BuildMosaicOptions {
-  /** Output file; its extension picks the format. Default `<target name>-mosaic.png` in the current folder. */
+  /**
+   * Output file; its extension picks the format. `.dzi` writes a Deep Zoom pyramid (`<name>_files/`)
+   * and an `index.html` viewer beside it. Default `<target name>-mosaic.png` in the current folder.
+   */
   out?: string;
   /** Grid width in tiles; rows follow the target's aspect. Default: one tile per target pixel, at most 200. */
   tilesAcross?: number;
@@ -68,6 +71,7 @@ export async function buildMosaic(index: string, target: string, options: BuildM
   if (out === path.resolve(target)) throw new TsmosaicError(`the output would overwrite the target ${target}; choose another --out`);
 
   await assertWritableFolder(out);
+  await assertOutputReplaceable(out, format);
   const manifest = await readManifest(index);
   const tileSize = expectInteger('tileSize', options.tileSize ?? manifest.tileSize, 1, Math.min(MAX_TILE_SIZE, manifest.tileSize));
   const targetSize = await readTargetSize(target);
@@ -106,7 +110,7 @@ export async function buildMosaic(index: string, target: string, options: BuildM
   await writeMosaic(plan, store, out, format, {
     signal,
     onProgress: (stage, done, total) => {
-      // Rendering is timed as `assemble`, encoding as `encode`.
+      // Rendering is timed as `assemble`, the rest (encoding, deep zoom tiles) as `encode`.
       if (stage !== 'render' && !assembled) {
         assembled = true;
         lap('assemble');

@@ -30,7 +30,7 @@ export async function writeLargeImage(
   plan: MosaicPlan,
   store: TileStore,
   file: string,
-  format: OutputFormat,
+  format: Exclude<OutputFormat, 'dzi'>,
   options: { onProgress?: ImageProgress; signal?: AbortSignal } = {},
 ): Promise<void> {
   const { onProgress, signal } = options;
@@ -75,7 +75,7 @@ export async function writeLargeImage(
 }
 
 /** The encoded size of the whole image, from encoding one band of `rows` the same way. */
-async function estimateSize(band: Buffer, width: number, height: number, format: OutputFormat): Promise<number> {
+async function estimateSize(band: Buffer, width: number, height: number, format: Exclude<OutputFormat, 'dzi'>): Promise<number> {
   const rows = band.length / (width * 3);
   const sample = await encoderFor(sharp(band, { raw: { width, height: rows, channels: 3 }, limitInputPixels: false }), format, width, rows).toBuffer();
   return (sample.length * height) / rows;
@@ -118,7 +118,7 @@ async function assertFreeSpace(file: string, rawBytes: number): Promise<void> {
   if (free < rawBytes) {
     const gb = (bytes: number): string => `${(bytes / 1e9).toFixed(1)} GB`;
     throw new TsmosaicError(
-      `not enough free space in ${folder} to write ${path.basename(file)}: it needs ${gb(rawBytes)} for a temporary raw copy of the image, ${gb(free)} are free`,
+      `not enough free space in ${folder} to write ${path.basename(file)}: it needs ${gb(rawBytes)} for a temporary raw copy of the image, ${gb(free)} are free (deep zoom, -o name.dzi, needs no temporary copy)`,
     );
   }
 }
