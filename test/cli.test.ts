@@ -78,7 +78,7 @@ test('job failures exit 1 with one line on stderr', async () => {
     [['build', path.join(root, 'no-index'), target], /^tsmosaic: index folder not found: .*no-index\n$/],
     [['build', collection, target], /^tsmosaic: .*collection is not a tsmosaic index \(no manifest\.json\); run process-collection first\n$/],
     [['build', path.join(root, 'index'), path.join(root, 'nope.png')], /^tsmosaic: target image not found: .*nope\.png\n$/],
-    [['build', path.join(root, 'index'), target, '--max-pixels', '20000'], /^tsmosaic: the mosaic would be 240x160 px \(0\.0 megapixels\), more than --max-pixels 20000: use --tiles-across \d+ or fewer\n$/],
+    [['build', path.join(root, 'index'), target, '--max-pixels', '20000'], /^tsmosaic: the mosaic would be 240x160 px \(0\.0 megapixels\), more than --max-pixels 20000: use --tiles-across \d+ or fewer, or write deep zoom tiles \(-o <name>\.dzi\), which have no size limit\n$/],
   ];
   await runCli(['process-collection', collection, '-q']);
   for (const [args, expected] of cases) {
@@ -179,4 +179,36 @@ test('unwritable outputs are one-line errors before any work', async () => {
   assert.equal(processed.code, 1);
   assert.match(processed.stderr, /^tsmosaic: cannot (use|write) .*a-file.*\n$/);
   assertNoStack(processed.stderr);
+});
+
+test('SIGINT during a large build exits 130 and leaves no output and no temporary file', async () => {
+  const index = path.join(root, 'sigint-build-index');
+  assert.equal((await runCli(['process-collection', collection, '-o', index, '-q'])).code, 0);
+  const folder = path.join(root, 'sigint-build');
+  await mkdir(folder);
+  // 1000 x 667 tiles of 20 px: 800 MB of raw pixels, streamed through a temporary file.
+  const child = spawn(process.execPath, [BIN, 'build', index, target, '--tiles-across', '1000', '-o', path.join(folder, 'm.png')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  while (!(await readdir(folder)).some((name) => name.startsWith('.m.png.tmp-'))) await delay(5);
+  child.kill('SIGINT');
+  const [code] = (await once(child, 'exit')) as [number | null];
+  assert.equal(code, 130, stderr);
+  assert.match(stderr, /^tsmosaic: interrupted by SIGINT\n$/);
+  assert.deepEqual(await readdir(folder), []);
+});
+
+test('build -o name.dzi writes a Deep Zoom pyramid and its viewer, with no pixel limit', async () => {
+  const index = path.join(root, 'dzi-index');
+  assert.equal((await runCli(['process-collection', collection, '-o', index, '-q'])).code, 0);
+  const folder = path.join(root, 'dzi');
+  await mkdir(folder);
+  const out = path.join(folder, 'dolphin.dzi');
+  const { code, stdout, stderr } = await runCli(['build', index, target, '-o', out, '--tiles-across', '60', '--max-pixels', '1000']);
+  assert.equal(code, 0, stderr);
+  assert.equal(stdout, `${out}\n`);
+  assert.deepEqual((await readdir(folder)).sort(), ['dolphin.dzi', 'dolphin_files', 'index.html', 'openseadragon']);
+  assert.match(await readFile(out, 'utf8'), /<Size Width="1200" Height="800"\/>/);
+  // 1200 x 800 px: levels 0 (1x1) to 11.
+  assert.equal((await readdir(path.join(folder, 'dolphin_files'))).length, 12);
 });

@@ -1,4 +1,6 @@
+import sharp from 'sharp';
 import { buildMosaic, type BuildMosaicOptions } from '../mosaic/build-mosaic.js';
+import { abortOnSignals } from './interrupt.js';
 import { createReporter } from './progress.js';
 import { printResult, round, roundSeconds } from './output.js';
 
@@ -11,11 +13,16 @@ export type BuildFlags = Pick<
 /** `tsmosaic build <index> <target>`: prints the output path, or the JSON summary. */
 export async function runBuild(index: string, target: string, flags: BuildFlags): Promise<void> {
   const { json, measure, quiet, ...options } = flags;
+  // Every tile and band is encoded once: libvips' operation cache would only hold their buffers.
+  sharp.cache(false);
   const reporter = createReporter(quiet === true);
+  // Ctrl-C stops between bands or tiles and removes the temporaries: no partial output is left.
+  const { signal, dispose } = abortOnSignals();
   try {
     const result = await buildMosaic(index, target, {
       ...options,
       measure: json === true && measure !== false,
+      signal,
       onProgress: ({ stage, done, total }) => reporter.update(stage, done, total),
       onNote: (message) => reporter.line(`tsmosaic: ${message}`),
     });
@@ -26,5 +33,6 @@ export async function runBuild(index: string, target: string, flags: BuildFlags)
     printResult(json, { output, width, height, columns, rows, distinctTiles, maxUses, deltaE: fidelity, seconds: roundSeconds(seconds), timings: steps }, output);
   } finally {
     reporter.stop();
+    dispose();
   }
 }

@@ -1,5 +1,5 @@
 import { CommanderError } from 'commander';
-import { TsmosaicError } from '../errors.js';
+import { InterruptedError, TsmosaicError } from '../errors.js';
 import { createProgram } from './program.js';
 
 /** Commander outcomes that are not errors. */
@@ -17,6 +17,11 @@ export async function runMain(argv: string[] = process.argv): Promise<void> {
     if (error instanceof CommanderError) {
       // commander has already printed its message (e.g. "error: unknown option '--x'").
       process.exitCode = SUCCESS_CODES.has(error.code) ? 0 : 2;
+    } else if (error instanceof InterruptedError) {
+      // The pipeline has removed its temporaries; native work still running (a libvips encode
+      // cannot be cancelled) must not keep the process alive.
+      process.stderr.write(`tsmosaic: ${error.message}\n`);
+      process.exit(error.exitCode);
     } else if (error instanceof TsmosaicError) {
       process.stderr.write(`tsmosaic: ${error.message}\n`);
       process.exitCode = error.exitCode;

@@ -34,10 +34,13 @@ export function createProgram(): Command {
     .description('rebuild a target image out of the tiles of an index')
     .argument('<index>', 'index folder written by process-collection')
     .argument('<target>', 'the picture to rebuild')
-    .option('-o, --out <file>', 'output image; the extension picks the format: png, jpg, jpeg, webp, tif, tiff, avif (default: <target name>-mosaic.png)')
+    .option(
+      '-o, --out <file>',
+      'output image; the extension picks the format: png, jpg, jpeg, webp, tif, tiff, avif, or dzi for a Deep Zoom pyramid with an index.html viewer beside it (default: <target name>-mosaic.png)',
+    )
     .option('--tiles-across <n>', 'grid width in tiles; rows follow the target aspect (default: one tile per target pixel, at most 200)', integerOption(1))
     .option('--tile-size <px>', 'output tile edge in pixels, at most the indexed size (default: the indexed size)', integerOption(1, 1024))
-    .option('--max-pixels <n>', 'refuse to write an image with more pixels than this', integerOption(1), 1_000_000_000)
+    .option('--max-pixels <n>', 'refuse to write a single image with more pixels than this (deep zoom has no limit)', integerOption(1), 1_000_000_000)
     .addOption(new Option('--metric <metric>', 'lab: perceptual colour and structure; rgb: mean RGB only, as pycollage').choices(['lab', 'rgb']).default('lab'))
     .option('--no-mirror', 'never mirror tiles left-right (by default a mirrored tile is used where it fits better)')
     .option('--min-distance <cells>', 'no tile repeated within this many cells; 0 allows neighbours to repeat (default: 1, never next to itself)', integerOption(0, 1000))

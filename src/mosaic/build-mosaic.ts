@@ -14,19 +14,23 @@ import { DEFAULT_METHOD, DEFAULT_MIN_DISTANCE } from '../match/defaults.js';
 import { annVectors, cellDescriptors, descriptorLength, RGB_METHOD, sameIndexSpace, tileDescriptors, type MatchMethod } from '../match/method.js';
 import { feasibleMinDistance, placeTiles } from '../match/placement.js';
 import { measureFidelity, STRUCTURE_GRID, type Fidelity } from '../quality/fidelity.js';
-import { assertWritableFolder, formatFromPath, writeImage } from '../render/encode.js';
-import { renderRegion, type MosaicPlan } from '../render/render-region.js';
+import { assertWritableFolder, formatFromPath } from '../render/encode.js';
+import type { MosaicPlan } from '../render/render-region.js';
+import { assertOutputReplaceable, writeMosaic } from '../render/write-mosaic.js';
 import { assertOutputFits, chooseGrid, DEFAULT_MAX_COLUMNS, DEFAULT_MAX_PIXELS } from './grid.js';
 import { loadTarget, readTargetSize, targetMeans } from './target.js';
 
 export interface BuildProgress {
-  stage: 'load' | 'match' | 'render' | 'encode';
+  stage: 'load' | 'match' | 'render' | 'encode' | 'tiles';
   done: number;
   total: number;
 }
 
 export interface BuildMosaicOptions {
-  /** Output file; its extension picks the format. Default `<target name>-mosaic.png` in the current folder. */
+  /**
+   * Output file; its extension picks the format. `.dzi` writes a Deep Zoom pyramid (`<name>_files/`)
+   * and an `index.html` viewer beside it. Default `<target name>-mosaic.png` in the current folder.
+   */
   out?: string;
   /** Grid width in tiles; rows follow the target's aspect. Default: one tile per target pixel, at most 200. */
   tilesAcross?: number;
@@ -55,6 +59,8 @@ export interface BuildMosaicOptions {
   /** Measure fidelity (mean CIEDE2000 at cell and structure scale) into `deltaE`. */
   measure?: boolean;
   onProgress?: (progress: BuildProgress) => void;
+  /** Stops the build between steps, bands or tiles; temporaries are removed and the reason thrown. */
+  signal?: AbortSignal;
   /** Informational messages for the user (e.g. the target was sampled down). */
   onNote?: (message: string) => void;
 }
@@ -104,10 +110,11 @@ export async function buildMosaic(index: string, target: string, options: BuildM
   const maxUses = options.unique ? 1 : options.maxUses === undefined ? Infinity : expectInteger('maxUses', options.maxUses, 1);
   const seed = expectInteger('seed', options.seed ?? 1, 0, 0xffffffff);
   const blend = expectInteger('blend', options.blend ?? 0, 0, 100);
-  const { onProgress, onNote } = options;
+  const { onProgress, onNote, signal } = options;
   if (out === path.resolve(target)) throw new TsmosaicError(`the output would overwrite the target ${target}; choose another --out`);
 
   await assertWritableFolder(out);
+  await assertOutputReplaceable(out, format);
   if (options.plan) await assertWritableFolder(path.resolve(options.plan));
   const manifest = await readManifest(index);
   const tileSize = expectInteger('tileSize', options.tileSize ?? manifest.tileSize, 1, Math.min(MAX_TILE_SIZE, manifest.tileSize));
@@ -153,17 +160,23 @@ export async function buildMosaic(index: string, target: string, options: BuildM
   if (blend > 0) plan.tint = blendTint(grain === 1 ? matchMeans : await targetMeans(image, columns, rows), placement.tiles, loaded, blend);
   lap('match');
 
+  signal?.throwIfAborted();
+
   const width = columns * tileSize;
   const height = rows * tileSize;
-  onProgress?.({ stage: 'render', done: 0, total: 1 });
-  const canvas = renderRegion(plan, store, { left: 0, top: 0, width, height });
-  onProgress?.({ stage: 'render', done: 1, total: 1 });
-  lap('assemble');
-
-  onProgress?.({ stage: 'encode', done: 0, total: 1 });
-  await writeImage(canvas, width, height, out, format);
+  let assembled = false;
+  await writeMosaic(plan, store, out, format, {
+    signal,
+    onProgress: (stage, done, total) => {
+      // Rendering is timed as `assemble`, the rest (encoding, deep zoom tiles) as `encode`.
+      if (stage !== 'render' && !assembled) {
+        assembled = true;
+        lap('assemble');
+      }
+      onProgress?.({ stage, done, total });
+    },
+  });
   if (options.plan) await writePlan(path.resolve(options.plan), plan, loaded);
-  onProgress?.({ stage: 'encode', done: 1, total: 1 });
   lap('encode');
 
   const deltaE = options.measure

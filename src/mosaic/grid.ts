@@ -26,8 +26,8 @@ export function chooseGrid(targetWidth: number, targetHeight: number, tilesAcros
 }
 
 /**
- * Refuses, before any work, an output larger than `maxPixels` or than the format can hold, with
- * the largest `--tiles-across` that fits.
+ * Refuses, before any work, a single-file output larger than `maxPixels` or than the format can
+ * hold, with the largest `--tiles-across` that fits and deep zoom as the way to go larger.
  * @throws {TsmosaicError}
  */
 export function assertOutputFits(grid: GridSize, tileSize: number, target: { width: number; height: number }, format: OutputFormat, maxPixels: number): void {
@@ -36,7 +36,7 @@ export function assertOutputFits(grid: GridSize, tileSize: number, target: { wid
     const height = rowsFor(columns, target.width, target.height) * tileSize;
     return width * height <= maxPixels && Math.max(width, height) <= MAX_SIDE[format];
   };
-  if (fits(grid.columns)) return;
+  if (format === 'dzi' || fits(grid.columns)) return;
   const width = grid.columns * tileSize;
   const height = grid.rows * tileSize;
   const pixels = width * height;
@@ -47,6 +47,6 @@ export function assertOutputFits(grid: GridSize, tileSize: number, target: { wid
       : `more than --max-pixels ${maxPixels}`;
   let columns = grid.columns - 1;
   while (columns > 1 && !fits(columns)) columns--;
-  const hint = fits(columns) ? `use --tiles-across ${columns} or fewer` : 'use a smaller --tile-size';
+  const hint = `${fits(columns) ? `use --tiles-across ${columns} or fewer` : 'use a smaller --tile-size'}, or write deep zoom tiles (-o <name>.dzi), which have no size limit`;
   throw new TsmosaicError(`the mosaic would be ${size}, ${problem}: ${hint}`);
 }

@@ -1,0 +1,79 @@
+import path from 'node:path';
+import { parentPort, workerData } from 'node:worker_threads';
+import { TileStore } from '../index-store/tile-store.js';
+import { tileRegion, type DeepZoomLayout } from './deep-zoom-layout.js';
+import { renderRegion, type MosaicPlan } from './render-region.js';
+import { TileEncoder } from './tile-encoder.js';
+
+/** What every tile-row worker is started with. */
+export interface TileRowWorkerData {
+  layout: DeepZoomLayout;
+  /** The full-size tile store, shared with the other workers (not copied). */
+  tileSize: number;
+  tileCount: number;
+  tilePixels: SharedArrayBuffer;
+  /** Folder of the level folders. */
+  folder: string;
+  /** Tiles this worker encodes at once. */
+  concurrency: number;
+}
+
+/** Render and encode one tile row of a level; `tiles` is the part of the plan it covers. */
+export interface TileRowJob {
+  id: number;
+  level: number;
+  row: number;
+  /** Plan row of the first row of `tiles`, and the plan's width. */
+  firstPlanRow: number;
+  columns: number;
+  tiles: Uint32Array;
+  /** The same rows of the plan's `mirrored` and `tint`, when it has them. */
+  mirrored?: Uint8Array;
+  tint?: Float32Array;
+}
+
+export type TileRowReply = { id: number; tiles: number } | { id: number; error: string };
+
+/**
+ * A worker thread that renders and JPEG-encodes whole tile rows of the mip-mapped Deep Zoom levels,
+ * so that rendering and sharp's per-call work run on every core, not only on the main thread.
+ * Replies once every tile of a row is on disk; the next row is started before that.
+ */
+const data = workerData as TileRowWorkerData;
+const port = parentPort!;
+const { layout } = data;
+const maxLevel = layout.levels.length - 1;
+const fullStore = new TileStore(Buffer.from(data.tilePixels), data.tileSize, data.tileCount);
+const stores = new Map<number, TileStore>();
+const encoder = new TileEncoder(data.concurrency);
+let queue = Promise.resolve();
+
+port.on('message', (job: TileRowJob) => {
+  queue = queue.then(() => startRow(job));
+});
+
+async function startRow(job: TileRowJob): Promise<void> {
+  try {
+    const level = layout.levels[job.level]!;
+    const cellSize = data.tileSize / 2 ** (maxLevel - job.level);
+    let store = stores.get(cellSize);
+    if (!store) {
+      store = fullStore.scaled(cellSize);
+      stores.set(cellSize, store);
+    }
+    const plan: MosaicPlan = { columns: job.columns, rows: job.tiles.length / job.columns, tiles: job.tiles, mirrored: job.mirrored, tint: job.tint };
+    const written: Promise<void>[] = [];
+    for (let column = 0; column < level.columns; column++) {
+      const region = tileRegion(layout, level, column, job.row);
+      const pixels = renderRegion(plan, store, { ...region, top: region.top - job.firstPlanRow * cellSize });
+      const file = path.join(data.folder, String(job.level), `${column}_${job.row}.jpg`);
+      written.push((await encoder.start(pixels, region.width, region.height, file)).written);
+    }
+    void Promise.all(written).then(
+      () => port.postMessage({ id: job.id, tiles: level.columns } satisfies TileRowReply),
+      (error: unknown) => port.postMessage({ id: job.id, error: error instanceof Error ? error.message : String(error) } satisfies TileRowReply),
+    );
+  } catch (error) {
+    port.postMessage({ id: job.id, error: error instanceof Error ? error.message : String(error) } satisfies TileRowReply);
+  }
+}

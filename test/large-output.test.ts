@@ -1,0 +1,152 @@
+import assert from 'node:assert/strict';
+import { mkdir, readdir } from 'node:fs/promises';
+import path from 'node:path';
+import { test } from 'node:test';
+import sharp from 'sharp';
+import { TileStore } from '../src/index-store/tile-store.js';
+import { renderRegion, type MosaicPlan, type Region } from '../src/render/render-region.js';
+import { ONE_PIECE_MAX_BYTES, writeMosaic } from '../src/render/write-mosaic.js';
+import { vipsHeader } from '../src/render/vips-file.js';
+import { tempDir } from './helpers.js';
+
+const root = await tempDir();
+const TILE = 10;
+
+/** A seeded PRNG (mulberry32), so every run draws the same tiles and the same samples. */
+function random(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** 32 tiles of distinct gradients: a pixel out of place anywhere shows in the comparison. */
+function gradientStore(count = 32): TileStore {
+  const pixels = Buffer.alloc(count * TILE * TILE * 3);
+  for (let id = 0; id < count; id++) {
+    for (let y = 0; y < TILE; y++) {
+      for (let x = 0; x < TILE; x++) {
+        const at = ((id * TILE + y) * TILE + x) * 3;
+        pixels[at] = (id * 8 + x * 3) & 255;
+        pixels[at + 1] = (id * 37 + y * 11) & 255;
+        pixels[at + 2] = (x * 20 + y * 5 + id) & 255;
+      }
+    }
+  }
+  return new TileStore(pixels, TILE, count);
+}
+
+function randomPlan(columns: number, rows: number, count: number, seed: number): MosaicPlan {
+  const next = random(seed);
+  return { columns, rows, tiles: Uint32Array.from({ length: columns * rows }, () => Math.floor(next() * count)) };
+}
+
+/** Regions of the image to compare: the corners and random rectangles straddling tiles and bands. */
+function sampleRegions(width: number, height: number, seed: number): Region[] {
+  const next = random(seed);
+  const regions: Region[] = [
+    { left: 0, top: 0, width: 37, height: 23 },
+    { left: width - 41, top: height - 29, width: 41, height: 29 },
+  ];
+  for (let i = 0; i < 12; i++) {
+    const w = 1 + Math.floor(next() * 300);
+    const h = 1 + Math.floor(next() * 300);
+    regions.push({ left: Math.floor(next() * (width - w)), top: Math.floor(next() * (height - h)), width: w, height: h });
+  }
+  return regions;
+}
+
+function extract(data: Buffer, width: number, region: Region): Buffer {
+  const out = Buffer.alloc(region.width * region.height * 3);
+  for (let y = 0; y < region.height; y++) {
+    const from = ((region.top + y) * width + region.left) * 3;
+    data.copy(out, y * region.width * 3, from, from + region.width * 3);
+  }
+  return out;
+}
+
+test('the libvips header is the one libvips writes', async () => {
+  const file = path.join(root, 'reference.v');
+  await sharp({ create: { width: 5, height: 3, channels: 3, background: { r: 1, g: 2, b: 3 } } }).toFile(file);
+  const { readFile } = await import('node:fs/promises');
+  const written = await readFile(file);
+  assert.deepEqual(vipsHeader(5, 3), written.subarray(0, 64));
+});
+
+for (const format of ['png', 'tiff'] as const) {
+  test(`a ${format.toUpperCase()} too large for one piece is streamed band by band and shows the plan's pixels`, async () => {
+    const store = gradientStore();
+    // 8000 x 6000 px: 144 MB of raw pixels, three times the one-piece limit and 18 bands.
+    const plan = randomPlan(800, 600, store.count, 7);
+    const width = plan.columns * TILE;
+    const height = plan.rows * TILE;
+    assert.ok(width * height * 3 > 2 * ONE_PIECE_MAX_BYTES);
+    const folder = path.join(root, format);
+    await mkdir(folder);
+    const file = path.join(folder, `mosaic.${format === 'png' ? 'png' : 'tif'}`);
+    const stages = new Map<string, number>();
+    await writeMosaic(plan, store, file, format, { onProgress: (stage, done, total) => stages.set(stage, done / total) });
+    assert.deepEqual(Object.fromEntries(stages), { render: 1, encode: 1 }, 'progress ends at 100 % for both steps');
+    assert.deepEqual(await readdir(folder), [path.basename(file)], 'the temporary files are gone');
+
+    const { data, info } = await sharp(file, { limitInputPixels: false }).raw().toBuffer({ resolveWithObject: true });
+    assert.deepEqual([info.width, info.height, info.channels, info.format], [width, height, 3, 'raw']);
+    for (const region of sampleRegions(width, height, 11)) {
+      assert.ok(extract(data, width, region).equals(renderRegion(plan, store, region)), `region ${JSON.stringify(region)}`);
+    }
+  });
+}
+
+test('a large JPEG is streamed too (lossy: compared by region means)', async () => {
+  const store = gradientStore();
+  const plan = randomPlan(600, 500, store.count, 3);
+  const width = plan.columns * TILE;
+  const height = plan.rows * TILE;
+  const file = path.join(root, 'mosaic.jpg');
+  await writeMosaic(plan, store, file, 'jpeg');
+  const { data } = await sharp(file).raw().toBuffer({ resolveWithObject: true });
+  const mean = (pixels: Buffer, channel: number): number => {
+    let sum = 0;
+    for (let i = channel; i < pixels.length; i += 3) sum += pixels[i]!;
+    return sum / (pixels.length / 3);
+  };
+  for (const region of sampleRegions(width, height, 5).filter((r) => r.width >= 20 && r.height >= 20)) {
+    const expected = renderRegion(plan, store, region);
+    const found = extract(data, width, region);
+    for (let c = 0; c < 3; c++) {
+      assert.ok(Math.abs(mean(expected, c) - mean(found, c)) < 3, `region ${JSON.stringify(region)} channel ${c}`);
+    }
+  }
+});
+
+test('a failed write leaves nothing but what was there', async () => {
+  const store = gradientStore();
+  const plan = randomPlan(600, 500, store.count, 3);
+  const folder = path.join(root, 'failing');
+  // The final name is taken by a folder: the rename at the end fails.
+  await mkdir(path.join(folder, 'taken.png'), { recursive: true });
+  await assert.rejects(writeMosaic(plan, store, path.join(folder, 'taken.png'), 'png'), /cannot write .*taken\.png/);
+  assert.deepEqual(await readdir(folder), ['taken.png']);
+  assert.deepEqual(await readdir(path.join(folder, 'taken.png')), []);
+});
+
+test('an aborted write removes its temporaries and throws the reason', async () => {
+  const store = gradientStore();
+  const plan = randomPlan(800, 600, store.count, 9);
+  const folder = path.join(root, 'aborted');
+  await mkdir(folder);
+  const controller = new AbortController();
+  const reason = new Error('stop');
+  const writing = writeMosaic(plan, store, path.join(folder, 'm.png'), 'png', {
+    signal: controller.signal,
+    onProgress: (stage, done) => {
+      if (stage === 'render' && done > 0) controller.abort(reason);
+    },
+  });
+  await assert.rejects(writing, (error) => error === reason);
+  assert.deepEqual(await readdir(folder), []);
+});
