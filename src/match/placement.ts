@@ -123,14 +123,25 @@ export function placeTiles(
   const rank = (cell: number, wanted: number): Int32Array => {
     const { neighbors } = search(cell, wanted);
     if (!reranked) return Int32Array.from(neighbors, (tile) => tile * 2);
-    const options: { choice: number; cost: number }[] = [];
+    // Insertion sort by cost (ties by choice): a few dozen entries, no objects.
+    const choices = new Int32Array(neighbors.length * variants);
+    const costs = new Float64Array(choices.length);
+    let filled = 0;
     for (const tile of neighbors) {
       for (let variant = 0; variant < variants; variant++) {
-        options.push({ choice: tile * 2 + variant, cost: matchCost(method, cells, cell, descriptors, tile, variant === 1) });
+        const choice = tile * 2 + variant;
+        const cost = matchCost(method, cells, cell, descriptors, tile, variant === 1);
+        let at = filled++;
+        while (at > 0 && (costs[at - 1]! > cost || (costs[at - 1] === cost && choices[at - 1]! > choice))) {
+          costs[at] = costs[at - 1]!;
+          choices[at] = choices[at - 1]!;
+          at--;
+        }
+        costs[at] = cost;
+        choices[at] = choice;
       }
     }
-    options.sort((p, q) => p.cost - q.cost || p.choice - q.choice);
-    return Int32Array.from(options, ({ choice }) => choice);
+    return choices;
   };
 
   /** `tile * 2 + mirrored` of the least costly tile and orientation among `tiles`. */
