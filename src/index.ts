@@ -1,5 +1,5 @@
 export { processCollection, DEFAULT_TILE_SIZE } from './collection/process-collection.js';
-export type { ProcessCollectionOptions, ProcessCollectionResult, Progress, SkippedFile } from './collection/process-collection.js';
+export type { ProcessCollectionOptions, ProcessCollectionResult, Progress, Shard, SkippedFile } from './collection/process-collection.js';
 export type { TileFit } from './collection/load-tile.js';
 export { buildMosaic } from './mosaic/build-mosaic.js';
 export type { BuildMosaicOptions, BuildMosaicResult, BuildProgress, BuildTimings } from './mosaic/build-mosaic.js';

@@ -35,7 +35,7 @@ test('process-collection --json prints one JSON object; --quiet silences stderr'
   assert.equal(code, 0, stderr);
   assert.equal(stderr, '');
   const summary = JSON.parse(stdout) as { index: string; tiles: number; skipped: { file: string; reason: string }[]; seconds: number };
-  assert.deepEqual(Object.keys(summary), ['index', 'tiles', 'skipped', 'seconds']);
+  assert.deepEqual(Object.keys(summary), ['index', 'tiles', 'processed', 'reused', 'removed', 'skipped', 'seconds']);
   assert.equal(summary.index, out);
   assert.equal(summary.tiles, PALETTE.length);
   assert.deepEqual(summary.skipped.map(({ file }) => path.basename(file)).sort(), ['empty.jpg', 'notes.jpg']);

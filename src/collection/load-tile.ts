@@ -1,6 +1,7 @@
 import { stat } from 'node:fs/promises';
 import sharp from 'sharp';
 import { reasonOf } from '../errors.js';
+import { fingerprintFile } from './fingerprint.js';
 
 /** How a non-square picture becomes a square tile. */
 export type TileFit = 'crop' | 'stretch';
@@ -21,6 +22,8 @@ export interface LoadedTile {
   pixels: Buffer;
   size: number;
   mtimeMs: number;
+  /** See `fingerprintFile`. */
+  fingerprint: string;
 }
 
 /**
@@ -34,7 +37,7 @@ export async function loadTile(file: string, tileSize: number, fit: TileFit): Pr
     const info = await stat(file);
     if (!info.isFile()) throw new UnreadableImageError('not a regular file');
     if (info.size === 0) throw new UnreadableImageError('empty file');
-    const { data, info: out } = await sharp(file, {
+    const decoding = sharp(file, {
       failOn: 'truncated',
       limitInputPixels: MAX_INPUT_PIXELS,
       sequentialRead: true,
@@ -45,10 +48,11 @@ export async function loadTile(file: string, tileSize: number, fit: TileFit): Pr
       .toColourspace('srgb')
       .raw({ depth: 'uchar' })
       .toBuffer({ resolveWithObject: true });
+    const [{ data, info: out }, fingerprint] = await Promise.all([decoding, fingerprintFile(file, info.size)]);
     if (out.channels !== 3 || out.width !== tileSize || out.height !== tileSize) {
       throw new UnreadableImageError(`unexpected decoded shape ${out.width}x${out.height}x${out.channels}`);
     }
-    return { pixels: data, size: info.size, mtimeMs: info.mtimeMs };
+    return { pixels: data, size: info.size, mtimeMs: info.mtimeMs, fingerprint };
   } catch (error) {
     if (error instanceof UnreadableImageError) throw error;
     throw new UnreadableImageError(describeSharpError(error));
