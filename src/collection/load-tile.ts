@@ -37,7 +37,9 @@ export async function loadTile(file: string, tileSize: number, fit: TileFit): Pr
     const info = await stat(file);
     if (!info.isFile()) throw new UnreadableImageError('not a regular file');
     if (info.size === 0) throw new UnreadableImageError('empty file');
-    const decoding = sharp(file, {
+    // Read first: it reports a missing or unreadable file as such (sharp calls both "unsupported format").
+    const fingerprint = await fingerprintFile(file, info.size);
+    const { data, info: out } = await sharp(file, {
       failOn: 'truncated',
       limitInputPixels: MAX_INPUT_PIXELS,
       sequentialRead: true,
@@ -48,7 +50,6 @@ export async function loadTile(file: string, tileSize: number, fit: TileFit): Pr
       .toColourspace('srgb')
       .raw({ depth: 'uchar' })
       .toBuffer({ resolveWithObject: true });
-    const [{ data, info: out }, fingerprint] = await Promise.all([decoding, fingerprintFile(file, info.size)]);
     if (out.channels !== 3 || out.width !== tileSize || out.height !== tileSize) {
       throw new UnreadableImageError(`unexpected decoded shape ${out.width}x${out.height}x${out.channels}`);
     }
@@ -68,6 +69,6 @@ function describeSharpError(error: unknown): string {
   const reason = reasonOf(error);
   if (/unsupported image format/i.test(reason)) return 'not an image, or a format this build of sharp cannot read';
   if (/pixel limit/i.test(reason)) return `image larger than ${MAX_INPUT_PIXELS} pixels, not decoded`;
-  if (/premature end|truncated|not enough data|unexpected end/i.test(reason)) return `truncated image (${reason})`;
+  if (/premature end|truncated|not enough data|unexpected end|end of stream/i.test(reason)) return `truncated image (${reason})`;
   return reason;
 }

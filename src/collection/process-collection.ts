@@ -114,18 +114,21 @@ export async function processCollection(collection: string | string[], options: 
   signal?.throwIfAborted();
   onProgress?.({ stage: 'scan', done: 0, total: 0 });
   const files: ScannedFile[] = [];
+  const skipped: SkippedFile[] = [];
   for (const [root, folder] of roots.entries()) {
-    for (const relative of await scanCollection(folder, [out])) {
+    const scan = await scanCollection(folder, [out]);
+    for (const relative of scan.files) {
       if (!shard || inShard(relative, shard)) files.push({ root, relative });
     }
+    for (const { relative, reason } of scan.problems) skipped.push({ file: path.join(given[root]!, relative), reason });
   }
+  skipped.forEach((problem) => onSkip?.(problem));
   onProgress?.({ stage: 'scan', done: files.length, total: files.length });
 
   const featureKind: FeatureKind = 'srgb-grid';
   const featureDimensions = FEATURE_DIMENSIONS[featureKind];
   const previous = options.rebuild ? undefined : await openPrevious(out, { tileSize, fit, featureKind, featureDimensions }, onNote);
   const writer = await IndexWriter.create(out, { roots, tileSize, fit, featureKind, featureDimensions });
-  const skipped: SkippedFile[] = [];
   let processed = 0;
   let reused = 0;
   // The previous hnsw.bin stays valid only when every tile is reused at its own id.
