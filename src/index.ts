@@ -5,6 +5,8 @@ export { buildMosaic } from './mosaic/build-mosaic.js';
 export type { BuildMosaicOptions, BuildMosaicResult, BuildProgress, BuildTimings } from './mosaic/build-mosaic.js';
 export { DEFAULT_MAX_COLUMNS, DEFAULT_MAX_PIXELS } from './mosaic/grid.js';
 export { readManifest, loadIndex } from './index-store/read-index.js';
+export { describeIndex } from './index-store/describe-index.js';
+export type { IndexInfo } from './index-store/describe-index.js';
 export type { IndexManifest, TileSource } from './index-store/format.js';
 export { INDEX_FORMAT, INDEX_FORMAT_VERSION } from './index-store/format.js';
 export { TsmosaicError, UsageError, InterruptedError } from './errors.js';

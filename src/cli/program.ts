@@ -56,5 +56,15 @@ export function createProgram(): Command {
       await runBuild(index, target, flags);
     });
 
+  program
+    .command('info')
+    .description('tell what an index holds: tiles, tile size, features, sources, size on disk, format version')
+    .argument('<index>', 'index folder written by process-collection or merge')
+    .option('--json', 'print one JSON object instead of aligned lines')
+    .action(async (index: string, flags) => {
+      const { runInfo } = await import('./info-command.js');
+      await runInfo(index, flags);
+    });
+
   return program;
 }
