@@ -6,7 +6,7 @@ import { crc32 } from 'node:zlib';
 import { isDeepStrictEqual } from 'node:util';
 import { TsmosaicError, UsageError } from '../errors.js';
 import { expectInteger, expectOneOf, MAX_TILE_SIZE } from '../options.js';
-import { annDescription, IndexWriter } from '../index-store/write-index.js';
+import { annDescription, IndexWriter, type FoundCheckpoint } from '../index-store/write-index.js';
 import { INDEX_FILES, rootsOf, type IndexManifest, type TileSource } from '../index-store/format.js';
 import { readManifest } from '../index-store/read-index.js';
 import { openEarlierTiles, tileKey, type EarlierTile, type EarlierTiles } from '../index-store/reuse.js';
@@ -129,6 +129,8 @@ export async function processCollection(collection: string | string[], options: 
   const featureDimensions = FEATURE_DIMENSIONS[featureKind];
   const previous = options.rebuild ? undefined : await openPrevious(out, { tileSize, fit, featureKind, featureDimensions }, onNote);
   const writer = await IndexWriter.create(out, { roots, tileSize, fit, featureKind, featureDimensions });
+  const resumed = options.rebuild ? undefined : await openCheckpoint(writer.checkpoints, { tileSize, fit, featureKind, featureDimensions });
+  if (resumed) onNote?.(`resuming an interrupted run: ${resumed.tiles.count} tiles already done`);
   let processed = 0;
   let reused = 0;
   // The previous hnsw.bin stays valid only when every tile is reused at its own id.
@@ -149,7 +151,7 @@ export async function processCollection(collection: string | string[], options: 
         } else {
           if (outcome.earlier) reused++;
           else processed++;
-          if (outcome.earlier?.id !== writer.tileCount) sameTiles = false;
+          if (outcome.earlier?.store !== previous?.tiles || outcome.earlier?.id !== writer.tileCount) sameTiles = false;
           await writer.addTile(outcome.pixels, outcome.features, outcome.source);
         }
         nextToWrite++;
@@ -163,8 +165,10 @@ export async function processCollection(collection: string | string[], options: 
         const file = files[position]!;
         const absolute = path.join(roots[file.root]!, file.relative);
         const earlier = previous?.find(roots[file.root]!, file.relative);
+        const done = resumed?.find(roots[file.root]!, file.relative);
         try {
-          finished.set(position, (earlier && (await reuseIfUnchanged(absolute, file.root, earlier))) ?? (await decode(absolute, file, tileSize, fit)));
+          const reused = (earlier && (await reuseIfUnchanged(absolute, file.root, earlier))) ?? (done && (await reuseIfUnchanged(absolute, file.root, done)));
+          finished.set(position, reused ?? (await decode(absolute, file, tileSize, fit)));
         } catch (error) {
           if (!(error instanceof UnreadableImageError)) throw error;
           finished.set(position, { file: path.join(given[file.root]!, file.relative), reason: error.message });
@@ -184,11 +188,18 @@ export async function processCollection(collection: string | string[], options: 
     }
     onProgress?.({ stage: 'index', done: 0, total: 1 });
     await previous?.tiles.close();
+    await resumed?.tiles.close();
     await writer.commit({ annFrom: sameTiles && previous?.annReusable ? path.join(out, INDEX_FILES.ann) : undefined });
     onProgress?.({ stage: 'index', done: 1, total: 1 });
   } catch (error) {
     await previous?.tiles.close().catch(() => undefined);
-    await writer.abort();
+    await resumed?.tiles.close().catch(() => undefined);
+    if (signal?.aborted) {
+      const kept = await writer.suspend();
+      if (kept > 0) onNote?.(`${kept} tiles done are kept: run the same command again to continue`);
+    } else {
+      await writer.abort();
+    }
     throw error;
   }
   const removed = previous ? previous.countMissing(new Set(files.map(({ root, relative }) => tileKey(roots[root]!, relative)))) : 0;
@@ -226,14 +237,39 @@ interface Settings {
   featureDimensions: number;
 }
 
-/** The previous index at `out`, opened for reuse. */
-interface PreviousIndex {
+/** The tiles of an earlier run (the previous index, or an interrupted run's checkpoint), opened for reuse. */
+interface EarlierRun {
   tiles: EarlierTiles;
-  /** Its hnsw.bin was built the way this version builds one. */
-  annReusable: boolean;
   find(root: string, relative: string): EarlierTile | undefined;
   /** How many of its tiles have no key in `present`. */
   countMissing(present: Set<string>): number;
+}
+
+/** The previous index at `out`, opened for reuse. */
+interface PreviousIndex extends EarlierRun {
+  /** Its hnsw.bin was built the way this version builds one. */
+  annReusable: boolean;
+}
+
+function earlierRun(tiles: EarlierTiles, sources: TileSource[], roots: string[]): EarlierRun {
+  const byKey = new Map<string, EarlierTile>();
+  sources.forEach((source, id) => byKey.set(tileKey(roots[source.root ?? 0] ?? '', source.source), { store: tiles, id, source }));
+  return {
+    tiles,
+    find: (root, relative) => byKey.get(tileKey(root, relative)),
+    countMissing: (present) => [...byKey.keys()].filter((key) => !present.has(key)).length,
+  };
+}
+
+/** Opens the checkpoint with the most tiles that was made with these settings, if any. */
+async function openCheckpoint(found: FoundCheckpoint[], settings: Settings): Promise<EarlierRun | undefined> {
+  for (const { folder, checkpoint } of found) {
+    const { tileSize, fit, features, tiles, roots } = checkpoint;
+    if (tileSize !== settings.tileSize || fit !== settings.fit || features.kind !== settings.featureKind || features.dimensions !== settings.featureDimensions) continue;
+    const store = await openEarlierTiles(folder, tiles.length, tileSize, features.dimensions);
+    if (typeof store !== 'string') return earlierRun(store, tiles, roots);
+  }
+  return undefined;
 }
 
 /**
@@ -266,15 +302,7 @@ async function openPrevious(out: string, settings: Settings, onNote: ((message: 
     onNote?.(`not reusing the existing index (${tiles}): processing every file`);
     return undefined;
   }
-  const roots = rootsOf(manifest);
-  const byKey = new Map<string, EarlierTile>();
-  manifest.tiles.forEach((source, id) => byKey.set(tileKey(roots[source.root ?? 0] ?? '', source.source), { store: tiles, id, source }));
-  return {
-    tiles,
-    annReusable: isDeepStrictEqual(manifest.ann, annDescription()),
-    find: (root, relative) => byKey.get(tileKey(root, relative)),
-    countMissing: (present) => [...byKey.keys()].filter((key) => !present.has(key)).length,
-  };
+  return { ...earlierRun(tiles, manifest.tiles, rootsOf(manifest)), annReusable: isDeepStrictEqual(manifest.ann, annDescription()) };
 }
 
 /** Whether a relative path belongs to a shard: a hash of the path, so adding files never moves others. */

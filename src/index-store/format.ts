@@ -16,6 +16,24 @@ export const INDEX_FILES = {
 } as const;
 
 /**
+ * `checkpoint.json` in the temporary folder of a run in progress: the tiles whose pixels and
+ * features are already in its tiles.rgb and features.f32 (which may hold more). Rewritten every few
+ * seconds and when the run is interrupted, so the next run can reuse the finished part.
+ */
+export const CHECKPOINT_FILE = 'checkpoint.json';
+
+export interface Checkpoint {
+  format: 'tsmosaic-checkpoint';
+  /** Written by a run that stopped on a signal (its folder is no longer in use, whatever its pid). */
+  suspended: boolean;
+  roots: string[];
+  tileSize: number;
+  fit: TileFit;
+  features: { kind: FeatureKind; dimensions: number };
+  tiles: TileSource[];
+}
+
+/**
  * Where a tile came from and the file's identity then: `source` is relative to the collection
  * folder `roots[root]` (`root` absent = 0). `fingerprint` (absent in indexes of older tsmosaic) is
  * a hash of the file's size and sampled bytes, so a touched but unchanged file is recognised.
