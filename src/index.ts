@@ -6,6 +6,8 @@ export type { BuildMosaicOptions, BuildMosaicResult, BuildProgress, BuildTimings
 export { DEFAULT_MAX_COLUMNS, DEFAULT_MAX_PIXELS } from './mosaic/grid.js';
 export { readManifest, loadIndex } from './index-store/read-index.js';
 export { describeIndex } from './index-store/describe-index.js';
+export { mergeIndexes } from './index-store/merge-indexes.js';
+export type { MergeIndexesOptions, MergeIndexesResult } from './index-store/merge-indexes.js';
 export type { IndexInfo } from './index-store/describe-index.js';
 export type { IndexManifest, TileSource } from './index-store/format.js';
 export { INDEX_FORMAT, INDEX_FORMAT_VERSION } from './index-store/format.js';

@@ -57,6 +57,18 @@ export function createProgram(): Command {
     });
 
   program
+    .command('merge')
+    .description('merge indexes built separately (e.g. with --shard) into one; they must have the same tile size, fit and features')
+    .argument('<index...>', 'index folders to merge, in this order')
+    .requiredOption('-o, --out <dir>', 'index folder to write')
+    .option('--json', 'print a JSON summary on stdout instead of the index path')
+    .option('-q, --quiet', 'no progress bar or notes on stderr')
+    .action(async (indexes: string[], flags) => {
+      const { runMerge } = await import('./merge-command.js');
+      await runMerge(indexes, flags);
+    });
+
+  program
     .command('info')
     .description('tell what an index holds: tiles, tile size, features, sources, size on disk, format version')
     .argument('<index>', 'index folder written by process-collection or merge')
