@@ -3,6 +3,9 @@ import path from 'node:path';
 import { reasonOf } from '../errors.js';
 import { INDEX_FILES, type TileSource } from './format.js';
 
+/** Tiles read from disk at once when one is asked for. */
+const READ_AHEAD = 256;
+
 /** Identifies a file across runs: its collection folder (absolute) and its path inside it. */
 export function tileKey(root: string, source: string): string {
   return `${root}\0${source}`;
@@ -27,6 +30,8 @@ export class EarlierTiles {
   private readonly tileBytes: number;
   private readonly dimensions: number;
   private readonly featureValues: Float32Array;
+  /** Tiles are mostly reused in order: they are read READ_AHEAD at a time (a few hundred KB). */
+  private block: { first: number; pixels: Promise<Buffer> } | undefined;
 
   private constructor(folder: string, handle: FileHandle, count: number, tileSize: number, features: Float32Array, dimensions: number) {
     this.folder = folder;
@@ -53,11 +58,20 @@ export class EarlierTiles {
     return new EarlierTiles(folder, handle, count, tileSize, features, dimensions);
   }
 
-  /** The pixels of one tile, read from disk. */
+  /** The pixels of one tile (a copy), read from disk with the tiles after it. */
   async pixels(id: number): Promise<Buffer> {
-    const buffer = Buffer.alloc(this.tileBytes);
-    const { bytesRead } = await this.handle.read(buffer, 0, this.tileBytes, id * this.tileBytes);
-    if (bytesRead !== this.tileBytes) throw new Error(`cannot read tile ${id} of ${this.folder}: short read`);
+    if (!this.block || id < this.block.first || id >= this.block.first + READ_AHEAD) {
+      this.block = { first: id, pixels: this.read(id, Math.min(READ_AHEAD, this.count - id)) };
+    }
+    const { first, pixels } = this.block;
+    const start = (id - first) * this.tileBytes;
+    return Buffer.from((await pixels).subarray(start, start + this.tileBytes));
+  }
+
+  private async read(first: number, tiles: number): Promise<Buffer> {
+    const buffer = Buffer.alloc(tiles * this.tileBytes);
+    const { bytesRead } = await this.handle.read(buffer, 0, buffer.length, first * this.tileBytes);
+    if (bytesRead !== buffer.length) throw new Error(`cannot read tiles ${first}-${first + tiles - 1} of ${this.folder}: short read`);
     return buffer;
   }
 
