@@ -4,6 +4,7 @@ import { copyFile, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { once } from 'node:events';
+import { finished } from 'node:stream/promises';
 import { TsmosaicError, reasonOf } from '../errors.js';
 import { STORED_GRID, type FeatureKind } from '../collection/features.js';
 import { DEFAULT_METHOD } from '../match/defaults.js';
@@ -120,10 +121,7 @@ export class IndexWriter {
    */
   async suspend(): Promise<number> {
     try {
-      await Promise.all([this.tileStream, this.featureStream].map(async (stream) => {
-        stream.end();
-        await once(stream, 'finish');
-      }));
+      await this.endStreams();
       await this.checkpointing;
       if (this.writeError) throw this.writeError;
       const kept = await this.writeCheckpoint(true);
@@ -135,6 +133,14 @@ export class IndexWriter {
       await this.abort();
       return 0;
     }
+  }
+
+  /** Ends both streams; rejects with a write error even one that happened before (no 'finish' then). */
+  private async endStreams(): Promise<void> {
+    await Promise.all([this.tileStream, this.featureStream].map((stream) => {
+      stream.end();
+      return finished(stream);
+    }));
   }
 
   /** Writes checkpoint.json (atomically, by rename) listing the tiles now on disk; returns their number. */
@@ -168,10 +174,7 @@ export class IndexWriter {
   }
 
   private async writeRest(annFrom: string | undefined): Promise<void> {
-    await Promise.all([this.tileStream, this.featureStream].map(async (stream) => {
-      stream.end();
-      await once(stream, 'finish');
-    }));
+    await this.endStreams();
     await this.checkpointing;
     if (this.writeError) throw new TsmosaicError(`cannot write ${this.target}: ${reasonOf(this.writeError)}`);
     await rm(path.join(this.temporary, CHECKPOINT_FILE), { force: true });
