@@ -1,4 +1,4 @@
-import { stat } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import sharp from 'sharp';
 import { reasonOf } from '../errors.js';
 import { fingerprintFile } from './fingerprint.js';
@@ -56,7 +56,34 @@ export async function loadTile(file: string, tileSize: number, fit: TileFit): Pr
     return { pixels: data, size: info.size, mtimeMs: info.mtimeMs, fingerprint };
   } catch (error) {
     if (error instanceof UnreadableImageError) throw error;
-    throw new UnreadableImageError(describeSharpError(error));
+    const reason = describeSharpError(error);
+    // libvips sometimes reports a cut-off PNG or JPEG only as "Unknown error": say what it is.
+    if (!reason.startsWith('truncated') && (await endsEarly(file))) throw new UnreadableImageError(`truncated image (${reason})`);
+    throw new UnreadableImageError(reason);
+  }
+}
+
+const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47]);
+const PNG_END = Buffer.from('IEND', 'latin1');
+
+/** Whether a file starts like a PNG or JPEG but lacks its end marker (IEND chunk, EOI). */
+async function endsEarly(file: string): Promise<boolean> {
+  let handle;
+  try {
+    handle = await open(file, 'r');
+    const { size } = await handle.stat();
+    if (size < 16) return false;
+    const head = Buffer.alloc(4);
+    const tail = Buffer.alloc(12);
+    await handle.read(head, 0, 4, 0);
+    await handle.read(tail, 0, 12, size - 12);
+    if (head.equals(PNG_SIGNATURE)) return !tail.subarray(4, 8).equals(PNG_END);
+    if (head[0] === 0xff && head[1] === 0xd8) return !(tail[10] === 0xff && tail[11] === 0xd9);
+    return false;
+  } catch {
+    return false;
+  } finally {
+    await handle?.close();
   }
 }
 
