@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { setTimeout as delay } from 'node:timers/promises';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -35,7 +35,7 @@ test('process-collection --json prints one JSON object; --quiet silences stderr'
   assert.equal(code, 0, stderr);
   assert.equal(stderr, '');
   const summary = JSON.parse(stdout) as { index: string; tiles: number; skipped: { file: string; reason: string }[]; seconds: number };
-  assert.deepEqual(Object.keys(summary), ['index', 'tiles', 'skipped', 'seconds']);
+  assert.deepEqual(Object.keys(summary), ['index', 'tiles', 'processed', 'reused', 'removed', 'skipped', 'seconds']);
   assert.equal(summary.index, out);
   assert.equal(summary.tiles, PALETTE.length);
   assert.deepEqual(summary.skipped.map(({ file }) => path.basename(file)).sort(), ['empty.jpg', 'notes.jpg']);
@@ -141,31 +141,45 @@ test('a corrupt collection file does not stop the run; a wholly bad collection e
   assert.ok(!(await readdir(root)).includes('bad-index'));
 });
 
-test('SIGINT stops process-collection with exit 130, keeping the previous index and no temporary folder', async () => {
-  const big = path.join(root, 'big-collection');
-  await mkdir(big);
-  await Promise.all(
-    Array.from({ length: 300 }, (_, i) =>
-      sharp({ create: { width: 600, height: 400, channels: 3, background: { r: i % 256, g: (i * 3) % 256, b: 90 } } })
-        .jpeg()
-        .toFile(path.join(big, `p${i}.jpg`)),
-    ),
-  );
-  const out = path.join(root, 'sig', 'index');
-  assert.equal((await runCli(['process-collection', collection, '-o', out, '-q'])).code, 0);
-  const before = await readFile(path.join(out, 'manifest.json'), 'utf8');
-  const child = spawn(process.execPath, [BIN, 'process-collection', big, '-o', out], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  // Interrupt once the run has opened its temporary folder, i.e. mid-way through the work.
-  while (!(await readdir(path.dirname(out))).some((name) => name.startsWith('.index.tmp-'))) await delay(5);
-  child.kill('SIGINT');
-  const [code] = (await once(child, 'exit')) as [number | null];
-  assert.equal(code, 130, stderr);
-  assert.match(stderr, /^tsmosaic: interrupted by SIGINT\n$/);
-  assert.equal(await readFile(path.join(out, 'manifest.json'), 'utf8'), before);
-  assert.deepEqual(await readdir(path.dirname(out)), ['index']);
-});
+for (const [signal, exitCode] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+  test(`${signal} stops process-collection with exit ${exitCode}, keeping the previous index and the work done for the next run`, async () => {
+    const big = path.join(root, `big-collection-${signal}`);
+    await mkdir(big);
+    await Promise.all(
+      Array.from({ length: 300 }, (_, i) =>
+        sharp({ create: { width: 600, height: 400, channels: 3, background: { r: i % 256, g: (i * 3) % 256, b: 90 } } })
+          .jpeg()
+          .toFile(path.join(big, `p${i}.jpg`)),
+      ),
+    );
+    const out = path.join(root, `sig-${signal}`, 'index');
+    assert.equal((await runCli(['process-collection', collection, '-o', out, '-q'])).code, 0);
+    const before = await readFile(path.join(out, 'manifest.json'), 'utf8');
+    const child = spawn(process.execPath, [BIN, 'process-collection', big, '-o', out], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    // Interrupt once the run has written tiles into its temporary folder, i.e. mid-way through the work.
+    const started = async (): Promise<boolean> => {
+      const temporary = (await readdir(path.dirname(out))).find((name) => name.startsWith('.index.tmp-'));
+      return temporary !== undefined && (await stat(path.join(path.dirname(out), temporary, 'tiles.rgb')).then((info) => info.size > 0, () => false));
+    };
+    while (!(await started())) await delay(5);
+    child.kill(signal);
+    const [code] = (await once(child, 'exit')) as [number | null];
+    assert.equal(code, exitCode, stderr);
+    const kept = Number(/^tsmosaic: (\d+) tiles done are kept: run the same command again to continue\n/m.exec(stderr)?.[1]);
+    assert.ok(kept > 0 && kept < 300, stderr);
+    assert.match(stderr, new RegExp(`tsmosaic: interrupted by ${signal}\n$`));
+    assert.equal(await readFile(path.join(out, 'manifest.json'), 'utf8'), before, 'the previous index is unchanged');
+
+    const again = await runCli(['process-collection', big, '-o', out, '--json']);
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stderr, new RegExp(`^tsmosaic: resuming an interrupted run: ${kept} tiles already done$`, 'm'));
+    const summary = JSON.parse(again.stdout) as { tiles: number; processed: number; reused: number };
+    assert.deepEqual([summary.tiles, summary.processed, summary.reused], [300, 300 - kept, kept]);
+    assert.deepEqual(await readdir(path.dirname(out)), ['index'], 'no temporary folder is left');
+  });
+}
 
 test('unwritable outputs are one-line errors before any work', async () => {
   const index = path.join(root, 'index');

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import { processCollection, readManifest, loadIndex, TsmosaicError, type Progress } from '../src/index.js';
@@ -74,26 +74,71 @@ test('an output folder inside the collection is not scanned', async () => {
   assert.equal(again.tiles, PALETTE.length);
 });
 
-test('an aborted run leaves the previous index intact and no temporary folder', async () => {
+/** Runs processCollection and aborts it once `after` tiles are written; returns the notes. */
+async function interruptedRun(collection: string, out: string, tileSize: number, after: number): Promise<string[]> {
+  const controller = new AbortController();
+  const notes: string[] = [];
+  await assert.rejects(
+    processCollection(collection, {
+      out,
+      tileSize,
+      concurrency: 1,
+      signal: controller.signal,
+      onNote: (note) => notes.push(note),
+      onProgress: ({ stage, done }) => {
+        if (stage === 'tiles' && done === after) controller.abort(new TsmosaicError('stop', 130));
+      },
+    }),
+    /stop/,
+  );
+  return notes;
+}
+
+test('an aborted run leaves the previous index intact and its finished tiles for the next run', async () => {
   const root = await tempDir();
   const collection = await paletteCollection(root);
   const out = path.join(root, 'index');
   await processCollection(collection, { out, tileSize: 8 });
   const before = await readFile(path.join(out, 'manifest.json'), 'utf8');
-  const controller = new AbortController();
-  await assert.rejects(
-    processCollection(collection, {
-      out,
-      tileSize: 16,
-      signal: controller.signal,
-      onProgress: ({ stage, done }) => {
-        if (stage === 'tiles' && done === 2) controller.abort(new TsmosaicError('stop', 130));
-      },
-    }),
-    /stop/,
-  );
+  assert.deepEqual(await interruptedRun(collection, out, 16, 3), [
+    'the existing index has tile size 8, this run 16: processing every file',
+    '3 tiles done are kept: run the same command again to continue',
+  ]);
   assert.equal(await readFile(path.join(out, 'manifest.json'), 'utf8'), before);
+  const left = (await readdir(root)).filter((name) => name.startsWith('.index.tmp-'));
+  assert.equal(left.length, 1, 'the interrupted run keeps its temporary folder');
+  assert.ok((await readdir(path.join(root, left[0]!))).includes('checkpoint.json'));
+
+  const notes: string[] = [];
+  const resumed = await processCollection(collection, { out, tileSize: 16, onNote: (note) => notes.push(note) });
+  assert.deepEqual([resumed.processed, resumed.reused], [PALETTE.length - 3, 3]);
+  assert.ok(notes.includes('resuming an interrupted run: 3 tiles already done'), notes.join('; '));
+  assert.deepEqual((await readdir(root)).sort(), ['collection', 'index'], 'the checkpoint is removed once used');
+  const full = await processCollection(collection, { out: path.join(root, 'full'), tileSize: 16 });
+  assert.deepEqual(await readFile(path.join(out, 'tiles.rgb')), await readFile(path.join(full.index, 'tiles.rgb')));
+  assert.deepEqual(await readFile(path.join(out, 'features.f32')), await readFile(path.join(full.index, 'features.f32')));
+});
+
+test('the checkpoint of a killed run (streams ahead of it) is resumed; one of another tile size is only removed', async () => {
+  const root = await tempDir();
+  const collection = await paletteCollection(root);
+  const out = path.join(root, 'index');
+  await interruptedRun(collection, out, 12, 4);
+  const [left] = (await readdir(root)).filter((name) => name.startsWith('.index.tmp-'));
+  // As a kill -9 leaves it: a dead pid, a periodic checkpoint, more bytes on disk than it lists.
+  const killed = path.join(root, '.index.tmp-4194305-0badc0de');
+  await rename(path.join(root, left!), killed);
+  const checkpoint = JSON.parse(await readFile(path.join(killed, 'checkpoint.json'), 'utf8')) as { suspended: boolean; tiles: unknown[] };
+  await writeFile(path.join(killed, 'checkpoint.json'), JSON.stringify({ ...checkpoint, suspended: false, tiles: checkpoint.tiles.slice(0, 2) }));
+  await appendFile(path.join(killed, 'tiles.rgb'), Buffer.alloc(100));
+  await interruptedRun(collection, out, 10, 1);
+  assert.equal((await readdir(root)).filter((name) => name.startsWith('.index.tmp-')).length, 2);
+
+  const result = await processCollection(collection, { out, tileSize: 12 });
+  assert.deepEqual([result.processed, result.reused], [PALETTE.length - 2, 2]);
   assert.deepEqual((await readdir(root)).sort(), ['collection', 'index']);
+  const full = await processCollection(collection, { out: path.join(root, 'full'), tileSize: 12 });
+  assert.deepEqual(await readFile(path.join(out, 'tiles.rgb')), await readFile(path.join(full.index, 'tiles.rgb')));
 });
 
 test('a temporary folder left by a killed run is removed by the next run', async () => {

@@ -11,3 +11,14 @@ export function integerOption(min: number, max = Number.MAX_SAFE_INTEGER): (valu
     return number;
   };
 }
+
+/** A commander argument parser for `--shard i/n`: part i (1-based) of n. */
+export function shardOption(value: string): { index: number; count: number } {
+  const match = /^\s*(\d+)\s*\/\s*(\d+)\s*$/.exec(value);
+  const index = Number(match?.[1]);
+  const count = Number(match?.[2]);
+  if (!match || count < 1 || count > 65536 || index < 1 || index > count) {
+    throw new InvalidArgumentError('Expected i/n with 1 <= i <= n <= 65536, e.g. 2/4.');
+  }
+  return { index, count };
+}

@@ -1,5 +1,5 @@
 import sharp from 'sharp';
-import { processCollection, type ProcessCollectionOptions } from '../collection/process-collection.js';
+import { processCollection, type ProcessCollectionOptions, type Shard } from '../collection/process-collection.js';
 import type { TileFit } from '../collection/load-tile.js';
 import { abortOnSignals } from './interrupt.js';
 import { printResult, roundSeconds } from './output.js';
@@ -9,14 +9,16 @@ export interface ProcessCollectionFlags {
   out?: string;
   tileSize?: number;
   fit?: TileFit;
+  rebuild?: boolean;
+  shard?: Shard;
   json?: boolean;
   quiet?: boolean;
 }
 
 const STAGES = { scan: 'scanning', tiles: 'tiles', index: 'indexing' } as const;
 
-/** `tsmosaic process-collection <collection>`: prints the index path, or the JSON summary. */
-export async function runProcessCollection(collection: string, flags: ProcessCollectionFlags): Promise<void> {
+/** `tsmosaic process-collection <collection...>`: prints the index path, or the JSON summary. */
+export async function runProcessCollection(collections: string[], flags: ProcessCollectionFlags): Promise<void> {
   // Every file is decoded once: libvips' operation cache would only hold memory and cost time.
   sharp.cache(false);
   const reporter = createReporter(flags.quiet === true);
@@ -25,16 +27,20 @@ export async function runProcessCollection(collection: string, flags: ProcessCol
     out: flags.out,
     tileSize: flags.tileSize,
     fit: flags.fit,
+    rebuild: flags.rebuild,
+    shard: flags.shard,
     signal,
     onProgress: ({ stage, done, total }) => reporter.update(STAGES[stage], done, total),
     onSkip: ({ file, reason }) => reporter.line(`tsmosaic: warning: skipped ${JSON.stringify(file)}: ${reason}`),
+    onNote: (message) => reporter.line(`tsmosaic: ${message}`),
   };
   try {
-    const result = await processCollection(collection, options);
+    const result = await processCollection(collections, options);
     reporter.stop();
+    if (result.reused > 0 || result.removed > 0) reporter.line(`tsmosaic: ${result.processed} processed, ${result.reused} reused, ${result.removed} removed`);
     if (result.skipped.length > 0) reporter.line(`tsmosaic: ${result.tiles} tiles indexed, ${result.skipped.length} files skipped`);
-    const { index, tiles, skipped, seconds } = result;
-    printResult(flags.json, { index, tiles, skipped, seconds: roundSeconds(seconds) }, index);
+    const { index, tiles, processed, reused, removed, skipped, seconds } = result;
+    printResult(flags.json, { index, tiles, processed, reused, removed, skipped, seconds: roundSeconds(seconds) }, index);
   } finally {
     reporter.stop();
     dispose();

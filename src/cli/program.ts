@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
-import { integerOption } from './parse.js';
+import { integerOption, shardOption } from './parse.js';
 
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -18,15 +18,17 @@ export function createProgram(): Command {
   program
     .command('process-collection')
     .description('scan a folder of pictures and write an index folder of tiles, colour features and a nearest-neighbour index')
-    .argument('<collection>', 'folder of reference images (searched recursively)')
-    .option('-o, --out <dir>', 'index folder to write (default: "index" beside the collection folder)')
+    .argument('<collection...>', 'one or more folders of reference images (searched recursively)')
+    .option('-o, --out <dir>', 'index folder to write (default: "index" beside the first collection folder)')
     .option('-s, --tile-size <px>', 'edge of the stored square tiles in pixels', integerOption(1, 1024), 20)
     .addOption(new Option('--fit <mode>', 'how non-square pictures become square tiles').choices(['crop', 'stretch']).default('crop'))
+    .option('--rebuild', 'decode every file, even where the existing index has its tile')
+    .option('--shard <i/n>', 'process only part i of n of the files (a fixed split by file path), to merge later', shardOption)
     .option('--json', 'print a JSON summary on stdout instead of the index path')
     .option('-q, --quiet', 'no progress bar, warnings or notes on stderr')
-    .action(async (collection: string, flags) => {
+    .action(async (collections: string[], flags) => {
       const { runProcessCollection } = await import('./process-collection-command.js');
-      await runProcessCollection(collection, flags);
+      await runProcessCollection(collections, flags);
     });
 
   program
@@ -55,6 +57,28 @@ export function createProgram(): Command {
     .action(async (index: string, target: string, flags) => {
       const { runBuild } = await import('./build-command.js');
       await runBuild(index, target, flags);
+    });
+
+  program
+    .command('merge')
+    .description('merge indexes built separately (e.g. with --shard) into one; they must have the same tile size, fit and features')
+    .argument('<index...>', 'index folders to merge, in this order')
+    .requiredOption('-o, --out <dir>', 'index folder to write')
+    .option('--json', 'print a JSON summary on stdout instead of the index path')
+    .option('-q, --quiet', 'no progress bar or notes on stderr')
+    .action(async (indexes: string[], flags) => {
+      const { runMerge } = await import('./merge-command.js');
+      await runMerge(indexes, flags);
+    });
+
+  program
+    .command('info')
+    .description('tell what an index holds: tiles, tile size, features, sources, size on disk, format version')
+    .argument('<index>', 'index folder written by process-collection or merge')
+    .option('--json', 'print one JSON object instead of aligned lines')
+    .action(async (index: string, flags) => {
+      const { runInfo } = await import('./info-command.js');
+      await runInfo(index, flags);
     });
 
   return program;

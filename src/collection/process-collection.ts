@@ -2,11 +2,17 @@ import os from 'node:os';
 import path from 'node:path';
 import { stat } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
-import { TsmosaicError } from '../errors.js';
+import { crc32 } from 'node:zlib';
+import { isDeepStrictEqual } from 'node:util';
+import { TsmosaicError, UsageError } from '../errors.js';
 import { expectInteger, expectOneOf, MAX_TILE_SIZE } from '../options.js';
-import { IndexWriter } from '../index-store/write-index.js';
-import { FEATURE_DIMENSIONS, tileFeatures } from './features.js';
-import { loadTile, type LoadedTile, type TileFit, UnreadableImageError } from './load-tile.js';
+import { annDescription, IndexWriter, type FoundCheckpoint } from '../index-store/write-index.js';
+import { INDEX_FILES, rootsOf, type IndexManifest, type TileSource } from '../index-store/format.js';
+import { readManifest } from '../index-store/read-index.js';
+import { openEarlierTiles, tileKey, type EarlierTile, type EarlierTiles } from '../index-store/reuse.js';
+import { FEATURE_DIMENSIONS, tileFeatures, type FeatureKind } from './features.js';
+import { fingerprintFile } from './fingerprint.js';
+import { loadTile, type TileFit, UnreadableImageError } from './load-tile.js';
 import { scanCollection } from './scan.js';
 
 /** Progress of a long step: `done` of `total` units. */
@@ -22,13 +28,23 @@ export interface SkippedFile {
   reason: string;
 }
 
+/** Which deterministic part of the files a run processes: part `index` (1-based) of `count`. */
+export interface Shard {
+  index: number;
+  count: number;
+}
+
 export interface ProcessCollectionOptions {
-  /** Index folder to write. Default: `index` beside the collection folder. */
+  /** Index folder to write. Default: `index` beside the (first) collection folder. */
   out?: string;
   /** Edge of the stored square tiles in pixels. Default 20. */
   tileSize?: number;
   /** `crop` (default) keeps the aspect ratio and crops to the centre square; `stretch` squashes. */
   fit?: TileFit;
+  /** Decode every file even when `out` holds an index whose tiles could be reused. */
+  rebuild?: boolean;
+  /** Process only this part of the files (chosen by a hash of each file's relative path). */
+  shard?: Shard;
   /** Images decoded at once. Default: twice the available cores. */
   concurrency?: number;
   /** Aborting stops the run between images; the previous index stays as it was. */
@@ -36,67 +52,109 @@ export interface ProcessCollectionOptions {
   onProgress?: (progress: Progress) => void;
   /** Called once for each file that is skipped, as soon as it is. */
   onSkip?: (skipped: SkippedFile) => void;
+  /** Called with one-line notes worth telling a user (e.g. why earlier tiles are not reused). */
+  onNote?: (message: string) => void;
 }
 
 export interface ProcessCollectionResult {
   /** Absolute path of the index folder written. */
   index: string;
   tiles: number;
+  /** Tiles decoded from their files in this run. */
+  processed: number;
+  /** Tiles copied from the previous index because their files are unchanged. */
+  reused: number;
+  /** Tiles of the previous index whose files are gone (deleted, renamed, or outside the shard). */
+  removed: number;
   skipped: SkippedFile[];
   seconds: number;
 }
 
 export const DEFAULT_TILE_SIZE = 20;
 
+/** A file found by the scan: its collection folder (index into the roots) and its relative path. */
+interface ScannedFile {
+  root: number;
+  relative: string;
+}
+
+/** A tile ready to be written, decoded now or copied from an earlier run. */
+interface ReadyTile {
+  pixels: Uint8Array;
+  features: ArrayLike<number>;
+  source: TileSource;
+  earlier?: EarlierTile;
+}
+
 /**
- * Scans `collection` for images, turns each into a square tile with its colour features, and
- * writes an index folder (tiles, features, HNSW index, manifest) atomically.
+ * Scans the collection folder(s) for images, turns each into a square tile with its colour
+ * features, and writes an index folder (tiles, features, HNSW index, manifest) atomically.
+ * When `out` already holds an index with the same tile size and fit, tiles of unchanged files
+ * (same relative path and size, and same mtime or fingerprint) are copied from it, not decoded.
  * Unreadable files are skipped and reported through `onSkip` and the result.
- * @throws {TsmosaicError} when the collection is missing or yields no usable image.
+ * @throws {TsmosaicError} when a collection is missing or none yields a usable image.
+ * @throws {UsageError} for invalid options.
  * @example
- * const { index, tiles } = await processCollection('./puppies', { tileSize: 32 });
+ * const { index, tiles, reused } = await processCollection('./puppies', { tileSize: 32 });
  */
-export async function processCollection(collection: string, options: ProcessCollectionOptions = {}): Promise<ProcessCollectionResult> {
+export async function processCollection(collection: string | string[], options: ProcessCollectionOptions = {}): Promise<ProcessCollectionResult> {
   const started = performance.now();
   const tileSize = expectInteger('tileSize', options.tileSize ?? DEFAULT_TILE_SIZE, 1, MAX_TILE_SIZE);
   const fit = expectOneOf('fit', options.fit ?? 'crop', ['crop', 'stretch']);
   const concurrency = expectInteger('concurrency', options.concurrency ?? os.availableParallelism() * 2, 1, 256);
-  const root = path.resolve(collection);
-  const out = path.resolve(options.out ?? path.join(path.dirname(root), 'index'));
-  const { onProgress, onSkip, signal } = options;
+  const shard = options.shard && checkShard(options.shard);
+  const given = Array.isArray(collection) ? collection : [collection];
+  if (given.length === 0) throw new UsageError('Expected at least one collection folder but received none');
+  const roots = given.map((folder) => path.resolve(folder));
+  assertDistinct(given, roots);
+  const out = path.resolve(options.out ?? path.join(path.dirname(roots[0]!), 'index'));
+  const { onProgress, onSkip, onNote, signal } = options;
 
-  await assertFolder(collection, root);
+  for (const [i, root] of roots.entries()) await assertFolder(given[i]!, root);
   signal?.throwIfAborted();
   onProgress?.({ stage: 'scan', done: 0, total: 0 });
-  const files = await scanCollection(root, [out]);
+  const files: ScannedFile[] = [];
+  const skipped: SkippedFile[] = [];
+  for (const [root, folder] of roots.entries()) {
+    const scan = await scanCollection(folder, [out]);
+    for (const relative of scan.files) {
+      if (!shard || inShard(relative, shard)) files.push({ root, relative });
+    }
+    for (const { relative, reason } of scan.problems) skipped.push({ file: path.join(given[root]!, relative), reason });
+  }
+  skipped.forEach((problem) => onSkip?.(problem));
   onProgress?.({ stage: 'scan', done: files.length, total: files.length });
 
-  const featureKind = 'srgb-grid';
-  const writer = await IndexWriter.create(out, {
-    collection: root,
-    tileSize,
-    fit,
-    featureKind,
-    featureDimensions: FEATURE_DIMENSIONS[featureKind],
-  });
-  const skipped: SkippedFile[] = [];
+  const featureKind: FeatureKind = 'srgb-grid';
+  const featureDimensions = FEATURE_DIMENSIONS[featureKind];
+  const previous = options.rebuild ? undefined : await openPrevious(out, { tileSize, fit, featureKind, featureDimensions }, onNote);
+  const writer = await IndexWriter.create(out, { roots, tileSize, fit, featureKind, featureDimensions });
+  const resumed = options.rebuild ? undefined : await openCheckpoint(writer.checkpoints, { tileSize, fit, featureKind, featureDimensions });
+  if (resumed) onNote?.(`resuming an interrupted run: ${resumed.tiles.count} tiles already done`);
+  let processed = 0;
+  let reused = 0;
+  // The previous hnsw.bin stays valid only when every tile is reused at its own id.
+  let sameTiles = previous !== undefined && previous.tiles.count === files.length;
   try {
     // Tiles finish out of order; they are written in scan order so ids are deterministic.
-    const finished = new Map<number, LoadedTile | SkippedFile>();
+    const finished = new Map<number, ReadyTile | SkippedFile>();
     let nextToWrite = 0;
     let nextToLoad = 0;
     const flush = async (): Promise<void> => {
       while (finished.has(nextToWrite)) {
         const outcome = finished.get(nextToWrite)!;
         finished.delete(nextToWrite);
-        const relative = files[nextToWrite]!;
-        nextToWrite++;
         if ('reason' in outcome) {
           skipped.push(outcome);
           onSkip?.(outcome);
+          sameTiles = false;
         } else {
-          await writer.addTile(outcome.pixels, tileFeatures(outcome.pixels, tileSize), { source: relative, size: outcome.size, mtimeMs: outcome.mtimeMs });
+          if (outcome.earlier) reused++;
+          else processed++;
+          if (outcome.earlier?.store !== previous?.tiles || outcome.earlier?.id !== writer.tileCount) sameTiles = false;
+          await writer.addTile(outcome.pixels, outcome.features, outcome.source);
         }
+        nextToWrite++;
         onProgress?.({ stage: 'tiles', done: nextToWrite, total: files.length });
       }
     };
@@ -104,12 +162,16 @@ export async function processCollection(collection: string, options: ProcessColl
       while (nextToLoad < files.length) {
         signal?.throwIfAborted();
         const position = nextToLoad++;
-        const relative = files[position]!;
+        const file = files[position]!;
+        const absolute = path.join(roots[file.root]!, file.relative);
+        const earlier = previous?.find(roots[file.root]!, file.relative);
+        const done = resumed?.find(roots[file.root]!, file.relative);
         try {
-          finished.set(position, await loadTile(path.join(root, relative), tileSize, fit));
+          const reused = (earlier && (await reuseIfUnchanged(absolute, file.root, earlier))) ?? (done && (await reuseIfUnchanged(absolute, file.root, done)));
+          finished.set(position, reused ?? (await decode(absolute, file, tileSize, fit)));
         } catch (error) {
           if (!(error instanceof UnreadableImageError)) throw error;
-          finished.set(position, { file: path.join(collection, relative), reason: error.message });
+          finished.set(position, { file: path.join(given[file.root]!, file.relative), reason: error.message });
         }
         await flush();
       }
@@ -120,17 +182,148 @@ export async function processCollection(collection: string, options: ProcessColl
     signal?.throwIfAborted();
 
     if (writer.tileCount === 0) {
+      const where = given.join(', ');
       const detail = files.length === 0 ? 'no image files found' : `all ${files.length} image files were skipped`;
-      throw new TsmosaicError(`no usable image in ${collection}: ${detail}`);
+      throw new TsmosaicError(`no usable image in ${where}: ${detail}`);
     }
     onProgress?.({ stage: 'index', done: 0, total: 1 });
-    await writer.commit();
+    await previous?.tiles.close();
+    await resumed?.tiles.close();
+    await writer.commit({ annFrom: sameTiles && previous?.annReusable ? path.join(out, INDEX_FILES.ann) : undefined });
     onProgress?.({ stage: 'index', done: 1, total: 1 });
   } catch (error) {
-    await writer.abort();
+    await previous?.tiles.close().catch(() => undefined);
+    await resumed?.tiles.close().catch(() => undefined);
+    if (signal?.aborted) {
+      const kept = await writer.suspend();
+      if (kept > 0) onNote?.(`${kept} tiles done are kept: run the same command again to continue`);
+    } else {
+      await writer.abort();
+    }
     throw error;
   }
-  return { index: out, tiles: writer.tileCount, skipped, seconds: (performance.now() - started) / 1000 };
+  const removed = previous ? previous.countMissing(new Set(files.map(({ root, relative }) => tileKey(roots[root]!, relative)))) : 0;
+  return { index: out, tiles: writer.tileCount, processed, reused, removed, skipped, seconds: (performance.now() - started) / 1000 };
+}
+
+async function decode(absolute: string, file: ScannedFile, tileSize: number, fit: TileFit): Promise<ReadyTile> {
+  const { pixels, size, mtimeMs, fingerprint } = await loadTile(absolute, tileSize, fit);
+  const source: TileSource = { source: file.relative, size, mtimeMs, ...(file.root > 0 ? { root: file.root } : {}), fingerprint };
+  return { pixels, features: tileFeatures(pixels, tileSize), source };
+}
+
+/** The earlier tile of `absolute` when the file is unchanged: same size, and same mtime or fingerprint. */
+async function reuseIfUnchanged(absolute: string, root: number, earlier: EarlierTile): Promise<ReadyTile | undefined> {
+  let size: number;
+  let mtimeMs: number;
+  try {
+    ({ size, mtimeMs } = await stat(absolute));
+  } catch {
+    return undefined; // decoding reports why the file cannot be read
+  }
+  const known = earlier.source;
+  if (size !== known.size) return undefined;
+  if (mtimeMs !== known.mtimeMs && (known.fingerprint === undefined || known.fingerprint !== (await fingerprintFile(absolute, size).catch(() => undefined)))) {
+    return undefined;
+  }
+  const source: TileSource = { source: known.source, size, mtimeMs, ...(root > 0 ? { root } : {}), ...(known.fingerprint ? { fingerprint: known.fingerprint } : {}) };
+  return { pixels: await earlier.store.pixels(earlier.id), features: earlier.store.features(earlier.id), source, earlier };
+}
+
+interface Settings {
+  tileSize: number;
+  fit: TileFit;
+  featureKind: FeatureKind;
+  featureDimensions: number;
+}
+
+/** The tiles of an earlier run (the previous index, or an interrupted run's checkpoint), opened for reuse. */
+interface EarlierRun {
+  tiles: EarlierTiles;
+  find(root: string, relative: string): EarlierTile | undefined;
+  /** How many of its tiles have no key in `present`. */
+  countMissing(present: Set<string>): number;
+}
+
+/** The previous index at `out`, opened for reuse. */
+interface PreviousIndex extends EarlierRun {
+  /** Its hnsw.bin was built the way this version builds one. */
+  annReusable: boolean;
+}
+
+function earlierRun(tiles: EarlierTiles, sources: TileSource[], roots: string[]): EarlierRun {
+  const byKey = new Map<string, EarlierTile>();
+  sources.forEach((source, id) => byKey.set(tileKey(roots[source.root ?? 0] ?? '', source.source), { store: tiles, id, source }));
+  return {
+    tiles,
+    find: (root, relative) => byKey.get(tileKey(root, relative)),
+    countMissing: (present) => [...byKey.keys()].filter((key) => !present.has(key)).length,
+  };
+}
+
+/** Opens the checkpoint with the most tiles that was made with these settings, if any. */
+async function openCheckpoint(found: FoundCheckpoint[], settings: Settings): Promise<EarlierRun | undefined> {
+  for (const { folder, checkpoint } of found) {
+    const { tileSize, fit, features, tiles, roots } = checkpoint;
+    if (tileSize !== settings.tileSize || fit !== settings.fit || features.kind !== settings.featureKind || features.dimensions !== settings.featureDimensions) continue;
+    const store = await openEarlierTiles(folder, tiles.length, tileSize, features.dimensions);
+    if (typeof store !== 'string') return earlierRun(store, tiles, roots);
+  }
+  return undefined;
+}
+
+/**
+ * Opens the index at `out` for reuse, or explains in a note why it cannot be reused (another tile
+ * size or fit, an older format, damage) and returns undefined: then every file is decoded.
+ */
+async function openPrevious(out: string, settings: Settings, onNote: ((message: string) => void) | undefined): Promise<PreviousIndex | undefined> {
+  try {
+    await stat(path.join(out, INDEX_FILES.manifest));
+  } catch {
+    return undefined;
+  }
+  let manifest: IndexManifest;
+  try {
+    manifest = await readManifest(out);
+  } catch (error) {
+    onNote?.(`not reusing the existing index: ${error instanceof Error ? error.message : String(error)}; processing every file`);
+    return undefined;
+  }
+  const differences: string[] = [];
+  if (manifest.tileSize !== settings.tileSize) differences.push(`tile size ${manifest.tileSize}, this run ${settings.tileSize}`);
+  if (manifest.fit !== settings.fit) differences.push(`fit ${manifest.fit}, this run ${settings.fit}`);
+  if (manifest.features.kind !== settings.featureKind || manifest.features.dimensions !== settings.featureDimensions) differences.push('other features');
+  if (differences.length > 0) {
+    onNote?.(`the existing index has ${differences.join(', ')}: processing every file`);
+    return undefined;
+  }
+  const tiles = await openEarlierTiles(out, manifest.tileCount, manifest.tileSize, manifest.features.dimensions);
+  if (typeof tiles === 'string') {
+    onNote?.(`not reusing the existing index (${tiles}): processing every file`);
+    return undefined;
+  }
+  return { ...earlierRun(tiles, manifest.tiles, rootsOf(manifest)), annReusable: isDeepStrictEqual(manifest.ann, annDescription()) };
+}
+
+/** Whether a relative path belongs to a shard: a hash of the path, so adding files never moves others. */
+function inShard(relative: string, shard: Shard): boolean {
+  return crc32(relative) % shard.count === shard.index - 1;
+}
+
+function checkShard(shard: Shard): Shard {
+  const count = expectInteger('shard.count', shard.count, 1, 65536);
+  return { index: expectInteger('shard.index', shard.index, 1, count), count };
+}
+
+function assertDistinct(given: string[], roots: string[]): void {
+  for (const [i, root] of roots.entries()) {
+    for (const [j, other] of roots.entries()) {
+      const relative = path.relative(other, root);
+      if (i !== j && (relative === '' || (!relative.startsWith('..') && !path.isAbsolute(relative)))) {
+        throw new UsageError(`collection folders must not overlap: ${given[i]} is ${relative === '' ? 'the same as' : 'inside'} ${given[j]}`);
+      }
+    }
+  }
 }
 
 async function assertFolder(given: string, resolved: string): Promise<void> {

@@ -15,20 +15,46 @@ export const INDEX_FILES = {
   ann: 'hnsw.bin',
 } as const;
 
-/** Where a tile came from, relative to the collection folder, and the file's identity then. */
+/**
+ * `checkpoint.json` in the temporary folder of a run in progress: the tiles whose pixels and
+ * features are already in its tiles.rgb and features.f32 (which may hold more). Rewritten every few
+ * seconds and when the run is interrupted, so the next run can reuse the finished part.
+ */
+export const CHECKPOINT_FILE = 'checkpoint.json';
+
+export interface Checkpoint {
+  format: 'tsmosaic-checkpoint';
+  /** Written by a run that stopped on a signal (its folder is no longer in use, whatever its pid). */
+  suspended: boolean;
+  roots: string[];
+  tileSize: number;
+  fit: TileFit;
+  features: { kind: FeatureKind; dimensions: number };
+  tiles: TileSource[];
+}
+
+/**
+ * Where a tile came from and the file's identity then: `source` is relative to the collection
+ * folder `roots[root]` (`root` absent = 0). `fingerprint` (absent in indexes of older tsmosaic) is
+ * a hash of the file's size and sampled bytes, so a touched but unchanged file is recognised.
+ */
 export interface TileSource {
   source: string;
   size: number;
   mtimeMs: number;
+  root?: number;
+  fingerprint?: string;
 }
 
-/** Contents of manifest.json, version 1. */
+/** Contents of manifest.json, version 2. */
 export interface IndexManifest {
   format: typeof INDEX_FORMAT;
   version: number;
   createdAt: string;
-  /** Absolute path of the collection folder when the index was made (informational only). */
+  /** Absolute path of the (first) collection folder when the index was made (informational only). */
   collection: string;
+  /** Every collection folder, absolute, when there are several (absent = `[collection]`). */
+  roots?: string[];
   tileSize: number;
   tileCount: number;
   fit: TileFit;
@@ -41,4 +67,9 @@ export interface IndexManifest {
   ann: { distance: 'l2'; m: number; efConstruction: number; method: MatchMethod };
   /** One entry per tile, in tile-id order (the order of tiles.rgb and features.f32). */
   tiles: TileSource[];
+}
+
+/** The collection folders of an index, absolute; `TileSource.root` indexes into this. */
+export function rootsOf(manifest: Pick<IndexManifest, 'collection' | 'roots'>): string[] {
+  return manifest.roots ?? [manifest.collection];
 }

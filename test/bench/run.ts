@@ -7,15 +7,15 @@
  * temp folder with the indexes, libraries and mosaics.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
-import ts from 'typescript';
 import { measureRounds, runVisible, type Measurement, type Series, type SeriesSpec } from './measure.js';
 import { COLLECTION_SIZE, ensureCollection, ensureTools, type Tools } from './setup.js';
 import { fidelityBench } from './fidelity.js';
+import { compileFloor } from './floor-compile.js';
 import { markdownTable, ratioCell, seconds, share, type Target } from './table.js';
 
 const RUNS = 3;
@@ -218,22 +218,6 @@ function buildBreakdown(run: Measurement, summary: BuildSummary): string[] {
     '',
     ...markdownTable(['part', 'seconds', 'share of wall'], rows),
   ];
-}
-
-/**
- * Compiles floor.ts to plain JS in the work folder, so its process is as bare as tsmosaic's compiled
- * dist/ (no tsx start-up); a node_modules link beside it lets it import sharp.
- */
-async function compileFloor(work: string): Promise<string> {
-  const source = await readFile(path.join(BENCH_DIR, 'floor.ts'), 'utf8');
-  const { outputText } = ts.transpileModule(source, {
-    fileName: 'floor.ts',
-    compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
-  });
-  const file = path.join(work, 'floor.mjs');
-  await writeFile(file, outputText);
-  await symlink(path.join(REPO_ROOT, 'node_modules'), path.join(work, 'node_modules'), 'dir');
-  return file;
 }
 
 main().catch((error: unknown) => {

@@ -72,28 +72,28 @@ async function onPath(program: string): Promise<boolean> {
 }
 
 /**
- * The benchmark collection: COLLECTION_SIZE crops of the shared photos, made once with
- * shared/bench/make-collection and cached in the temp folder (shared/ itself is read-only in CI).
+ * The benchmark collection: `size` (default COLLECTION_SIZE) crops of the shared photos, made once
+ * with shared/bench/make-collection and cached in the temp folder (shared/ itself is read-only in CI).
  * @returns the collection folder and whether it was reused.
  */
-export async function ensureCollection(shared: string, pil: boolean, log: (message: string) => void): Promise<{ dir: string; reused: boolean }> {
-  const dir = path.join(os.tmpdir(), `tsmosaic-bench-collection-${COLLECTION_SIZE}`);
+export async function ensureCollection(shared: string, pil: boolean, log: (message: string) => void, size = COLLECTION_SIZE): Promise<{ dir: string; reused: boolean }> {
+  const dir = path.join(os.tmpdir(), `tsmosaic-bench-collection-${size}`);
   const existing = await countFiles(dir);
-  if (existing === COLLECTION_SIZE) return { dir, reused: true };
+  if (existing === size) return { dir, reused: true };
   if (!pil) {
     throw new Error(`cannot make the collection: ${DEBIAN_PYTHON} has no PIL (apt-get install -y python3-pil)`);
   }
-  if (existing !== undefined) log(`${dir} has ${existing} files, not ${COLLECTION_SIZE}: making it again`);
+  if (existing !== undefined) log(`${dir} has ${existing} files, not ${size}: making it again`);
 
   // Made beside the cache and renamed into place, so an interrupted run never leaves a half collection.
   const partial = await mkdtemp(`${dir}.partial-`);
   try {
     const script = path.join(shared, 'bench', 'make-collection');
-    log(`making the collection: make-collection ${path.join(shared, 'photos')} ${dir} ${COLLECTION_SIZE} ${COLLECTION_SEED}`);
-    const code = await runVisible(DEBIAN_PYTHON, [script, path.join(shared, 'photos'), partial, String(COLLECTION_SIZE), COLLECTION_SEED]);
+    log(`making the collection: make-collection ${path.join(shared, 'photos')} ${dir} ${size} ${COLLECTION_SEED}`);
+    const code = await runVisible(DEBIAN_PYTHON, [script, path.join(shared, 'photos'), partial, String(size), COLLECTION_SEED]);
     if (code !== 0) throw new Error(`make-collection exited with ${code}`);
     const made = await countFiles(partial);
-    if (made !== COLLECTION_SIZE) throw new Error(`make-collection wrote ${made} files, expected ${COLLECTION_SIZE}`);
+    if (made !== size) throw new Error(`make-collection wrote ${made} files, expected ${size}`);
     await rm(dir, { recursive: true, force: true });
     await rename(partial, dir);
   } finally {

@@ -1,0 +1,34 @@
+import { describeIndex } from '../index-store/describe-index.js';
+import { printResult } from './output.js';
+
+export interface InfoFlags {
+  json?: boolean;
+}
+
+/** `tsmosaic info <index>`: what an index holds, as aligned lines or one JSON object. */
+export async function runInfo(index: string, flags: InfoFlags): Promise<void> {
+  const info = await describeIndex(index);
+  const { kind, grid, dimensions } = info.features;
+  const lines: [string, string][] = [
+    ['index', info.index],
+    ['format', `${info.format} version ${info.version}`],
+    ['tiles', String(info.tiles)],
+    ['tile size', `${info.tileSize} px, fit ${info.fit}`],
+    ['features', `${kind}: ${grid}x${grid} mean colours, ${dimensions} values per tile`],
+    ...info.sources.map(({ folder, tiles }, i): [string, string] => [i === 0 ? 'sources' : '', `${folder} (${tiles} tiles)`]),
+    ['size on disk', `${formatBytes(info.bytes)} (${info.bytes} bytes)`],
+    ['created', info.createdAt],
+  ];
+  printResult(flags.json, info, lines.map(([label, value]) => `${label.padEnd(14)}${value}`).join('\n'));
+}
+
+function formatBytes(bytes: number): string {
+  const units = ['bytes', 'kB', 'MB', 'GB', 'TB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1000 && unit < units.length - 1) {
+    value /= 1000;
+    unit++;
+  }
+  return unit === 0 ? `${bytes} bytes` : `${value.toFixed(1)} ${units[unit]}`;
+}

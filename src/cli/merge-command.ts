@@ -1,0 +1,25 @@
+import { mergeIndexes } from '../index-store/merge-indexes.js';
+import { printResult, roundSeconds } from './output.js';
+import { createReporter } from './progress.js';
+
+export interface MergeFlags {
+  out: string;
+  json?: boolean;
+  quiet?: boolean;
+}
+
+/** `tsmosaic merge -o <index> <index...>`: prints the merged index path, or the JSON summary. */
+export async function runMerge(inputs: string[], flags: MergeFlags): Promise<void> {
+  const reporter = createReporter(flags.quiet === true);
+  try {
+    const result = await mergeIndexes(inputs, flags.out, {
+      onProgress: ({ stage, done, total }) => reporter.update(stage === 'tiles' ? 'merging' : 'indexing', done, total),
+    });
+    reporter.stop();
+    if (result.duplicates > 0) reporter.line(`tsmosaic: ${result.duplicates} tiles were in more than one index and are kept once`);
+    const { index, tiles, duplicates, seconds } = result;
+    printResult(flags.json, { index, tiles, duplicates, seconds: roundSeconds(seconds) }, index);
+  } finally {
+    reporter.stop();
+  }
+}

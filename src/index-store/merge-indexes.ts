@@ -1,0 +1,98 @@
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { TsmosaicError, UsageError } from '../errors.js';
+import { rootsOf, type IndexManifest, type TileSource } from './format.js';
+import { readManifest } from './read-index.js';
+import { EarlierTiles, tileKey } from './reuse.js';
+import { IndexWriter } from './write-index.js';
+
+export interface MergeIndexesOptions {
+  onProgress?: (progress: { stage: 'tiles' | 'index'; done: number; total: number }) => void;
+}
+
+export interface MergeIndexesResult {
+  /** Absolute path of the index written. */
+  index: string;
+  tiles: number;
+  /** Tiles left out because an earlier input already has the same file (same folder and path). */
+  duplicates: number;
+  seconds: number;
+}
+
+/**
+ * Merges indexes built separately (e.g. the shards of one collection, or different collections)
+ * into one new index at `out`, written atomically: tiles in input order, the HNSW index rebuilt
+ * over all of them. A file present in several inputs is kept once, from the first.
+ * @throws {TsmosaicError} when an input is not a readable index, or the inputs differ in tile size,
+ * fit or features.
+ * @example
+ * await mergeIndexes(['part1', 'part2'], 'index');
+ */
+export async function mergeIndexes(inputs: string[], out: string, options: MergeIndexesOptions = {}): Promise<MergeIndexesResult> {
+  const started = performance.now();
+  if (inputs.length === 0) throw new UsageError('Expected at least one index to merge but received none');
+  const target = path.resolve(out);
+  const manifests: IndexManifest[] = [];
+  for (const input of inputs) manifests.push(await readManifest(input));
+  const first = manifests[0]!;
+  manifests.forEach((manifest, i) => {
+    const differences: string[] = [];
+    if (manifest.tileSize !== first.tileSize) differences.push(`tile size ${manifest.tileSize}, not ${first.tileSize}`);
+    if (manifest.fit !== first.fit) differences.push(`fit ${manifest.fit}, not ${first.fit}`);
+    if (manifest.features.kind !== first.features.kind || manifest.features.dimensions !== first.features.dimensions) {
+      differences.push(`features ${manifest.features.kind}/${manifest.features.dimensions}, not ${first.features.kind}/${first.features.dimensions}`);
+    }
+    if (differences.length > 0) {
+      throw new TsmosaicError(`cannot merge ${inputs[i]} with ${inputs[0]}: it has ${differences.join(', ')} (process both with the same --tile-size and --fit)`);
+    }
+  });
+
+  const roots: string[] = [];
+  for (const manifest of manifests) for (const root of rootsOf(manifest)) if (!roots.includes(root)) roots.push(root);
+  const writer = await IndexWriter.create(target, {
+    roots,
+    tileSize: first.tileSize,
+    fit: first.fit,
+    featureKind: first.features.kind,
+    featureDimensions: first.features.dimensions,
+  });
+  const total = manifests.reduce((sum, manifest) => sum + manifest.tileCount, 0);
+  const seen = new Set<string>();
+  let duplicates = 0;
+  let done = 0;
+  try {
+    for (const [i, manifest] of manifests.entries()) {
+      const inputRoots = rootsOf(manifest);
+      let store: EarlierTiles;
+      try {
+        store = await EarlierTiles.open(path.resolve(inputs[i]!), manifest.tileCount, manifest.tileSize, manifest.features.dimensions);
+      } catch (error) {
+        throw new TsmosaicError(`${inputs[i]} is damaged (${error instanceof Error ? error.message : String(error)}): run process-collection again`);
+      }
+      try {
+        for (const [id, tile] of manifest.tiles.entries()) {
+          const root = inputRoots[tile.root ?? 0]!;
+          const key = tileKey(root, tile.source);
+          if (seen.has(key)) {
+            duplicates++;
+          } else {
+            seen.add(key);
+            const source: TileSource = { ...tile, root: roots.indexOf(root) };
+            if (source.root === 0) delete source.root;
+            await writer.addTile(await store.pixels(id), store.features(id), source);
+          }
+          options.onProgress?.({ stage: 'tiles', done: ++done, total });
+        }
+      } finally {
+        await store.close();
+      }
+    }
+    options.onProgress?.({ stage: 'index', done: 0, total: 1 });
+    await writer.commit();
+    options.onProgress?.({ stage: 'index', done: 1, total: 1 });
+  } catch (error) {
+    await writer.abort();
+    throw error;
+  }
+  return { index: target, tiles: writer.tileCount, duplicates, seconds: (performance.now() - started) / 1000 };
+}

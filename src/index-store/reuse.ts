@@ -1,0 +1,95 @@
+import { open, readFile, stat, type FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import { reasonOf } from '../errors.js';
+import { INDEX_FILES, type TileSource } from './format.js';
+
+/** Tiles read from disk at once when one is asked for. */
+const READ_AHEAD = 256;
+
+/** Identifies a file across runs: its collection folder (absolute) and its path inside it. */
+export function tileKey(root: string, source: string): string {
+  return `${root}\0${source}`;
+}
+
+/** A tile that an earlier run made, with where it is stored. */
+export interface EarlierTile {
+  store: EarlierTiles;
+  id: number;
+  source: TileSource;
+}
+
+/**
+ * The tiles of an earlier run (a finished index or an interrupted run's checkpoint), opened so
+ * single tiles can be copied by range from its tiles.rgb instead of decoding their files again.
+ * Only the small features are held in memory.
+ */
+export class EarlierTiles {
+  readonly folder: string;
+  readonly count: number;
+  private readonly handle: FileHandle;
+  private readonly tileBytes: number;
+  private readonly dimensions: number;
+  private readonly featureValues: Float32Array;
+  /** Tiles are mostly reused in order: they are read READ_AHEAD at a time (a few hundred KB). */
+  private block: { first: number; pixels: Promise<Buffer> } | undefined;
+
+  private constructor(folder: string, handle: FileHandle, count: number, tileSize: number, features: Float32Array, dimensions: number) {
+    this.folder = folder;
+    this.handle = handle;
+    this.count = count;
+    this.tileBytes = tileSize * tileSize * 3;
+    this.featureValues = features;
+    this.dimensions = dimensions;
+  }
+
+  /**
+   * Opens the first `count` tiles of `folder`'s tiles.rgb and features.f32 (the files may hold
+   * more: an interrupted run's streams run ahead of its checkpoint).
+   * @throws {Error} with a reason when either file is missing or too short.
+   */
+  static async open(folder: string, count: number, tileSize: number, dimensions: number): Promise<EarlierTiles> {
+    const tilesFile = path.join(folder, INDEX_FILES.tiles);
+    const tileBytes = tileSize * tileSize * 3;
+    if ((await stat(tilesFile)).size < count * tileBytes) throw new Error(`${INDEX_FILES.tiles} is too short`);
+    const featureBytes = await readFile(path.join(folder, INDEX_FILES.features));
+    if (featureBytes.length < count * dimensions * 4) throw new Error(`${INDEX_FILES.features} is too short`);
+    const features = new Float32Array(featureBytes.buffer.slice(featureBytes.byteOffset, featureBytes.byteOffset + count * dimensions * 4));
+    const handle = await open(tilesFile, 'r');
+    return new EarlierTiles(folder, handle, count, tileSize, features, dimensions);
+  }
+
+  /** The pixels of one tile (a copy), read from disk with the tiles after it. */
+  async pixels(id: number): Promise<Buffer> {
+    if (!this.block || id < this.block.first || id >= this.block.first + READ_AHEAD) {
+      this.block = { first: id, pixels: this.read(id, Math.min(READ_AHEAD, this.count - id)) };
+    }
+    const { first, pixels } = this.block;
+    const start = (id - first) * this.tileBytes;
+    return Buffer.from((await pixels).subarray(start, start + this.tileBytes));
+  }
+
+  private async read(first: number, tiles: number): Promise<Buffer> {
+    const buffer = Buffer.alloc(tiles * this.tileBytes);
+    const { bytesRead } = await this.handle.read(buffer, 0, buffer.length, first * this.tileBytes);
+    if (bytesRead !== buffer.length) throw new Error(`cannot read tiles ${first}-${first + tiles - 1} of ${this.folder}: short read`);
+    return buffer;
+  }
+
+  /** The stored features of one tile (a view). */
+  features(id: number): Float32Array {
+    return this.featureValues.subarray(id * this.dimensions, (id + 1) * this.dimensions);
+  }
+
+  async close(): Promise<void> {
+    await this.handle.close();
+  }
+}
+
+/** Opens earlier tiles, or returns the reason they cannot be used. */
+export async function openEarlierTiles(folder: string, count: number, tileSize: number, dimensions: number): Promise<EarlierTiles | string> {
+  try {
+    return await EarlierTiles.open(folder, count, tileSize, dimensions);
+  } catch (error) {
+    return reasonOf(error);
+  }
+}
