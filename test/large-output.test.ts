@@ -8,21 +8,13 @@ import { renderRegion, type MosaicPlan, type Region } from '../src/render/render
 import { ONE_PIECE_MAX_BYTES, writeMosaic } from '../src/render/write-mosaic.js';
 import { vipsHeader } from '../src/render/vips-file.js';
 import { tempDir } from './helpers.js';
+import { seededRandom } from '../src/match/random.js';
 
 const root = await tempDir();
 const TILE = 10;
 
-/** A seeded PRNG (mulberry32), so every run draws the same tiles and the same samples. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded, so every run draws the same tiles and the same samples. */
+const random = seededRandom;
 
 /** 32 tiles of distinct gradients: a pixel out of place anywhere shows in the comparison. */
 function gradientStore(count = 32): TileStore {

@@ -12,6 +12,7 @@ import { annVectors, descriptorLength, tileDescriptors } from '../match/method.j
 import type { TileFit } from '../collection/load-tile.js';
 import { ANN_PARAMETERS, buildAnn } from './ann.js';
 import { CHECKPOINT_FILE, INDEX_FILES, INDEX_FORMAT, INDEX_FORMAT_VERSION, type Checkpoint, type IndexManifest, type TileSource } from './format.js';
+import { isAlive, pathExists } from '../files.js';
 
 /** What the writer needs to know before the first tile. */
 export interface IndexWriterOptions {
@@ -277,7 +278,7 @@ async function removeStaleTemporaries(parent: string, name: string): Promise<Fou
       checkpoints.push({ folder: stale, checkpoint });
     } else if (!gone) {
       continue;
-    } else if (kind === 'old' && !(await exists(path.join(parent, name)))) {
+    } else if (kind === 'old' && !(await pathExists(path.join(parent, name)))) {
       await rename(stale, path.join(parent, name));
     } else {
       await rm(stale, { recursive: true, force: true });
@@ -296,23 +297,7 @@ async function readCheckpoint(folder: string): Promise<Checkpoint | undefined> {
   return undefined;
 }
 
-async function exists(file: string): Promise<boolean> {
-  try {
-    await stat(file);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /**
  * Moves the finished folder to `target`. A directory cannot be swapped atomically from Node, so the

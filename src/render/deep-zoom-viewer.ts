@@ -3,7 +3,8 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { TsmosaicError } from '../errors.js';
 import type { DeepZoomLayout } from './deep-zoom.js';
-import { moveIntoPlace, pathExists, removeStaleTemporaries, temporaryPath } from './output-files.js';
+import { pathExists } from '../files.js';
+import { moveIntoPlace, removeStaleTemporaries, temporaryPath } from './output-files.js';
 
 /** The viewer page and the folder of OpenSeadragon beside it. */
 export const VIEWER_PAGE = 'index.html';

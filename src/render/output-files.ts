@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { readdir, rename, rm, stat } from 'node:fs/promises';
+import { readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { isAlive } from '../files.js';
 
 /**
  * Outputs are written under hidden temporary names in the output's own folder and renamed into
@@ -59,21 +60,4 @@ export async function moveIntoPlace(temporary: string, target: string): Promise<
   await rm(aside, { recursive: true, force: true });
 }
 
-/** Whether a file or folder exists at `file`. */
-export async function pathExists(file: string): Promise<boolean> {
-  try {
-    await stat(file);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
