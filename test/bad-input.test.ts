@@ -3,29 +3,11 @@ import { rmSync } from 'node:fs';
 import { chmod, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
-import { crc32, deflateSync } from 'node:zlib';
 import sharp from 'sharp';
 import { loadIndex, processCollection } from '../src/index.js';
-import { colourDistance, runCli, solidImage, tempDir } from './helpers.js';
+import { colourDistance, pngClaiming, runCli, solidImage, tempDir } from './helpers.js';
 
 const isRoot = process.getuid?.() === 0;
-
-/** A PNG whose IHDR claims `width` x `height` pixels, with almost no pixel data. */
-function pngClaiming(width: number, height: number): Buffer {
-  const chunk = (type: string, data: Buffer): Buffer => {
-    const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
-    const length = Buffer.alloc(4);
-    length.writeUInt32BE(data.length);
-    const crc = Buffer.alloc(4);
-    crc.writeUInt32BE(crc32(body));
-    return Buffer.concat([length, body, crc]);
-  };
-  const header = Buffer.alloc(13);
-  header.writeUInt32BE(width, 0);
-  header.writeUInt32BE(height, 4);
-  header.set([8, 2, 0, 0, 0], 8);
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', header), chunk('IDAT', deflateSync(Buffer.alloc(64))), chunk('IEND', Buffer.alloc(0))]);
-}
 
 /** A collection with one good picture and one file of every kind of bad input the issue lists. */
 async function badCollection(root: string): Promise<{ collection: string; bad: Record<string, RegExp>; good: Record<string, readonly number[]> }> {
