@@ -72,15 +72,19 @@ export function tileDescriptors(features: Float32Array, count: number, method: M
   return describe(count, STORED_GRID, method, (tile, sub, c) => features[tile * stride + sub * 3 + c]!);
 }
 
-/** Descriptors of the cells of a `columns` x `rows` grid from the target's sRGB means at `grid` x that resolution. */
-export function cellDescriptors(means: Float32Array, columns: number, rows: number, method: MatchMethod): Float32Array {
+/**
+ * Describes one cell of a `columns`-wide grid at a time, from the target's sRGB means at `grid` x
+ * the grid's resolution: computed when needed, so memory does not grow with the number of cells.
+ */
+export function cellDescriber(means: Float32Array, columns: number, method: MatchMethod): (cell: number) => Float32Array {
   const grid = descriptorLength(method) === 3 ? 1 : method.grid;
   const width = columns * grid;
-  return describe(columns * rows, grid, method, (cell, sub, c) => {
-    const x = (cell % columns) * grid + (sub % grid);
-    const y = Math.floor(cell / columns) * grid + Math.floor(sub / grid);
-    return means[(y * width + x) * 3 + c]!;
-  });
+  return (cell) =>
+    describe(1, grid, method, (_, sub, c) => {
+      const x = (cell % columns) * grid + (sub % grid);
+      const y = Math.floor(cell / columns) * grid + Math.floor(sub / grid);
+      return means[(y * width + x) * 3 + c]!;
+    });
 }
 
 /** The vectors the HNSW index holds for descriptors: euclidean distance between them ranks candidates. */

@@ -51,7 +51,7 @@ export interface TileCatalogue {
  */
 export function placeTiles(
   method: MatchMethod,
-  cells: Float32Array,
+  describeCell: (cell: number) => Float32Array,
   columns: number,
   rows: number,
   catalogue: TileCatalogue,
@@ -66,7 +66,6 @@ export function placeTiles(
   const reranked = method.metric === 'lab';
   const variants = method.metric === 'lab' && method.mirror ? 2 : 1;
   const length = descriptorLength(method);
-  const queries = annVectors(cells, method);
   const tiles = new Uint32Array(cellCount);
   const mirrored = new Uint8Array(cellCount);
   const uses = new Uint32Array(tileCount);
@@ -105,8 +104,8 @@ export function placeTiles(
   // vector, and each cell then ranks that shared candidate set by its own exact cost.
   const neighbourCache = new Map<string, { neighbors: number[]; distances: number[] }>();
   const rounding = QUERY_ROUNDING[method.metric];
-  const search = (cell: number, wanted: number): { neighbors: number[]; distances: number[] } => {
-    const query = queries.subarray(cell * length, (cell + 1) * length);
+  const search = (cell: number, wanted: number, descriptor = describeCell(cell)): { neighbors: number[]; distances: number[] } => {
+    const query = annVectors(descriptor, method);
     let key = `${wanted}:`;
     for (let i = 0; i < length; i++) key += `${Math.round(query[i]! / rounding)},`;
     let found = neighbourCache.get(key);
@@ -121,7 +120,8 @@ export function placeTiles(
 
   /** Candidates (tile * 2 + mirrored) for a cell, best first, from `wanted` tiles of the index. */
   const rank = (cell: number, wanted: number): Int32Array => {
-    const { neighbors } = search(cell, wanted);
+    const descriptor = describeCell(cell);
+    const { neighbors } = search(cell, wanted, descriptor);
     if (!reranked) return Int32Array.from(neighbors, (tile) => tile * 2);
     // Insertion sort by cost (ties by choice): a few dozen entries, no objects.
     const choices = new Int32Array(neighbors.length * variants);
@@ -130,7 +130,7 @@ export function placeTiles(
     for (const tile of neighbors) {
       for (let variant = 0; variant < variants; variant++) {
         const choice = tile * 2 + variant;
-        const cost = matchCost(method, cells, cell, descriptors, tile, variant === 1);
+        const cost = matchCost(method, descriptor, 0, descriptors, tile, variant === 1);
         let at = filled++;
         while (at > 0 && (costs[at - 1]! > cost || (costs[at - 1] === cost && choices[at - 1]! > choice))) {
           costs[at] = costs[at - 1]!;
@@ -146,11 +146,12 @@ export function placeTiles(
 
   /** `tile * 2 + mirrored` of the least costly tile and orientation among `tiles`. */
   const cheapest = (cell: number, tiles: number[]): number => {
+    const descriptor = describeCell(cell);
     let best = tiles[0]! * 2;
     let bestCost = Infinity;
     for (const tile of tiles) {
       for (let variant = 0; variant < variants; variant++) {
-        const cost = matchCost(method, cells, cell, descriptors, tile, variant === 1);
+        const cost = matchCost(method, descriptor, 0, descriptors, tile, variant === 1);
         if (cost < bestCost) [best, bestCost] = [tile * 2 + variant, cost];
       }
     }

@@ -11,7 +11,7 @@ import { buildAnn } from '../index-store/ann.js';
 import { loadIndex, readManifest, type LoadedIndex } from '../index-store/read-index.js';
 import type { TileStore } from '../index-store/tile-store.js';
 import { DEFAULT_METHOD, DEFAULT_MIN_DISTANCE } from '../match/defaults.js';
-import { annVectors, cellDescriptors, descriptorLength, RGB_METHOD, sameIndexSpace, tileDescriptors, type MatchMethod } from '../match/method.js';
+import { annVectors, cellDescriber, descriptorLength, RGB_METHOD, sameIndexSpace, tileDescriptors, type MatchMethod } from '../match/method.js';
 import { feasibleMinDistance, placeTiles } from '../match/placement.js';
 import { measureFidelity, STRUCTURE_GRID, type Fidelity } from '../quality/fidelity.js';
 import { assertWritableFolder, formatFromPath } from '../render/encode.js';
@@ -152,7 +152,7 @@ export async function buildMosaic(index: string, target: string, options: BuildM
   lap('target');
 
   const catalogue = { count: manifest.tileCount, descriptors, ann };
-  const placement = placeTiles(method, cellDescriptors(matchMeans, columns, rows, method), columns, rows, catalogue, { minDistance, maxUses, seed }, (done, total) =>
+  const placement = placeTiles(method, cellDescriber(matchMeans, columns, method), columns, rows, catalogue, { minDistance, maxUses, seed }, (done, total) =>
     onProgress?.({ stage: 'match', done, total }),
   );
   if (placement.relaxed > 0) onNote?.(`${placement.relaxed} cells could not keep --min-distance ${minDistance} within --max-uses ${maxUses}`);
