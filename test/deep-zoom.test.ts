@@ -7,7 +7,7 @@ import { TileStore } from '../src/index-store/tile-store.js';
 import { deepZoomLayout, dziDescriptor, tileRegion, writeDeepZoom } from '../src/render/deep-zoom.js';
 import { renderRegion, type MosaicPlan, type Region } from '../src/render/render-region.js';
 import { writeMosaic } from '../src/render/write-mosaic.js';
-import { tempDir } from './helpers.js';
+import { cropRaw, tempDir } from './helpers.js';
 
 const root = await tempDir();
 const TILE = 12;
@@ -90,7 +90,7 @@ test('writes every tile of every level, mip-mapped and halved levels showing the
         width: Math.min(1200 - region.left * scale, region.width * scale),
         height: Math.min(840 - region.top * scale, region.height * scale),
       };
-      const expected = means(cut(full, 1200, source));
+      const expected = means(cropRaw(full, 1200, source));
       assertClose(means(data), expected, 4, `${tile}`);
     }
   }
@@ -143,11 +143,3 @@ test('an aborted pyramid leaves nothing behind', async () => {
   assert.deepEqual(await readdir(folder), []);
 });
 
-function cut(pixels: Buffer, width: number, region: Region): Buffer {
-  const out = Buffer.alloc(region.width * region.height * 3);
-  for (let y = 0; y < region.height; y++) {
-    const from = ((region.top + y) * width + region.left) * 3;
-    pixels.copy(out, y * region.width * 3, from, from + region.width * 3);
-  }
-  return out;
-}

@@ -7,7 +7,7 @@ import { TileStore } from '../src/index-store/tile-store.js';
 import { renderRegion, type MosaicPlan, type Region } from '../src/render/render-region.js';
 import { ONE_PIECE_MAX_BYTES, writeMosaic } from '../src/render/write-mosaic.js';
 import { vipsHeader } from '../src/render/vips-file.js';
-import { tempDir } from './helpers.js';
+import { cropRaw, tempDir } from './helpers.js';
 import { seededRandom } from '../src/match/random.js';
 
 const root = await tempDir();
@@ -52,14 +52,6 @@ function sampleRegions(width: number, height: number, seed: number): Region[] {
   return regions;
 }
 
-function extract(data: Buffer, width: number, region: Region): Buffer {
-  const out = Buffer.alloc(region.width * region.height * 3);
-  for (let y = 0; y < region.height; y++) {
-    const from = ((region.top + y) * width + region.left) * 3;
-    data.copy(out, y * region.width * 3, from, from + region.width * 3);
-  }
-  return out;
-}
 
 test('the libvips header is the one libvips writes', async () => {
   const file = path.join(root, 'reference.v');
@@ -88,7 +80,7 @@ for (const format of ['png', 'tiff'] as const) {
     const { data, info } = await sharp(file, { limitInputPixels: false }).raw().toBuffer({ resolveWithObject: true });
     assert.deepEqual([info.width, info.height, info.channels, info.format], [width, height, 3, 'raw']);
     for (const region of sampleRegions(width, height, 11)) {
-      assert.ok(extract(data, width, region).equals(renderRegion(plan, store, region)), `region ${JSON.stringify(region)}`);
+      assert.ok(cropRaw(data, width, region).equals(renderRegion(plan, store, region)), `region ${JSON.stringify(region)}`);
     }
   });
 }
@@ -108,7 +100,7 @@ test('a large JPEG is streamed too (lossy: compared by region means)', async () 
   };
   for (const region of sampleRegions(width, height, 5).filter((r) => r.width >= 20 && r.height >= 20)) {
     const expected = renderRegion(plan, store, region);
-    const found = extract(data, width, region);
+    const found = cropRaw(data, width, region);
     for (let c = 0; c < 3; c++) {
       assert.ok(Math.abs(mean(expected, c) - mean(found, c)) < 3, `region ${JSON.stringify(region)} channel ${c}`);
     }
