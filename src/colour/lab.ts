@@ -27,30 +27,26 @@ function labCurve(t: number): number {
   return t > EPSILON ? Math.cbrt(t) : t * KAPPA_INVERSE + 4 / 29;
 }
 
-/** CIELAB L*, a*, b* of an sRGB colour given as 0-255 values (fractional means allowed). */
-export function srgbToLab(r: number, g: number, b: number): [number, number, number] {
-  const lr = srgbToLinear(r);
-  const lg = srgbToLinear(g);
-  const lb = srgbToLinear(b);
+/** CIELAB of linear-light RGB (0-1), written to `out` at `at`. */
+function linearToLab(lr: number, lg: number, lb: number, out: { [index: number]: number }, at: number): void {
   const x = labCurve((0.4124564 * lr + 0.3575761 * lg + 0.1804375 * lb) / WHITE_X);
   const y = labCurve((0.2126729 * lr + 0.7151522 * lg + 0.072175 * lb) / WHITE_Y);
   const z = labCurve((0.0193339 * lr + 0.119192 * lg + 0.9503041 * lb) / WHITE_Z);
-  return [116 * y - 16, 500 * (x - y), 200 * (y - z)];
+  out[at] = 116 * y - 16;
+  out[at + 1] = 500 * (x - y);
+  out[at + 2] = 200 * (y - z);
+}
+
+/** CIELAB L*, a*, b* of an sRGB colour given as 0-255 values (fractional means allowed). */
+export function srgbToLab(r: number, g: number, b: number): [number, number, number] {
+  const lab: [number, number, number] = [0, 0, 0];
+  linearToLab(srgbToLinear(r), srgbToLinear(g), srgbToLinear(b), lab, 0);
+  return lab;
 }
 
 /** Converts interleaved sRGB means (0-255, clamped) to interleaved L*a*b* values, with a table for the transfer curve. */
 export function srgbArrayToLab(rgb: ArrayLike<number>): Float32Array {
   const lab = new Float32Array(rgb.length);
-  for (let i = 0; i < rgb.length; i += 3) {
-    const lr = linearFast(rgb[i]!);
-    const lg = linearFast(rgb[i + 1]!);
-    const lb = linearFast(rgb[i + 2]!);
-    const x = labCurve((0.4124564 * lr + 0.3575761 * lg + 0.1804375 * lb) / WHITE_X);
-    const y = labCurve((0.2126729 * lr + 0.7151522 * lg + 0.072175 * lb) / WHITE_Y);
-    const z = labCurve((0.0193339 * lr + 0.119192 * lg + 0.9503041 * lb) / WHITE_Z);
-    lab[i] = 116 * y - 16;
-    lab[i + 1] = 500 * (x - y);
-    lab[i + 2] = 200 * (y - z);
-  }
+  for (let i = 0; i < rgb.length; i += 3) linearToLab(linearFast(rgb[i]!), linearFast(rgb[i + 1]!), linearFast(rgb[i + 2]!), lab, i);
   return lab;
 }

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import path from 'node:path';
@@ -16,6 +15,7 @@ import { feasibleMinDistance, placeTiles } from '../match/placement.js';
 import { measureFidelity, STRUCTURE_GRID, type Fidelity } from '../quality/fidelity.js';
 import { assertWritableFolder, formatFromPath } from '../render/encode.js';
 import type { MosaicPlan } from '../render/render-region.js';
+import { temporaryPath } from '../render/output-files.js';
 import { assertOutputReplaceable, writeMosaic } from '../render/write-mosaic.js';
 import { assertOutputFits, chooseGrid, DEFAULT_MAX_COLUMNS, DEFAULT_MAX_PIXELS } from './grid.js';
 import { loadTarget, readTargetSize, targetMeans } from './target.js';
@@ -180,7 +180,7 @@ export async function buildMosaic(index: string, target: string, options: BuildM
   lap('encode');
 
   const deltaE = options.measure
-    ? measureFidelity(plan, await targetMeans(image, columns * STRUCTURE_GRID, rows * STRUCTURE_GRID), renderedStructure(store))
+    ? measureFidelity(plan, await targetMeans(image, columns * STRUCTURE_GRID, rows * STRUCTURE_GRID), store === loaded.tiles ? loaded.features : renderedStructure(store))
     : undefined;
   if (deltaE) lap('measure');
 
@@ -213,7 +213,7 @@ function blendTint(cellMeans: Float32Array, tiles: Uint32Array, loaded: LoadedIn
   return tint;
 }
 
-/** Every tile's STRUCTURE_GRID x STRUCTURE_GRID sRGB means as rendered at the output tile size. */
+/** Every tile's STRUCTURE_GRID x STRUCTURE_GRID sRGB means at a reduced output tile size (at the indexed size they are the stored features). */
 function renderedStructure(store: TileStore): Float32Array {
   const perTile = STRUCTURE_GRID * STRUCTURE_GRID * 3;
   const structure = new Float32Array(store.count * perTile);
@@ -223,7 +223,7 @@ function renderedStructure(store: TileStore): Float32Array {
 
 /** Writes `{ columns, rows, cells: [{ tile, source }] }` (row-major) through a temporary file. */
 async function writePlan(file: string, plan: MosaicPlan, loaded: LoadedIndex): Promise<void> {
-  const temporary = path.join(path.dirname(file), `.${path.basename(file)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+  const temporary = temporaryPath(file);
   try {
     const stream = createWriteStream(temporary);
     const write = async (text: string): Promise<void> => {

@@ -39,16 +39,19 @@ export async function readTargetSize(file: string): Promise<{ width: number; hei
  * MAX_SAMPLES_PER_CELL pixels per cell side is reduced first, so memory follows the grid, not the photo.
  */
 export async function loadTarget(file: string, columns: number, rows: number, size: { width: number; height: number }): Promise<TargetImage> {
-  let image = sharp(file, OPEN_OPTIONS);
-  if (size.width > columns * MAX_SAMPLES_PER_CELL || size.height > rows * MAX_SAMPLES_PER_CELL) {
-    image = image.resize(columns * MAX_SAMPLES_PER_CELL, rows * MAX_SAMPLES_PER_CELL, { fit: 'fill' });
-  }
+  const reduce = size.width > columns * MAX_SAMPLES_PER_CELL || size.height > rows * MAX_SAMPLES_PER_CELL;
   try {
-    const { data, info } = await image.flatten({ background: '#ffffff' }).toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
-    return { pixels: data, width: info.width, height: info.height };
+    return await decodeSrgb(sharp(file, OPEN_OPTIONS), reduce ? { width: columns * MAX_SAMPLES_PER_CELL, height: rows * MAX_SAMPLES_PER_CELL } : undefined);
   } catch (error) {
     throw new TsmosaicError(`cannot decode the target image ${file}: ${reasonOf(error)}`);
   }
+}
+
+/** Decodes an opened picture to 8-bit sRGB, alpha flattened onto white, optionally squeezed to `size`. */
+export async function decodeSrgb(image: sharp.Sharp, size?: { width: number; height: number }): Promise<TargetImage> {
+  const resized = size ? image.resize(size.width, size.height, { fit: 'fill' }) : image;
+  const { data, info } = await resized.flatten({ background: '#ffffff' }).toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+  return { pixels: data, width: info.width, height: info.height };
 }
 
 /**
