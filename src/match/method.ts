@@ -72,19 +72,28 @@ export function tileDescriptors(features: Float32Array, count: number, method: M
   return describe(count, STORED_GRID, method, (tile, sub, c) => features[tile * stride + sub * 3 + c]!);
 }
 
+/** Up to this many bytes of cell descriptors are computed once and kept; larger grids describe cells when asked. */
+const KEPT_DESCRIPTOR_BYTES = 64 * 1024 * 1024;
+
 /**
- * Describes one cell of a `columns`-wide grid at a time, from the target's sRGB means at `grid` x
- * the grid's resolution: computed when needed, so memory does not grow with the number of cells.
+ * Describes the cells of a `columns` x `rows` grid from the target's sRGB means at `grid` x the
+ * grid's resolution. Placement asks for a cell several times: small grids are described once and
+ * kept; above KEPT_DESCRIPTOR_BYTES cells are described on each call, so memory stays bounded.
  */
-export function cellDescriber(means: Float32Array, columns: number, method: MatchMethod): (cell: number) => Float32Array {
+export function cellDescriber(means: Float32Array, columns: number, rows: number, method: MatchMethod): (cell: number) => Float32Array {
   const grid = descriptorLength(method) === 3 ? 1 : method.grid;
   const width = columns * grid;
-  return (cell) =>
-    describe(1, grid, method, (_, sub, c) => {
-      const x = (cell % columns) * grid + (sub % grid);
-      const y = Math.floor(cell / columns) * grid + Math.floor(sub / grid);
-      return means[(y * width + x) * 3 + c]!;
-    });
+  const mean = (cell: number, sub: number, c: number): number => {
+    const x = (cell % columns) * grid + (sub % grid);
+    const y = Math.floor(cell / columns) * grid + Math.floor(sub / grid);
+    return means[(y * width + x) * 3 + c]!;
+  };
+  const length = descriptorLength(method);
+  if (columns * rows * length * 4 <= KEPT_DESCRIPTOR_BYTES) {
+    const all = describe(columns * rows, grid, method, mean);
+    return (cell) => all.subarray(cell * length, (cell + 1) * length);
+  }
+  return (cell) => describe(1, grid, method, (_, sub, c) => mean(cell, sub, c));
 }
 
 /** The vectors the HNSW index holds for descriptors: euclidean distance between them ranks candidates. */

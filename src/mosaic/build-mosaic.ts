@@ -152,7 +152,7 @@ export async function buildMosaic(index: string, target: string, options: BuildM
   lap('target');
 
   const catalogue = { count: manifest.tileCount, descriptors, ann };
-  const placement = placeTiles(method, cellDescriber(matchMeans, columns, method), columns, rows, catalogue, { minDistance, maxUses, seed }, (done, total) =>
+  const placement = placeTiles(method, cellDescriber(matchMeans, columns, rows, method), columns, rows, catalogue, { minDistance, maxUses, seed }, (done, total) =>
     onProgress?.({ stage: 'match', done, total }),
   );
   if (placement.relaxed > 0) onNote?.(`${placement.relaxed} cells could not keep --min-distance ${minDistance} within --max-uses ${maxUses}`);
