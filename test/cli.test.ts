@@ -98,6 +98,7 @@ test('usage errors exit 2 and name the option', async () => {
     [['build', 'a', 'b', '--max-pixels', '1.5'], /--max-pixels/],
     [['build', 'a', 'b', '--bogus'], /unknown option '--bogus'/],
     [['process-collection', collection, '--fit', 'squash'], /--fit.*squash.*crop, stretch/],
+    [['process-collection', collection, '--crops', '3'], /--crops.*Allowed choices are 1, 5/],
     [['build', 'a'], /missing required argument 'target'/],
     [['build', 'a', 'b', '--blend', '101'], /--blend.*between 0 and 100/],
     [['build', 'a', 'b', '--metric', 'xyz'], /--metric.*xyz.*lab, rgb/],

@@ -29,7 +29,7 @@ test('a second run over an unchanged collection reuses every tile and writes the
   assert.deepEqual(await indexData(second.index), before);
   assert.deepEqual(await readFile(path.join(second.index, 'hnsw.bin')), annBefore, 'the HNSW index is kept as it was');
   const loaded = await loadIndex(second.index);
-  assert.equal(loaded.ann.getCurrentCount(), PALETTE.length);
+  assert.equal(loaded.ann.getCurrentCount(), PALETTE.length * loaded.manifest.crops, 'every crop of every picture');
 });
 
 test('new and changed files are decoded, touched ones reused, deleted ones dropped: the same index as a full run', async () => {
@@ -76,7 +76,7 @@ test('a file rewritten with the same size and a new mtime is decoded again (its 
   assert.deepEqual([result.processed, result.reused], [1, PALETTE.length]);
   const loaded = await loadIndex(out);
   const id = loaded.manifest.tiles.findIndex(({ source }) => source === 'same-size.png');
-  const pixel = loaded.tiles.tile(id);
+  const pixel = loaded.tiles.tile(id * loaded.manifest.crops);
   assert.ok(colourDistance([pixel[0]!, pixel[1]!, pixel[2]!], [200, 100, 50]) <= 4);
 });
 
@@ -91,7 +91,10 @@ test('another tile size or fit, or rebuild, decodes every file; a note says why'
   const refit = await processCollection(collection, { tileSize: 10, fit: 'stretch', onNote: (note) => notes.push(note) });
   assert.equal(refit.processed, PALETTE.length);
   assert.match(notes[1]!, /fit crop, this run stretch/);
-  const rebuilt = await processCollection(collection, { tileSize: 10, fit: 'stretch', rebuild: true });
+  const recropped = await processCollection(collection, { tileSize: 10, fit: 'stretch', crops: 1, onNote: (note) => notes.push(note) });
+  assert.equal(recropped.processed, PALETTE.length);
+  assert.match(notes[2]!, /5 crops per picture, this run 1/);
+  const rebuilt = await processCollection(collection, { tileSize: 10, fit: 'stretch', crops: 1, rebuild: true });
   assert.deepEqual([rebuilt.processed, rebuilt.reused, rebuilt.removed], [PALETTE.length, 0, 0]);
 });
 

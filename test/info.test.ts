@@ -20,11 +20,12 @@ test('info tells tiles, tile size, features, sources, size on disk and format ve
   assert.deepEqual({ ...info, createdAt: undefined }, {
     index,
     format: 'tsmosaic-index',
-    version: 2,
+    version: 3,
     createdAt: undefined,
     tiles: PALETTE.length,
     tileSize: 9,
     fit: 'stretch',
+    crops: 5,
     features: { kind: 'srgb-grid', grid: 4, dimensions: 48 },
     sources: [{ folder: collection, tiles: PALETTE.length }],
     bytes,
@@ -36,9 +37,9 @@ test('info tells tiles, tile size, features, sources, size on disk and format ve
   const lines = text.stdout.trimEnd().split('\n');
   assert.deepEqual(lines.slice(0, 7), [
     `index         ${index}`,
-    'format        tsmosaic-index version 2',
+    'format        tsmosaic-index version 3',
     `tiles         ${PALETTE.length}`,
-    'tile size     9 px, fit stretch',
+    'tile size     9 px, fit stretch, 5 crops per picture',
     'features      srgb-grid: 4x4 mean colours, 48 values per tile',
     `sources       ${collection} (${PALETTE.length} tiles)`,
     `size on disk  ${(bytes / 1000).toFixed(1)} kB (${bytes} bytes)`,
@@ -54,6 +55,6 @@ test('info on a folder that is not an index, or of another version, exits 1 with
   await writeFile(path.join(root, 'manifest.json'), JSON.stringify({ format: 'tsmosaic-index', version: 1 }));
   const old = await runCli(['info', root]);
   assert.equal(old.code, 1);
-  assert.match(old.stderr, /^tsmosaic: .* has index format version 1, this tsmosaic reads version 2: run process-collection again\n$/);
+  assert.match(old.stderr, /^tsmosaic: .* has index format version 1, this tsmosaic reads version 3: run process-collection again\n$/);
   assert.equal(old.stdout, '');
 });

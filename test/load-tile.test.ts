@@ -3,7 +3,7 @@ import { writeFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import sharp from 'sharp';
-import { loadTile, UnreadableImageError } from '../src/collection/load-tile.js';
+import { cropWindows, loadTile, UnreadableImageError } from '../src/collection/load-tile.js';
 import { colourDistance, meanOf, pngClaiming, rawImage, solidImage, tempDir } from './helpers.js';
 
 const dir = await tempDir();
@@ -74,6 +74,28 @@ test('crop keeps the centre square, stretch squashes the whole picture', async (
   const stretched = await loadTile(file, 12, 'stretch');
   assert.ok(colourDistance(meanOf(stretched.pixels, 12, 0, 0, 3, 12), [255, 0, 0]) <= 2, 'stretch keeps red on the left');
   assert.ok(colourDistance(meanOf(stretched.pixels, 12, 9, 0, 3, 12), [0, 0, 255]) <= 2, 'stretch keeps blue on the right');
+});
+
+test('five crops: the centre square, then squares of 0.7 of the short side in the four corners', async () => {
+  assert.deepEqual(cropWindows(60, 40, 1), [[10, 0, 40]]);
+  assert.deepEqual(cropWindows(60, 40, 5), [[10, 0, 40], [0, 0, 28], [32, 0, 28], [0, 12, 28], [32, 12, 28]]);
+  // A picture in four coloured quadrants: each corner crop is mostly its own quadrant's colour,
+  // the centre square an even mix.
+  const quadrants = [[255, 0, 0], [0, 255, 0], [0, 0, 255], [255, 255, 0]];
+  const pixels = new Uint8Array(40 * 40 * 3);
+  for (let y = 0; y < 40; y++) for (let x = 0; x < 40; x++) pixels.set(quadrants[(y < 20 ? 0 : 2) + (x < 20 ? 0 : 1)]!, (y * 40 + x) * 3);
+  const file = await rawImage(path.join(dir, 'quadrants.png'), pixels, 40, 40);
+  const { pixels: tiles } = await loadTile(file, 10, 'crop', 5);
+  assert.equal(tiles.length, 5 * 10 * 10 * 3);
+  const tile = (i: number): Uint8Array => tiles.subarray(i * 300, (i + 1) * 300);
+  assert.ok(colourDistance(meanOf(tile(0), 10, 0, 0, 10, 10), [128, 128, 64]) <= 4, `centre: ${meanOf(tile(0), 10, 0, 0, 10, 10)}`);
+  quadrants.forEach((colour, quadrant) => {
+    const crop = tile(quadrant + 1);
+    // The corner of the crop that is the picture's corner has the quadrant's colour.
+    const x = quadrant % 2 === 0 ? 0 : 6;
+    const y = quadrant < 2 ? 0 : 6;
+    assert.ok(colourDistance(meanOf(crop, 10, x, y, 4, 4), colour) <= 4, `crop ${quadrant + 1}: ${meanOf(crop, 10, x, y, 4, 4)} vs ${colour}`);
+  });
 });
 
 test('EXIF orientation is applied before cropping', async () => {

@@ -11,7 +11,7 @@ const root = await tempDir();
 interface PlanFile {
   columns: number;
   rows: number;
-  cells: { tile: number; source: string; mirrored?: boolean }[];
+  cells: { tile: number; source: string; crop?: number; mirrored?: boolean }[];
 }
 
 /** A collection of `count` solid tiles spread over many colours. */
@@ -126,6 +126,47 @@ test('the fill order does not leave the last rows worse under a tight budget', a
   assert.ok(lower < upper * 1.5 && upper < lower * 1.5, `upper half ${upper.toFixed(1)}, lower half ${lower.toFixed(1)}`);
 });
 
+test('corner crops: build picks the part of a picture that fits, and the rules count a picture once', async () => {
+  // Pictures in four coloured quadrants: their centre squares are all muddy mixes, their corners pure.
+  const folder = path.join(root, 'quadrants');
+  await mkdir(folder, { recursive: true });
+  await Promise.all(
+    Array.from({ length: 40 }, (_, i) => {
+      const colours = [0, 1, 2, 3].map((q) => [(i * 53 + q * 101) % 256, (i * 97 + q * 37 + 40) % 256, (i * 31 + q * 71 + 90) % 256]);
+      const pixels = new Uint8Array(24 * 24 * 3);
+      for (let y = 0; y < 24; y++) for (let x = 0; x < 24; x++) pixels.set(colours[(y < 12 ? 0 : 2) + (x < 12 ? 0 : 1)]!, (y * 24 + x) * 3);
+      return rawImage(path.join(folder, `q${String(i).padStart(2, '0')}.png`), pixels, 24, 24);
+    }),
+  );
+  const cropped = (await processCollection(folder, { out: path.join(root, 'quadrants-index'), tileSize: 8 })).index;
+  const centres = (await processCollection(folder, { out: path.join(root, 'quadrants-index1'), tileSize: 8, crops: 1 })).index;
+  const minDistance = 2;
+  const plan = await buildPlan(cropped, target, { tilesAcross: 16, minDistance });
+  assert.ok(plan.cells.some(({ crop }) => crop !== 0), 'corner crops are used');
+  for (const { tile, crop, source } of plan.cells) {
+    assert.ok(crop !== undefined && crop >= 0 && crop < 5);
+    assert.equal(source, `q${String(tile).padStart(2, '0')}.png`, 'tile is the picture');
+  }
+  for (let cell = 0; cell < plan.cells.length; cell++) {
+    const [x, y] = [cell % plan.columns, Math.floor(cell / plan.columns)];
+    plan.cells.forEach((other, j) => {
+      const [ox, oy] = [j % plan.columns, Math.floor(j / plan.columns)];
+      if (j !== cell && (ox - x) ** 2 + (oy - y) ** 2 <= minDistance ** 2) assert.notEqual(other.tile, plan.cells[cell]!.tile, `two crops of one picture at (${x},${y}) and (${ox},${oy})`);
+    });
+  }
+  // pycollage's method, --no-crops and an index of centre squares use crop 0 only.
+  for (const [index, options] of [[cropped, { metric: 'rgb' }], [cropped, { crops: false }], [centres, {}]] as const) {
+    const centrePlan = await buildPlan(index, target, { tilesAcross: 16, minDistance, ...options });
+    assert.ok(centrePlan.cells.every(({ crop }) => (crop ?? 0) === 0), JSON.stringify(options));
+  }
+  // The corners fit the gradient's colours better than the muddy centres.
+  const fidelity = async (index: string, options: BuildMosaicOptions): Promise<number> =>
+    (await buildMosaic(index, target, { out: path.join(root, 'q.png'), tilesAcross: 16, minDistance, measure: true, ...options })).deltaE!.cell;
+  const [withCrops, without] = [await fidelity(cropped, {}), await fidelity(cropped, { crops: false })];
+  assert.ok(withCrops < without * 0.8, `cell ΔE00 with crops ${withCrops.toFixed(2)}, centres only ${without.toFixed(2)}`);
+  assert.equal(await fidelity(centres, {}), without, 'an index of centre squares matches the same');
+});
+
 test('structure decides the orientation with a 2x2 grid, and cannot with the mean alone', async () => {
   // Four tiles, each half dark and half light, one per orientation: all have the same mean colour.
   const folder = path.join(root, 'halves');
@@ -141,7 +182,7 @@ test('structure decides the orientation with a 2x2 grid, and cannot with the mea
     return pixels;
   };
   await Promise.all(orientations.map((where) => rawImage(path.join(folder, `${where}.png`), picture(where, 32), 32, 32)));
-  const halvesIndex = (await processCollection(folder, { out: path.join(root, 'halves-index'), tileSize: 8 })).index;
+  const halvesIndex = (await processCollection(folder, { out: path.join(root, 'halves-index'), tileSize: 8, crops: 1 })).index;
   // Target: 4 cells of 16 px, dark on the left, right, top and bottom in turn.
   const cells = orientations.map((where) => picture(where, 16));
   const pixels = new Uint8Array(64 * 16 * 3);

@@ -29,6 +29,7 @@ test('indexes every image below the collection, skipping bad and hidden files', 
   const manifest = await readManifest(result.index);
   assert.equal(manifest.tileSize, 12);
   assert.equal(manifest.tileCount, PALETTE.length);
+  assert.equal(manifest.crops, 5);
   assert.deepEqual(manifest.features, { kind: 'srgb-grid', grid: 4, dimensions: 48 });
   assert.deepEqual(
     manifest.tiles.map(({ source }) => source),
@@ -36,18 +37,22 @@ test('indexes every image below the collection, skipping bad and hidden files', 
     'sources are relative and in a stable order',
   );
   const loaded = await loadIndex(result.index);
-  manifest.tiles.forEach(({ source }, id) => {
+  assert.equal(loaded.tiles.count, PALETTE.length * 5, 'five crops per picture');
+  manifest.tiles.forEach(({ source }, picture) => {
     const colour = PALETTE[Number(/c(\d)/.exec(source)![1])]!;
-    for (let sub = 0; sub < 16; sub++) {
-      const feature = Array.from(loaded.features.subarray(id * 48 + sub * 3, id * 48 + sub * 3 + 3));
-      assert.ok(colourDistance(feature, colour) <= 4, `${source}: feature ${feature} vs ${colour}`);
+    // Every crop of a one-colour picture has its colour.
+    for (let id = picture * 5; id < picture * 5 + 5; id++) {
+      for (let sub = 0; sub < 16; sub++) {
+        const feature = Array.from(loaded.features.subarray(id * 48 + sub * 3, id * 48 + sub * 3 + 3));
+        assert.ok(colourDistance(feature, colour) <= 4, `${source} crop ${id % 5}: feature ${feature} vs ${colour}`);
+      }
+      const tile = loaded.tiles.tile(id);
+      assert.ok(colourDistance([tile[0]!, tile[1]!, tile[2]!], colour) <= 4, `${source}: tile pixel`);
     }
-    const tile = loaded.tiles.tile(id);
-    assert.ok(colourDistance([tile[0]!, tile[1]!, tile[2]!], colour) <= 4, `${source}: tile pixel`);
   });
   const files = (await readdir(result.index)).sort();
   assert.deepEqual(files, ['features.f32', 'hnsw.bin', 'manifest.json', 'tiles.rgb']);
-  assert.equal((await stat(path.join(result.index, 'tiles.rgb'))).size, PALETTE.length * 12 * 12 * 3);
+  assert.equal((await stat(path.join(result.index, 'tiles.rgb'))).size, PALETTE.length * 5 * 12 * 12 * 3);
 });
 
 test('the index still loads after the collection is gone, and a re-run replaces it', async () => {
@@ -62,7 +67,7 @@ test('the index still loads after the collection is gone, and a re-run replaces 
   assert.deepEqual((await readdir(path.dirname(out))).sort(), ['my-index'], 'no temporary or old folders are left');
   await rm(collection, { recursive: true });
   const loaded = await loadIndex(out);
-  assert.equal(loaded.tiles.count, PALETTE.length + 1);
+  assert.equal(loaded.tiles.count, (PALETTE.length + 1) * 5);
 });
 
 test('an output folder inside the collection is not scanned', async () => {

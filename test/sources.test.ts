@@ -20,7 +20,10 @@ async function twoFolders(root: string): Promise<[string, string]> {
 async function tilesBySource(index: string): Promise<Map<string, string>> {
   const loaded = await loadIndex(index);
   const roots = loaded.manifest.roots ?? [loaded.manifest.collection];
-  return new Map(loaded.manifest.tiles.map(({ root, source }, id) => [path.join(roots[root ?? 0]!, source), loaded.tiles.tile(id).toString('hex')]));
+  const { crops } = loaded.manifest;
+  // Every crop of the picture.
+  const pixels = (picture: number): string => loaded.tiles.pixels.subarray(picture * crops * loaded.tiles.tileBytes, (picture + 1) * crops * loaded.tiles.tileBytes).toString('hex');
+  return new Map(loaded.manifest.tiles.map(({ root, source }, id) => [path.join(roots[root ?? 0]!, source), pixels(id)]));
 }
 
 test('process-collection takes several folders; each tile names its folder', async () => {
@@ -70,7 +73,7 @@ test('--shard i/n splits the files into n disjoint parts; merging the parts give
   assert.deepEqual({ ...summary, seconds: 0 }, { index: merged, tiles: PALETTE.length, duplicates: 0, seconds: 0 });
   assert.deepEqual(await tilesBySource(merged), await tilesBySource(whole.index));
   const loaded = await loadIndex(merged);
-  assert.equal(loaded.ann.getCurrentCount(), PALETTE.length);
+  assert.equal(loaded.ann.getCurrentCount(), PALETTE.length * loaded.manifest.crops);
 
   // Shards are deterministic: the same command gives the same part.
   const again = await processCollection([first, second], { out: path.join(root, 'again'), tileSize: 6, shard: { index: 1, count: 3 } });
@@ -91,7 +94,7 @@ test('merge refuses indexes of another tile size or fit with a clear error, and 
   const { code, stdout, stderr } = await runCli(['merge', '-o', path.join(root, 'merged'), small.index, large.index]);
   assert.equal(code, 1);
   assert.equal(stdout, '');
-  assert.match(stderr, /^tsmosaic: cannot merge .*large with .*small: it has tile size 8, not 6 \(process both with the same --tile-size and --fit\)\n$/);
+  assert.match(stderr, /^tsmosaic: cannot merge .*large with .*small: it has tile size 8, not 6 \(process both with the same --tile-size, --fit and --crops\)\n$/);
   const missingOut = await runCli(['merge', small.index]);
   assert.equal(missingOut.code, 2);
   assert.match(missingOut.stderr, /required option '-o, --out <dir>' not specified/);

@@ -7,7 +7,7 @@ import { printResult, round, roundSeconds } from './output.js';
 /** The build options commander parses (same names as the API's), plus the CLI's own. */
 export type BuildFlags = Pick<
   BuildMosaicOptions,
-  'out' | 'tilesAcross' | 'tileSize' | 'maxPixels' | 'metric' | 'mirror' | 'minDistance' | 'maxUses' | 'unique' | 'seed' | 'blend' | 'plan'
+  'out' | 'tilesAcross' | 'tileSize' | 'maxPixels' | 'metric' | 'mirror' | 'crops' | 'minDistance' | 'maxUses' | 'unique' | 'seed' | 'blend' | 'plan'
 > & { json?: boolean; measure?: boolean; quiet?: boolean };
 
 /** `tsmosaic build <index> <target>`: prints the output path, or the JSON summary. */

@@ -13,7 +13,7 @@ export async function runInfo(index: string, flags: InfoFlags): Promise<void> {
     ['index', info.index],
     ['format', `${info.format} version ${info.version}`],
     ['tiles', String(info.tiles)],
-    ['tile size', `${info.tileSize} px, fit ${info.fit}`],
+    ['tile size', `${info.tileSize} px, fit ${info.fit}, ${info.crops === 1 ? 'centre square only' : `${info.crops} crops per picture`}`],
     ['features', `${kind}: ${grid}x${grid} mean colours, ${dimensions} values per tile`],
     ...info.sources.map(({ folder, tiles }, i): [string, string] => [i === 0 ? 'sources' : '', `${folder} (${tiles} tiles)`]),
     ['size on disk', `${formatBytes(info.bytes)} (${info.bytes} bytes)`],

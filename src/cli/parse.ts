@@ -12,6 +12,15 @@ export function integerOption(min: number, max = Number.MAX_SAFE_INTEGER): (valu
   };
 }
 
+/** A commander argument parser for one of a few integers. */
+export function integerChoice(allowed: readonly number[]): (value: string) => number {
+  return (value: string) => {
+    const number = Number(value);
+    if (!/^\s*\d+\s*$/.test(value) || !allowed.includes(number)) throw new InvalidArgumentError(`Allowed choices are ${allowed.join(', ')}.`);
+    return number;
+  };
+}
+
 /** A commander argument parser for `--shard i/n`: part i (1-based) of n. */
 export function shardOption(value: string): { index: number; count: number } {
   const match = /^\s*(\d+)\s*\/\s*(\d+)\s*$/.exec(value);

@@ -1,6 +1,6 @@
 import sharp from 'sharp';
 import { processCollection, type ProcessCollectionOptions, type Shard } from '../collection/process-collection.js';
-import type { TileFit } from '../collection/load-tile.js';
+import type { CropCount, TileFit } from '../collection/load-tile.js';
 import { abortOnSignals } from './interrupt.js';
 import { printResult, roundSeconds } from './output.js';
 import { createReporter } from './progress.js';
@@ -9,6 +9,7 @@ export interface ProcessCollectionFlags {
   out?: string;
   tileSize?: number;
   fit?: TileFit;
+  crops?: CropCount;
   rebuild?: boolean;
   shard?: Shard;
   json?: boolean;
@@ -27,6 +28,7 @@ export async function runProcessCollection(collections: string[], flags: Process
     out: flags.out,
     tileSize: flags.tileSize,
     fit: flags.fit,
+    crops: flags.crops,
     rebuild: flags.rebuild,
     shard: flags.shard,
     signal,

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
-import { integerOption, shardOption } from './parse.js';
+import { integerChoice, integerOption, shardOption } from './parse.js';
 
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -22,6 +22,7 @@ export function createProgram(): Command {
     .option('-o, --out <dir>', 'index folder to write (default: "index" beside the first collection folder)')
     .option('-s, --tile-size <px>', 'edge of the stored square tiles in pixels', integerOption(1, 1024), 20)
     .addOption(new Option('--fit <mode>', 'how non-square pictures become square tiles').choices(['crop', 'stretch']).default('crop'))
+    .option('--crops <n>', 'tiles cut from each picture: 5 = the centre square and four corner squares, for build to choose from; 1 = the centre square only (choices: 1, 5)', integerChoice([1, 5]), 5)
     .option('--rebuild', 'decode every file, even where the existing index has its tile')
     .option('--shard <i/n>', 'process only part i of n of the files (a fixed split by file path), to merge later', shardOption)
     .option('--json', 'print a JSON summary on stdout instead of the index path')
@@ -45,6 +46,7 @@ export function createProgram(): Command {
     .option('--max-pixels <n>', 'refuse to write a single image with more pixels than this (deep zoom has no limit)', integerOption(1), 1_000_000_000)
     .addOption(new Option('--metric <metric>', 'lab: perceptual colour and structure; rgb: mean RGB only, as pycollage').choices(['lab', 'rgb']).default('lab'))
     .option('--no-mirror', 'never mirror tiles left-right (by default a mirrored tile is used where it fits better)')
+    .option('--no-crops', 'use only the centre square of each picture, not the corner crops the index holds (lab metric; rgb always does)')
     .option('--min-distance <cells>', 'no tile repeated within this many cells; 0 allows neighbours to repeat (default: 1, never next to itself)', integerOption(0, 1000))
     .option('--max-uses <k>', 'use each tile at most k times', integerOption(1))
     .option('--unique', 'use each tile at most once (= --max-uses 1)')
@@ -61,7 +63,7 @@ export function createProgram(): Command {
 
   program
     .command('merge')
-    .description('merge indexes built separately (e.g. with --shard) into one; they must have the same tile size, fit and features')
+    .description('merge indexes built separately (e.g. with --shard) into one; they must have the same tile size, fit, crops and features')
     .argument('<index...>', 'index folders to merge, in this order')
     .requiredOption('-o, --out <dir>', 'index folder to write')
     .option('--json', 'print a JSON summary on stdout instead of the index path')

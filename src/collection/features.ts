@@ -16,3 +16,11 @@ export const FEATURE_DIMENSIONS: Record<FeatureKind, number> = { 'srgb-grid': ST
 export function tileFeatures(pixels: Uint8Array, tileSize: number): Float32Array {
   return areaAverage(pixels, tileSize, tileSize, 3, STORED_GRID, STORED_GRID);
 }
+
+/** The stored features of `count` tiles stored one after another, one after another. */
+export function tilesFeatures(pixels: Uint8Array, tileSize: number, count: number): Float32Array {
+  const tileBytes = tileSize * tileSize * 3;
+  const features = new Float32Array(count * FEATURE_DIMENSIONS['srgb-grid']);
+  for (let i = 0; i < count; i++) features.set(tileFeatures(pixels.subarray(i * tileBytes, (i + 1) * tileBytes), tileSize), i * FEATURE_DIMENSIONS['srgb-grid']);
+  return features;
+}

@@ -10,9 +10,9 @@ import { annDescription, IndexWriter, type FoundCheckpoint } from '../index-stor
 import { INDEX_FILES, rootsOf, type IndexManifest, type TileSource } from '../index-store/format.js';
 import { readManifest } from '../index-store/read-index.js';
 import { openEarlierTiles, tileKey, type EarlierTile, type EarlierTiles } from '../index-store/reuse.js';
-import { FEATURE_DIMENSIONS, tileFeatures, type FeatureKind } from './features.js';
+import { FEATURE_DIMENSIONS, tilesFeatures, type FeatureKind } from './features.js';
 import { fingerprintFile } from './fingerprint.js';
-import { loadTile, type TileFit, UnreadableImageError } from './load-tile.js';
+import { loadTile, type CropCount, type TileFit, UnreadableImageError } from './load-tile.js';
 import { scanCollection } from './scan.js';
 
 /** Progress of a long step: `done` of `total` units. */
@@ -41,6 +41,12 @@ export interface ProcessCollectionOptions {
   tileSize?: number;
   /** `crop` (default) keeps the aspect ratio and crops to the centre square; `stretch` squashes. */
   fit?: TileFit;
+  /**
+   * Tiles cut from each picture: 5 (default) stores the centre square and four corner squares, so
+   * `build` can choose the part of a picture that fits a cell best (never two of one picture where
+   * the placement rules forbid repeats); 1 stores only the centre square, as pycollage does.
+   */
+  crops?: CropCount;
   /** Decode every file even when `out` holds an index whose tiles could be reused. */
   rebuild?: boolean;
   /** Process only this part of the files (chosen by a hash of each file's relative path). */
@@ -71,6 +77,7 @@ export interface ProcessCollectionResult {
 }
 
 export const DEFAULT_TILE_SIZE = 20;
+export const DEFAULT_CROPS: CropCount = 5;
 
 /** A file found by the scan: its collection folder (index into the roots) and its relative path. */
 interface ScannedFile {
@@ -101,6 +108,7 @@ export async function processCollection(collection: string | string[], options: 
   const started = performance.now();
   const tileSize = expectInteger('tileSize', options.tileSize ?? DEFAULT_TILE_SIZE, 1, MAX_TILE_SIZE);
   const fit = expectOneOf('fit', options.fit ?? 'crop', ['crop', 'stretch']);
+  const crops = expectCrops(options.crops ?? DEFAULT_CROPS);
   const concurrency = expectInteger('concurrency', options.concurrency ?? os.availableParallelism() * 2, 1, 256);
   const shard = options.shard && checkShard(options.shard);
   const given = Array.isArray(collection) ? collection : [collection];
@@ -127,9 +135,10 @@ export async function processCollection(collection: string | string[], options: 
 
   const featureKind: FeatureKind = 'srgb-grid';
   const featureDimensions = FEATURE_DIMENSIONS[featureKind];
-  const previous = options.rebuild ? undefined : await openPrevious(out, { tileSize, fit, featureKind, featureDimensions }, onNote);
-  const writer = await IndexWriter.create(out, { roots, tileSize, fit, featureKind, featureDimensions });
-  const resumed = options.rebuild ? undefined : await openCheckpoint(writer.checkpoints, { tileSize, fit, featureKind, featureDimensions });
+  const settings: Settings = { tileSize, fit, crops, featureKind, featureDimensions };
+  const previous = options.rebuild ? undefined : await openPrevious(out, settings, onNote);
+  const writer = await IndexWriter.create(out, { roots, ...settings });
+  const resumed = options.rebuild ? undefined : await openCheckpoint(writer.checkpoints, settings);
   if (resumed) onNote?.(`resuming an interrupted run: ${resumed.tiles.count} tiles already done`);
   let processed = 0;
   let reused = 0;
@@ -168,7 +177,7 @@ export async function processCollection(collection: string | string[], options: 
         const done = resumed?.find(roots[file.root]!, file.relative);
         try {
           const reused = (earlier && (await reuseIfUnchanged(absolute, file.root, earlier))) ?? (done && (await reuseIfUnchanged(absolute, file.root, done)));
-          finished.set(position, reused ?? (await decode(absolute, file, tileSize, fit)));
+          finished.set(position, reused ?? (await decode(absolute, file, settings)));
         } catch (error) {
           if (!(error instanceof UnreadableImageError)) throw error;
           finished.set(position, { file: path.join(given[file.root]!, file.relative), reason: error.message });
@@ -206,10 +215,10 @@ export async function processCollection(collection: string | string[], options: 
   return { index: out, tiles: writer.tileCount, processed, reused, removed, skipped, seconds: (performance.now() - started) / 1000 };
 }
 
-async function decode(absolute: string, file: ScannedFile, tileSize: number, fit: TileFit): Promise<ReadyTile> {
-  const { pixels, size, mtimeMs, fingerprint } = await loadTile(absolute, tileSize, fit);
+async function decode(absolute: string, file: ScannedFile, { tileSize, fit, crops }: Settings): Promise<ReadyTile> {
+  const { pixels, size, mtimeMs, fingerprint } = await loadTile(absolute, tileSize, fit, crops);
   const source: TileSource = { source: file.relative, size, mtimeMs, ...(file.root > 0 ? { root: file.root } : {}), fingerprint };
-  return { pixels, features: tileFeatures(pixels, tileSize), source };
+  return { pixels, features: tilesFeatures(pixels, tileSize, crops), source };
 }
 
 /** The earlier tile of `absolute` when the file is unchanged: same size, and same mtime or fingerprint. */
@@ -233,6 +242,7 @@ async function reuseIfUnchanged(absolute: string, root: number, earlier: Earlier
 interface Settings {
   tileSize: number;
   fit: TileFit;
+  crops: CropCount;
   featureKind: FeatureKind;
   featureDimensions: number;
 }
@@ -264,9 +274,9 @@ function earlierRun(tiles: EarlierTiles, sources: TileSource[], roots: string[])
 /** Opens the checkpoint with the most tiles that was made with these settings, if any. */
 async function openCheckpoint(found: FoundCheckpoint[], settings: Settings): Promise<EarlierRun | undefined> {
   for (const { folder, checkpoint } of found) {
-    const { tileSize, fit, features, tiles, roots } = checkpoint;
-    if (tileSize !== settings.tileSize || fit !== settings.fit || features.kind !== settings.featureKind || features.dimensions !== settings.featureDimensions) continue;
-    const store = await openEarlierTiles(folder, tiles.length, tileSize, features.dimensions);
+    const { tileSize, fit, crops, features, tiles, roots } = checkpoint;
+    if (tileSize !== settings.tileSize || fit !== settings.fit || crops !== settings.crops || features.kind !== settings.featureKind || features.dimensions !== settings.featureDimensions) continue;
+    const store = await openEarlierTiles(folder, tiles.length, tileSize, features.dimensions, crops);
     if (typeof store !== 'string') return earlierRun(store, tiles, roots);
   }
   return undefined;
@@ -292,12 +302,13 @@ async function openPrevious(out: string, settings: Settings, onNote: ((message: 
   const differences: string[] = [];
   if (manifest.tileSize !== settings.tileSize) differences.push(`tile size ${manifest.tileSize}, this run ${settings.tileSize}`);
   if (manifest.fit !== settings.fit) differences.push(`fit ${manifest.fit}, this run ${settings.fit}`);
+  if (manifest.crops !== settings.crops) differences.push(`${manifest.crops} crops per picture, this run ${settings.crops}`);
   if (manifest.features.kind !== settings.featureKind || manifest.features.dimensions !== settings.featureDimensions) differences.push('other features');
   if (differences.length > 0) {
     onNote?.(`the existing index has ${differences.join(', ')}: processing every file`);
     return undefined;
   }
-  const tiles = await openEarlierTiles(out, manifest.tileCount, manifest.tileSize, manifest.features.dimensions);
+  const tiles = await openEarlierTiles(out, manifest.tileCount, manifest.tileSize, manifest.features.dimensions, manifest.crops);
   if (typeof tiles === 'string') {
     onNote?.(`not reusing the existing index (${tiles}): processing every file`);
     return undefined;
@@ -308,6 +319,11 @@ async function openPrevious(out: string, settings: Settings, onNote: ((message: 
 /** Whether a relative path belongs to a shard: a hash of the path, so adding files never moves others. */
 function inShard(relative: string, shard: Shard): boolean {
   return crc32(relative) % shard.count === shard.index - 1;
+}
+
+function expectCrops(value: unknown): CropCount {
+  if (value !== 1 && value !== 5) throw new UsageError(`Expected 1 or 5 for crops but received ${String(value)}`);
+  return value;
 }
 
 function checkShard(shard: Shard): Shard {

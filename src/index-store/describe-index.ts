@@ -10,9 +10,12 @@ export interface IndexInfo {
   format: string;
   version: number;
   createdAt: string;
+  /** Pictures indexed. */
   tiles: number;
   tileSize: number;
   fit: TileFit;
+  /** Tiles cut from each picture. */
+  crops: number;
   features: IndexManifest['features'];
   /** Each collection folder the tiles came from, with how many tiles it gave. */
   sources: { folder: string; tiles: number }[];
@@ -42,6 +45,7 @@ export async function describeIndex(folder: string): Promise<IndexInfo> {
     tiles: manifest.tileCount,
     tileSize: manifest.tileSize,
     fit: manifest.fit,
+    crops: manifest.crops,
     features: manifest.features,
     sources: roots.map((root, i) => ({ folder: root, tiles: counts[i]! })),
     bytes,

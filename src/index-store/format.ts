@@ -1,11 +1,11 @@
 import type { FeatureKind } from '../collection/features.js';
-import type { TileFit } from '../collection/load-tile.js';
+import type { CropCount, TileFit } from '../collection/load-tile.js';
 import type { MatchMethod } from '../match/method.js';
 
 /** Identifies a tsmosaic index folder's manifest. */
 export const INDEX_FORMAT = 'tsmosaic-index';
 /** Bumped whenever the on-disk layout changes; `build` refuses other versions. */
-export const INDEX_FORMAT_VERSION = 2;
+export const INDEX_FORMAT_VERSION = 3;
 
 /** Names of the files inside an index folder. */
 export const INDEX_FILES = {
@@ -29,6 +29,7 @@ export interface Checkpoint {
   roots: string[];
   tileSize: number;
   fit: TileFit;
+  crops: CropCount;
   features: { kind: FeatureKind; dimensions: number };
   tiles: TileSource[];
 }
@@ -46,7 +47,7 @@ export interface TileSource {
   fingerprint?: string;
 }
 
-/** Contents of manifest.json, version 2. */
+/** Contents of manifest.json, version 3. */
 export interface IndexManifest {
   format: typeof INDEX_FORMAT;
   version: number;
@@ -56,16 +57,23 @@ export interface IndexManifest {
   /** Every collection folder, absolute, when there are several (absent = `[collection]`). */
   roots?: string[];
   tileSize: number;
+  /** Pictures indexed: entries of `tiles`. */
   tileCount: number;
   fit: TileFit;
+  /**
+   * Tiles cut from each picture (see `cropWindows`): tiles.rgb and features.f32 hold
+   * `tileCount * crops` tiles, picture after picture, so tile `t` is crop `t % crops` of picture
+   * `Math.floor(t / crops)`; crop 0 is the centre square.
+   */
+  crops: CropCount;
   /** Feature vector stored per tile in features.f32 (float32, little-endian, tile-major). */
   features: { kind: FeatureKind; grid: number; dimensions: number };
   /**
    * The hnswlib-node index in hnsw.bin: euclidean ('l2') over the candidate vectors of `method`
-   * (labels are tile ids). `build` with another method builds its own index in memory.
+   * of every tile, all crops (labels are tile ids). `build` with another method builds its own index in memory.
    */
   ann: { distance: 'l2'; m: number; efConstruction: number; method: MatchMethod };
-  /** One entry per tile, in tile-id order (the order of tiles.rgb and features.f32). */
+  /** One entry per picture, in picture order (the order of tiles.rgb and features.f32). */
   tiles: TileSource[];
 }
 

@@ -11,6 +11,7 @@ import { TileStore } from './tile-store.js';
 export interface LoadedIndex {
   folder: string;
   manifest: IndexManifest;
+  /** Every tile: `manifest.tileCount * manifest.crops`, picture after picture. */
   tiles: TileStore;
   /** The stored features (see FeatureKind), tile-major. */
   features: Float32Array;
@@ -44,9 +45,10 @@ export async function readManifest(folder: string): Promise<IndexManifest> {
   if (manifest.version !== INDEX_FORMAT_VERSION) {
     throw new TsmosaicError(`${folder} has index format version ${String(manifest.version)}, this tsmosaic reads version ${INDEX_FORMAT_VERSION}: ${RERUN}`);
   }
-  const { tileSize, tileCount, features, tiles, ann } = manifest;
+  const { tileSize, tileCount, crops, features, tiles, ann } = manifest;
   const valid =
     Number.isInteger(tileSize) && tileSize! > 0 &&
+    (crops === 1 || crops === 5) &&
     Number.isInteger(tileCount) && tileCount! > 0 &&
     features !== undefined && FEATURE_DIMENSIONS[features.kind] === features.dimensions &&
     ann !== undefined && typeof ann.method === 'object' &&
@@ -62,7 +64,8 @@ export async function readManifest(folder: string): Promise<IndexManifest> {
  */
 export async function loadIndex(folder: string, manifest?: IndexManifest): Promise<LoadedIndex> {
   const checked = manifest ?? (await readManifest(folder));
-  const { tileSize, tileCount, features: { dimensions } } = checked;
+  const { tileSize, crops, features: { dimensions } } = checked;
+  const tileCount = checked.tileCount * crops;
   const tilePixels = await readSized(folder, INDEX_FILES.tiles, tileCount * tileSize * tileSize * 3);
   const featureBytes = await readSized(folder, INDEX_FILES.features, tileCount * dimensions * 4);
   const features = new Float32Array(featureBytes.buffer.slice(featureBytes.byteOffset, featureBytes.byteOffset + featureBytes.byteLength));

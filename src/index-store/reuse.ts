@@ -33,29 +33,31 @@ export class EarlierTiles {
   /** Tiles are mostly reused in order: they are read READ_AHEAD at a time (a few hundred KB). */
   private block: { first: number; pixels: Promise<Buffer> } | undefined;
 
-  private constructor(folder: string, handle: FileHandle, count: number, tileSize: number, features: Float32Array, dimensions: number) {
+  private constructor(folder: string, handle: FileHandle, count: number, tileBytes: number, features: Float32Array, dimensions: number) {
     this.folder = folder;
     this.handle = handle;
     this.count = count;
-    this.tileBytes = tileSize * tileSize * 3;
+    this.tileBytes = tileBytes;
     this.featureValues = features;
     this.dimensions = dimensions;
   }
 
   /**
-   * Opens the first `count` tiles of `folder`'s tiles.rgb and features.f32 (the files may hold
-   * more: an interrupted run's streams run ahead of its checkpoint).
+   * Opens the first `count` pictures of `folder`'s tiles.rgb and features.f32 (the files may hold
+   * more: an interrupted run's streams run ahead of its checkpoint); each picture is `crops` tiles
+   * of `dimensions` features. Ids, `pixels` and `features` are per picture.
    * @throws {Error} with a reason when either file is missing or too short.
    */
-  static async open(folder: string, count: number, tileSize: number, dimensions: number): Promise<EarlierTiles> {
+  static async open(folder: string, count: number, tileSize: number, featureDimensions: number, crops: number): Promise<EarlierTiles> {
     const tilesFile = path.join(folder, INDEX_FILES.tiles);
-    const tileBytes = tileSize * tileSize * 3;
+    const tileBytes = tileSize * tileSize * 3 * crops;
+    const dimensions = featureDimensions * crops;
     if ((await stat(tilesFile)).size < count * tileBytes) throw new Error(`${INDEX_FILES.tiles} is too short`);
     const featureBytes = await readFile(path.join(folder, INDEX_FILES.features));
     if (featureBytes.length < count * dimensions * 4) throw new Error(`${INDEX_FILES.features} is too short`);
     const features = new Float32Array(featureBytes.buffer.slice(featureBytes.byteOffset, featureBytes.byteOffset + count * dimensions * 4));
     const handle = await open(tilesFile, 'r');
-    return new EarlierTiles(folder, handle, count, tileSize, features, dimensions);
+    return new EarlierTiles(folder, handle, count, tileBytes, features, dimensions);
   }
 
   /** The pixels of one tile (a copy), read from disk with the tiles after it. */
@@ -86,9 +88,9 @@ export class EarlierTiles {
 }
 
 /** Opens earlier tiles, or returns the reason they cannot be used. */
-export async function openEarlierTiles(folder: string, count: number, tileSize: number, dimensions: number): Promise<EarlierTiles | string> {
+export async function openEarlierTiles(folder: string, count: number, tileSize: number, dimensions: number, crops: number): Promise<EarlierTiles | string> {
   try {
-    return await EarlierTiles.open(folder, count, tileSize, dimensions);
+    return await EarlierTiles.open(folder, count, tileSize, dimensions, crops);
   } catch (error) {
     return reasonOf(error);
   }

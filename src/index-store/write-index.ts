@@ -9,7 +9,7 @@ import { TsmosaicError, reasonOf } from '../errors.js';
 import { STORED_GRID, type FeatureKind } from '../collection/features.js';
 import { DEFAULT_METHOD } from '../match/defaults.js';
 import { annVectors, descriptorLength, tileDescriptors } from '../match/method.js';
-import type { TileFit } from '../collection/load-tile.js';
+import type { CropCount, TileFit } from '../collection/load-tile.js';
 import { ANN_PARAMETERS, buildAnn } from './ann.js';
 import { CHECKPOINT_FILE, INDEX_FILES, INDEX_FORMAT, INDEX_FORMAT_VERSION, type Checkpoint, type IndexManifest, type TileSource } from './format.js';
 import { isAlive, pathExists } from '../files.js';
@@ -21,7 +21,10 @@ export interface IndexWriterOptions {
   tileSize: number;
   fit: TileFit;
   featureKind: FeatureKind;
+  /** Features per tile. */
   featureDimensions: number;
+  /** Tiles per picture: each `addTile` takes this many tiles' pixels and features. */
+  crops: CropCount;
 }
 
 /**
@@ -60,7 +63,7 @@ export class IndexWriter {
         this.writeError ??= error;
       });
     }
-    this.features = new Float32Array(1024 * options.featureDimensions);
+    this.features = new Float32Array(1024 * options.featureDimensions * options.crops);
   }
 
   /**
@@ -86,10 +89,10 @@ export class IndexWriter {
     return this.sources.length;
   }
 
-  /** Appends one tile; ids are given in call order. */
+  /** Appends one picture's tiles (`crops` of them); ids are given in call order. */
   async addTile(pixels: Uint8Array, features: ArrayLike<number>, source: TileSource): Promise<void> {
     if (this.writeError) throw new TsmosaicError(`cannot write ${this.target}: ${reasonOf(this.writeError)}`);
-    const dimensions = this.options.featureDimensions;
+    const dimensions = this.options.featureDimensions * this.options.crops;
     const id = this.sources.length;
     if ((id + 1) * dimensions > this.features.length) {
       const grown = new Float32Array(this.features.length * 2);
@@ -147,8 +150,8 @@ export class IndexWriter {
   /** Writes checkpoint.json (atomically, by rename) listing the tiles now on disk; returns their number. */
   private async writeCheckpoint(suspended: boolean): Promise<number> {
     const count = Math.min(this.tilesOnDisk, this.featuresOnDisk);
-    const { roots, tileSize, fit, featureKind: kind, featureDimensions: dimensions } = this.options;
-    const checkpoint: Checkpoint = { format: 'tsmosaic-checkpoint', suspended, roots, tileSize, fit, features: { kind, dimensions }, tiles: this.sources.slice(0, count) };
+    const { roots, tileSize, fit, crops, featureKind: kind, featureDimensions: dimensions } = this.options;
+    const checkpoint: Checkpoint = { format: 'tsmosaic-checkpoint', suspended, roots, tileSize, fit, crops, features: { kind, dimensions }, tiles: this.sources.slice(0, count) };
     const file = path.join(this.temporary, CHECKPOINT_FILE);
     try {
       await writeFile(`${file}.new`, JSON.stringify(checkpoint));
@@ -179,14 +182,14 @@ export class IndexWriter {
     await this.checkpointing;
     if (this.writeError) throw new TsmosaicError(`cannot write ${this.target}: ${reasonOf(this.writeError)}`);
     await rm(path.join(this.temporary, CHECKPOINT_FILE), { force: true });
-    const { featureDimensions: dimensions, featureKind: kind, roots, tileSize, fit } = this.options;
+    const { featureDimensions: dimensions, featureKind: kind, roots, tileSize, fit, crops } = this.options;
     const count = this.sources.length;
-    const features = this.features.subarray(0, count * dimensions);
+    const features = this.features.subarray(0, count * crops * dimensions);
     if (annFrom) {
       await copyFile(annFrom, path.join(this.temporary, INDEX_FILES.ann));
     } else {
-      const vectors = annVectors(tileDescriptors(features, count, DEFAULT_METHOD), DEFAULT_METHOD);
-      buildAnn(vectors, descriptorLength(DEFAULT_METHOD), count).writeIndexSync(path.join(this.temporary, INDEX_FILES.ann));
+      const vectors = annVectors(tileDescriptors(features, count * crops, DEFAULT_METHOD), DEFAULT_METHOD);
+      buildAnn(vectors, descriptorLength(DEFAULT_METHOD), count * crops).writeIndexSync(path.join(this.temporary, INDEX_FILES.ann));
     }
     const manifest: IndexManifest = {
       format: INDEX_FORMAT,
@@ -197,6 +200,7 @@ export class IndexWriter {
       tileSize,
       tileCount: count,
       fit,
+      crops,
       features: { kind, grid: STORED_GRID, dimensions },
       ann: annDescription(),
       tiles: this.sources,

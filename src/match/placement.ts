@@ -40,8 +40,10 @@ export interface TileCatalogue {
   count: number;
   /** Descriptors of every tile for the method (see method.ts). */
   descriptors: Float32Array;
-  /** HNSW index over `annVectors(descriptors)`, labels = tile ids. */
+  /** HNSW index over `annVectors(descriptors)`, labels = tile ids (it may leave tiles out). */
   ann: AnnIndex;
+  /** Tiles `t` with the same `Math.floor(t / cropsPerPicture)` are crops of one picture: the rules treat them as one tile. Default 1. */
+  cropsPerPicture?: number;
 }
 
 /**
@@ -61,15 +63,19 @@ export function placeTiles(
   const cellCount = columns * rows;
   const { minDistance, maxUses } = rules;
   const { count: tileCount, descriptors, ann } = catalogue;
-  assertFeasible(cellCount, tileCount, rules);
+  // The rules are about pictures: two crops of one picture count as the same tile.
+  const group = catalogue.cropsPerPicture ?? 1;
+  const searchable = ann.getCurrentCount();
+  const pictureCount = Math.ceil(tileCount / group);
+  assertFeasible(cellCount, pictureCount, rules);
   const constrained = minDistance > 0 || maxUses < cellCount;
   const reranked = method.metric === 'lab';
   const variants = method.metric === 'lab' && method.mirror ? 2 : 1;
   const length = descriptorLength(method);
   const tiles = new Uint32Array(cellCount);
   const mirrored = new Uint8Array(cellCount);
-  const uses = new Uint32Array(tileCount);
-  const positions: (number[] | undefined)[] = new Array<number[] | undefined>(tileCount);
+  const uses = new Uint32Array(pictureCount);
+  const positions: (number[] | undefined)[] = new Array<number[] | undefined>(pictureCount);
   const reach = Math.floor(minDistance);
   let relaxed = 0;
 
@@ -77,7 +83,8 @@ export function placeTiles(
   // shorter: the cells around (grid lookup) or the list of places it already has.
   const disc = discOffsets(minDistance);
   const placedTile = new Int32Array(cellCount).fill(-1);
-  const allowed = (tile: number, cell: number): boolean => {
+  const allowed = (candidate: number, cell: number): boolean => {
+    const tile = group === 1 ? candidate : Math.floor(candidate / group);
     if (uses[tile]! >= maxUses) return false;
     const placed = positions[tile];
     if (!placed) return true;
@@ -110,7 +117,7 @@ export function placeTiles(
     for (let i = 0; i < length; i++) key += `${Math.round(query[i]! / rounding)},`;
     let found = neighbourCache.get(key);
     if (!found) {
-      found = ann.searchKnn(Array.from(query), Math.min(wanted, tileCount));
+      found = ann.searchKnn(Array.from(query), Math.min(wanted, searchable));
       // Bounded, so memory does not grow with gigapixel grids.
       if (neighbourCache.size >= CACHE_ENTRIES) neighbourCache.clear();
       neighbourCache.set(key, found);
@@ -179,23 +186,23 @@ export function placeTiles(
     // All ranked candidates blocked: walk further out in the index's own order and rank only the
     // first few allowed tiles by cost (ranking every farther tile cost more than all the rest).
     for (let wanted = (candidates.length / variants) * 4; chosen === undefined; wanted *= 4) {
-      const { neighbors } = search(cell, Math.min(wanted, tileCount));
+      const { neighbors } = search(cell, Math.min(wanted, searchable));
       const open = neighbors.filter((candidate) => allowed(candidate, cell)).slice(0, FARTHER_RANKED);
       if (open.length > 0) chosen = cheapest(cell, open);
-      if (wanted >= tileCount) break;
+      if (wanted >= searchable) break;
     }
     if (chosen === undefined) {
       // Only max-uses can exhaust every tile near here: keep the budget, give up the distance.
-      const { neighbors } = search(cell, tileCount);
-      chosen = cheapest(cell, [neighbors.find((tile) => uses[tile]! < maxUses) ?? neighbors[0]!]);
+      const { neighbors } = search(cell, searchable);
+      chosen = cheapest(cell, [neighbors.find((tile) => uses[Math.floor(tile / group)]! < maxUses) ?? neighbors[0]!]);
       relaxed++;
     }
-    const tile = chosen >> 1;
-    tiles[cell] = tile;
+    tiles[cell] = chosen >> 1;
     mirrored[cell] = chosen & 1;
-    uses[tile]!++;
-    placedTile[cell] = tile;
-    if (minDistance > 0) (positions[tile] ??= []).push(cell);
+    const picture = Math.floor((chosen >> 1) / group);
+    uses[picture]!++;
+    placedTile[cell] = picture;
+    if (minDistance > 0) (positions[picture] ??= []).push(cell);
     if (onProgress && (step + 1) % progressStep === 0) onProgress(step + 1, cellCount);
   }
   onProgress?.(cellCount, cellCount);

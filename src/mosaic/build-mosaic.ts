@@ -42,6 +42,11 @@ export interface BuildMosaicOptions {
   metric?: 'lab' | 'rgb';
   /** Also try tiles mirrored left-right (lab metric). Default true. */
   mirror?: boolean;
+  /**
+   * Also use the corner crops of each picture that the index holds (lab metric; see
+   * ProcessCollectionOptions.crops). Default true. The rgb metric uses centre squares only, as pycollage.
+   */
+  crops?: boolean;
   /** Advanced: the exact match method (overrides `metric` and `mirror`). */
   method?: MatchMethod;
   /** No tile repeated within this many cells (1 = never next to itself). Default DEFAULT_MIN_DISTANCE. */
@@ -82,8 +87,9 @@ export interface BuildMosaicResult {
   height: number;
   columns: number;
   rows: number;
+  /** Different pictures used (crops of one picture count once). */
   distinctTiles: number;
-  /** How often the most used tile is used. */
+  /** How often the most used picture is used. */
   maxUses: number;
   /** Present when `measure` was asked for. */
   deltaE?: Fidelity;
@@ -141,8 +147,13 @@ export async function buildMosaic(index: string, target: string, options: BuildM
   onProgress?.({ stage: 'load', done: 0, total: 1 });
   const loaded = await loadIndex(index, manifest);
   const store = loaded.tiles.scaled(tileSize);
-  const descriptors = tileDescriptors(loaded.features, manifest.tileCount, method);
-  const ann = sameIndexSpace(method, manifest.ann.method) ? loaded.ann : buildAnn(annVectors(descriptors, method), descriptorLength(method), manifest.tileCount);
+  const { crops } = manifest;
+  const allCrops = method.metric === 'lab' && options.crops !== false;
+  const descriptors = tileDescriptors(loaded.features, loaded.tiles.count, method);
+  const ann =
+    allCrops && sameIndexSpace(method, manifest.ann.method)
+      ? loaded.ann
+      : buildAnn(annVectors(centreSquares(descriptors, descriptorLength(method), allCrops ? 1 : crops), method), descriptorLength(method), allCrops ? loaded.tiles.count : manifest.tileCount, allCrops ? 1 : crops);
   onProgress?.({ stage: 'load', done: 1, total: 1 });
   lap('loadIndex');
 
@@ -151,7 +162,7 @@ export async function buildMosaic(index: string, target: string, options: BuildM
   const matchMeans = await targetMeans(image, columns, rows, grain);
   lap('target');
 
-  const catalogue = { count: manifest.tileCount, descriptors, ann };
+  const catalogue = { count: loaded.tiles.count, descriptors, ann, cropsPerPicture: crops };
   const placement = placeTiles(method, cellDescriber(matchMeans, columns, rows, method), columns, rows, catalogue, { minDistance, maxUses, seed }, (done, total) =>
     onProgress?.({ stage: 'match', done, total }),
   );
@@ -190,12 +201,21 @@ export async function buildMosaic(index: string, target: string, options: BuildM
     height,
     columns,
     rows,
-    distinctTiles: new Set(placement.tiles).size,
+    distinctTiles: new Set(Array.from(placement.tiles, (tile) => Math.floor(tile / crops))).size,
     maxUses: placement.maxUses,
     ...(deltaE ? { deltaE } : {}),
     seconds: (performance.now() - started) / 1000,
     timings,
   };
+}
+
+/** Descriptors of every `crops`-th tile (the centre squares), or all of them when `crops` is 1. */
+function centreSquares(descriptors: Float32Array, length: number, crops: number): Float32Array {
+  if (crops === 1) return descriptors;
+  const count = descriptors.length / length / crops;
+  const centres = new Float32Array(count * length);
+  for (let picture = 0; picture < count; picture++) centres.set(descriptors.subarray(picture * crops * length, (picture * crops + 1) * length), picture * length);
+  return centres;
 }
 
 /** Per-cell RGB offsets that move each tile's mean `percent`% of the way to its cell's target mean. */
@@ -221,7 +241,10 @@ function renderedStructure(store: TileStore): Float32Array {
   return structure;
 }
 
-/** Writes `{ columns, rows, cells: [{ tile, source }] }` (row-major) through a temporary file. */
+/**
+ * Writes `{ columns, rows, cells: [{ tile, source }] }` (row-major) through a temporary file; `tile`
+ * is the picture's id, with `crop` (its index in `cropWindows`) when the index holds several crops.
+ */
 async function writePlan(file: string, plan: MosaicPlan, loaded: LoadedIndex): Promise<void> {
   const temporary = temporaryPath(file);
   try {
@@ -231,9 +254,11 @@ async function writePlan(file: string, plan: MosaicPlan, loaded: LoadedIndex): P
     };
     await write(`{"columns":${plan.columns},"rows":${plan.rows},"cells":[`);
     for (let cell = 0; cell < plan.tiles.length; cell++) {
-      const tile = plan.tiles[cell]!;
+      const { crops } = loaded.manifest;
+      const tile = Math.floor(plan.tiles[cell]! / crops);
+      const crop = crops > 1 ? `,"crop":${plan.tiles[cell]! % crops}` : '';
       const mirrored = plan.mirrored?.[cell] ? ',"mirrored":true' : '';
-      await write(`${cell === 0 ? '' : ','}\n{"tile":${tile},"source":${JSON.stringify(loaded.manifest.tiles[tile]!.source)}${mirrored}}`);
+      await write(`${cell === 0 ? '' : ','}\n{"tile":${tile},"source":${JSON.stringify(loaded.manifest.tiles[tile]!.source)}${crop}${mirrored}}`);
     }
     await write(']}\n');
     stream.end();
