@@ -12,6 +12,14 @@ export function expectInteger(name: string, value: unknown, min: number, max = N
   return value;
 }
 
+/** Checks a numeric option of the public API that may have a fraction. */
+export function expectNumber(name: string, value: unknown, min: number, max: number): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
+    throw new UsageError(`Expected a number between ${min} and ${max} for ${name} but received ${String(value)}`);
+  }
+  return value;
+}
+
 /** Checks a string option of the public API against its allowed values. */
 export function expectOneOf<T extends string>(name: string, value: unknown, allowed: readonly T[]): T {
   if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {

@@ -103,6 +103,7 @@ test('usage errors exit 2 and name the option', async () => {
     [['build', 'a', 'b', '--blend', '101'], /--blend.*between 0 and 100/],
     [['build', 'a', 'b', '--metric', 'xyz'], /--metric.*xyz.*lab, rgb/],
     [['build', 'a', 'b', '--min-distance', 'x'], /--min-distance/],
+    [['build', 'a', 'b', '--min-distance', '1e3'], /--min-distance.*Expected a number between 0 and 1000/],
     [['build', 'a', 'b', '--max-uses', '0'], /--max-uses.*at least 1/],
     [['frobnicate'], /unknown command 'frobnicate'/],
     [['build', path.join(root, 'index'), target, '-o', path.join(root, 'x.bmp')], /cannot tell the output format/],

@@ -55,14 +55,15 @@ test('the plan lists every cell row-major with its tile and source', async () =>
   }
 });
 
-test('--min-distance: no tile repeats within that many cells', async () => {
-  for (const minDistance of [1, 2, 3]) {
-    const plan = await buildPlan(index, target, { tilesAcross: 24, minDistance });
+test('--min-distance: no tile repeats within that many cells; by default not even diagonally', async () => {
+  for (const [minDistance, options] of [[1.5, {}], [1, { minDistance: 1 }], [2, { minDistance: 2 }], [2.5, { minDistance: 2.5 }], [3, { minDistance: 3 }]] as const) {
+    const plan = await buildPlan(index, target, { tilesAcross: 24, ...options });
     const at = (x: number, y: number): number => plan.cells[y * plan.columns + x]!.tile;
+    const reach = Math.floor(minDistance);
     for (let y = 0; y < plan.rows; y++) {
       for (let x = 0; x < plan.columns; x++) {
-        for (let dy = -minDistance; dy <= minDistance; dy++) {
-          for (let dx = -minDistance; dx <= minDistance; dx++) {
+        for (let dy = -reach; dy <= reach; dy++) {
+          for (let dx = -reach; dx <= reach; dx++) {
             const ox = x + dx;
             const oy = y + dy;
             if ((dx || dy) && dx * dx + dy * dy <= minDistance ** 2 && ox >= 0 && oy >= 0 && ox < plan.columns && oy < plan.rows) {

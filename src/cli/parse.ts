@@ -12,6 +12,15 @@ export function integerOption(min: number, max = Number.MAX_SAFE_INTEGER): (valu
   };
 }
 
+/** A commander argument parser for decimal numbers in [min, max]. */
+export function numberOption(min: number, max: number): (value: string) => number {
+  return (value: string) => {
+    const number = Number(value);
+    if (!/^\s*\d+(\.\d+)?\s*$/.test(value) || number < min || number > max) throw new InvalidArgumentError(`Expected a number between ${min} and ${max}.`);
+    return number;
+  };
+}
+
 /** A commander argument parser for one of a few integers. */
 export function integerChoice(allowed: readonly number[]): (value: string) => number {
   return (value: string) => {

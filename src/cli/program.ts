@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
-import { integerChoice, integerOption, shardOption } from './parse.js';
+import { integerChoice, integerOption, numberOption, shardOption } from './parse.js';
 
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -47,7 +47,11 @@ export function createProgram(): Command {
     .addOption(new Option('--metric <metric>', 'lab: perceptual colour and structure; rgb: mean RGB only, as pycollage').choices(['lab', 'rgb']).default('lab'))
     .option('--no-mirror', 'never mirror tiles left-right (by default a mirrored tile is used where it fits better)')
     .option('--no-crops', 'use only the centre square of each picture, not the corner crops the index holds (lab metric; rgb always does)')
-    .option('--min-distance <cells>', 'no tile repeated within this many cells; 0 allows neighbours to repeat (default: 1, never next to itself)', integerOption(0, 1000))
+    .option(
+      '--min-distance <cells>',
+      'no picture repeated within this distance between cell centres: 1 = not side by side, 1.5 = not side by side or diagonally, 0 = repeats allowed (default: 1.5)',
+      numberOption(0, 1000),
+    )
     .option('--max-uses <k>', 'use each tile at most k times', integerOption(1))
     .option('--unique', 'use each tile at most once (= --max-uses 1)')
     .option('--seed <n>', 'seed of the fill order: the same seed gives the same mosaic', integerOption(0, 0xffffffff), 1)

@@ -8,5 +8,9 @@ import type { MatchMethod } from './method.js';
  */
 export const DEFAULT_METHOD: MatchMethod = { metric: 'lab', grid: 2, structureWeight: 0.3, mirror: true };
 
-/** No tile next to itself unless told otherwise. */
-export const DEFAULT_MIN_DISTANCE = 1;
+/**
+ * No picture beside itself, nor diagonally, unless told otherwise: with 1 (side by side only) the
+ * same tile formed visible diagonal runs in flat areas. Measured with five crops per picture (npm
+ * run bench, 6 shared photos): cell/structure ΔE00 1.97/5.33 at 1, 2.27/5.59 at 1.5, 2.46/5.73 at 2.
+ */
+export const DEFAULT_MIN_DISTANCE = 1.5;

@@ -5,7 +5,7 @@ import { shuffledOrder } from './random.js';
 
 /** Rules on where tiles may go. */
 export interface PlacementRules {
-  /** No tile repeated within this many cells (euclidean distance between cell centres; 1 = not next to itself). 0 = no rule. */
+  /** No picture repeated within this distance in cells (euclidean, between cell centres; 1 = not side by side, 1.5 = nor diagonally). 0 = no rule. */
   minDistance: number;
   /** Each tile used at most this many times. Infinity = no limit. */
   maxUses: number;
@@ -252,9 +252,9 @@ export function assertFeasible(cells: number, tileCount: number, { minDistance, 
   }
 }
 
-/** Largest min-distance that `tileCount` tiles can satisfy (for defaults on tiny indexes). */
+/** Largest min-distance up to `wanted` (by whole steps, via 1 from 1.5) that `tileCount` tiles can satisfy (for defaults on tiny indexes). */
 export function feasibleMinDistance(wanted: number, tileCount: number): number {
   let distance = wanted;
-  while (distance > 0 && neighbourhood(distance) > tileCount) distance--;
+  while (distance > 0 && neighbourhood(distance) > tileCount) distance = Number.isInteger(distance) ? distance - 1 : Math.floor(distance);
   return distance;
 }

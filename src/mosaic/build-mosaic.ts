@@ -5,7 +5,7 @@ import { performance } from 'node:perf_hooks';
 import { once } from 'node:events';
 import { tileFeatures } from '../collection/features.js';
 import { TsmosaicError, reasonOf } from '../errors.js';
-import { expectInteger, expectOneOf, MAX_TILE_SIZE } from '../options.js';
+import { expectInteger, expectNumber, expectOneOf, MAX_TILE_SIZE } from '../options.js';
 import { buildAnn } from '../index-store/ann.js';
 import { loadIndex, readManifest, type LoadedIndex } from '../index-store/read-index.js';
 import type { TileStore } from '../index-store/tile-store.js';
@@ -49,7 +49,10 @@ export interface BuildMosaicOptions {
   crops?: boolean;
   /** Advanced: the exact match method (overrides `metric` and `mirror`). */
   method?: MatchMethod;
-  /** No tile repeated within this many cells (1 = never next to itself). Default DEFAULT_MIN_DISTANCE. */
+  /**
+   * No picture repeated within this distance in cells, between cell centres (1 = not side by side,
+   * 1.5 = not diagonally either). Default DEFAULT_MIN_DISTANCE (1.5).
+   */
   minDistance?: number;
   /** Each tile used at most this many times. Default: no limit. */
   maxUses?: number;
@@ -112,7 +115,7 @@ export async function buildMosaic(index: string, target: string, options: BuildM
   const maxPixels = expectInteger('maxPixels', options.maxPixels ?? DEFAULT_MAX_PIXELS, 1);
   const metric = expectOneOf('metric', options.metric ?? 'lab', ['lab', 'rgb']);
   const method = options.method ?? (metric === 'rgb' ? RGB_METHOD : { ...DEFAULT_METHOD, mirror: options.mirror ?? DEFAULT_METHOD.mirror });
-  let minDistance = expectInteger('minDistance', options.minDistance ?? DEFAULT_MIN_DISTANCE, 0, 1000);
+  let minDistance = expectNumber('minDistance', options.minDistance ?? DEFAULT_MIN_DISTANCE, 0, 1000);
   const maxUses = options.unique ? 1 : options.maxUses === undefined ? Infinity : expectInteger('maxUses', options.maxUses, 1);
   const seed = expectInteger('seed', options.seed ?? 1, 0, 0xffffffff);
   const blend = expectInteger('blend', options.blend ?? 0, 0, 100);
@@ -132,8 +135,9 @@ export async function buildMosaic(index: string, target: string, options: BuildM
   assertOutputFits(grid, tileSize, targetSize, format, maxPixels);
   const { columns, rows } = grid;
   if (options.minDistance === undefined && feasibleMinDistance(minDistance, manifest.tileCount) < minDistance) {
+    // A tiny index: keep what rule it can (1.5 needs 9 pictures, 1 needs 5); say so when neighbours may repeat.
     minDistance = feasibleMinDistance(minDistance, manifest.tileCount);
-    onNote?.(`the index has only ${manifest.tileCount} tiles: tiles may repeat next to each other`);
+    if (minDistance < 1) onNote?.(`the index has only ${manifest.tileCount} tiles: tiles may repeat next to each other`);
   }
 
   const timings: BuildTimings = { loadIndex: 0, target: 0, match: 0, assemble: 0, encode: 0 };

@@ -22,6 +22,9 @@ const VARIANTS: Variant[] = [
   { name: 'defaults', args: [] },
   { name: '`--min-distance 0` (defaults without the rule)', args: ['--min-distance', '0'] },
   { name: '`--min-distance 5`', args: ['--min-distance', '5'] },
+  // What the matcher alone gives, without the corner crops pycollage's method has no use for.
+  { name: '`--no-crops` (defaults on centre squares only)', args: ['--no-crops'] },
+  { name: '`--no-crops --min-distance 5`', args: ['--no-crops', '--min-distance', '5'] },
 ];
 
 interface Score {
