@@ -10,13 +10,24 @@ const SEARCH_EF = 16;
 
 /** Builds an HNSW index over `count` feature vectors of `dimensions` floats; labels are tile ids. */
 export function buildAnn(features: Float32Array, dimensions: number, count: number): AnnIndex {
-  const ann = new HierarchicalNSW(ANN_PARAMETERS.space, dimensions);
-  ann.initIndex(Math.max(1, count), ANN_PARAMETERS.m, ANN_PARAMETERS.efConstruction, ANN_PARAMETERS.seed);
-  for (let id = 0; id < count; id++) {
-    ann.addPoint(Array.from(features.subarray(id * dimensions, (id + 1) * dimensions)), id);
-  }
+  const ann = createAnn(dimensions, count);
+  addToAnn(ann, features.subarray(0, count * dimensions), dimensions, 0);
   ann.setEf(SEARCH_EF);
   return ann;
+}
+
+/** An empty HNSW index for up to `capacity` vectors, to fill with `addToAnn` (in id order, for the same graph as `buildAnn`). */
+export function createAnn(dimensions: number, capacity: number): AnnIndex {
+  const ann = new HierarchicalNSW(ANN_PARAMETERS.space, dimensions);
+  ann.initIndex(Math.max(1, capacity), ANN_PARAMETERS.m, ANN_PARAMETERS.efConstruction, ANN_PARAMETERS.seed);
+  return ann;
+}
+
+/** Adds the vectors in `vectors` (`dimensions` floats each) with labels `firstId`, `firstId + 1`, ... */
+export function addToAnn(ann: AnnIndex, vectors: Float32Array, dimensions: number, firstId: number): void {
+  for (let i = 0; i < vectors.length / dimensions; i++) {
+    ann.addPoint(Array.from(vectors.subarray(i * dimensions, (i + 1) * dimensions)), firstId + i);
+  }
 }
 
 /** Reads an index written by `buildAnn(...).writeIndexSync(file)`. */
