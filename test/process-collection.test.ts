@@ -142,6 +142,20 @@ test('the checkpoint of a killed run (streams ahead of it) is resumed; one of an
   assert.deepEqual(await readFile(path.join(out, 'tiles.rgb')), await readFile(path.join(full.index, 'tiles.rgb')));
 });
 
+test('a checkpoint whose source records are cut short is not reused: every file is decoded', async () => {
+  const root = await tempDir();
+  const collection = await paletteCollection(root);
+  const out = path.join(root, 'index');
+  await interruptedRun(collection, out, 12, 4);
+  const [left] = (await readdir(root)).filter((name) => name.startsWith('.index.tmp-'));
+  const sources = path.join(root, left!, 'sources.ndjson');
+  const records = (await readFile(sources, 'utf8')).split('\n');
+  await writeFile(sources, records.slice(0, 2).join('\n'));
+  const result = await processCollection(collection, { out, tileSize: 12 });
+  assert.deepEqual([result.processed, result.reused], [PALETTE.length, 0]);
+  assert.deepEqual((await readdir(root)).sort(), ['collection', 'index']);
+});
+
 test('a temporary folder left by a killed run is removed by the next run', async () => {
   const root = await tempDir();
   const collection = await paletteCollection(root);
