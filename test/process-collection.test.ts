@@ -133,8 +133,9 @@ test('the checkpoint of a killed run (streams ahead of it) is resumed; one of an
   // As a kill -9 leaves it: a dead pid, a periodic checkpoint, more bytes on disk than it lists.
   const killed = path.join(root, '.index.tmp-4194305-0badc0de');
   await rename(path.join(root, left!), killed);
-  const checkpoint = JSON.parse(await readFile(path.join(killed, 'checkpoint.json'), 'utf8')) as { suspended: boolean; tiles: unknown[] };
-  await writeFile(path.join(killed, 'checkpoint.json'), JSON.stringify({ ...checkpoint, suspended: false, tiles: checkpoint.tiles.slice(0, 2) }));
+  const checkpoint = JSON.parse(await readFile(path.join(killed, 'checkpoint.json'), 'utf8')) as { suspended: boolean; tileCount: number };
+  assert.equal(checkpoint.tileCount, 4);
+  await writeFile(path.join(killed, 'checkpoint.json'), JSON.stringify({ ...checkpoint, suspended: false, tileCount: 2 }));
   await appendFile(path.join(killed, 'tiles.rgb'), Buffer.alloc(100));
   await interruptedRun(collection, out, 10, 1);
   assert.equal((await readdir(root)).filter((name) => name.startsWith('.index.tmp-')).length, 2);
@@ -144,6 +145,20 @@ test('the checkpoint of a killed run (streams ahead of it) is resumed; one of an
   assert.deepEqual((await readdir(root)).sort(), ['collection', 'index']);
   const full = await processCollection(collection, { out: path.join(root, 'full'), tileSize: 12 });
   assert.deepEqual(await readFile(path.join(out, 'tiles.rgb')), await readFile(path.join(full.index, 'tiles.rgb')));
+});
+
+test('a checkpoint whose source records are cut short is not reused: every file is decoded', async () => {
+  const root = await tempDir();
+  const collection = await paletteCollection(root);
+  const out = path.join(root, 'index');
+  await interruptedRun(collection, out, 12, 4);
+  const [left] = (await readdir(root)).filter((name) => name.startsWith('.index.tmp-'));
+  const sources = path.join(root, left!, 'sources.ndjson');
+  const records = (await readFile(sources, 'utf8')).split('\n');
+  await writeFile(sources, records.slice(0, 2).join('\n'));
+  const result = await processCollection(collection, { out, tileSize: 12 });
+  assert.deepEqual([result.processed, result.reused], [PALETTE.length, 0]);
+  assert.deepEqual((await readdir(root)).sort(), ['collection', 'index']);
 });
 
 test('a temporary folder left by a killed run is removed by the next run', async () => {

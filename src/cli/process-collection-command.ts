@@ -1,3 +1,4 @@
+import { setFlagsFromString } from 'node:v8';
 import sharp from 'sharp';
 import { processCollection, type ProcessCollectionOptions, type Shard } from '../collection/process-collection.js';
 import type { CropCount, TileFit } from '../collection/load-tile.js';
@@ -22,6 +23,10 @@ const STAGES = { scan: 'scanning', tiles: 'tiles', index: 'indexing' } as const;
 export async function runProcessCollection(collections: string[], flags: ProcessCollectionFlags): Promise<void> {
   // Every file is decoded once: libvips' operation cache would only hold memory and cost time.
   sharp.cache(false);
+  // V8 doubles the young generation each time the bytes surviving its collections add up to its
+  // size, so a long run ends with ~32 MB of it that a short one never gets (measured: +24 MB of RSS
+  // at 25,000 images); the small default is enough here. (Node 20; newer V8 ignores a factor below 2.)
+  setFlagsFromString('--semi-space-growth-factor=1');
   const reporter = createReporter(flags.quiet === true);
   const { signal, dispose } = abortOnSignals();
   const options: ProcessCollectionOptions = {

@@ -6,7 +6,7 @@ import { crc32 } from 'node:zlib';
 import { isDeepStrictEqual } from 'node:util';
 import { TsmosaicError, UsageError } from '../errors.js';
 import { expectInteger, expectOneOf, MAX_TILE_SIZE } from '../options.js';
-import { annDescription, IndexWriter, type FoundCheckpoint } from '../index-store/write-index.js';
+import { annDescription, IndexWriter, readSources, type FoundCheckpoint } from '../index-store/write-index.js';
 import { INDEX_FILES, rootsOf, type IndexManifest, type TileSource } from '../index-store/format.js';
 import { readManifest } from '../index-store/read-index.js';
 import { openEarlierTiles, tileKey, type EarlierTile, type EarlierTiles } from '../index-store/reuse.js';
@@ -261,9 +261,10 @@ interface PreviousIndex extends EarlierRun {
   annReusable: boolean;
 }
 
-function earlierRun(tiles: EarlierTiles, sources: TileSource[], roots: string[]): EarlierRun {
+async function earlierRun(tiles: EarlierTiles, sources: Iterable<TileSource> | AsyncIterable<TileSource>, roots: string[]): Promise<EarlierRun> {
   const byKey = new Map<string, EarlierTile>();
-  sources.forEach((source, id) => byKey.set(tileKey(roots[source.root ?? 0] ?? '', source.source), { store: tiles, id, source }));
+  let id = 0;
+  for await (const source of sources) byKey.set(tileKey(roots[source.root ?? 0] ?? '', source.source), { store: tiles, id: id++, source });
   return {
     tiles,
     find: (root, relative) => byKey.get(tileKey(root, relative)),
@@ -274,10 +275,15 @@ function earlierRun(tiles: EarlierTiles, sources: TileSource[], roots: string[])
 /** Opens the checkpoint with the most tiles that was made with these settings, if any. */
 async function openCheckpoint(found: FoundCheckpoint[], settings: Settings): Promise<EarlierRun | undefined> {
   for (const { folder, checkpoint } of found) {
-    const { tileSize, fit, crops, features, tiles, roots } = checkpoint;
+    const { tileSize, fit, crops, features, tileCount, roots } = checkpoint;
     if (tileSize !== settings.tileSize || fit !== settings.fit || crops !== settings.crops || features.kind !== settings.featureKind || features.dimensions !== settings.featureDimensions) continue;
-    const store = await openEarlierTiles(folder, tiles.length, tileSize, features.dimensions, crops);
-    if (typeof store !== 'string') return earlierRun(store, tiles, roots);
+    const store = await openEarlierTiles(folder, tileCount, tileSize, features.dimensions, crops);
+    if (typeof store === 'string') continue;
+    try {
+      return await earlierRun(store, readSources(folder, tileCount), roots);
+    } catch {
+      await store.close(); // damaged records: the checkpoint is not reusable
+    }
   }
   return undefined;
 }
@@ -313,7 +319,7 @@ async function openPrevious(out: string, settings: Settings, onNote: ((message: 
     onNote?.(`not reusing the existing index (${tiles}): processing every file`);
     return undefined;
   }
-  return { ...earlierRun(tiles, manifest.tiles, rootsOf(manifest)), annReusable: isDeepStrictEqual(manifest.ann, annDescription()) };
+  return { ...(await earlierRun(tiles, manifest.tiles, rootsOf(manifest))), annReusable: isDeepStrictEqual(manifest.ann, annDescription()) };
 }
 
 /** Whether a relative path belongs to a shard: a hash of the path, so adding files never moves others. */

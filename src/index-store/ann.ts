@@ -13,13 +13,24 @@ const SEARCH_EF = 16;
  * `i * labelStep` (tile ids; a step leaves tiles out, e.g. all but each picture's centre crop).
  */
 export function buildAnn(features: Float32Array, dimensions: number, count: number, labelStep = 1): AnnIndex {
-  const ann = new HierarchicalNSW(ANN_PARAMETERS.space, dimensions);
-  ann.initIndex(Math.max(1, count), ANN_PARAMETERS.m, ANN_PARAMETERS.efConstruction, ANN_PARAMETERS.seed);
-  for (let i = 0; i < count; i++) {
-    ann.addPoint(Array.from(features.subarray(i * dimensions, (i + 1) * dimensions)), i * labelStep);
-  }
+  const ann = createAnn(dimensions, count);
+  addToAnn(ann, features.subarray(0, count * dimensions), dimensions, 0, labelStep);
   ann.setEf(SEARCH_EF);
   return ann;
+}
+
+/** An empty HNSW index for up to `capacity` vectors, to fill with `addToAnn` (in id order, for the same graph as `buildAnn`). */
+export function createAnn(dimensions: number, capacity: number): AnnIndex {
+  const ann = new HierarchicalNSW(ANN_PARAMETERS.space, dimensions);
+  ann.initIndex(Math.max(1, capacity), ANN_PARAMETERS.m, ANN_PARAMETERS.efConstruction, ANN_PARAMETERS.seed);
+  return ann;
+}
+
+/** Adds the vectors in `vectors` (`dimensions` floats each) with labels `firstId`, `firstId + labelStep`, ... */
+export function addToAnn(ann: AnnIndex, vectors: Float32Array, dimensions: number, firstId: number, labelStep = 1): void {
+  for (let i = 0; i < vectors.length / dimensions; i++) {
+    ann.addPoint(Array.from(vectors.subarray(i * dimensions, (i + 1) * dimensions)), firstId + i * labelStep);
+  }
 }
 
 /** Reads an index written by `buildAnn(...).writeIndexSync(file)`. */

@@ -16,11 +16,19 @@ export const INDEX_FILES = {
 } as const;
 
 /**
- * `checkpoint.json` in the temporary folder of a run in progress: the tiles whose pixels and
- * features are already in its tiles.rgb and features.f32 (which may hold more). Rewritten every few
- * seconds and when the run is interrupted, so the next run can reuse the finished part.
+ * `checkpoint.json` in the temporary folder of a run in progress: how many tiles are complete, i.e.
+ * have their pixels, features and source record in tiles.rgb, features.f32 and SOURCES_FILE (which
+ * may hold more). Rewritten every few seconds and when the run is interrupted, so the next run can
+ * reuse the finished part.
  */
 export const CHECKPOINT_FILE = 'checkpoint.json';
+
+/**
+ * In the temporary folder of a run: one `TileSource` as JSON per line, in tile-id order, appended as
+ * tiles are added (so no list of every tile is held in memory); the manifest's `tiles` are copied
+ * from it, and it is removed before the folder becomes the index.
+ */
+export const SOURCES_FILE = 'sources.ndjson';
 
 export interface Checkpoint {
   format: 'tsmosaic-checkpoint';
@@ -31,7 +39,8 @@ export interface Checkpoint {
   fit: TileFit;
   crops: CropCount;
   features: { kind: FeatureKind; dimensions: number };
-  tiles: TileSource[];
+  /** The first `tileCount` tiles of the folder's files are complete. */
+  tileCount: number;
 }
 
 /**

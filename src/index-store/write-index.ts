@@ -1,17 +1,18 @@
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, type WriteStream } from 'node:fs';
-import { copyFile, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
+import { copyFile, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { once } from 'node:events';
+import { createInterface } from 'node:readline';
 import { finished } from 'node:stream/promises';
 import { TsmosaicError, reasonOf } from '../errors.js';
 import { STORED_GRID, type FeatureKind } from '../collection/features.js';
 import { DEFAULT_METHOD } from '../match/defaults.js';
 import { annVectors, descriptorLength, tileDescriptors } from '../match/method.js';
 import type { CropCount, TileFit } from '../collection/load-tile.js';
-import { ANN_PARAMETERS, buildAnn } from './ann.js';
-import { CHECKPOINT_FILE, INDEX_FILES, INDEX_FORMAT, INDEX_FORMAT_VERSION, type Checkpoint, type IndexManifest, type TileSource } from './format.js';
+import { addToAnn, ANN_PARAMETERS, createAnn, type AnnIndex } from './ann.js';
+import { CHECKPOINT_FILE, INDEX_FILES, INDEX_FORMAT, INDEX_FORMAT_VERSION, SOURCES_FILE, type Checkpoint, type IndexManifest, type TileSource } from './format.js';
 import { isAlive, pathExists } from '../files.js';
 
 /** What the writer needs to know before the first tile. */
@@ -30,9 +31,11 @@ export interface IndexWriterOptions {
 /**
  * Writes a new index into a hidden temporary folder beside `target` and renames it into place on
  * `commit()`, so an interrupted run never leaves a half-written folder under the final name.
- * Tile pixels and features stream to disk as they are added (only the small feature vectors also
- * stay in memory), and a checkpoint listing the tiles on disk is rewritten every few seconds, so
- * the work of an interrupted or killed run can be reused by the next (see `checkpoints`).
+ * Tile pixels, features and source records stream to disk as they are added and nothing per tile
+ * stays in memory, so memory does not grow with the collection: the HNSW index is built from the
+ * features read back, and the manifest's tile list is copied from the records. A checkpoint with
+ * the number of tiles on disk is rewritten every few seconds, so the work of an interrupted or
+ * killed run can be reused by the next (see `checkpoints`).
  */
 export class IndexWriter {
   readonly target: string;
@@ -42,11 +45,12 @@ export class IndexWriter {
   private readonly options: IndexWriterOptions;
   private readonly tileStream: WriteStream;
   private readonly featureStream: WriteStream;
-  private features: Float32Array;
-  private readonly sources: TileSource[] = [];
+  private readonly sourceStream: WriteStream;
+  private count = 0;
   private writeError: Error | undefined;
   private tilesOnDisk = 0;
   private featuresOnDisk = 0;
+  private sourcesOnDisk = 0;
   private lastCheckpoint = performance.now();
   private checkpointing: Promise<void> | undefined;
 
@@ -57,13 +61,17 @@ export class IndexWriter {
     this.checkpoints = checkpoints;
     this.tileStream = createWriteStream(path.join(temporary, INDEX_FILES.tiles));
     this.featureStream = createWriteStream(path.join(temporary, INDEX_FILES.features));
+    this.sourceStream = createWriteStream(path.join(temporary, SOURCES_FILE));
     // A write error (disk full) is kept and thrown by the next addTile or commit.
-    for (const stream of [this.tileStream, this.featureStream]) {
+    for (const stream of this.streams()) {
       stream.on('error', (error) => {
         this.writeError ??= error;
       });
     }
-    this.features = new Float32Array(1024 * options.featureDimensions * options.crops);
+  }
+
+  private streams(): WriteStream[] {
+    return [this.tileStream, this.featureStream, this.sourceStream];
   }
 
   /**
@@ -86,30 +94,27 @@ export class IndexWriter {
   }
 
   get tileCount(): number {
-    return this.sources.length;
+    return this.count;
   }
 
-  /** Appends one picture's tiles (`crops` of them); ids are given in call order. */
+  /** Appends one picture's tiles (`crops` of them, features of each); ids are given in call order. */
   async addTile(pixels: Uint8Array, features: ArrayLike<number>, source: TileSource): Promise<void> {
     if (this.writeError) throw new TsmosaicError(`cannot write ${this.target}: ${reasonOf(this.writeError)}`);
     const dimensions = this.options.featureDimensions * this.options.crops;
-    const id = this.sources.length;
-    if ((id + 1) * dimensions > this.features.length) {
-      const grown = new Float32Array(this.features.length * 2);
-      grown.set(this.features);
-      this.features = grown;
-    }
-    this.features.set(Array.from(features), id * dimensions);
-    this.sources.push(source);
-    const featureBytes = new Uint8Array(this.features.buffer.slice(id * dimensions * 4, (id + 1) * dimensions * 4));
-    const featuresReady = this.featureStream.write(featureBytes, (error) => {
+    if (features.length !== dimensions) throw new RangeError(`expected ${dimensions} features, received ${features.length}`);
+    this.count++;
+    const featuresReady = this.featureStream.write(new Uint8Array(Float32Array.from(features).buffer), (error) => {
       if (!error) this.featuresOnDisk++;
     });
     const tilesReady = this.tileStream.write(pixels, (error) => {
       if (!error) this.tilesOnDisk++;
     });
+    const sourcesReady = this.sourceStream.write(sourceRecord(source), (error) => {
+      if (!error) this.sourcesOnDisk++;
+    });
     if (!featuresReady) await once(this.featureStream, 'drain');
     if (!tilesReady) await once(this.tileStream, 'drain');
+    if (!sourcesReady) await once(this.sourceStream, 'drain');
     if (!this.checkpointing && performance.now() - this.lastCheckpoint > CHECKPOINT_INTERVAL_MS) {
       this.checkpointing = this.writeCheckpoint(false).then(() => {
         this.lastCheckpoint = performance.now();
@@ -130,7 +135,7 @@ export class IndexWriter {
       if (this.writeError) throw this.writeError;
       const kept = await this.writeCheckpoint(true);
       for (const earlier of this.checkpoints) {
-        if (earlier.checkpoint.tiles.length <= kept) await rm(earlier.folder, { recursive: true, force: true });
+        if (earlier.checkpoint.tileCount <= kept) await rm(earlier.folder, { recursive: true, force: true });
       }
       return kept;
     } catch {
@@ -139,9 +144,9 @@ export class IndexWriter {
     }
   }
 
-  /** Ends both streams; rejects with a write error even one that happened before (no 'finish' then). */
+  /** Ends the streams; rejects with a write error even one that happened before (no 'finish' then). */
   private async endStreams(): Promise<void> {
-    await Promise.all([this.tileStream, this.featureStream].map((stream) => {
+    await Promise.all(this.streams().map((stream) => {
       stream.end();
       return finished(stream);
     }));
@@ -149,9 +154,9 @@ export class IndexWriter {
 
   /** Writes checkpoint.json (atomically, by rename) listing the tiles now on disk; returns their number. */
   private async writeCheckpoint(suspended: boolean): Promise<number> {
-    const count = Math.min(this.tilesOnDisk, this.featuresOnDisk);
+    const count = Math.min(this.tilesOnDisk, this.featuresOnDisk, this.sourcesOnDisk);
     const { roots, tileSize, fit, crops, featureKind: kind, featureDimensions: dimensions } = this.options;
-    const checkpoint: Checkpoint = { format: 'tsmosaic-checkpoint', suspended, roots, tileSize, fit, crops, features: { kind, dimensions }, tiles: this.sources.slice(0, count) };
+    const checkpoint: Checkpoint = { format: 'tsmosaic-checkpoint', suspended, roots, tileSize, fit, crops, features: { kind, dimensions }, tileCount: count };
     const file = path.join(this.temporary, CHECKPOINT_FILE);
     try {
       await writeFile(`${file}.new`, JSON.stringify(checkpoint));
@@ -183,15 +188,14 @@ export class IndexWriter {
     if (this.writeError) throw new TsmosaicError(`cannot write ${this.target}: ${reasonOf(this.writeError)}`);
     await rm(path.join(this.temporary, CHECKPOINT_FILE), { force: true });
     const { featureDimensions: dimensions, featureKind: kind, roots, tileSize, fit, crops } = this.options;
-    const count = this.sources.length;
-    const features = this.features.subarray(0, count * crops * dimensions);
+    const count = this.count;
     if (annFrom) {
       await copyFile(annFrom, path.join(this.temporary, INDEX_FILES.ann));
     } else {
-      const vectors = annVectors(tileDescriptors(features, count * crops, DEFAULT_METHOD), DEFAULT_METHOD);
-      buildAnn(vectors, descriptorLength(DEFAULT_METHOD), count * crops).writeIndexSync(path.join(this.temporary, INDEX_FILES.ann));
+      // Every crop of every picture is a tile of its own in the HNSW index.
+      (await annFromFeatures(path.join(this.temporary, INDEX_FILES.features), count * crops, dimensions)).writeIndexSync(path.join(this.temporary, INDEX_FILES.ann));
     }
-    const manifest: IndexManifest = {
+    const header: Omit<IndexManifest, 'tiles'> = {
       format: INDEX_FORMAT,
       version: INDEX_FORMAT_VERSION,
       createdAt: new Date().toISOString(),
@@ -203,9 +207,9 @@ export class IndexWriter {
       crops,
       features: { kind, grid: STORED_GRID, dimensions },
       ann: annDescription(),
-      tiles: this.sources,
     };
-    await writeFile(path.join(this.temporary, INDEX_FILES.manifest), `${JSON.stringify(manifest, null, 1)}\n`);
+    await writeManifest(this.temporary, header);
+    await rm(path.join(this.temporary, SOURCES_FILE));
     await swapIntoPlace(this.temporary, this.target);
     // The new index holds everything earlier checkpoints could give.
     for (const { folder } of this.checkpoints) await rm(folder, { recursive: true, force: true });
@@ -213,8 +217,7 @@ export class IndexWriter {
 
   /** Removes the temporary folder; the previous index (if any) is untouched. */
   async abort(): Promise<void> {
-    this.tileStream.destroy();
-    this.featureStream.destroy();
+    for (const stream of this.streams()) stream.destroy();
     await this.checkpointing;
     await rm(this.temporary, { recursive: true, force: true });
   }
@@ -288,13 +291,88 @@ async function removeStaleTemporaries(parent: string, name: string): Promise<Fou
       await rm(stale, { recursive: true, force: true });
     }
   }
-  return checkpoints.sort((a, b) => b.checkpoint.tiles.length - a.checkpoint.tiles.length);
+  return checkpoints.sort((a, b) => b.checkpoint.tileCount - a.checkpoint.tileCount);
+}
+
+/** Tiles whose features are read, described and added to the HNSW index at a time (192 KB of features). */
+const ANN_BLOCK_TILES = 1024;
+
+/**
+ * The HNSW index over the default method's vectors of the first `count` tiles of a features.f32,
+ * read a block at a time: the same graph as `buildAnn` over all of them at once.
+ */
+export async function annFromFeatures(file: string, count: number, dimensions: number): Promise<AnnIndex> {
+  const length = descriptorLength(DEFAULT_METHOD);
+  const ann = createAnn(length, count);
+  const handle = await open(file, 'r');
+  const block = new Float32Array(ANN_BLOCK_TILES * dimensions);
+  try {
+    for (let first = 0; first < count; first += ANN_BLOCK_TILES) {
+      const tiles = Math.min(ANN_BLOCK_TILES, count - first);
+      const { bytesRead } = await handle.read(new Uint8Array(block.buffer), 0, tiles * dimensions * 4, first * dimensions * 4);
+      if (bytesRead !== tiles * dimensions * 4) throw new Error(`${path.basename(file)} is too short`);
+      addToAnn(ann, annVectors(tileDescriptors(block, tiles, DEFAULT_METHOD), DEFAULT_METHOD), length, first);
+    }
+  } finally {
+    await handle.close();
+  }
+  return ann;
+}
+
+/** A tile's line in SOURCES_FILE: as it is copied into the manifest's `tiles` list. */
+function sourceRecord(source: TileSource): string {
+  return `  ${JSON.stringify(source)},\n`;
+}
+
+/** The first `count` tiles' sources recorded in a temporary folder's SOURCES_FILE, one by one. */
+export async function* readSources(folder: string, count: number): AsyncGenerator<TileSource> {
+  if (count === 0) return;
+  const lines = createInterface({ input: createReadStream(path.join(folder, SOURCES_FILE)), crlfDelay: Infinity });
+  let read = 0;
+  try {
+    for await (const line of lines) {
+      yield JSON.parse(line.slice(0, line.lastIndexOf(','))) as TileSource;
+      if (++read === count) return;
+    }
+  } finally {
+    lines.close();
+  }
+  throw new Error(`${SOURCES_FILE} has ${read} records, expected ${count}`);
+}
+
+/** Bytes copied at a time from SOURCES_FILE into the manifest. */
+const COPY_BYTES = 256 * 1024;
+
+/**
+ * Writes manifest.json: `header`, then its `tiles` copied byte for byte from the folder's
+ * SOURCES_FILE (one tile per line) through one small buffer, so no list of every tile is built in
+ * memory.
+ */
+async function writeManifest(folder: string, header: Omit<IndexManifest, 'tiles'>): Promise<void> {
+  const sources = await open(path.join(folder, SOURCES_FILE), 'r');
+  const manifest = await open(path.join(folder, INDEX_FILES.manifest), 'w');
+  try {
+    // Every record ends with ",\n": the last one's comma is left out.
+    const length = Math.max(0, (await sources.stat()).size - 2);
+    await manifest.write(JSON.stringify(header, null, 1).replace(/\n\}$/, ',\n "tiles": [\n'));
+    const buffer = Buffer.alloc(COPY_BYTES);
+    for (let position = 0; position < length; ) {
+      const { bytesRead } = await sources.read(buffer, 0, Math.min(buffer.length, length - position), position);
+      if (bytesRead === 0) throw new Error(`${SOURCES_FILE} is shorter than expected`);
+      await manifest.write(buffer, 0, bytesRead);
+      position += bytesRead;
+    }
+    await manifest.write('\n ]\n}\n');
+  } finally {
+    await sources.close();
+    await manifest.close();
+  }
 }
 
 async function readCheckpoint(folder: string): Promise<Checkpoint | undefined> {
   try {
     const checkpoint = JSON.parse(await readFile(path.join(folder, CHECKPOINT_FILE), 'utf8')) as Partial<Checkpoint>;
-    if (checkpoint.format === 'tsmosaic-checkpoint' && Array.isArray(checkpoint.tiles) && Array.isArray(checkpoint.roots)) return checkpoint as Checkpoint;
+    if (checkpoint.format === 'tsmosaic-checkpoint' && Number.isInteger(checkpoint.tileCount) && Array.isArray(checkpoint.roots)) return checkpoint as Checkpoint;
   } catch {
     // no checkpoint yet, or a damaged one: the folder is not reusable
   }

@@ -1,0 +1,66 @@
+import assert from 'node:assert/strict';
+import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { test } from 'node:test';
+import { loadIndex, readManifest } from '../src/index.js';
+import { FEATURE_DIMENSIONS } from '../src/collection/features.js';
+import { buildAnn } from '../src/index-store/ann.js';
+import type { TileSource } from '../src/index-store/format.js';
+import { IndexWriter } from '../src/index-store/write-index.js';
+import { DEFAULT_METHOD } from '../src/match/defaults.js';
+import { annVectors, descriptorLength, tileDescriptors } from '../src/match/method.js';
+import { seededRandom } from '../src/match/random.js';
+import { tempDir } from './helpers.js';
+
+const DIMENSIONS = FEATURE_DIMENSIONS['srgb-grid'];
+
+test('the writer streams every tile to disk: the manifest lists them in order, hnsw.bin is the one buildAnn makes', async () => {
+  const root = await tempDir();
+  const target = path.join(root, 'index');
+  const random = seededRandom(5);
+  // More tiles than the HNSW index is fed at a time, and names that JSON must escape.
+  const count = 2500;
+  const tileSize = 2;
+  const features = new Float32Array(count * DIMENSIONS).map(() => Math.round(random() * 255));
+  const sources: TileSource[] = Array.from({ length: count }, (_, id) => ({
+    source: id % 2 === 0 ? `a/${id}.jpg` : `new\nline "${id}" ü,.jpg`,
+    size: id + 1,
+    mtimeMs: 1700000000000.5 + id,
+    ...(id % 3 === 0 ? { root: 1 } : {}),
+    fingerprint: `f${id}`,
+  }));
+  const writer = await IndexWriter.create(target, { roots: ['/a', '/b'], tileSize, fit: 'crop', featureKind: 'srgb-grid', featureDimensions: DIMENSIONS, crops: 1 });
+  for (let id = 0; id < count; id++) {
+    await writer.addTile(new Uint8Array(tileSize * tileSize * 3).fill(id % 256), features.subarray(id * DIMENSIONS, (id + 1) * DIMENSIONS), sources[id]!);
+  }
+  await writer.commit();
+
+  assert.deepEqual((await readdir(target)).sort(), ['features.f32', 'hnsw.bin', 'manifest.json', 'tiles.rgb']);
+  const manifest = await readManifest(target);
+  assert.deepEqual(manifest.tiles, sources);
+  assert.deepEqual(manifest.roots, ['/a', '/b']);
+  const loaded = await loadIndex(target);
+  assert.deepEqual(loaded.features, features);
+  assert.equal(loaded.tiles.tile(300)[0], 300 % 256);
+
+  const whole = path.join(root, 'whole.bin');
+  buildAnn(annVectors(tileDescriptors(features, count, DEFAULT_METHOD), DEFAULT_METHOD), descriptorLength(DEFAULT_METHOD), count).writeIndexSync(whole);
+  assert.ok((await readFile(path.join(target, 'hnsw.bin'))).equals(await readFile(whole)), 'same graph as built from all features at once');
+});
+
+test('a writer with one picture of five crops writes a valid index of five tiles', async () => {
+  const target = path.join(await tempDir(), 'index');
+  const writer = await IndexWriter.create(target, { roots: ['/a'], tileSize: 1, fit: 'stretch', featureKind: 'srgb-grid', featureDimensions: DIMENSIONS, crops: 5 });
+  const features = Float32Array.from({ length: 5 * DIMENSIONS }, (_, i) => Math.floor(i / DIMENSIONS) * 10);
+  await assert.rejects(writer.addTile(new Uint8Array(15), features.subarray(DIMENSIONS), { source: 'x.png', size: 1, mtimeMs: 2 }), /expected 240 features, received 192/);
+  await writer.addTile(Uint8Array.from({ length: 15 }, (_, i) => i), features, { source: 'x.png', size: 1, mtimeMs: 2 });
+  await writer.commit();
+  const loaded = await loadIndex(target);
+  assert.deepEqual(loaded.manifest.tiles, [{ source: 'x.png', size: 1, mtimeMs: 2 }]);
+  assert.equal(loaded.manifest.crops, 5);
+  assert.equal(loaded.manifest.roots, undefined);
+  assert.deepEqual(loaded.features, features);
+  assert.equal(loaded.tiles.count, 5);
+  assert.deepEqual([...loaded.tiles.tile(4)], [12, 13, 14]);
+  assert.equal(loaded.ann.getCurrentCount(), 5);
+});
