@@ -168,11 +168,15 @@ export function placeTiles(
   const wanted = constrained || reranked ? CANDIDATES : 1;
   let order: Uint32Array | null = null;
   if (constrained) {
-    // Regret: how much farther the second nearest tile is than the nearest, in the index's units.
+    // Regret: how much farther the second nearest picture is than the nearest, in the index's units.
     const regret = new Float32Array(cellCount);
     for (let cell = 0; cell < cellCount; cell++) {
-      const { distances } = search(cell, wanted);
-      regret[cell] = Math.sqrt(distances[1] ?? Infinity) - Math.sqrt(distances[0]!);
+      const { neighbors, distances } = search(cell, wanted);
+      // The second-best picture: crops of the best one are no alternative under the rules.
+      const best = Math.floor(neighbors[0]! / group);
+      let second = 1;
+      while (second < neighbors.length && Math.floor(neighbors[second]! / group) === best) second++;
+      regret[cell] = Math.sqrt(distances[second] ?? Infinity) - Math.sqrt(distances[0]!);
     }
     order = fillOrder(regret, rules.seed);
   }
