@@ -3,8 +3,12 @@ import hnswlib from 'hnswlib-node';
 const { HierarchicalNSW } = hnswlib;
 export type AnnIndex = InstanceType<typeof HierarchicalNSW>;
 
-/** hnswlib-node construction parameters used for every index. */
-export const ANN_PARAMETERS = { space: 'l2', m: 16, efConstruction: 200, seed: 100 } as const;
+/**
+ * hnswlib-node construction parameters used for every index. efConstruction 64 builds 2.7x faster
+ * than 200 (10,000 tiles: 1.8 s against 5.1 s here) at the same mosaic: cell/structure ΔE00 on the
+ * bench 2.27/5.58 against 2.26/5.58, 4.01/7.42 at min-distance 5 either way.
+ */
+export const ANN_PARAMETERS = { space: 'l2', m: 16, efConstruction: 64, seed: 100 } as const;
 /** Search breadth: measured on 2,000 tiles, ef 16 finds the exact nearest colour for 99% of queries at ~110,000 queries/s (ef 64: 99.97% at 43,000/s). */
 const SEARCH_EF = 16;
 
