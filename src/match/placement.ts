@@ -14,7 +14,8 @@ export interface PlacementRules {
 }
 
 export interface Placement {
-  tiles: Uint32Array;
+  /** Tile id of every cell, row-major: 16 bits when the index has fewer than 65,536 tiles. */
+  tiles: Uint16Array | Uint32Array;
   /** 1 where the tile is mirrored left-right. */
   mirrored: Uint8Array;
   /** How often the most used tile is used. */
@@ -35,6 +36,17 @@ const FARTHER_RANKED = 12;
  */
 const QUERY_ROUNDING = { rgb: 1, lab: 2 } as const;
 
+/**
+ * Grids of more cells than this are placed band by band (see TilePlacer), so that only one band's
+ * target means, descriptors and fill order are held at a time; smaller grids are one band.
+ */
+export const BAND_CELLS = 1 << 17;
+
+/** Rows of the bands a `columns` x `rows` grid is placed in: all of them up to BAND_CELLS cells. */
+export function placementBandRows(columns: number, rows: number, bandCells = BAND_CELLS): number {
+  return columns * rows <= bandCells ? rows : Math.max(1, Math.floor(bandCells / columns));
+}
+
 /** What placement needs to know about the tiles. */
 export interface TileCatalogue {
   count: number;
@@ -47,6 +59,7 @@ export interface TileCatalogue {
 /**
  * Chooses a tile (and its orientation) for every cell: among the index's nearest candidates, the
  * one of least `matchCost` that the rules allow, filling cells in the order of `fillOrder`.
+ * `describeCell` describes any cell of the grid; the whole grid is one band.
  * @throws {TsmosaicError} when the rules cannot be met by this many tiles at all.
  */
 export function placeTiles(
@@ -58,6 +71,35 @@ export function placeTiles(
   rules: PlacementRules,
   onProgress?: (done: number, total: number) => void,
 ): Placement {
+  const placer = createTilePlacer(method, columns, rows, catalogue, rules, onProgress);
+  placer.placeRows(0, rows, describeCell);
+  return placer.result();
+}
+
+/** Placement of a grid band by band (see createTilePlacer). */
+export interface TilePlacer {
+  /** Places the cells of rows [firstRow, firstRow + rowCount); `describeCell` takes a cell's index within the band. */
+  placeRows(firstRow: number, rowCount: number, describeCell: (cellInBand: number) => Float32Array): void;
+  /** The placement, once every row is placed. */
+  result(): Placement;
+}
+
+/**
+ * Places tiles band by band: `placeRows` for consecutive bands of rows, top to bottom, then
+ * `result`. Within a band cells are filled as `fillOrder` says; the min-distance rule also holds
+ * against the rows above the band, already placed. Memory across the grid is the tile ids and
+ * mirroring (3 bytes a cell with fewer than 65,536 tiles); everything else lives for one band.
+ * One band of the whole grid is the global order of `placeTiles`.
+ * @throws {TsmosaicError} when the rules cannot be met by this many tiles at all.
+ */
+export function createTilePlacer(
+  method: MatchMethod,
+  columns: number,
+  rows: number,
+  catalogue: TileCatalogue,
+  rules: PlacementRules,
+  onProgress?: (done: number, total: number) => void,
+): TilePlacer {
   const cellCount = columns * rows;
   const { minDistance, maxUses } = rules;
   const { count: tileCount, descriptors, ann } = catalogue;
@@ -66,17 +108,24 @@ export function placeTiles(
   const reranked = method.metric === 'lab';
   const variants = method.metric === 'lab' && method.mirror ? 2 : 1;
   const length = descriptorLength(method);
-  const tiles = new Uint32Array(cellCount);
+  const tiles = tileCount <= 0x10000 ? new Uint16Array(cellCount) : new Uint32Array(cellCount);
   const mirrored = new Uint8Array(cellCount);
   const uses = new Uint32Array(tileCount);
-  const positions: (number[] | undefined)[] = new Array<number[] | undefined>(tileCount);
   const reach = Math.floor(minDistance);
   let relaxed = 0;
+  // The band being placed, from cell bandStart on, and what describes its cells.
+  let bandStart = 0;
+  let describeBandCell: (cellInBand: number) => Float32Array = () => new Float32Array(length);
+  const describeCell = (cell: number): Float32Array => describeBandCell(cell - bandStart);
 
   // Cells within min-distance of a cell, as offsets; a tile is checked against whichever is
-  // shorter: the cells around (grid lookup) or the list of places it already has.
+  // shorter: the cells around (grid lookup) or the list of places it already has. Both cover the
+  // window of the band and the `reach` rows above it, the only cells a cell of the band can be near.
   const disc = discOffsets(minDistance);
-  const placedTile = new Int32Array(cellCount).fill(-1);
+  let windowTop = 0;
+  let windowRows = 0;
+  let placedTile = new Int32Array(0);
+  let positions: (number[] | undefined)[] = [];
   const allowed = (tile: number, cell: number): boolean => {
     if (uses[tile]! >= maxUses) return false;
     const placed = positions[tile];
@@ -94,8 +143,8 @@ export function placeTiles(
     }
     for (const [dx, dy] of disc) {
       const ox = x + dx;
-      const oy = y + dy;
-      if (ox >= 0 && oy >= 0 && ox < columns && oy < rows && placedTile[oy * columns + ox] === tile) return false;
+      const oy = y + dy - windowTop;
+      if (ox >= 0 && oy >= 0 && ox < columns && oy < windowRows && placedTile[oy * columns + ox] === tile) return false;
     }
     return true;
   };
@@ -159,47 +208,72 @@ export function placeTiles(
   };
 
   const wanted = constrained || reranked ? CANDIDATES : 1;
-  let order: Uint32Array | null = null;
-  if (constrained) {
-    // Regret: how much farther the second nearest tile is than the nearest, in the index's units.
-    const regret = new Float32Array(cellCount);
-    for (let cell = 0; cell < cellCount; cell++) {
-      const { distances } = search(cell, wanted);
-      regret[cell] = Math.sqrt(distances[1] ?? Infinity) - Math.sqrt(distances[0]!);
-    }
-    order = fillOrder(regret, rules.seed);
-  }
-
   const progressStep = Math.max(1, Math.floor(cellCount / 100));
-  for (let step = 0; step < cellCount; step++) {
-    const cell = order ? order[step]! : step;
-    // pycollage's method (no rules, no ranking): the nearest tile, no list needed.
-    const candidates = constrained || reranked ? rank(cell, wanted) : [search(cell, 1).neighbors[0]! * 2];
-    let chosen = constrained ? candidates.find((choice) => allowed(choice >> 1, cell)) : candidates[0];
-    // All ranked candidates blocked: walk further out in the index's own order and rank only the
-    // first few allowed tiles by cost (ranking every farther tile cost more than all the rest).
-    for (let wanted = (candidates.length / variants) * 4; chosen === undefined; wanted *= 4) {
-      const { neighbors } = search(cell, Math.min(wanted, tileCount));
-      const open = neighbors.filter((candidate) => allowed(candidate, cell)).slice(0, FARTHER_RANKED);
-      if (open.length > 0) chosen = cheapest(cell, open);
-      if (wanted >= tileCount) break;
+  let step = 0;
+  let bands = 0;
+
+  const placeRows: TilePlacer['placeRows'] = (firstRow, rowCount, describe) => {
+    bandStart = firstRow * columns;
+    const bandCells = rowCount * columns;
+    describeBandCell = describe;
+    startWindow(firstRow, rowCount);
+    let order: Uint32Array | null = null;
+    if (constrained) {
+      // Regret: how much farther the second nearest tile is than the nearest, in the index's units.
+      const regret = new Float32Array(bandCells);
+      for (let cell = 0; cell < bandCells; cell++) {
+        const { distances } = search(bandStart + cell, wanted);
+        regret[cell] = Math.sqrt(distances[1] ?? Infinity) - Math.sqrt(distances[0]!);
+      }
+      // Band 0 keeps the seed itself, so a one-band grid is filled in the order it always was.
+      order = fillOrder(regret, (rules.seed + bands * 0x9e3779b9) >>> 0);
     }
-    if (chosen === undefined) {
-      // Only max-uses can exhaust every tile near here: keep the budget, give up the distance.
-      const { neighbors } = search(cell, tileCount);
-      chosen = cheapest(cell, [neighbors.find((tile) => uses[tile]! < maxUses) ?? neighbors[0]!]);
-      relaxed++;
+    bands++;
+
+    for (let inBand = 0; inBand < bandCells; inBand++, step++) {
+      const cell = bandStart + (order ? order[inBand]! : inBand);
+      // pycollage's method (no rules, no ranking): the nearest tile, no list needed.
+      const candidates = constrained || reranked ? rank(cell, wanted) : [search(cell, 1).neighbors[0]! * 2];
+      let chosen = constrained ? candidates.find((choice) => allowed(choice >> 1, cell)) : candidates[0];
+      // All ranked candidates blocked: walk further out in the index's own order and rank only the
+      // first few allowed tiles by cost (ranking every farther tile cost more than all the rest).
+      for (let wanted = (candidates.length / variants) * 4; chosen === undefined; wanted *= 4) {
+        const { neighbors } = search(cell, Math.min(wanted, tileCount));
+        const open = neighbors.filter((candidate) => allowed(candidate, cell)).slice(0, FARTHER_RANKED);
+        if (open.length > 0) chosen = cheapest(cell, open);
+        if (wanted >= tileCount) break;
+      }
+      if (chosen === undefined) {
+        // Only max-uses can exhaust every tile near here: keep the budget, give up the distance.
+        const { neighbors } = search(cell, tileCount);
+        chosen = cheapest(cell, [neighbors.find((tile) => uses[tile]! < maxUses) ?? neighbors[0]!]);
+        relaxed++;
+      }
+      const tile = chosen >> 1;
+      tiles[cell] = tile;
+      mirrored[cell] = chosen & 1;
+      uses[tile]!++;
+      placedTile[cell - windowTop * columns] = tile;
+      if (minDistance > 0) (positions[tile] ??= []).push(cell);
+      if (onProgress && (step + 1) % progressStep === 0) onProgress(step + 1, cellCount);
     }
-    const tile = chosen >> 1;
-    tiles[cell] = tile;
-    mirrored[cell] = chosen & 1;
-    uses[tile]!++;
-    placedTile[cell] = tile;
-    if (minDistance > 0) (positions[tile] ??= []).push(cell);
-    if (onProgress && (step + 1) % progressStep === 0) onProgress(step + 1, cellCount);
-  }
-  onProgress?.(cellCount, cellCount);
-  return { tiles, mirrored, maxUses: uses.reduce((max, value) => Math.max(max, value), 0), relaxed };
+    if (firstRow + rowCount === rows) onProgress?.(cellCount, cellCount);
+  };
+
+  /** The window of the band rows [firstRow, firstRow + rowCount) and the `reach` rows above it, with what those hold. */
+  const startWindow = (firstRow: number, rowCount: number): void => {
+    windowTop = Math.max(0, firstRow - reach);
+    windowRows = firstRow + rowCount - windowTop;
+    placedTile = new Int32Array(windowRows * columns).fill(-1);
+    positions = new Array<number[] | undefined>(tileCount);
+    for (let cell = windowTop * columns; cell < firstRow * columns; cell++) {
+      placedTile[cell - windowTop * columns] = tiles[cell]!;
+      if (minDistance > 0) (positions[tiles[cell]!] ??= []).push(cell);
+    }
+  };
+
+  const result = (): Placement => ({ tiles, mirrored, maxUses: uses.reduce((max, value) => Math.max(max, value), 0), relaxed });
+  return { placeRows, result };
 }
 
 /**

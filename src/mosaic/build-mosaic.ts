@@ -11,7 +11,7 @@ import { loadIndex, readManifest, type LoadedIndex } from '../index-store/read-i
 import type { TileStore } from '../index-store/tile-store.js';
 import { DEFAULT_METHOD, DEFAULT_MIN_DISTANCE } from '../match/defaults.js';
 import { annVectors, cellDescriber, descriptorLength, RGB_METHOD, sameIndexSpace, tileDescriptors, type MatchMethod } from '../match/method.js';
-import { feasibleMinDistance, placeTiles } from '../match/placement.js';
+import { createTilePlacer, feasibleMinDistance, placementBandRows } from '../match/placement.js';
 import { measureFidelity, STRUCTURE_GRID, type Fidelity } from '../quality/fidelity.js';
 import { assertWritableFolder, formatFromPath } from '../render/encode.js';
 import type { MosaicPlan } from '../render/render-region.js';
@@ -148,17 +148,29 @@ export async function buildMosaic(index: string, target: string, options: BuildM
 
   const image = await loadTarget(target, columns, rows, targetSize);
   const grain = descriptorLength(method) === 3 ? 1 : method.grid;
-  const matchMeans = await targetMeans(image, columns, rows, grain);
   lap('target');
 
+  // Huge grids are sampled and placed a band of rows at a time, so memory does not grow with them.
   const catalogue = { count: manifest.tileCount, descriptors, ann };
-  const placement = placeTiles(method, cellDescriber(matchMeans, columns, rows, method), columns, rows, catalogue, { minDistance, maxUses, seed }, (done, total) =>
-    onProgress?.({ stage: 'match', done, total }),
-  );
+  const placer = createTilePlacer(method, columns, rows, catalogue, { minDistance, maxUses, seed }, (done, total) => onProgress?.({ stage: 'match', done, total }));
+  const bandRows = placementBandRows(columns, rows);
+  let matchMeans: Float32Array = new Float32Array(0);
+  let sampling = 0;
+  for (let firstRow = 0; firstRow < rows; firstRow += bandRows) {
+    signal?.throwIfAborted();
+    const band = { firstRow, rows: Math.min(bandRows, rows - firstRow) };
+    const sampled = performance.now();
+    matchMeans = await targetMeans(image, columns, rows, grain, band);
+    sampling += (performance.now() - sampled) / 1000;
+    placer.placeRows(band.firstRow, band.rows, cellDescriber(matchMeans, columns, band.rows, method));
+  }
+  const placement = placer.result();
   if (placement.relaxed > 0) onNote?.(`${placement.relaxed} cells could not keep --min-distance ${minDistance} within --max-uses ${maxUses}`);
   const plan: MosaicPlan = { columns, rows, tiles: placement.tiles, mirrored: placement.mirrored };
-  if (blend > 0) plan.tint = blendTint(grain === 1 ? matchMeans : await targetMeans(image, columns, rows), placement.tiles, loaded, blend);
+  if (blend > 0) plan.tint = blendTint(grain === 1 && bandRows === rows ? matchMeans : await targetMeans(image, columns, rows), placement.tiles, loaded, blend);
   lap('match');
+  timings.target += sampling;
+  timings.match -= sampling;
 
   signal?.throwIfAborted();
 
@@ -199,7 +211,7 @@ export async function buildMosaic(index: string, target: string, options: BuildM
 }
 
 /** Per-cell RGB offsets that move each tile's mean `percent`% of the way to its cell's target mean. */
-function blendTint(cellMeans: Float32Array, tiles: Uint32Array, loaded: LoadedIndex, percent: number): Float32Array {
+function blendTint(cellMeans: Float32Array, tiles: Uint16Array | Uint32Array, loaded: LoadedIndex, percent: number): Float32Array {
   const tint = new Float32Array(tiles.length * 3);
   const stride = loaded.manifest.features.dimensions;
   const subs = stride / 3;

@@ -26,7 +26,8 @@ export interface TileRowJob {
   /** Plan row of the first row of `tiles`, and the plan's width. */
   firstPlanRow: number;
   columns: number;
-  tiles: Uint32Array;
+  /** Tile ids, row-major (16 bits when the index has fewer than 65,536 tiles). */
+  tiles: Uint16Array | Uint32Array;
   /** The same rows of the plan's `mirrored` and `tint`, when it has them. */
   mirrored?: Uint8Array;
   tint?: Float32Array;

@@ -4,7 +4,8 @@ import type { TileStore } from '../index-store/tile-store.js';
 export interface MosaicPlan {
   columns: number;
   rows: number;
-  tiles: Uint32Array;
+  /** Tile ids, row-major (16 bits when the index has fewer than 65,536 tiles). */
+  tiles: Uint16Array | Uint32Array;
   /** Optional: 1 where a cell's tile is mirrored left-right. */
   mirrored?: Uint8Array;
   /** Optional RGB offset per cell added to its tile's pixels (`--blend`), 3 values a cell. */
