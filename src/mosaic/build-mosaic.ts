@@ -1,10 +1,10 @@
 import { createWriteStream } from 'node:fs';
-import { rename, rm } from 'node:fs/promises';
+import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { once } from 'node:events';
 import { tileFeatures } from '../collection/features.js';
-import { TsmosaicError, reasonOf } from '../errors.js';
+import { TsmosaicError, UsageError, reasonOf } from '../errors.js';
 import { expectInteger, expectOneOf, MAX_TILE_SIZE } from '../options.js';
 import { buildAnn } from '../index-store/ann.js';
 import { loadIndex, readManifest, type LoadedIndex } from '../index-store/read-index.js';
@@ -32,6 +32,11 @@ export interface BuildMosaicOptions {
    * and an `index.html` viewer beside it. Default `<target name>-mosaic.png` in the current folder.
    */
   out?: string;
+  /**
+   * Folder to write a Deep Zoom pyramid and its viewer into (created if missing), instead of `out`:
+   * the same as `out: <folder>/<target name>-mosaic.dzi`.
+   */
+  deepZoom?: string;
   /** Grid width in tiles; rows follow the target's aspect. Default: one tile per target pixel, at most 200. */
   tilesAcross?: number;
   /** Output tile edge in px, at most the indexed size. Default: the indexed size. */
@@ -100,7 +105,10 @@ export interface BuildMosaicResult {
  */
 export async function buildMosaic(index: string, target: string, options: BuildMosaicOptions = {}): Promise<BuildMosaicResult> {
   const started = performance.now();
-  const out = path.resolve(options.out ?? `${path.parse(target).name}-mosaic.png`);
+  if (options.out !== undefined && options.deepZoom !== undefined) throw new UsageError('use either --out or --deepzoom, not both');
+  const deepZoomFolder = options.deepZoom === undefined ? undefined : path.resolve(options.deepZoom);
+  const defaultName = `${path.parse(target).name}-mosaic`;
+  const out = deepZoomFolder ? path.join(deepZoomFolder, `${defaultName}.dzi`) : path.resolve(options.out ?? `${defaultName}.png`);
   const format = formatFromPath(out);
   const tilesAcross = options.tilesAcross === undefined ? undefined : expectInteger('tilesAcross', options.tilesAcross, 1);
   const maxPixels = expectInteger('maxPixels', options.maxPixels ?? DEFAULT_MAX_PIXELS, 1);
@@ -113,7 +121,8 @@ export async function buildMosaic(index: string, target: string, options: BuildM
   const { onProgress, onNote, signal } = options;
   if (out === path.resolve(target)) throw new TsmosaicError(`the output would overwrite the target ${target}; choose another --out`);
 
-  await assertWritableFolder(out);
+  if (deepZoomFolder) await assertFolderOrAbsent(deepZoomFolder);
+  else await assertWritableFolder(out);
   await assertOutputReplaceable(out, format);
   if (options.plan) await assertWritableFolder(path.resolve(options.plan));
   const manifest = await readManifest(index);
@@ -177,6 +186,7 @@ export async function buildMosaic(index: string, target: string, options: BuildM
   const width = columns * tileSize;
   const height = rows * tileSize;
   let assembled = false;
+  if (deepZoomFolder) await mkdir(deepZoomFolder, { recursive: true });
   await writeMosaic(plan, store, out, format, {
     signal,
     onProgress: (stage, done, total) => {
@@ -208,6 +218,15 @@ export async function buildMosaic(index: string, target: string, options: BuildM
     seconds: (performance.now() - started) / 1000,
     timings,
   };
+}
+
+/**
+ * Checks that `folder` is a folder or does not exist yet (it is then created before writing).
+ * @throws {TsmosaicError}
+ */
+async function assertFolderOrAbsent(folder: string): Promise<void> {
+  const found = await stat(folder).catch(() => undefined);
+  if (found && !found.isDirectory()) throw new TsmosaicError(`cannot write deep zoom into ${folder}: it is not a folder`);
 }
 
 /** Per-cell RGB offsets that move each tile's mean `percent`% of the way to its cell's target mean. */
