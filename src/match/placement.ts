@@ -153,10 +153,15 @@ export function createTilePlacer(
   // vector, and each cell then ranks that shared candidate set by its own exact cost.
   const neighbourCache = new Map<string, { neighbors: number[]; distances: number[] }>();
   const rounding = QUERY_ROUNDING[method.metric];
+  const keyCodes = new Uint16Array(length + 2);
   const search = (cell: number, wanted: number, descriptor = describeCell(cell)): { neighbors: number[]; distances: number[] } => {
     const query = annVectors(descriptor, method);
-    let key = `${wanted}:`;
-    for (let i = 0; i < length; i++) key += `${Math.round(query[i]! / rounding)},`;
+    // One flat string of 16-bit codes: a template built piece by piece is a rope of a dozen
+    // strings, several times the memory of its text, for each of the cache's entries.
+    keyCodes[0] = wanted & 0xffff;
+    keyCodes[1] = wanted >>> 16;
+    for (let i = 0; i < length; i++) keyCodes[i + 2] = Math.round(query[i]! / rounding) + 0x8000;
+    const key = String.fromCharCode(...keyCodes);
     let found = neighbourCache.get(key);
     if (!found) {
       found = ann.searchKnn(Array.from(query), Math.min(wanted, tileCount));
