@@ -228,3 +228,20 @@ test('build -o name.dzi writes a Deep Zoom pyramid and its viewer, with no pixel
   // 1200 x 800 px: levels 0 (1x1) to 11.
   assert.equal((await readdir(path.join(folder, 'dolphin_files'))).length, 12);
 });
+
+test('build --deepzoom <dir> writes the pyramid and viewer into a new folder, named after the target', async () => {
+  const index = path.join(root, 'dzi-index');
+  const folder = path.join(root, 'deepzoom', 'dolphin');
+  const { code, stdout, stderr } = await runCli(['build', index, target, '--deepzoom', folder, '--tiles-across', '30']);
+  assert.equal(code, 0, stderr);
+  assert.equal(stdout, `${path.join(folder, 'dolphin-mosaic.dzi')}\n`);
+  assert.deepEqual((await readdir(folder)).sort(), ['dolphin-mosaic.dzi', 'dolphin-mosaic_files', 'index.html', 'openseadragon']);
+  const both = await runCli(['build', index, target, '--deepzoom', folder, '-o', path.join(root, 'x.png')]);
+  assert.equal(both.code, 2);
+  assert.match(both.stderr, /^tsmosaic: use either --out or --deepzoom, not both\n$/);
+  const file = path.join(root, 'not-a-folder.png');
+  await writeFile(file, 'x');
+  const notFolder = await runCli(['build', index, target, '--deepzoom', file]);
+  assert.equal(notFolder.code, 1);
+  assert.match(notFolder.stderr, /^tsmosaic: cannot write deep zoom into .*not-a-folder\.png: it is not a folder\n$/);
+});

@@ -8,11 +8,11 @@ import { printResult, round, roundSeconds } from './output.js';
 export type BuildFlags = Pick<
   BuildMosaicOptions,
   'out' | 'tilesAcross' | 'tileSize' | 'maxPixels' | 'metric' | 'mirror' | 'crops' | 'minDistance' | 'maxUses' | 'unique' | 'seed' | 'blend' | 'plan'
-> & { json?: boolean; measure?: boolean; quiet?: boolean };
+> & { deepzoom?: string; json?: boolean; measure?: boolean; quiet?: boolean };
 
 /** `tsmosaic build <index> <target>`: prints the output path, or the JSON summary. */
 export async function runBuild(index: string, target: string, flags: BuildFlags): Promise<void> {
-  const { json, measure, quiet, ...options } = flags;
+  const { deepzoom, json, measure, quiet, ...options } = flags;
   // Every tile and band is encoded once: libvips' operation cache would only hold their buffers.
   sharp.cache(false);
   const reporter = createReporter(quiet === true);
@@ -21,6 +21,7 @@ export async function runBuild(index: string, target: string, flags: BuildFlags)
   try {
     const result = await buildMosaic(index, target, {
       ...options,
+      deepZoom: deepzoom,
       measure: json === true && measure !== false,
       signal,
       onProgress: ({ stage, done, total }) => reporter.update(stage, done, total),

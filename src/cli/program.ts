@@ -41,6 +41,7 @@ export function createProgram(): Command {
       '-o, --out <file>',
       'output image; the extension picks the format: png, jpg, jpeg, webp, tif, tiff, avif, or dzi for a Deep Zoom pyramid with an index.html viewer beside it (default: <target name>-mosaic.png)',
     )
+    .option('--deepzoom <dir>', 'write a Deep Zoom pyramid and its index.html viewer into this folder (created if missing) instead: <dir>/<target name>-mosaic.dzi')
     .option('--tiles-across <n>', 'grid width in tiles; rows follow the target aspect (default: one tile per target pixel, at most 200)', integerOption(1))
     .option('--tile-size <px>', 'output tile edge in pixels, at most the indexed size (default: the indexed size)', integerOption(1, 1024))
     .option('--max-pixels <n>', 'refuse to write a single image with more pixels than this (deep zoom has no limit)', integerOption(1), 1_000_000_000)

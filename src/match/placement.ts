@@ -14,10 +14,11 @@ export interface PlacementRules {
 }
 
 export interface Placement {
-  tiles: Uint32Array;
+  /** Tile id of every cell, row-major: 16 bits when the index has at most 65,536 tiles. */
+  tiles: Uint16Array | Uint32Array;
   /** 1 where the tile is mirrored left-right. */
   mirrored: Uint8Array;
-  /** How often the most used tile is used. */
+  /** How often the most used picture is used. */
   maxUses: number;
   /** Cells where the rules could not all be kept (only possible when max-uses runs out locally). */
   relaxed: number;
@@ -25,8 +26,11 @@ export interface Placement {
 
 /** Tiles fetched from the index per cell before ranking by cost; more are fetched when all are blocked. */
 const CANDIDATES = 16;
-/** Index answers kept for sharing between cells; the cache is emptied when full. */
-const CACHE_ENTRIES = 100_000;
+/**
+ * Index answers kept for sharing between cells; the cache is emptied when full (about 500 bytes an
+ * entry: 100,000 held 100 MB more at 500 Mpx than at 100 Mpx, with the garbage of the last one).
+ */
+const CACHE_ENTRIES = 50_000;
 /** Allowed tiles ranked by cost when every candidate is blocked and farther tiles are fetched (12: cell ΔE00 +2% at min-distance 5, half the time of ranking all). */
 const FARTHER_RANKED = 12;
 /**
@@ -34,6 +38,24 @@ const FARTHER_RANKED = 12;
  * pycollage's 8-bit target pixels, and 2 CIELAB units (measured: cell ΔE00 +0.3%, half the time).
  */
 const QUERY_ROUNDING = { rgb: 1, lab: 2 } as const;
+
+/**
+ * Grids of up to this many cells (any 200-column grid up to 1:3.2) are placed in one band, in one
+ * global fill order; larger ones band by band (see createTilePlacer), so that only one band's
+ * target means, descriptors and fill order are held at a time.
+ */
+export const ONE_BAND_CELLS = 1 << 17;
+/**
+ * Cells of a band of a larger grid (whole rows, at least one). Small bands keep memory flat: the
+ * arrays of 131,072-cell bands, allocated and freed band after band, left 100 MB more resident at
+ * 500 Mpx than at 100 Mpx; in 32,768-cell bands fidelity was the same (cell ΔE00 within 0.1 %).
+ */
+export const BAND_CELLS = 1 << 15;
+
+/** Rows of the bands a `columns` x `rows` grid is placed in: all of them up to ONE_BAND_CELLS cells. */
+export function placementBandRows(columns: number, rows: number): number {
+  return columns * rows <= ONE_BAND_CELLS ? rows : Math.max(1, Math.floor(BAND_CELLS / columns));
+}
 
 /** What placement needs to know about the tiles. */
 export interface TileCatalogue {
@@ -49,6 +71,7 @@ export interface TileCatalogue {
 /**
  * Chooses a tile (and its orientation) for every cell: among the index's nearest candidates, the
  * one of least `matchCost` that the rules allow, filling cells in the order of `fillOrder`.
+ * `describeCell` describes any cell of the grid; the whole grid is one band.
  * @throws {TsmosaicError} when the rules cannot be met by this many tiles at all.
  */
 export function placeTiles(
@@ -60,11 +83,41 @@ export function placeTiles(
   rules: PlacementRules,
   onProgress?: (done: number, total: number) => void,
 ): Placement {
+  const placer = createTilePlacer(method, columns, rows, catalogue, rules, onProgress);
+  placer.placeRows(0, rows, describeCell);
+  return placer.result();
+}
+
+/** Placement of a grid band by band (see createTilePlacer). */
+export interface TilePlacer {
+  /** Places the cells of rows [firstRow, firstRow + rowCount); `describeCell` takes a cell's index within the band. */
+  placeRows(firstRow: number, rowCount: number, describeCell: (cellInBand: number) => Float32Array): void;
+  /** The placement, once every row is placed. */
+  result(): Placement;
+}
+
+/**
+ * Places tiles band by band: `placeRows` for consecutive bands of rows, top to bottom, then
+ * `result`. Within a band cells are filled as `fillOrder` says; the min-distance rule also holds
+ * against the rows above the band, already placed. Memory across the grid is the tile ids and
+ * mirroring (3 bytes a cell with fewer than 65,536 tiles); everything else lives for one band.
+ * One band of the whole grid is the global order of `placeTiles`.
+ * @throws {TsmosaicError} when the rules cannot be met by this many tiles at all.
+ */
+export function createTilePlacer(
+  method: MatchMethod,
+  columns: number,
+  rows: number,
+  catalogue: TileCatalogue,
+  rules: PlacementRules,
+  onProgress?: (done: number, total: number) => void,
+): TilePlacer {
   const cellCount = columns * rows;
   const { minDistance, maxUses } = rules;
   const { count: tileCount, descriptors, ann } = catalogue;
   // The rules are about pictures: two crops of one picture count as the same tile.
   const group = catalogue.cropsPerPicture ?? 1;
+  const pictureOf = (tile: number): number => (group === 1 ? tile : Math.floor(tile / group));
   const searchable = ann.getCurrentCount();
   const pictureCount = Math.ceil(tileCount / group);
   assertFeasible(cellCount, pictureCount, rules);
@@ -72,19 +125,26 @@ export function placeTiles(
   const reranked = method.metric === 'lab';
   const variants = method.metric === 'lab' && method.mirror ? 2 : 1;
   const length = descriptorLength(method);
-  const tiles = new Uint32Array(cellCount);
+  const tiles = tileCount <= 0x10000 ? new Uint16Array(cellCount) : new Uint32Array(cellCount);
   const mirrored = new Uint8Array(cellCount);
   const uses = new Uint32Array(pictureCount);
-  const positions: (number[] | undefined)[] = new Array<number[] | undefined>(pictureCount);
   const reach = Math.floor(minDistance);
   let relaxed = 0;
+  // The band being placed, from cell bandStart on, and what describes its cells.
+  let bandStart = 0;
+  let describeBandCell: (cellInBand: number) => Float32Array = () => new Float32Array(length);
+  const describeCell = (cell: number): Float32Array => describeBandCell(cell - bandStart);
 
   // Cells within min-distance of a cell, as offsets; a tile is checked against whichever is
-  // shorter: the cells around (grid lookup) or the list of places it already has.
+  // shorter: the cells around (grid lookup) or the list of places it already has. Both cover the
+  // window of the band and the `reach` rows above it, the only cells a cell of the band can be near.
   const disc = discOffsets(minDistance);
-  const placedTile = new Int32Array(cellCount).fill(-1);
+  let windowTop = 0;
+  let windowRows = 0;
+  let placedTile = new Int32Array(0);
+  let positions: (number[] | undefined)[] = [];
   const allowed = (candidate: number, cell: number): boolean => {
-    const tile = group === 1 ? candidate : Math.floor(candidate / group);
+    const tile = pictureOf(candidate);
     if (uses[tile]! >= maxUses) return false;
     const placed = positions[tile];
     if (!placed) return true;
@@ -101,8 +161,8 @@ export function placeTiles(
     }
     for (const [dx, dy] of disc) {
       const ox = x + dx;
-      const oy = y + dy;
-      if (ox >= 0 && oy >= 0 && ox < columns && oy < rows && placedTile[oy * columns + ox] === tile) return false;
+      const oy = y + dy - windowTop;
+      if (ox >= 0 && oy >= 0 && ox < columns && oy < windowRows && placedTile[oy * columns + ox] === tile) return false;
     }
     return true;
   };
@@ -111,10 +171,15 @@ export function placeTiles(
   // vector, and each cell then ranks that shared candidate set by its own exact cost.
   const neighbourCache = new Map<string, { neighbors: number[]; distances: number[] }>();
   const rounding = QUERY_ROUNDING[method.metric];
+  const keyCodes = new Uint16Array(length + 2);
   const search = (cell: number, wanted: number, descriptor = describeCell(cell)): { neighbors: number[]; distances: number[] } => {
     const query = annVectors(descriptor, method);
-    let key = `${wanted}:`;
-    for (let i = 0; i < length; i++) key += `${Math.round(query[i]! / rounding)},`;
+    // One flat string of 16-bit codes: a template built piece by piece is a rope of a dozen
+    // strings, several times the memory of its text, for each of the cache's entries.
+    keyCodes[0] = wanted & 0xffff;
+    keyCodes[1] = wanted >>> 16;
+    for (let i = 0; i < length; i++) keyCodes[i + 2] = Math.round(query[i]! / rounding) + 0x8000;
+    const key = String.fromCharCode(...keyCodes);
     let found = neighbourCache.get(key);
     if (!found) {
       found = ann.searchKnn(Array.from(query), Math.min(wanted, searchable));
@@ -166,51 +231,77 @@ export function placeTiles(
   };
 
   const wanted = constrained || reranked ? CANDIDATES : 1;
-  let order: Uint32Array | null = null;
-  if (constrained) {
-    // Regret: how much farther the second nearest picture is than the nearest, in the index's units.
-    const regret = new Float32Array(cellCount);
-    for (let cell = 0; cell < cellCount; cell++) {
-      const { neighbors, distances } = search(cell, wanted);
-      // The second-best picture: crops of the best one are no alternative under the rules.
-      const best = Math.floor(neighbors[0]! / group);
-      let second = 1;
-      while (second < neighbors.length && Math.floor(neighbors[second]! / group) === best) second++;
-      regret[cell] = Math.sqrt(distances[second] ?? Infinity) - Math.sqrt(distances[0]!);
-    }
-    order = fillOrder(regret, rules.seed);
-  }
-
   const progressStep = Math.max(1, Math.floor(cellCount / 100));
-  for (let step = 0; step < cellCount; step++) {
-    const cell = order ? order[step]! : step;
-    // pycollage's method (no rules, no ranking): the nearest tile, no list needed.
-    const candidates = constrained || reranked ? rank(cell, wanted) : [search(cell, 1).neighbors[0]! * 2];
-    let chosen = constrained ? candidates.find((choice) => allowed(choice >> 1, cell)) : candidates[0];
-    // All ranked candidates blocked: walk further out in the index's own order and rank only the
-    // first few allowed tiles by cost (ranking every farther tile cost more than all the rest).
-    for (let wanted = (candidates.length / variants) * 4; chosen === undefined; wanted *= 4) {
-      const { neighbors } = search(cell, Math.min(wanted, searchable));
-      const open = neighbors.filter((candidate) => allowed(candidate, cell)).slice(0, FARTHER_RANKED);
-      if (open.length > 0) chosen = cheapest(cell, open);
-      if (wanted >= searchable) break;
+  let step = 0;
+  let bands = 0;
+
+  const placeRows: TilePlacer['placeRows'] = (firstRow, rowCount, describe) => {
+    bandStart = firstRow * columns;
+    const bandCells = rowCount * columns;
+    describeBandCell = describe;
+    startWindow(firstRow, rowCount);
+    let order: Uint32Array | null = null;
+    if (constrained) {
+      // Regret: how much farther the second nearest picture is than the nearest, in the index's units
+      // (crops of the best picture are no alternative under the rules).
+      const regret = new Float32Array(bandCells);
+      for (let cell = 0; cell < bandCells; cell++) {
+        const { neighbors, distances } = search(bandStart + cell, wanted);
+        const best = pictureOf(neighbors[0]!);
+        let second = 1;
+        while (second < neighbors.length && pictureOf(neighbors[second]!) === best) second++;
+        regret[cell] = Math.sqrt(distances[second] ?? Infinity) - Math.sqrt(distances[0]!);
+      }
+      // Band 0 keeps the seed itself, so a one-band grid is filled in the order it always was.
+      order = fillOrder(regret, (rules.seed + bands * 0x9e3779b9) >>> 0);
     }
-    if (chosen === undefined) {
-      // Only max-uses can exhaust every tile near here: keep the budget, give up the distance.
-      const { neighbors } = search(cell, searchable);
-      chosen = cheapest(cell, [neighbors.find((tile) => uses[Math.floor(tile / group)]! < maxUses) ?? neighbors[0]!]);
-      relaxed++;
+    bands++;
+
+    for (let inBand = 0; inBand < bandCells; inBand++, step++) {
+      const cell = bandStart + (order ? order[inBand]! : inBand);
+      // pycollage's method (no rules, no ranking): the nearest tile, no list needed.
+      const candidates = constrained || reranked ? rank(cell, wanted) : [search(cell, 1).neighbors[0]! * 2];
+      let chosen = constrained ? candidates.find((choice) => allowed(choice >> 1, cell)) : candidates[0];
+      // All ranked candidates blocked: walk further out in the index's own order and rank only the
+      // first few allowed tiles by cost (ranking every farther tile cost more than all the rest).
+      for (let wanted = (candidates.length / variants) * 4; chosen === undefined; wanted *= 4) {
+        const { neighbors } = search(cell, Math.min(wanted, searchable));
+        const open = neighbors.filter((candidate) => allowed(candidate, cell)).slice(0, FARTHER_RANKED);
+        if (open.length > 0) chosen = cheapest(cell, open);
+        if (wanted >= searchable) break;
+      }
+      if (chosen === undefined) {
+        // Only max-uses can exhaust every tile near here: keep the budget, give up the distance.
+        const { neighbors } = search(cell, searchable);
+        chosen = cheapest(cell, [neighbors.find((tile) => uses[pictureOf(tile)]! < maxUses) ?? neighbors[0]!]);
+        relaxed++;
+      }
+      tiles[cell] = chosen >> 1;
+      mirrored[cell] = chosen & 1;
+      const picture = pictureOf(chosen >> 1);
+      uses[picture]!++;
+      placedTile[cell - windowTop * columns] = picture;
+      if (minDistance > 0) (positions[picture] ??= []).push(cell);
+      if (onProgress && (step + 1) % progressStep === 0) onProgress(step + 1, cellCount);
     }
-    tiles[cell] = chosen >> 1;
-    mirrored[cell] = chosen & 1;
-    const picture = Math.floor((chosen >> 1) / group);
-    uses[picture]!++;
-    placedTile[cell] = picture;
-    if (minDistance > 0) (positions[picture] ??= []).push(cell);
-    if (onProgress && (step + 1) % progressStep === 0) onProgress(step + 1, cellCount);
-  }
-  onProgress?.(cellCount, cellCount);
-  return { tiles, mirrored, maxUses: uses.reduce((max, value) => Math.max(max, value), 0), relaxed };
+    if (firstRow + rowCount === rows) onProgress?.(cellCount, cellCount);
+  };
+
+  /** The window of the band rows [firstRow, firstRow + rowCount) and the `reach` rows above it, with what those hold. */
+  const startWindow = (firstRow: number, rowCount: number): void => {
+    windowTop = Math.max(0, firstRow - reach);
+    windowRows = firstRow + rowCount - windowTop;
+    placedTile = new Int32Array(windowRows * columns).fill(-1);
+    positions = new Array<number[] | undefined>(pictureCount);
+    for (let cell = windowTop * columns; cell < firstRow * columns; cell++) {
+      const picture = pictureOf(tiles[cell]!);
+      placedTile[cell - windowTop * columns] = picture;
+      if (minDistance > 0) (positions[picture] ??= []).push(cell);
+    }
+  };
+
+  const result = (): Placement => ({ tiles, mirrored, maxUses: uses.reduce((max, value) => Math.max(max, value), 0), relaxed });
+  return { placeRows, result };
 }
 
 /**

@@ -1,17 +1,17 @@
 import { createWriteStream } from 'node:fs';
-import { rename, rm } from 'node:fs/promises';
+import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { once } from 'node:events';
 import { tileFeatures } from '../collection/features.js';
-import { TsmosaicError, reasonOf } from '../errors.js';
+import { TsmosaicError, UsageError, reasonOf } from '../errors.js';
 import { expectInteger, expectNumber, expectOneOf, MAX_TILE_SIZE } from '../options.js';
 import { buildAnn } from '../index-store/ann.js';
 import { loadIndex, readManifest, type LoadedIndex } from '../index-store/read-index.js';
 import type { TileStore } from '../index-store/tile-store.js';
 import { DEFAULT_METHOD, DEFAULT_MIN_DISTANCE } from '../match/defaults.js';
 import { annVectors, cellDescriber, descriptorLength, RGB_METHOD, sameIndexSpace, tileDescriptors, type MatchMethod } from '../match/method.js';
-import { feasibleMinDistance, placeTiles } from '../match/placement.js';
+import { createTilePlacer, feasibleMinDistance, placementBandRows } from '../match/placement.js';
 import { measureFidelity, STRUCTURE_GRID, type Fidelity } from '../quality/fidelity.js';
 import { assertWritableFolder, formatFromPath } from '../render/encode.js';
 import type { MosaicPlan } from '../render/render-region.js';
@@ -32,6 +32,11 @@ export interface BuildMosaicOptions {
    * and an `index.html` viewer beside it. Default `<target name>-mosaic.png` in the current folder.
    */
   out?: string;
+  /**
+   * Folder to write a Deep Zoom pyramid and its viewer into (created if missing), instead of `out`:
+   * the same as `out: <folder>/<target name>-mosaic.dzi`.
+   */
+  deepZoom?: string;
   /** Grid width in tiles; rows follow the target's aspect. Default: one tile per target pixel, at most 200. */
   tilesAcross?: number;
   /** Output tile edge in px, at most the indexed size. Default: the indexed size. */
@@ -109,7 +114,10 @@ export interface BuildMosaicResult {
  */
 export async function buildMosaic(index: string, target: string, options: BuildMosaicOptions = {}): Promise<BuildMosaicResult> {
   const started = performance.now();
-  const out = path.resolve(options.out ?? `${path.parse(target).name}-mosaic.png`);
+  if (options.out !== undefined && options.deepZoom !== undefined) throw new UsageError('use either --out or --deepzoom, not both');
+  const deepZoomFolder = options.deepZoom === undefined ? undefined : path.resolve(options.deepZoom);
+  const defaultName = `${path.parse(target).name}-mosaic`;
+  const out = deepZoomFolder ? path.join(deepZoomFolder, `${defaultName}.dzi`) : path.resolve(options.out ?? `${defaultName}.png`);
   const format = formatFromPath(out);
   const tilesAcross = options.tilesAcross === undefined ? undefined : expectInteger('tilesAcross', options.tilesAcross, 1);
   const maxPixels = expectInteger('maxPixels', options.maxPixels ?? DEFAULT_MAX_PIXELS, 1);
@@ -122,7 +130,8 @@ export async function buildMosaic(index: string, target: string, options: BuildM
   const { onProgress, onNote, signal } = options;
   if (out === path.resolve(target)) throw new TsmosaicError(`the output would overwrite the target ${target}; choose another --out`);
 
-  await assertWritableFolder(out);
+  if (deepZoomFolder) await assertFolderOrAbsent(deepZoomFolder);
+  else await assertWritableFolder(out);
   await assertOutputReplaceable(out, format);
   if (options.plan) await assertWritableFolder(path.resolve(options.plan));
   const manifest = await readManifest(index);
@@ -163,23 +172,36 @@ export async function buildMosaic(index: string, target: string, options: BuildM
 
   const image = await loadTarget(target, columns, rows, targetSize);
   const grain = descriptorLength(method) === 3 ? 1 : method.grid;
-  const matchMeans = await targetMeans(image, columns, rows, grain);
   lap('target');
 
+  // Huge grids are sampled and placed a band of rows at a time, so memory does not grow with them.
   const catalogue = { count: loaded.tiles.count, descriptors, ann, cropsPerPicture: crops };
-  const placement = placeTiles(method, cellDescriber(matchMeans, columns, rows, method), columns, rows, catalogue, { minDistance, maxUses, seed }, (done, total) =>
-    onProgress?.({ stage: 'match', done, total }),
-  );
+  const placer = createTilePlacer(method, columns, rows, catalogue, { minDistance, maxUses, seed }, (done, total) => onProgress?.({ stage: 'match', done, total }));
+  const bandRows = placementBandRows(columns, rows);
+  let matchMeans: Float32Array = new Float32Array(0);
+  let sampling = 0;
+  for (let firstRow = 0; firstRow < rows; firstRow += bandRows) {
+    signal?.throwIfAborted();
+    const band = { firstRow, rows: Math.min(bandRows, rows - firstRow) };
+    const sampled = performance.now();
+    matchMeans = await targetMeans(image, columns, rows, grain, band);
+    sampling += (performance.now() - sampled) / 1000;
+    placer.placeRows(band.firstRow, band.rows, cellDescriber(matchMeans, columns, band.rows, method));
+  }
+  const placement = placer.result();
   if (placement.relaxed > 0) onNote?.(`${placement.relaxed} cells could not keep --min-distance ${minDistance} within --max-uses ${maxUses}`);
   const plan: MosaicPlan = { columns, rows, tiles: placement.tiles, mirrored: placement.mirrored };
-  if (blend > 0) plan.tint = blendTint(grain === 1 ? matchMeans : await targetMeans(image, columns, rows), placement.tiles, loaded, blend);
+  if (blend > 0) plan.tint = blendTint(grain === 1 && bandRows === rows ? matchMeans : await targetMeans(image, columns, rows), placement.tiles, loaded, blend);
   lap('match');
+  timings.target += sampling;
+  timings.match -= sampling;
 
   signal?.throwIfAborted();
 
   const width = columns * tileSize;
   const height = rows * tileSize;
   let assembled = false;
+  if (deepZoomFolder) await mkdir(deepZoomFolder, { recursive: true });
   await writeMosaic(plan, store, out, format, {
     signal,
     onProgress: (stage, done, total) => {
@@ -222,8 +244,17 @@ function centreSquares(descriptors: Float32Array, length: number, crops: number)
   return centres;
 }
 
+/**
+ * Checks that `folder` is a folder or does not exist yet (it is then created before writing).
+ * @throws {TsmosaicError}
+ */
+async function assertFolderOrAbsent(folder: string): Promise<void> {
+  const found = await stat(folder).catch(() => undefined);
+  if (found && !found.isDirectory()) throw new TsmosaicError(`cannot write deep zoom into ${folder}: it is not a folder`);
+}
+
 /** Per-cell RGB offsets that move each tile's mean `percent`% of the way to its cell's target mean. */
-function blendTint(cellMeans: Float32Array, tiles: Uint32Array, loaded: LoadedIndex, percent: number): Float32Array {
+function blendTint(cellMeans: Float32Array, tiles: Uint16Array | Uint32Array, loaded: LoadedIndex, percent: number): Float32Array {
   const tint = new Float32Array(tiles.length * 3);
   const stride = loaded.manifest.features.dimensions;
   const subs = stride / 3;

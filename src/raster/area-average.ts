@@ -27,6 +27,8 @@ function axisWeights(sourceLength: number, targetLength: number): AxisWeight[] {
  * Resamples interleaved 8-bit pixels to `targetWidth` x `targetHeight` by an exact area average:
  * every source pixel adds to each output cell it overlaps, weighted by the overlap.
  * Returns unrounded means (Float32Array, same channel count) so callers choose how to quantise.
+ * With `firstRow` and `rowCount`, only those output rows are computed (and returned), from only
+ * the source rows they overlap, with the same values as in the whole result.
  */
 export function areaAverage(
   pixels: Uint8Array,
@@ -35,13 +37,18 @@ export function areaAverage(
   channels: number,
   targetWidth: number,
   targetHeight: number,
+  firstRow = 0,
+  rowCount = targetHeight,
 ): Float32Array {
   const xWeights = axisWeights(width, targetWidth);
-  const yWeights = axisWeights(height, targetHeight);
+  const yWeights = axisWeights(height, targetHeight).filter(({ target }) => target >= firstRow && target < firstRow + rowCount);
+  // Sources grow with targets, so the first and last weights bound the source rows needed.
+  const sourceTop = yWeights[0]?.source ?? 0;
+  const sourceRows = (yWeights.at(-1)?.source ?? sourceTop - 1) + 1 - sourceTop;
   // Horizontal pass: every source row reduced to targetWidth cells.
-  const rows = new Float32Array(height * targetWidth * channels);
-  for (let y = 0; y < height; y++) {
-    const sourceRow = y * width * channels;
+  const rows = new Float32Array(sourceRows * targetWidth * channels);
+  for (let y = 0; y < sourceRows; y++) {
+    const sourceRow = (sourceTop + y) * width * channels;
     const targetRow = y * targetWidth * channels;
     for (const { source, target, weight } of xWeights) {
       const from = sourceRow + source * channels;
@@ -50,11 +57,11 @@ export function areaAverage(
     }
   }
   // Vertical pass over the reduced rows.
-  const cells = new Float32Array(targetHeight * targetWidth * channels);
+  const cells = new Float32Array(rowCount * targetWidth * channels);
   const rowLength = targetWidth * channels;
   for (const { source, target, weight } of yWeights) {
-    const from = source * rowLength;
-    const to = target * rowLength;
+    const from = (source - sourceTop) * rowLength;
+    const to = (target - firstRow) * rowLength;
     for (let i = 0; i < rowLength; i++) cells[to + i]! += weight * rows[from + i]!;
   }
   return cells;

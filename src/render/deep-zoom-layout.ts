@@ -47,6 +47,11 @@ export function tileRegion(layout: DeepZoomLayout, level: DeepZoomLevel, column:
   return { left, top, width: right - left, height: bottom - top };
 }
 
+/** Bytes of the raw RGB pixels of the largest tile of a layout: its square and the overlap on both sides. */
+export function tileCanvasBytes(layout: DeepZoomLayout): number {
+  return (layout.tileSize + 2 * layout.overlap) ** 2 * 3;
+}
+
 /** The `.dzi` descriptor (XML) of a pyramid. */
 export function dziDescriptor(layout: DeepZoomLayout): string {
   return [

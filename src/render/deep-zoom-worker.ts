@@ -1,17 +1,22 @@
 import path from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import { TileStore } from '../index-store/tile-store.js';
-import { tileRegion, type DeepZoomLayout } from './deep-zoom-layout.js';
-import { renderRegion, type MosaicPlan } from './render-region.js';
+import { tileCanvasBytes, tileRegion, type DeepZoomLayout } from './deep-zoom-layout.js';
+import { RenderArena, renderRegion, type MosaicPlan } from './render-region.js';
 import { TileEncoder } from './tile-encoder.js';
 
 /** What every tile-row worker is started with. */
 export interface TileRowWorkerData {
   layout: DeepZoomLayout;
-  /** The full-size tile store, shared with the other workers (not copied). */
+  /**
+   * The full-size tile store, shared with the other workers (not copied): a RenderArena block
+   * with `canvases` canvases a worker after the pixels, for worker `worker`.
+   */
   tileSize: number;
   tileCount: number;
   tilePixels: SharedArrayBuffer;
+  worker: number;
+  canvases: number;
   /** Folder of the level folders. */
   folder: string;
   /** Tiles this worker encodes at once. */
@@ -26,7 +31,8 @@ export interface TileRowJob {
   /** Plan row of the first row of `tiles`, and the plan's width. */
   firstPlanRow: number;
   columns: number;
-  tiles: Uint32Array;
+  /** Tile ids, row-major (16 bits when the index has fewer than 65,536 tiles). */
+  tiles: Uint16Array | Uint32Array;
   /** The same rows of the plan's `mirrored` and `tint`, when it has them. */
   mirrored?: Uint8Array;
   tint?: Float32Array;
@@ -43,8 +49,13 @@ const data = workerData as TileRowWorkerData;
 const port = parentPort!;
 const { layout } = data;
 const maxLevel = layout.levels.length - 1;
-const fullStore = new TileStore(Buffer.from(data.tilePixels), data.tileSize, data.tileCount);
-const stores = new Map<number, TileStore>();
+const canvasBytes = tileCanvasBytes(layout);
+const shared = new TileStore(Buffer.from(data.tilePixels, 0, data.tileSize ** 2 * 3 * data.tileCount), data.tileSize, data.tileCount);
+const fullArena = new RenderArena(shared, canvasBytes, data.canvases * (data.worker + 1), data.tilePixels);
+const arenas = new Map<number, RenderArena>([[data.tileSize, fullArena]]);
+/** This worker's canvases, each with the tile last encoded from it. */
+const canvases = fullArena.canvases.slice(data.canvases * data.worker).map(() => ({ written: Promise.resolve() }));
+let nextCanvas = 0;
 const encoder = new TileEncoder(data.concurrency);
 let queue = Promise.resolve();
 
@@ -56,18 +67,24 @@ async function startRow(job: TileRowJob): Promise<void> {
   try {
     const level = layout.levels[job.level]!;
     const cellSize = data.tileSize / 2 ** (maxLevel - job.level);
-    let store = stores.get(cellSize);
-    if (!store) {
-      store = fullStore.scaled(cellSize);
-      stores.set(cellSize, store);
+    let arena = arenas.get(cellSize);
+    if (!arena) {
+      arena = new RenderArena(shared.scaled(cellSize), canvasBytes, data.canvases);
+      arenas.set(cellSize, arena);
     }
     const plan: MosaicPlan = { columns: job.columns, rows: job.tiles.length / job.columns, tiles: job.tiles, mirrored: job.mirrored, tint: job.tint };
     const written: Promise<void>[] = [];
     for (let column = 0; column < level.columns; column++) {
       const region = tileRegion(layout, level, column, job.row);
-      const pixels = renderRegion(plan, store, { ...region, top: region.top - job.firstPlanRow * cellSize });
+      // A canvas is drawn on again once the tile encoded from it is written.
+      const slot = nextCanvas++ % canvases.length;
+      await canvases[slot]!.written.catch(() => undefined);
+      const canvas = arena.canvases[arena === fullArena ? data.canvases * data.worker + slot : slot]!;
+      const pixels = renderRegion(plan, arena.store, { ...region, top: region.top - job.firstPlanRow * cellSize }, canvas);
       const file = path.join(data.folder, String(job.level), `${column}_${job.row}.jpg`);
-      written.push((await encoder.start(pixels, region.width, region.height, file)).written);
+      const tile = (await encoder.start(pixels, region.width, region.height, file)).written;
+      canvases[slot]!.written = tile;
+      written.push(tile);
     }
     void Promise.all(written).then(
       () => port.postMessage({ id: job.id, tiles: level.columns } satisfies TileRowReply),

@@ -7,9 +7,9 @@ import type { TileStore } from '../index-store/tile-store.js';
 import { halveRows } from '../raster/halve.js';
 import { pathExists } from '../files.js';
 import { moveIntoPlace, removeStaleTemporaries, temporaryPath } from './output-files.js';
-import { renderRegion, type MosaicPlan, type Region } from './render-region.js';
+import { RenderArena, renderRegion, type MosaicPlan, type Region } from './render-region.js';
 import { assertViewerReplaceable, writeViewer } from './deep-zoom-viewer.js';
-import { deepZoomLayout, dziDescriptor, tileRegion, tilesFolderOf, type DeepZoomLayout, type DeepZoomLevel } from './deep-zoom-layout.js';
+import { deepZoomLayout, dziDescriptor, tileCanvasBytes, tileRegion, tilesFolderOf, type DeepZoomLayout, type DeepZoomLevel } from './deep-zoom-layout.js';
 import type { TileRowJob, TileRowReply, TileRowWorkerData } from './deep-zoom-worker.js';
 import { TileEncoder } from './tile-encoder.js';
 
@@ -144,7 +144,8 @@ async function writeHalvedLevels(
   const { levels } = layout;
   const source = levels[levels.length - 1 - mipped]!;
   if (source.level === 0) return;
-  const sourceStore = store.scaled(store.tileSize / 2 ** mipped);
+  const rowBytes = source.width * 3;
+  const arena = new RenderArena(store.scaled(store.tileSize / 2 ** mipped), STRIP_ROWS * rowBytes, 1);
   const encoder = new TileEncoder(2);
   const emit: EmitTile = async (level, column, row, pixels, region) => {
     signal?.throwIfAborted();
@@ -154,10 +155,9 @@ async function writeHalvedLevels(
   try {
     let chain: HalvedLevel | undefined;
     for (let level = 0; level < source.level; level++) chain = new HalvedLevel(levels[level]!, layout, chain, emit);
-    const rowBytes = source.width * 3;
     for (let top = 0; top < source.height; top += STRIP_ROWS) {
       const rows = Math.min(STRIP_ROWS, source.height - top);
-      const strip = renderRegion(plan, sourceStore, { left: 0, top, width: source.width, height: rows });
+      const strip = renderRegion(plan, arena.store, { left: 0, top, width: source.width, height: rows }, arena.canvases[0]);
       for (let y = 0; y < rows; y++) await chain!.addSourceRow(strip.subarray(y * rowBytes, (y + 1) * rowBytes));
     }
     await chain!.finish();
@@ -183,10 +183,13 @@ class TileRowWorkers {
   private waiters: (() => void)[] = [];
 
   constructor(count: number, layout: DeepZoomLayout, store: TileStore, folder: string, private readonly onTiles: (tiles: number) => void) {
-    const tilePixels = new SharedArrayBuffer(store.pixels.length);
+    // The store, then each worker's canvases, in one shared block (a RenderArena's).
+    const concurrency = 2;
+    const canvases = concurrency + 1;
+    const tilePixels = new SharedArrayBuffer(RenderArena.bytes(store, tileCanvasBytes(layout), canvases * count));
     Buffer.from(tilePixels).set(store.pixels);
-    const workerData: TileRowWorkerData = { layout, tileSize: store.tileSize, tileCount: store.count, tilePixels, folder, concurrency: 2 };
     for (let i = 0; i < count; i++) {
+      const workerData: TileRowWorkerData = { layout, tileSize: store.tileSize, tileCount: store.count, tilePixels, worker: i, canvases, folder, concurrency };
       const worker = startWorker(workerData);
       worker.on('message', (reply: TileRowReply) => this.settle(reply));
       worker.on('error', (error) => this.fail(error));

@@ -1,10 +1,11 @@
-import type { TileStore } from '../index-store/tile-store.js';
+import { TileStore } from '../index-store/tile-store.js';
 
 /** A placement: which tile fills each cell of a `columns` x `rows` grid, row-major. */
 export interface MosaicPlan {
   columns: number;
   rows: number;
-  tiles: Uint32Array;
+  /** Tile ids, row-major (16 bits when the index has fewer than 65,536 tiles). */
+  tiles: Uint16Array | Uint32Array;
   /** Optional: 1 where a cell's tile is mirrored left-right. */
   mirrored?: Uint8Array;
   /** Optional RGB offset per cell added to its tile's pixels (`--blend`), 3 values a cell. */
@@ -21,13 +22,17 @@ export interface Region {
 
 /**
  * Renders any rectangle of the mosaic as raw interleaved RGB by copying tile rows: no per-tile
- * image operations, so a full 4000x4000 canvas takes tens of milliseconds.
+ * image operations, so a full 4000x4000 canvas takes tens of milliseconds. Into `into` when given
+ * (its first width x height x 3 bytes, returned), so that band after band can reuse one buffer.
  */
-export function renderRegion(plan: MosaicPlan, store: TileStore, region: Region): Buffer {
+export function renderRegion(plan: MosaicPlan, store: TileStore, region: Region, into?: Buffer): Buffer {
   const { tileSize, tileBytes, pixels } = store;
   const { left, top, width, height } = region;
   const { tiles, mirrored, tint } = plan;
-  const canvas = Buffer.allocUnsafe(width * height * 3);
+  const canvas = into ? into.subarray(0, width * height * 3) : Buffer.allocUnsafe(width * height * 3);
+  // A canvas in the same memory as the tiles (see RenderArena) takes rows by copyWithin: about 5x
+  // faster than Buffer.copy for the few dozen bytes of a tile row, which allocates a view a call.
+  const shared = canvas.buffer === pixels.buffer ? new Uint8Array(pixels.buffer) : undefined;
   const firstColumn = Math.floor(left / tileSize);
   const lastColumn = Math.floor((left + width - 1) / tileSize);
   for (let y = 0; y < height; y++) {
@@ -42,7 +47,8 @@ export function renderRegion(plan: MosaicPlan, store: TileStore, region: Region)
       const to = Math.min(left + width, (column + 1) * tileSize) - column * tileSize;
       const rowStart = tiles[cell]! * tileBytes + rowInTile * tileSize * 3;
       if (!mirrored?.[cell] && !tint) {
-        pixels.copy(canvas, written, rowStart + from * 3, rowStart + to * 3);
+        if (shared) shared.copyWithin(canvas.byteOffset + written, pixels.byteOffset + rowStart + from * 3, pixels.byteOffset + rowStart + to * 3);
+        else pixels.copy(canvas, written, rowStart + from * 3, rowStart + to * 3);
         written += (to - from) * 3;
         continue;
       }
@@ -63,4 +69,28 @@ export function renderRegion(plan: MosaicPlan, store: TileStore, region: Region)
     }
   }
   return canvas;
+}
+
+/**
+ * A tile store and `canvases` canvases of `canvasBytes` in one block of memory, so that
+ * renderRegion into them copies tile rows by copyWithin. `memory` may hold the store's pixels
+ * already (its first bytes); otherwise they are copied into a new block.
+ */
+export class RenderArena {
+  readonly store: TileStore;
+  readonly canvases: Buffer[];
+
+  constructor(store: TileStore, canvasBytes: number, canvases: number, memory?: ArrayBufferLike) {
+    const storeBytes = store.pixels.length;
+    const block = memory ?? new ArrayBuffer(RenderArena.bytes(store, canvasBytes, canvases));
+    const pixels = Buffer.from(block, 0, storeBytes);
+    if (!memory) store.pixels.copy(pixels);
+    this.store = new TileStore(pixels, store.tileSize, store.count);
+    this.canvases = Array.from({ length: canvases }, (_, i) => Buffer.from(block, storeBytes + i * canvasBytes, canvasBytes));
+  }
+
+  /** Bytes of the block an arena needs. */
+  static bytes(store: TileStore, canvasBytes: number, canvases: number): number {
+    return store.pixels.length + canvasBytes * canvases;
+  }
 }

@@ -19,7 +19,8 @@ export class TileEncoder {
     while (this.running.size >= this.limit) await Promise.race(this.running);
     if (this.failure) throw this.failure.error;
     const written = sharp(pixels, { raw: { width, height, channels: 3 } })
-      .jpeg({ quality: JPEG_QUALITY })
+      // Huffman optimisation: 3.5 % smaller tiles for ~25 % more encoding time; not worth it for tens of thousands of them.
+      .jpeg({ quality: JPEG_QUALITY, optimiseCoding: false })
       .toFile(file)
       .then(() => undefined);
     const settled: Promise<void> = written.then(

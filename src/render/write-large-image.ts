@@ -10,6 +10,8 @@ import { writeVipsFile } from './vips-file.js';
 
 /** Bytes of raw pixels rendered and written at a time: a few rows of even the widest mosaics. */
 const BAND_BYTES = 8 * 1024 * 1024;
+/** Bytes of raw pixels encoded on their own to estimate the size of the file. */
+const SAMPLE_BYTES = 1024 * 1024;
 /** How often the size of the file being encoded is looked at for the progress bar. */
 const POLL_MS = 250;
 
@@ -39,7 +41,11 @@ export async function writeLargeImage(
   const rawBytes = width * height * 3;
   await assertFreeSpace(file, rawBytes);
   const bandRows = Math.max(1, Math.floor(BAND_BYTES / (width * 3)));
-  const render = (top: number, rows: number): Buffer => renderRegion(plan, store, { left: 0, top, width, height: rows });
+  // writeVipsFile holds two bands at most (one rendered while the other is written): two buffers
+  // used in turn, instead of a new one a band, whose garbage would pile up to ~100 MB before it is collected.
+  const bands = [Buffer.allocUnsafe(bandRows * width * 3), Buffer.allocUnsafe(bandRows * width * 3)];
+  let rendered = 0;
+  const render = (top: number, rows: number): Buffer => renderRegion(plan, store, { left: 0, top, width, height: rows }, bands[rendered++ % 2]);
 
   const raw = temporaryPath(file, 'v');
   const encoded = temporaryPath(file);
@@ -47,7 +53,8 @@ export async function writeLargeImage(
     await writeVipsFile(raw, width, height, bandRows, render, (done) => onProgress?.('render', done, height), signal);
     signal?.throwIfAborted();
 
-    const estimate = await estimateSize(render(Math.floor(height / 2 / bandRows) * bandRows, Math.min(bandRows, height)), width, height, format);
+    const sampleRows = Math.min(height, Math.max(1, Math.floor(SAMPLE_BYTES / (width * 3))));
+    const estimate = await estimateSize(render(Math.floor((height - sampleRows) / 2), sampleRows), width, height, format);
     const totalMb = Math.max(1, Math.round(estimate / 1e6));
     onProgress?.('encode', 0, totalMb);
     const poll = setInterval(() => {
@@ -74,7 +81,7 @@ export async function writeLargeImage(
   await rm(raw, { force: true });
 }
 
-/** The encoded size of the whole image, from encoding one band of `rows` the same way. */
+/** The encoded size of the whole image, from encoding a band of it the same way. */
 async function estimateSize(band: Buffer, width: number, height: number, format: Exclude<OutputFormat, 'dzi'>): Promise<number> {
   const rows = band.length / (width * 3);
   const sample = await encoderFor(sharp(band, { raw: { width, height: rows, channels: 3 }, limitInputPixels: false }), format, width, rows).toBuffer();

@@ -7,8 +7,10 @@
  * 2. Runs `node bin/tsmosaic.js build` for each size and format under a fresh python3 that reports
  *    the command's wall time and peak RSS (resource.getrusage(RUSAGE_CHILDREN).ru_maxrss).
  * 3. Checks each output (size, pixels of a sample region, tile count), deletes it, and prints a
- *    table with the two targets: peak RSS flat within +25 % from the smallest to the largest size
- *    and under 512 MB, and deep zoom of 2 Gpx in at most twice the time of the PNG.
+ *    table with the two targets: peak RSS flat (no size more than +25 % over the smallest) and
+ *    under 512 MB, and deep zoom of 2 Gpx in at most twice the time of the PNG.
+ *
+ * Builds use the default matching (no options but the size), as a user's would.
  *
  * Options: `--sizes 100,500,2000` (megapixels), `--formats png,dzi`, `--out <dir>` (default: a
  * temporary folder; needs about 15 GB free for 2 Gpx). Needs dist/ (`npm run build`) and python3.
@@ -163,10 +165,11 @@ async function main(): Promise<void> {
   for (const format of formats) {
     const mine = runs.filter((r) => r.format === format);
     if (mine.length < 2) continue;
-    const growth = mine.at(-1)!.rssMb / mine[0]!.rssMb - 1;
+    // Flat: no size may need more than 25 % over the smallest, whichever size peaks.
     const peak = Math.max(...mine.map((r) => r.rssMb));
+    const growth = peak / mine[0]!.rssMb - 1;
     const verdict = growth <= 0.25 && peak < 512 ? 'meets' : 'misses';
-    lines.push(`${format === 'png' ? 'PNG' : 'deep zoom'}: peak RSS ${growth >= 0 ? '+' : ''}${(growth * 100).toFixed(0)} % from ${mine[0]!.megapixels} Mpx to ${mine.at(-1)!.megapixels} Mpx, at most ${peak.toFixed(0)} MB (${verdict} the target: +25 %, 512 MB)`);
+    lines.push(`${format === 'png' ? 'PNG' : 'deep zoom'}: peak RSS at most ${peak.toFixed(0)} MB, ${growth >= 0 ? '+' : ''}${(growth * 100).toFixed(0)} % over the ${mine[0]!.megapixels} Mpx one (${verdict} the target: +25 %, 512 MB)`);
   }
   const largest = Math.max(...runs.map((r) => r.megapixels));
   const png = runs.find((r) => r.megapixels === largest && r.format === 'png');

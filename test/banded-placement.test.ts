@@ -1,0 +1,134 @@
+import assert from 'node:assert/strict';
+import { mkdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { test } from 'node:test';
+import { buildMosaic, processCollection } from '../src/index.js';
+import { loadIndex, readManifest } from '../src/index-store/read-index.js';
+import { DEFAULT_METHOD } from '../src/match/defaults.js';
+import { cellDescriber, descriptorLength, tileDescriptors } from '../src/match/method.js';
+import { BAND_CELLS, createTilePlacer, ONE_BAND_CELLS, placementBandRows, placeTiles, type PlacementRules } from '../src/match/placement.js';
+import { seededRandom } from '../src/match/random.js';
+import { loadTarget, readTargetSize, targetMeans } from '../src/mosaic/target.js';
+import { areaAverage } from '../src/raster/area-average.js';
+import { rawImage, solidImage, tempDir } from './helpers.js';
+
+const root = await tempDir();
+
+/** Noise, so that interpolation and averaging have something to get wrong. */
+function noise(width: number, height: number, seed: number): Uint8Array {
+  const random = seededRandom(seed);
+  return Uint8Array.from({ length: width * height * 3 }, () => Math.floor(random() * 256));
+}
+
+/** Cells `(x, y)` and `(ox, oy)` closer than `distance` that hold the same tile, as text. */
+function closeRepeats(tiles: ArrayLike<number>, columns: number, rows: number, distance: number): string[] {
+  const found: string[] = [];
+  for (let y = 0; y < rows; y++) {
+    for (let x = 0; x < columns; x++) {
+      for (let dy = 0; dy <= distance; dy++) {
+        for (let dx = -distance; dx <= distance; dx++) {
+          const [ox, oy] = [x + dx, y + dy];
+          if ((dy > 0 || dx > 0) && dx * dx + dy * dy <= distance ** 2 && ox >= 0 && ox < columns && oy < rows && tiles[oy * columns + ox] === tiles[y * columns + x]) {
+            found.push(`(${x},${y})-(${ox},${oy})`);
+          }
+        }
+      }
+    }
+  }
+  return found;
+}
+
+const collection = path.join(root, 'tiles');
+await mkdir(collection, { recursive: true });
+await Promise.all(
+  Array.from({ length: 40 }, (_, i) => solidImage(path.join(collection, `t${i}.png`), [(i * 53) % 256, (i * 97 + 40) % 256, (i * 31 + 90) % 256], 16, 16)),
+);
+const index = (await processCollection(collection, { out: path.join(root, 'index'), tileSize: 4 })).index;
+const target = await rawImage(path.join(root, 'noise.png'), noise(60, 45, 3), 60, 45);
+
+test('areaAverage of a range of rows equals those rows of the whole result', () => {
+  const pixels = noise(37, 29, 1);
+  for (const [width, height] of [[11, 7], [37, 29], [80, 61]] as const) {
+    const whole = areaAverage(pixels, 37, 29, 3, width, height);
+    for (const [firstRow, rowCount] of [[0, 1], [2, 3], [height - 2, 2], [0, height]] as const) {
+      assert.deepEqual(areaAverage(pixels, 37, 29, 3, width, height, firstRow, rowCount), whole.subarray(firstRow * width * 3, (firstRow + rowCount) * width * 3));
+    }
+  }
+});
+
+test('targetMeans of a band of rows equals those rows of the whole grid, reduced or enlarged', async () => {
+  const image = await loadTarget(target, 200, 150, await readTargetSize(target));
+  for (const [columns, grid] of [[20, 1], [20, 2], [90, 2], [90, 4]] as const) {
+    const rows = Math.round((columns * 45) / 60);
+    const whole = await targetMeans(image, columns, rows, grid);
+    const perRow = columns * grid * grid * 3;
+    for (let firstRow = 0; firstRow < rows; firstRow += 7) {
+      const band = { firstRow, rows: Math.min(7, rows - firstRow) };
+      const part = await targetMeans(image, columns, rows, grid, band);
+      assert.deepEqual(part, whole.subarray(firstRow * perRow, (firstRow + band.rows) * perRow), `${columns} columns, grid ${grid}, rows from ${firstRow}`);
+    }
+  }
+});
+
+test('grids up to ONE_BAND_CELLS are one band; larger ones bands of whole rows', () => {
+  assert.equal(placementBandRows(200, 158), 158);
+  assert.equal(placementBandRows(200, 640), 640, 'a 200-column grid of a 1:3.2 target is one band');
+  assert.equal(placementBandRows(ONE_BAND_CELLS, 1), 1);
+  assert.equal(placementBandRows(2516, 1988), Math.floor(BAND_CELLS / 2516));
+  assert.equal(placementBandRows(ONE_BAND_CELLS * 2, 3), 1, 'a row wider than a band is a band');
+});
+
+/** Places the noise target on a `columns` grid in bands of `bandRows`, as build does; returns each cell's picture (the rules' unit). */
+async function placeInBands(columns: number, bandRows: number, rules: PlacementRules): Promise<{ tiles: ArrayLike<number>; rows: number }> {
+  const manifest = await readManifest(index);
+  const loaded = await loadIndex(index, manifest);
+  const count = loaded.tiles.count;
+  assert.equal(count, manifest.tileCount * 5, 'five crops per picture');
+  const catalogue = { count, descriptors: tileDescriptors(loaded.features, count, DEFAULT_METHOD), ann: loaded.ann, cropsPerPicture: manifest.crops };
+  const rows = Math.round((columns * 45) / 60);
+  const image = await loadTarget(target, columns, rows, await readTargetSize(target));
+  const grid = descriptorLength(DEFAULT_METHOD) === 3 ? 1 : DEFAULT_METHOD.grid;
+  const placer = createTilePlacer(DEFAULT_METHOD, columns, rows, catalogue, rules);
+  for (let firstRow = 0; firstRow < rows; firstRow += bandRows) {
+    const band = { firstRow, rows: Math.min(bandRows, rows - firstRow) };
+    placer.placeRows(firstRow, band.rows, cellDescriber(await targetMeans(image, columns, rows, grid, band), columns, band.rows, DEFAULT_METHOD));
+  }
+  if (bandRows >= rows) {
+    // One band is placeTiles' global order.
+    const whole = placeTiles(DEFAULT_METHOD, cellDescriber(await targetMeans(image, columns, rows, grid), columns, rows, DEFAULT_METHOD), columns, rows, catalogue, rules);
+    assert.deepEqual(placer.result().tiles, whole.tiles);
+  }
+  return { tiles: Array.from(placer.result().tiles, (tile) => Math.floor(tile / manifest.crops)), rows };
+}
+
+test('banded placement keeps min-distance across band borders, and a seed gives one result', async () => {
+  for (const minDistance of [1, 2]) {
+    for (const bandRows of [1, 5, 45]) {
+      const { tiles, rows } = await placeInBands(40, bandRows, { minDistance, maxUses: Infinity, seed: 5 });
+      assert.deepEqual(closeRepeats(tiles, 40, rows, minDistance), [], `min-distance ${minDistance}, bands of ${bandRows} rows`);
+    }
+  }
+  const rules = { minDistance: 2, maxUses: Infinity, seed: 9 };
+  const first = await placeInBands(40, 4, rules);
+  assert.deepEqual((await placeInBands(40, 4, rules)).tiles, first.tiles);
+  assert.notDeepEqual((await placeInBands(40, 4, { ...rules, seed: 10 })).tiles, first.tiles);
+});
+
+test('banded placement keeps --max-uses over the whole grid', async () => {
+  const { tiles } = await placeInBands(40, 3, { minDistance: 1, maxUses: 40, seed: 1 });
+  const uses = new Map<number, number>();
+  for (const tile of Array.from(tiles)) uses.set(tile, (uses.get(tile) ?? 0) + 1);
+  assert.ok(Math.max(...uses.values()) <= 40);
+});
+
+test('a build larger than one band keeps min-distance across the band borders in its --plan', async () => {
+  const columns = Math.ceil(Math.sqrt((ONE_BAND_CELLS * 60) / 45)) + 2;
+  const plan = path.join(root, 'big-plan.json');
+  const result = await buildMosaic(index, target, { out: path.join(root, 'big.png'), tilesAcross: columns, tileSize: 1, minDistance: 2, plan });
+  assert.ok(result.columns * result.rows > ONE_BAND_CELLS, `${result.columns} x ${result.rows} cells is more than one band`);
+  const { cells } = JSON.parse(await readFile(plan, 'utf8')) as { cells: { tile: number }[] };
+  const tiles = cells.map((cell) => cell.tile);
+  const bandRows = placementBandRows(result.columns, result.rows);
+  assert.ok(bandRows < result.rows);
+  assert.deepEqual(closeRepeats(tiles, result.columns, result.rows, 2), []);
+});
