@@ -166,6 +166,18 @@ export function createTilePlacer(
     }
     return true;
   };
+  // Within one cell's choice nothing is placed, so each picture is checked once: its crops and
+  // mirrored versions share the answer (with five crops, most candidates are a picture seen before).
+  const checkedFor = new Int32Array(pictureCount).fill(-1);
+  const checkedAnswer = new Uint8Array(pictureCount);
+  const allowedHere = (candidate: number, cell: number): boolean => {
+    const picture = pictureOf(candidate);
+    if (checkedFor[picture] !== cell) {
+      checkedFor[picture] = cell;
+      checkedAnswer[picture] = allowed(candidate, cell) ? 1 : 0;
+    }
+    return checkedAnswer[picture] === 1;
+  };
 
   // Nearby cells often want the same tiles: the index is asked once per coarsely rounded query
   // vector, and each cell then ranks that shared candidate set by its own exact cost.
@@ -261,12 +273,12 @@ export function createTilePlacer(
       const cell = bandStart + (order ? order[inBand]! : inBand);
       // pycollage's method (no rules, no ranking): the nearest tile, no list needed.
       const candidates = constrained || reranked ? rank(cell, wanted) : [search(cell, 1).neighbors[0]! * 2];
-      let chosen = constrained ? candidates.find((choice) => allowed(choice >> 1, cell)) : candidates[0];
+      let chosen = constrained ? candidates.find((choice) => allowedHere(choice >> 1, cell)) : candidates[0];
       // All ranked candidates blocked: walk further out in the index's own order and rank only the
       // first few allowed tiles by cost (ranking every farther tile cost more than all the rest).
       for (let wanted = (candidates.length / variants) * 4; chosen === undefined; wanted *= 4) {
         const { neighbors } = search(cell, Math.min(wanted, searchable));
-        const open = neighbors.filter((candidate) => allowed(candidate, cell)).slice(0, FARTHER_RANKED);
+        const open = neighbors.filter((candidate) => allowedHere(candidate, cell)).slice(0, FARTHER_RANKED);
         if (open.length > 0) chosen = cheapest(cell, open);
         if (wanted >= searchable) break;
       }
