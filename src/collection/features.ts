@@ -17,7 +17,7 @@ export function tileFeatures(pixels: Uint8Array, tileSize: number): Float32Array
   return areaAverage(pixels, tileSize, tileSize, 3, STORED_GRID, STORED_GRID);
 }
 
-/** The stored features of `count` tiles stored one after another, one after another. */
+/** The stored features of `count` tiles stored one after another (a picture's crops), concatenated. */
 export function tilesFeatures(pixels: Uint8Array, tileSize: number, count: number): Float32Array {
   const tileBytes = tileSize * tileSize * 3;
   const features = new Float32Array(count * FEATURE_DIMENSIONS['srgb-grid']);

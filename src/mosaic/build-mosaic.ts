@@ -161,12 +161,14 @@ export async function buildMosaic(index: string, target: string, options: BuildM
   const loaded = await loadIndex(index, manifest);
   const store = loaded.tiles.scaled(tileSize);
   const { crops } = manifest;
-  const allCrops = method.metric === 'lab' && options.crops !== false;
+  // The tiles placement may choose from: every crop, or (rgb, --no-crops) every crops-th, the centre squares.
+  const step = method.metric === 'lab' && options.crops !== false ? 1 : crops;
   const descriptors = tileDescriptors(loaded.features, loaded.tiles.count, method);
+  const length = descriptorLength(method);
   const ann =
-    allCrops && sameIndexSpace(method, manifest.ann.method)
+    step === 1 && sameIndexSpace(method, manifest.ann.method)
       ? loaded.ann
-      : buildAnn(annVectors(centreSquares(descriptors, descriptorLength(method), allCrops ? 1 : crops), method), descriptorLength(method), allCrops ? loaded.tiles.count : manifest.tileCount, allCrops ? 1 : crops);
+      : buildAnn(annVectors(everyNth(descriptors, length, step), method), length, loaded.tiles.count / step, step);
   onProgress?.({ stage: 'load', done: 1, total: 1 });
   lap('loadIndex');
 
@@ -235,13 +237,13 @@ export async function buildMosaic(index: string, target: string, options: BuildM
   };
 }
 
-/** Descriptors of every `crops`-th tile (the centre squares), or all of them when `crops` is 1. */
-function centreSquares(descriptors: Float32Array, length: number, crops: number): Float32Array {
-  if (crops === 1) return descriptors;
-  const count = descriptors.length / length / crops;
-  const centres = new Float32Array(count * length);
-  for (let picture = 0; picture < count; picture++) centres.set(descriptors.subarray(picture * crops * length, (picture * crops + 1) * length), picture * length);
-  return centres;
+/** The descriptors (`length` values each) of every `step`-th tile from tile 0: with step = crops, the centre squares. */
+function everyNth(descriptors: Float32Array, length: number, step: number): Float32Array {
+  if (step === 1) return descriptors;
+  const count = descriptors.length / length / step;
+  const kept = new Float32Array(count * length);
+  for (let i = 0; i < count; i++) kept.set(descriptors.subarray(i * step * length, (i * step + 1) * length), i * length);
+  return kept;
 }
 
 /**
