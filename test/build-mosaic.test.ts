@@ -107,7 +107,7 @@ test('refuses outputs over the pixel or format limits before any work, suggestin
   const out = path.join(root, 'limit.png');
   await assert.rejects(buildMosaic(index, target, { out, maxPixels: 50_000 }), (error: unknown) => {
     assert.ok(error instanceof TsmosaicError);
-    assert.match(error.message, /the mosaic would be 400x300 px \(0\.1 megapixels\), more than --max-pixels 50000: use --tiles-across 25 or fewer, or write deep zoom tiles \(-o <name>\.dzi\), which have no size limit$/);
+    assert.match(error.message, /the mosaic would be 400x300 px \(0\.1 megapixels\), more than --max-pixels 50000: use --tiles-across 25 or fewer, or write deep zoom tiles \(-o <name>\.dzi or --deepzoom <dir>\), which have no size limit$/);
     return true;
   });
   // 25 columns of 10 px = 250x190 = 47,500 px: the suggestion really fits.

@@ -78,7 +78,7 @@ test('job failures exit 1 with one line on stderr', async () => {
     [['build', path.join(root, 'no-index'), target], /^tsmosaic: index folder not found: .*no-index\n$/],
     [['build', collection, target], /^tsmosaic: .*collection is not a tsmosaic index \(no manifest\.json\); run process-collection first\n$/],
     [['build', path.join(root, 'index'), path.join(root, 'nope.png')], /^tsmosaic: target image not found: .*nope\.png\n$/],
-    [['build', path.join(root, 'index'), target, '--max-pixels', '20000'], /^tsmosaic: the mosaic would be 240x160 px \(0\.0 megapixels\), more than --max-pixels 20000: use --tiles-across \d+ or fewer, or write deep zoom tiles \(-o <name>\.dzi\), which have no size limit\n$/],
+    [['build', path.join(root, 'index'), target, '--max-pixels', '20000'], /^tsmosaic: the mosaic would be 240x160 px \(0\.0 megapixels\), more than --max-pixels 20000: use --tiles-across \d+ or fewer, or write deep zoom tiles \(-o <name>\.dzi or --deepzoom <dir>\), which have no size limit\n$/],
   ];
   await runCli(['process-collection', collection, '-q']);
   for (const [args, expected] of cases) {

@@ -47,6 +47,6 @@ export function assertOutputFits(grid: GridSize, tileSize: number, target: { wid
       : `more than --max-pixels ${maxPixels}`;
   let columns = grid.columns - 1;
   while (columns > 1 && !fits(columns)) columns--;
-  const hint = `${fits(columns) ? `use --tiles-across ${columns} or fewer` : 'use a smaller --tile-size'}, or write deep zoom tiles (-o <name>.dzi), which have no size limit`;
+  const hint = `${fits(columns) ? `use --tiles-across ${columns} or fewer` : 'use a smaller --tile-size'}, or write deep zoom tiles (-o <name>.dzi or --deepzoom <dir>), which have no size limit`;
   throw new TsmosaicError(`the mosaic would be ${size}, ${problem}: ${hint}`);
 }
