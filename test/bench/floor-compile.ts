@@ -1,10 +1,8 @@
 import { readFile, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
+import { BENCH_DIR, REPO_ROOT } from './paths.js';
 
-const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
-const REPO_ROOT = path.resolve(BENCH_DIR, '..', '..');
 
 /**
  * Compiles floor.ts to plain JS in the work folder, so its process is as bare as tsmosaic's compiled

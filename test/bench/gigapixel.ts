@@ -20,12 +20,10 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm, statfs } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
+import { BIN, REPO_ROOT } from './paths.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const BIN = path.join(ROOT, 'bin', 'tsmosaic.js');
-const PHOTOS = path.join(ROOT, 'examples', 'photos');
+const PHOTOS = path.join(REPO_ROOT, 'examples', 'photos');
 const TARGET = path.join(PHOTOS, 'honey-bee.jpg');
 const TILE = 20;
 const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
@@ -120,7 +118,7 @@ async function check(out: string, format: 'png' | 'dzi', width: number, height: 
 }
 
 async function main(): Promise<void> {
-  if (!existsSync(path.join(ROOT, 'dist', 'cli', 'main.js'))) throw new Error('dist/ is missing: run `npm run build` first');
+  if (!existsSync(path.join(REPO_ROOT, 'dist', 'cli', 'main.js'))) throw new Error('dist/ is missing: run `npm run build` first');
   const sizes = option('sizes', '100,500,2000').split(',').map(Number);
   const formats = option('formats', 'png,dzi').split(',') as ('png' | 'dzi')[];
   const work = process.argv.includes('--out') ? path.resolve(option('out', '.')) : await mkdtemp(path.join(os.tmpdir(), 'tsmosaic-gigapixel-'));

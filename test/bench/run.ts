@@ -10,13 +10,13 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { measureRounds, runVisible, type Measurement, type Series, type SeriesSpec } from './measure.js';
 import { COLLECTION_SIZE, ensureCollection, ensureTools, type Tools } from './setup.js';
 import { fidelityBench } from './fidelity.js';
 import { compileFloor } from './floor-compile.js';
 import { markdownTable, ratioCell, seconds, share, type Target } from './table.js';
+import { BIN, NODE, REPO_ROOT, sharedFolder } from './paths.js';
 
 const RUNS = 3;
 const TILE_SIZE = 20;
@@ -28,10 +28,6 @@ const TARGETS = {
   metapixelVsBuild: { min: 6 },
 } satisfies Record<string, Target>;
 
-const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
-const REPO_ROOT = path.resolve(BENCH_DIR, '..', '..');
-const BIN = path.join(REPO_ROOT, 'bin', 'tsmosaic.js');
-const NODE = process.execPath;
 
 interface BuildSummary {
   width: number;
@@ -54,7 +50,7 @@ const log = (message: string): void => {
 
 async function main(): Promise<void> {
   const started = performance.now();
-  const shared = path.resolve(process.env.TSMOSAIC_SHARED ?? path.join(REPO_ROOT, '..', 'shared'));
+  const shared = sharedFolder();
   const target = path.join(shared, 'photos', TARGET_PHOTO);
   if (!existsSync(target)) throw new Error(`target photo not found: ${target} (set TSMOSAIC_SHARED to the shared folder)`);
 

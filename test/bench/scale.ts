@@ -15,12 +15,12 @@ import { existsSync } from 'node:fs';
 import { link, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { compileFloor } from './floor-compile.js';
 import { measure, measureRounds, runVisible, type Series, type SeriesSpec } from './measure.js';
 import { ensureCollection, ensureTools } from './setup.js';
 import { markdownTable, ratioCell, seconds } from './table.js';
+import { BIN, NODE, REPO_ROOT, sharedFolder } from './paths.js';
 
 const TILE_SIZE = 20;
 const RUNS = 3;
@@ -33,10 +33,6 @@ const TARGETS = {
   processVsFloor: { max: 1.3 },
 } as const;
 
-const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
-const REPO_ROOT = path.resolve(BENCH_DIR, '..', '..');
-const BIN = path.join(REPO_ROOT, 'bin', 'tsmosaic.js');
-const NODE = process.execPath;
 
 interface ProcessSummary {
   tiles: number;
@@ -60,7 +56,7 @@ function sizesFromEnvironment(): { sizes: number[]; incremental: number } {
 
 async function main(): Promise<void> {
   const started = performance.now();
-  const shared = path.resolve(process.env.TSMOSAIC_SHARED ?? path.join(REPO_ROOT, '..', 'shared'));
+  const shared = sharedFolder();
   if (!existsSync(path.join(shared, 'photos'))) throw new Error(`shared photos not found in ${shared} (set TSMOSAIC_SHARED)`);
   const { sizes, incremental } = sizesFromEnvironment();
   const tools = await ensureTools(log);
