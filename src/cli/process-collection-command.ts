@@ -1,7 +1,8 @@
 import { setFlagsFromString } from 'node:v8';
 import sharp from 'sharp';
 import { processCollection, type ProcessCollectionOptions, type Shard } from '../collection/process-collection.js';
-import type { CropCount, TileFit } from '../collection/load-tile.js';
+import type { CropCount } from '../collection/features.js';
+import type { TileFit } from '../collection/load-tile.js';
 import { abortOnSignals } from './interrupt.js';
 import { printResult, roundSeconds } from './output.js';
 import { createReporter } from './progress.js';

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
+import { CROP_COUNTS } from '../collection/features.js';
 import { integerChoice, integerOption, numberOption, shardOption } from './parse.js';
 
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -22,7 +23,7 @@ export function createProgram(): Command {
     .option('-o, --out <dir>', 'index folder to write (default: "index" beside the first collection folder)')
     .option('-s, --tile-size <px>', 'edge of the stored square tiles in pixels', integerOption(1, 1024), 20)
     .addOption(new Option('--fit <mode>', 'how non-square pictures become square tiles').choices(['crop', 'stretch']).default('crop'))
-    .option('--crops <n>', 'tiles cut from each picture: 5 = the centre square and four corner squares, for build to choose from; 1 = the centre square only (choices: 1, 5)', integerChoice([1, 5]), 5)
+    .option('--crops <n>', 'tiles cut from each picture: 5 = the centre square and four corner squares, for build to choose from; 1 = the centre square only (choices: 1, 5)', integerChoice(CROP_COUNTS), 5)
     .option('--rebuild', 'decode every file, even where the existing index has its tile')
     .option('--shard <i/n>', 'process only part i of n of the files (a fixed split by file path), to merge later', shardOption)
     .option('--json', 'print a JSON summary on stdout instead of the index path')

@@ -9,6 +9,15 @@ export type FeatureKind = 'srgb-grid';
 
 export const STORED_GRID = 4;
 
+/** Tiles an index may cut from each picture: 1 (its centre square) or 5 (and four corner squares; see `cropWindows`). */
+export const CROP_COUNTS = [1, 5] as const;
+export type CropCount = (typeof CROP_COUNTS)[number];
+
+/** Whether `value` is one of CROP_COUNTS. */
+export function isCropCount(value: unknown): value is CropCount {
+  return (CROP_COUNTS as readonly unknown[]).includes(value);
+}
+
 /** Length of the stored feature vector for each kind. */
 export const FEATURE_DIMENSIONS: Record<FeatureKind, number> = { 'srgb-grid': STORED_GRID * STORED_GRID * 3 };
 

@@ -2,6 +2,7 @@ import { open, stat } from 'node:fs/promises';
 import sharp from 'sharp';
 import { reasonOf } from '../errors.js';
 import { areaAverage, toBytes } from '../raster/area-average.js';
+import type { CropCount } from './features.js';
 import { fingerprintFile } from './fingerprint.js';
 
 /** How a non-square picture becomes a square tile. */
@@ -18,8 +19,6 @@ export class UnreadableImageError extends Error {
   }
 }
 
-/** Tiles cut from each picture: 1 (its centre square) or 5 (and four smaller corner squares). */
-export type CropCount = 1 | 5;
 
 /** Edge of the corner crops as a share of the picture's short side. */
 export const CORNER_CROP = 0.7;

@@ -10,9 +10,9 @@ import { annDescription, IndexWriter, readSources, type FoundCheckpoint } from '
 import { INDEX_FILES, rootsOf, type IndexManifest, type TileSource } from '../index-store/format.js';
 import { readManifest } from '../index-store/read-index.js';
 import { openEarlierTiles, tileKey, type EarlierTile, type EarlierTiles } from '../index-store/reuse.js';
-import { FEATURE_DIMENSIONS, tilesFeatures, type FeatureKind } from './features.js';
+import { CROP_COUNTS, FEATURE_DIMENSIONS, isCropCount, tilesFeatures, type CropCount, type FeatureKind } from './features.js';
 import { fingerprintFile } from './fingerprint.js';
-import { loadTile, type CropCount, type TileFit, UnreadableImageError } from './load-tile.js';
+import { loadTile, type TileFit, UnreadableImageError } from './load-tile.js';
 import { scanCollection } from './scan.js';
 
 /** Progress of a long step: `done` of `total` units. */
@@ -328,7 +328,7 @@ function inShard(relative: string, shard: Shard): boolean {
 }
 
 function expectCrops(value: unknown): CropCount {
-  if (value !== 1 && value !== 5) throw new UsageError(`Expected 1 or 5 for crops but received ${String(value)}`);
+  if (!isCropCount(value)) throw new UsageError(`Expected one of ${CROP_COUNTS.join(', ')} for crops but received ${String(value)}`);
   return value;
 }
 

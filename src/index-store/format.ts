@@ -1,5 +1,5 @@
-import type { FeatureKind } from '../collection/features.js';
-import type { CropCount, TileFit } from '../collection/load-tile.js';
+import type { CropCount, FeatureKind } from '../collection/features.js';
+import type { TileFit } from '../collection/load-tile.js';
 import type { MatchMethod } from '../match/method.js';
 
 /** Identifies a tsmosaic index folder's manifest. */

@@ -1,7 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { TsmosaicError, reasonOf } from '../errors.js';
-import { FEATURE_DIMENSIONS } from '../collection/features.js';
+import { FEATURE_DIMENSIONS, isCropCount } from '../collection/features.js';
 import { loadAnn, type AnnIndex } from './ann.js';
 import { descriptorLength } from '../match/method.js';
 import { INDEX_FILES, INDEX_FORMAT, INDEX_FORMAT_VERSION, type IndexManifest } from './format.js';
@@ -48,7 +48,7 @@ export async function readManifest(folder: string): Promise<IndexManifest> {
   const { tileSize, tileCount, crops, features, tiles, ann } = manifest;
   const valid =
     Number.isInteger(tileSize) && tileSize! > 0 &&
-    (crops === 1 || crops === 5) &&
+    isCropCount(crops) &&
     Number.isInteger(tileCount) && tileCount! > 0 &&
     features !== undefined && FEATURE_DIMENSIONS[features.kind] === features.dimensions &&
     ann !== undefined && typeof ann.method === 'object' &&
