@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
-import { fingerprintFile } from '../src/collection/fingerprint.js';
+import { fingerprintBytes, fingerprintFile } from '../src/collection/fingerprint.js';
 import { tempDir } from './helpers.js';
 
 const dir = await tempDir();
@@ -10,7 +10,10 @@ const dir = await tempDir();
 async function fingerprintOf(name: string, bytes: Buffer): Promise<string> {
   const file = path.join(dir, name);
   await writeFile(file, bytes);
-  return fingerprintFile(file, bytes.length);
+  const fingerprint = await fingerprintFile(file, bytes.length);
+  // Files read whole into memory are fingerprinted from their bytes: the two must agree.
+  assert.equal(fingerprintBytes(bytes), fingerprint, `${name}: bytes and file disagree`);
+  return fingerprint;
 }
 
 test('a fingerprint depends on the bytes, not the name; small files are hashed whole', async () => {

@@ -14,39 +14,42 @@ import { tempDir } from './helpers.js';
 
 const DIMENSIONS = FEATURE_DIMENSIONS['srgb-grid'];
 
-test('the writer streams every tile to disk: the manifest lists them in order, hnsw.bin is the one buildAnn makes', async () => {
-  const root = await tempDir();
-  const target = path.join(root, 'index');
-  const random = seededRandom(5);
-  // More tiles than the HNSW index is fed at a time, and names that JSON must escape.
-  const count = 2500;
-  const tileSize = 2;
-  const features = new Float32Array(count * DIMENSIONS).map(() => Math.round(random() * 255));
-  const sources: TileSource[] = Array.from({ length: count }, (_, id) => ({
-    source: id % 2 === 0 ? `a/${id}.jpg` : `new\nline "${id}" ü,.jpg`,
-    size: id + 1,
-    mtimeMs: 1700000000000.5 + id,
-    ...(id % 3 === 0 ? { root: 1 } : {}),
-    fingerprint: `f${id}`,
-  }));
-  const writer = await IndexWriter.create(target, { roots: ['/a', '/b'], tileSize, fit: 'crop', featureKind: 'srgb-grid', featureDimensions: DIMENSIONS, crops: 1 });
-  for (let id = 0; id < count; id++) {
-    await writer.addTile(new Uint8Array(tileSize * tileSize * 3).fill(id % 256), features.subarray(id * DIMENSIONS, (id + 1) * DIMENSIONS), sources[id]!);
-  }
-  await writer.commit();
+for (const annCapacity of [undefined, 1000]) {
+  const how = annCapacity === undefined ? 'from features.f32 at commit' : 'in a worker as tiles come (growing past its capacity)';
+  test(`the writer streams every tile to disk: the manifest lists them in order, hnsw.bin (built ${how}) is the one buildAnn makes`, async () => {
+    const root = await tempDir();
+    const target = path.join(root, 'index');
+    const random = seededRandom(5);
+    // More tiles than the HNSW index is fed at a time, and names that JSON must escape.
+    const count = 2500;
+    const tileSize = 2;
+    const features = new Float32Array(count * DIMENSIONS).map(() => Math.round(random() * 255));
+    const sources: TileSource[] = Array.from({ length: count }, (_, id) => ({
+      source: id % 2 === 0 ? `a/${id}.jpg` : `new\nline "${id}" ü,.jpg`,
+      size: id + 1,
+      mtimeMs: 1700000000000.5 + id,
+      ...(id % 3 === 0 ? { root: 1 } : {}),
+      fingerprint: `f${id}`,
+    }));
+    const writer = await IndexWriter.create(target, { roots: ['/a', '/b'], tileSize, fit: 'crop', featureKind: 'srgb-grid', featureDimensions: DIMENSIONS, crops: 1, annCapacity });
+    for (let id = 0; id < count; id++) {
+      await writer.addTile(new Uint8Array(tileSize * tileSize * 3).fill(id % 256), features.subarray(id * DIMENSIONS, (id + 1) * DIMENSIONS), sources[id]!);
+    }
+    await writer.commit();
 
-  assert.deepEqual((await readdir(target)).sort(), ['features.f32', 'hnsw.bin', 'manifest.json', 'tiles.rgb']);
-  const manifest = await readManifest(target);
-  assert.deepEqual(manifest.tiles, sources);
-  assert.deepEqual(manifest.roots, ['/a', '/b']);
-  const loaded = await loadIndex(target);
-  assert.deepEqual(loaded.features, features);
-  assert.equal(loaded.tiles.tile(300)[0], 300 % 256);
+    assert.deepEqual((await readdir(target)).sort(), ['features.f32', 'hnsw.bin', 'manifest.json', 'tiles.rgb']);
+    const manifest = await readManifest(target);
+    assert.deepEqual(manifest.tiles, sources);
+    assert.deepEqual(manifest.roots, ['/a', '/b']);
+    const loaded = await loadIndex(target);
+    assert.deepEqual(loaded.features, features);
+    assert.equal(loaded.tiles.tile(300)[0], 300 % 256);
 
-  const whole = path.join(root, 'whole.bin');
-  buildAnn(annVectors(tileDescriptors(features, count, DEFAULT_METHOD), DEFAULT_METHOD), descriptorLength(DEFAULT_METHOD), count).writeIndexSync(whole);
-  assert.ok((await readFile(path.join(target, 'hnsw.bin'))).equals(await readFile(whole)), 'same graph as built from all features at once');
-});
+    const whole = path.join(root, 'whole.bin');
+    buildAnn(annVectors(tileDescriptors(features, count, DEFAULT_METHOD), DEFAULT_METHOD), descriptorLength(DEFAULT_METHOD), count).writeIndexSync(whole);
+    assert.ok((await readFile(path.join(target, 'hnsw.bin'))).equals(await readFile(whole)), 'same graph as built from all features at once');
+  });
+}
 
 test('a writer with one picture of five crops writes a valid index of five tiles', async () => {
   const target = path.join(await tempDir(), 'index');

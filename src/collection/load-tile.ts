@@ -1,9 +1,10 @@
-import { open, stat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open } from 'node:fs/promises';
 import sharp from 'sharp';
 import { reasonOf } from '../errors.js';
 import { areaAverage, toBytes } from '../raster/area-average.js';
 import type { CropCount } from './features.js';
-import { fingerprintFile } from './fingerprint.js';
+import { fingerprintBytes, fingerprintFile } from './fingerprint.js';
 
 /** How a non-square picture becomes a square tile. */
 export type TileFit = 'crop' | 'stretch';
@@ -24,7 +25,7 @@ export class UnreadableImageError extends Error {
 export const CORNER_CROP = 0.7;
 /** The picture is decoded at this many times the tile size (short side) before cropping. */
 const DECODE_SCALE = 2;
-/** Longest side kept in the decoded picture, in short sides: a panorama beyond this is centre-cropped to it first. */
+/** Longest side that corner crops are taken from, in short sides: a panorama's corners lie in its centre part of this length. */
 const MAX_ASPECT = 4;
 
 /** A decoded picture's tiles and the identity of the file it came from. */
@@ -47,23 +48,17 @@ export interface LoadedTile {
  */
 export async function loadTile(file: string, tileSize: number, fit: TileFit, crops: CropCount = 1): Promise<LoadedTile> {
   try {
-    const info = await stat(file);
-    if (!info.isFile()) throw new UnreadableImageError('not a regular file');
-    if (info.size === 0) throw new UnreadableImageError('empty file');
-    // Read first: it reports a missing or unreadable file as such (sharp calls both "unsupported format").
-    const fingerprint = await fingerprintFile(file, info.size);
-    const image = sharp(file, { failOn: 'truncated', limitInputPixels: MAX_INPUT_PIXELS, sequentialRead: true, autoOrient: true });
-    const { width, height } = decodedSize(await image.metadata(), tileSize * DECODE_SCALE, fit);
-    const { data, info: out } = await image
-      .resize(width, height, { fit: fit === 'crop' ? 'cover' : 'fill', position: 'centre' })
+    const { input, size, mtimeMs, fingerprint } = await readImageFile(file);
+    const short = tileSize * DECODE_SCALE;
+    // `outside` keeps the aspect with the short side at `short`, so no header read is needed first.
+    const { data, info } = await sharp(input, { failOn: 'truncated', limitInputPixels: MAX_INPUT_PIXELS, sequentialRead: true, autoOrient: true })
+      .resize(short, short, { fit: fit === 'crop' ? 'outside' : 'fill' })
       .flatten({ background: '#ffffff' })
       .toColourspace('srgb')
       .raw({ depth: 'uchar' })
       .toBuffer({ resolveWithObject: true });
-    if (out.channels !== 3 || out.width !== width || out.height !== height) {
-      throw new UnreadableImageError(`unexpected decoded shape ${out.width}x${out.height}x${out.channels}`);
-    }
-    return { pixels: cutTiles(data, width, height, tileSize, crops), size: info.size, mtimeMs: info.mtimeMs, fingerprint };
+    if (info.channels !== 3) throw new UnreadableImageError(`unexpected decoded shape ${info.width}x${info.height}x${info.channels}`);
+    return { pixels: cutTiles(data, info.width, info.height, tileSize, crops), size, mtimeMs, fingerprint };
   } catch (error) {
     if (error instanceof UnreadableImageError) throw error;
     const reason = describeSharpError(error);
@@ -73,27 +68,50 @@ export async function loadTile(file: string, tileSize: number, fit: TileFit, cro
   }
 }
 
-/** Size to decode a picture at: its short side `short` px, aspect kept up to MAX_ASPECT (`crop`), or a square (`stretch`). */
-function decodedSize(metadata: sharp.Metadata, short: number, fit: TileFit): { width: number; height: number } {
-  if (fit === 'stretch') return { width: short, height: short };
-  const turned = (metadata.orientation ?? 1) >= 5;
-  const width = (turned ? metadata.height : metadata.width) ?? 1;
-  const height = (turned ? metadata.width : metadata.height) ?? 1;
-  const long = (side: number, other: number): number => Math.round(short * Math.min(MAX_ASPECT, side / other));
-  return width >= height ? { width: Math.max(short, long(width, height)), height: short } : { width: short, height: Math.max(short, long(height, width)) };
+/** Files up to this size are read into memory once (identity, fingerprint and decoding); larger ones are decoded from disk. */
+const READ_WHOLE_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Opens a file once for its identity, its fingerprint and (up to READ_WHOLE_BYTES) its bytes: three
+ * separate reads of small files cost more than decoding them at tile size. O_NONBLOCK keeps a FIFO
+ * with an image's name from blocking the run; it is then refused as not a regular file.
+ */
+async function readImageFile(file: string): Promise<{ input: string | Buffer; size: number; mtimeMs: number; fingerprint: string }> {
+  const handle = await open(file, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    const info = await handle.stat();
+    const { size, mtimeMs } = info;
+    if (!info.isFile()) throw new UnreadableImageError('not a regular file');
+    if (size === 0) throw new UnreadableImageError('empty file');
+    if (size > READ_WHOLE_BYTES) return { input: file, size, mtimeMs, fingerprint: await fingerprintFile(file, size) };
+    const bytes = Buffer.allocUnsafe(size);
+    let length = 0;
+    for (let read = -1; read !== 0 && length < size; length += read) ({ bytesRead: read } = await handle.read(bytes, length, size - length, length));
+    const input = bytes.subarray(0, length);
+    return { input, size, mtimeMs, fingerprint: fingerprintBytes(input) };
+  } finally {
+    await handle.close();
+  }
 }
 
 /**
  * Squares cut from a `width` x `height` picture, as [left, top, side]: first the centre square of
  * the short side (the classic tile), then (crops 5) squares of CORNER_CROP of the short side in
- * the picture's four corners, which often differ in colour and layout from the centre.
+ * the corners of the picture's centre part of at most MAX_ASPECT short sides (the four corners of
+ * the whole picture, unless it is a panorama), which often differ in colour and layout from the centre.
  */
 export function cropWindows(width: number, height: number, crops: CropCount): [number, number, number][] {
   const short = Math.min(width, height);
   const windows: [number, number, number][] = [[Math.floor((width - short) / 2), Math.floor((height - short) / 2), short]];
   if (crops === 1) return windows;
+  const keptWidth = Math.min(width, MAX_ASPECT * short);
+  const keptHeight = Math.min(height, MAX_ASPECT * short);
+  const left = Math.floor((width - keptWidth) / 2);
+  const top = Math.floor((height - keptHeight) / 2);
   const side = Math.max(1, Math.round(short * CORNER_CROP));
-  for (const [x, y] of [[0, 0], [width - side, 0], [0, height - side], [width - side, height - side]] as const) windows.push([x, y, side]);
+  const right = left + keptWidth - side;
+  const bottom = top + keptHeight - side;
+  for (const [x, y] of [[left, top], [right, top], [left, bottom], [right, bottom]] as const) windows.push([x, y, side]);
   return windows;
 }
 
@@ -102,9 +120,7 @@ function cutTiles(pixels: Buffer, width: number, height: number, tileSize: numbe
   const tileBytes = tileSize * tileSize * 3;
   const tiles = Buffer.alloc(tileBytes * crops);
   cropWindows(width, height, crops).forEach(([left, top, side], i) => {
-    const square = Buffer.alloc(side * side * 3);
-    for (let y = 0; y < side; y++) pixels.copy(square, y * side * 3, ((top + y) * width + left) * 3, ((top + y) * width + left + side) * 3);
-    tiles.set(toBytes(areaAverage(square, side, side, 3, tileSize, tileSize)), i * tileBytes);
+    tiles.set(toBytes(areaAverage(pixels, width, height, 3, tileSize, tileSize, 0, tileSize, { left, top, width: side, height: side })), i * tileBytes);
   });
   return tiles;
 }

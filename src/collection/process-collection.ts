@@ -137,7 +137,8 @@ export async function processCollection(collection: string | string[], options: 
   const featureDimensions = FEATURE_DIMENSIONS[featureKind];
   const settings: Settings = { tileSize, fit, crops, featureKind, featureDimensions };
   const previous = options.rebuild ? undefined : await openPrevious(out, settings, onNote);
-  const writer = await IndexWriter.create(out, { roots, ...settings });
+  // Unless the previous hnsw.bin may be copied, the new one is built while images are decoded.
+  const writer = await IndexWriter.create(out, { roots, ...settings, annCapacity: previous?.annReusable ? undefined : files.length });
   const resumed = options.rebuild ? undefined : await openCheckpoint(writer.checkpoints, settings);
   if (resumed) onNote?.(`resuming an interrupted run: ${resumed.tiles.count} tiles already done`);
   let processed = 0;

@@ -12,6 +12,7 @@ import { DEFAULT_METHOD } from '../match/defaults.js';
 import { annVectors, descriptorLength, tileDescriptors } from '../match/method.js';
 import type { TileFit } from '../collection/load-tile.js';
 import { addToAnn, ANN_PARAMETERS, createAnn, type AnnIndex } from './ann.js';
+import { AnnBuilder } from './ann-builder.js';
 import { CHECKPOINT_FILE, INDEX_FILES, INDEX_FORMAT, INDEX_FORMAT_VERSION, SOURCES_FILE, type Checkpoint, type IndexManifest, type TileSource } from './format.js';
 import { isAlive, pathExists } from '../files.js';
 
@@ -26,6 +27,12 @@ export interface IndexWriterOptions {
   featureDimensions: number;
   /** Tiles per picture: each `addTile` takes this many tiles' pixels and features. */
   crops: CropCount;
+  /**
+   * At most this many pictures will be added: the HNSW index is then built as tiles come in, while
+   * images are still being decoded, rather than from features.f32 in `commit`. Leave it out when
+   * `commit` may be given an `annFrom`.
+   */
+  annCapacity?: number;
 }
 
 /**
@@ -53,12 +60,17 @@ export class IndexWriter {
   private sourcesOnDisk = 0;
   private lastCheckpoint = performance.now();
   private checkpointing: Promise<void> | undefined;
+  /** Tiles added but not yet handed to the streams: written in batches of WRITE_BATCH_BYTES. */
+  private pending: { tiles: Uint8Array[]; features: ArrayLike<number>[]; sources: string[]; bytes: number } = { tiles: [], features: [], sources: [], bytes: 0 };
+  /** The HNSW index built as tiles are written (see `annCapacity`). */
+  private readonly ann: AnnBuilder | undefined;
 
   private constructor(target: string, temporary: string, options: IndexWriterOptions, checkpoints: FoundCheckpoint[]) {
     this.target = target;
     this.temporary = temporary;
     this.options = options;
     this.checkpoints = checkpoints;
+    if (options.annCapacity !== undefined) this.ann = new AnnBuilder(options.featureDimensions, options.annCapacity * options.crops);
     this.tileStream = createWriteStream(path.join(temporary, INDEX_FILES.tiles));
     this.featureStream = createWriteStream(path.join(temporary, INDEX_FILES.features));
     this.sourceStream = createWriteStream(path.join(temporary, SOURCES_FILE));
@@ -103,18 +115,12 @@ export class IndexWriter {
     const dimensions = this.options.featureDimensions * this.options.crops;
     if (features.length !== dimensions) throw new RangeError(`expected ${dimensions} features, received ${features.length}`);
     this.count++;
-    const featuresReady = this.featureStream.write(new Uint8Array(Float32Array.from(features).buffer), (error) => {
-      if (!error) this.featuresOnDisk++;
-    });
-    const tilesReady = this.tileStream.write(pixels, (error) => {
-      if (!error) this.tilesOnDisk++;
-    });
-    const sourcesReady = this.sourceStream.write(sourceRecord(source), (error) => {
-      if (!error) this.sourcesOnDisk++;
-    });
-    if (!featuresReady) await once(this.featureStream, 'drain');
-    if (!tilesReady) await once(this.tileStream, 'drain');
-    if (!sourcesReady) await once(this.sourceStream, 'drain');
+    const pending = this.pending;
+    pending.tiles.push(pixels);
+    pending.features.push(features);
+    pending.sources.push(sourceRecord(source));
+    pending.bytes += pixels.length + features.length * 4;
+    if (pending.bytes >= WRITE_BATCH_BYTES) await this.writePending();
     if (!this.checkpointing && performance.now() - this.lastCheckpoint > CHECKPOINT_INTERVAL_MS) {
       this.checkpointing = this.writeCheckpoint(false).then(() => {
         this.lastCheckpoint = performance.now();
@@ -123,12 +129,40 @@ export class IndexWriter {
     }
   }
 
+  /** Writes the tiles added since the last batch, one write per file, and waits while the streams are full. */
+  private async writePending(): Promise<void> {
+    const { tiles, features, sources } = this.pending;
+    const count = tiles.length;
+    if (count === 0) return;
+    this.pending = { tiles: [], features: [], sources: [], bytes: 0 };
+    const dimensions = this.options.featureDimensions * this.options.crops;
+    const block = new Float32Array(count * dimensions);
+    features.forEach((values, i) => block.set(values, i * dimensions));
+    this.ann?.add(block.slice(), count * this.options.crops);
+    const featuresReady = this.featureStream.write(new Uint8Array(block.buffer), (error) => {
+      if (!error) this.featuresOnDisk += count;
+    });
+    const tilesReady = this.tileStream.write(Buffer.concat(tiles), (error) => {
+      if (!error) this.tilesOnDisk += count;
+    });
+    const sourcesReady = this.sourceStream.write(sources.join(''), (error) => {
+      if (!error) this.sourcesOnDisk += count;
+    });
+    // Listen on all three at once: a 'drain' that comes while another stream is awaited is not missed.
+    await Promise.all([
+      featuresReady || once(this.featureStream, 'drain'),
+      tilesReady || once(this.tileStream, 'drain'),
+      sourcesReady || once(this.sourceStream, 'drain'),
+    ]);
+  }
+
   /**
    * Stops writing and keeps the temporary folder with a checkpoint of every tile on disk, for the
    * next run to reuse; checkpoints of earlier runs with fewer tiles are removed. Returns the number
    * of tiles kept. Falls back to `abort()` when the folder cannot be kept.
    */
   async suspend(): Promise<number> {
+    await this.ann?.close();
     try {
       await this.endStreams();
       await this.checkpointing;
@@ -146,6 +180,7 @@ export class IndexWriter {
 
   /** Ends the streams; rejects with a write error even one that happened before (no 'finish' then). */
   private async endStreams(): Promise<void> {
+    if (!this.writeError) await this.writePending();
     await Promise.all(this.streams().map((stream) => {
       stream.end();
       return finished(stream);
@@ -190,8 +225,12 @@ export class IndexWriter {
     const { featureDimensions: dimensions, featureKind: kind, roots, tileSize, fit, crops } = this.options;
     const count = this.count;
     if (annFrom) {
+      await this.ann?.close();
       await copyFile(annFrom, path.join(this.temporary, INDEX_FILES.ann));
+    } else if (this.ann?.count === count * crops) {
+      await this.ann.write(path.join(this.temporary, INDEX_FILES.ann));
     } else {
+      await this.ann?.close();
       // Every crop of every picture is a tile of its own in the HNSW index.
       (await annFromFeatures(path.join(this.temporary, INDEX_FILES.features), count * crops, dimensions)).writeIndexSync(path.join(this.temporary, INDEX_FILES.ann));
     }
@@ -217,6 +256,7 @@ export class IndexWriter {
 
   /** Removes the temporary folder; the previous index (if any) is untouched. */
   async abort(): Promise<void> {
+    await this.ann?.close();
     for (const stream of this.streams()) stream.destroy();
     await this.checkpointing;
     await rm(this.temporary, { recursive: true, force: true });
@@ -262,6 +302,9 @@ export interface FoundCheckpoint {
   folder: string;
   checkpoint: Checkpoint;
 }
+
+/** Bytes of tile pixels and features collected before they are written: one write per file per batch, not per tile. */
+const WRITE_BATCH_BYTES = 64 * 1024;
 
 /** Seconds between checkpoints: a kill -9 loses at most this much work. */
 const CHECKPOINT_INTERVAL_MS = 2000;

@@ -1,7 +1,8 @@
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startWorker } from '../start-worker.js';
 import { TsmosaicError, reasonOf } from '../errors.js';
 import type { TileStore } from '../index-store/tile-store.js';
 import { halveRows } from '../raster/halve.js';
@@ -190,7 +191,7 @@ class TileRowWorkers {
     Buffer.from(tilePixels).set(store.pixels);
     for (let i = 0; i < count; i++) {
       const workerData: TileRowWorkerData = { layout, tileSize: store.tileSize, tileCount: store.count, tilePixels, worker: i, canvases, folder, concurrency };
-      const worker = startWorker(workerData);
+      const worker = startWorker(import.meta.url, 'deep-zoom-worker', workerData);
       worker.on('message', (reply: TileRowReply) => this.settle(reply));
       worker.on('error', (error) => this.fail(error));
       this.workers.push(worker);
@@ -336,14 +337,4 @@ class HalvedLevel {
     }
     return pixels;
   }
-}
-
-/**
- * Starts deep-zoom-worker. Built, this module is dist/render/*.js and so is the worker; run from
- * source under tsx (the tests), the worker thread must register tsx's loader before loading it.
- */
-function startWorker(workerData: TileRowWorkerData): Worker {
-  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./deep-zoom-worker.js', import.meta.url), { workerData });
-  const script = JSON.stringify(new URL('./deep-zoom-worker.ts', import.meta.url).href);
-  return new Worker(`import('tsx/esm/api').then(({ register }) => { register(); return import(${script}); });`, { eval: true, workerData });
 }
