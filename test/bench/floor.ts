@@ -18,6 +18,9 @@ if (dir === undefined) {
   process.exit(2);
 }
 const tileSize = Number(tileSizeArgument);
+// As tsmosaic's CLI: every file is decoded once, so libvips' operation cache only costs time
+// (measured here: the floor took 7.0 s with it and 5.7 s without on the 2000-image collection).
+sharp.cache(false);
 const files = (await readdir(dir)).filter((name) => IMAGE_FILE.test(name)).sort();
 // Same default as processCollection's `concurrency`.
 const concurrency = os.availableParallelism() * 2;

@@ -4,11 +4,13 @@
  * - a second run over an unchanged collection of 10,000 images against the first (target ≥ 20x);
  * - wall time and peak RSS at 1,000 / 5,000 / 25,000 images (time per image within 15%, peak RSS
  *   within 25%);
- * - 30 photos of 12 MP (the shared photos upscaled to 4000x3000 JPEG): process-collection against
- *   metapixel-prepare (≥ 10x faster) and the bare sharp decode floor (≤ 1.3x).
+ * - 12 MP photos (the shared photos upscaled to 4000x3000 JPEG), 30 and 90 of them: time per
+ *   image of process-collection against metapixel-prepare (≥ 10x faster) and the bare sharp
+ *   decode floor (≤ 1.3x).
  *
  * Environment: TSMOSAIC_SHARED (default ../shared beside the repo); TSMOSAIC_SCALE_SIZES (default
- * 1000,5000,25000) and TSMOSAIC_INCREMENTAL_SIZE (default 10000) for quicker partial runs;
+ * 1000,5000,25000) and TSMOSAIC_INCREMENTAL_SIZE (default 10000) for quicker partial runs, and
+ * TSMOSAIC_SCALE_PARTS (default second,growth,photos) to run only some of the three;
  * TSMOSAIC_BENCH_KEEP=1 keeps the temp folder.
  */
 import { existsSync } from 'node:fs';
@@ -25,6 +27,8 @@ import { BIN, NODE, REPO_ROOT, sharedFolder } from './paths.js';
 const TILE_SIZE = 20;
 const RUNS = 3;
 const PHOTO_COUNT = 30;
+/** The larger 12 MP set is this many times PHOTO_COUNT. */
+const LARGER_SET = 3;
 const TARGETS = {
   secondRun: { min: 20 },
   timePerImage: { max: 1.15 },
@@ -59,6 +63,7 @@ async function main(): Promise<void> {
   const shared = sharedFolder();
   if (!existsSync(path.join(shared, 'photos'))) throw new Error(`shared photos not found in ${shared} (set TSMOSAIC_SHARED)`);
   const { sizes, incremental } = sizesFromEnvironment();
+  const parts = new Set((process.env.TSMOSAIC_SCALE_PARTS ?? 'second,growth,photos').split(','));
   const tools = await ensureTools(log);
   // One collection of the largest size; smaller ones are its first n files (make-collection draws
   // image i from the seed and i alone), hard-linked into their own folders.
@@ -79,11 +84,9 @@ async function main(): Promise<void> {
     out.push(`- collections: the first n images of make-collection seed 2000 (${full.dir}); ${TILE_SIZE} px tiles`);
     out.push('- each command is its own process, timed by a fresh python3 (wall, user + system CPU, peak RSS of the largest process); see test/bench/measure.ts');
     out.push('');
-    out.push(...(await secondRun(work, await subset(incremental), incremental)));
-    out.push('');
-    out.push(...(await growth(work, sizes, subset)));
-    out.push('');
-    out.push(...(await photos(work, shared, tools.metapixel)));
+    if (parts.has('second')) out.push(...(await secondRun(work, await subset(incremental), incremental)), '');
+    if (parts.has('growth')) out.push(...(await growth(work, sizes, subset)), '');
+    if (parts.has('photos')) out.push(...(await photos(work, shared, tools.metapixel)));
   } finally {
     if (process.env.TSMOSAIC_BENCH_KEEP === '1') log(`kept ${work}`);
     else await rm(work, { recursive: true, force: true });
@@ -170,54 +173,75 @@ async function growth(work: string, sizes: number[], subset: (size: number) => P
   ];
 }
 
-/** PHOTO_COUNT 12 MP JPEGs: the shared photos upscaled to 4000x3000, cycling through them. */
-async function makePhotos(work: string, shared: string): Promise<string> {
-  const dir = path.join(work, 'photos-12mp');
-  await mkdir(dir);
+/** PHOTO_COUNT 12 MP JPEGs: the shared photos upscaled to 4000x3000, cycling through them; and a folder of them LARGER_SET times over (hard links). */
+async function makePhotos(work: string, shared: string): Promise<{ small: string; large: string }> {
+  const small = path.join(work, 'photos-12mp');
+  const large = path.join(work, `photos-12mp-x${LARGER_SET}`);
+  await mkdir(small);
+  await mkdir(large);
   const sources = (await readdir(path.join(shared, 'photos'))).filter((name) => /\.jpe?g$/i.test(name)).sort();
   for (let i = 0; i < PHOTO_COUNT; i++) {
+    const name = `photo-${String(i).padStart(2, '0')}.jpg`;
     await sharp(path.join(shared, 'photos', sources[i % sources.length]!))
       .autoOrient()
       .resize(4000, 3000, { fit: 'cover' })
       .jpeg({ quality: 90 })
-      .toFile(path.join(dir, `photo-${String(i).padStart(2, '0')}.jpg`));
+      .toFile(path.join(small, name));
+    for (let copy = 0; copy < LARGER_SET; copy++) await link(path.join(small, name), path.join(large, `${copy}-${name}`));
   }
-  return dir;
+  return { small, large };
 }
 
-/** process-collection against the sharp floor and metapixel-prepare on 12 MP photos. */
+/**
+ * process-collection against the sharp floor and metapixel-prepare on 12 MP photos, per image:
+ * each tool runs on PHOTO_COUNT photos and on LARGER_SET times as many, and the difference of the
+ * two wall times over the difference of the counts is its time per image, without the fixed cost
+ * of starting (node and its modules, or metapixel's) that a run over 30 files is dominated by.
+ */
 async function photos(work: string, shared: string, metapixel: boolean): Promise<string[]> {
   log(`making ${PHOTO_COUNT} photos of 4000x3000`);
-  const dir = await makePhotos(work, shared);
+  const { small, large } = await makePhotos(work, shared);
   const floor = await compileFloor(work);
-  const index = (run: number): string => path.join(work, `photos-index-${run}`);
-  const library = (run: number): string => path.join(work, `photos-library-${run}`);
-  const specs: SeriesSpec[] = [
-    { label: 'floor (12 MP)', warmUp: true, command: () => [NODE, floor, dir, String(TILE_SIZE)] },
-    { label: 'process-collection (12 MP)', warmUp: true, command: (run) => processCommand(dir, index(run)), check: ({ stdout }) => void parseSummary(stdout, PHOTO_COUNT) },
-  ];
-  if (metapixel) {
-    specs.push({
-      label: 'metapixel-prepare (12 MP)',
-      warmUp: false,
-      command: async (run) => {
-        await mkdir(library(run));
-        return ['metapixel-prepare', `--width=${TILE_SIZE}`, `--height=${TILE_SIZE}`, dir, library(run)];
-      },
-    });
+  const largeCount = PHOTO_COUNT * LARGER_SET;
+  const specs: SeriesSpec[] = [];
+  for (const [dir, count] of [[small, PHOTO_COUNT], [large, largeCount]] as const) {
+    const index = (run: number): string => path.join(work, `photos-index-${count}-${run}`);
+    const library = (run: number): string => path.join(work, `photos-library-${count}-${run}`);
+    specs.push(
+      { label: `floor (${count} x 12 MP)`, warmUp: true, command: () => [NODE, floor, dir, String(TILE_SIZE)] },
+      { label: `process-collection (${count} x 12 MP)`, warmUp: true, command: (run) => processCommand(dir, index(run)), check: ({ stdout }) => void parseSummary(stdout, count) },
+    );
+    if (metapixel) {
+      specs.push({
+        label: `metapixel-prepare (${count} x 12 MP)`,
+        warmUp: false,
+        command: async (run) => {
+          await mkdir(library(run));
+          return ['metapixel-prepare', `--width=${TILE_SIZE}`, `--height=${TILE_SIZE}`, dir, library(run)];
+        },
+      });
+    }
   }
-  const [floorSeries, processSeries, prepareSeries] = await measureRounds(specs, RUNS, log);
-  const perImage = (series: Series): string => `${((1000 * series.wallSeconds) / PHOTO_COUNT).toFixed(1)}`;
-  const row = (tool: string, series: Series, ratio: string[]): string[] => [tool, wallCell(series), perImage(series), seconds(series.cpuSeconds), series.peakRssMb.toFixed(0), ...ratio];
+  const series = await measureRounds(specs, RUNS, log);
+  const tools = metapixel ? 3 : 2;
+  const [floorSmall, processSmall, prepareSmall] = series.slice(0, tools);
+  const [floorLarge, processLarge, prepareLarge] = series.slice(tools);
+  const perImage = (a: Series, b: Series): number => (b.wallSeconds - a.wallSeconds) / (largeCount - PHOTO_COUNT);
+  const floorPer = perImage(floorSmall!, floorLarge!);
+  const processPer = perImage(processSmall!, processLarge!);
+  const row = (tool: string, a: Series, b: Series, ratio: string[]): string[] =>
+    [tool, wallCell(a), wallCell(b), (1000 * perImage(a, b)).toFixed(1), (1000 * a.wallSeconds / PHOTO_COUNT).toFixed(1), b.peakRssMb.toFixed(0), ...ratio];
   return [
-    `### ${PHOTO_COUNT} photos of 12 MP (shared photos upscaled to 4000x3000 JPEG q90), median of ${RUNS}`,
+    `### 12 MP photos (shared photos upscaled to 4000x3000 JPEG q90): ${PHOTO_COUNT} and ${largeCount} of them, median of ${RUNS}`,
     '',
-    ...markdownTable(['tool', 'wall s (median; min–max)', 'ms per image', 'CPU s', 'peak RSS MB', 'ratio (wall)', 'target', 'result'], [
-      row('decode + resize floor (node + sharp only)', floorSeries!, ['', '', '']),
-      row('`tsmosaic process-collection`', processSeries!, ratioCell(processSeries!.wallSeconds / floorSeries!.wallSeconds, processSeries!.cpuSeconds / floorSeries!.cpuSeconds, 'floor', TARGETS.processVsFloor)),
-      prepareSeries === undefined
-        ? ['`metapixel-prepare`', 'n/a: metapixel not installed', '', '', '', '', '', 'n/a']
-        : row('`metapixel-prepare`', prepareSeries, ratioCell(prepareSeries.wallSeconds / processSeries!.wallSeconds, prepareSeries.cpuSeconds / processSeries!.cpuSeconds, 'process-collection', TARGETS.prepareVsProcess)),
+    `Time per image = (wall at ${largeCount} − wall at ${PHOTO_COUNT}) / ${largeCount - PHOTO_COUNT}: what each further photo costs, without start-up. The ratios compare that; \`whole run / ${PHOTO_COUNT}\` also counts start-up.`,
+    '',
+    ...markdownTable(['tool', `wall s at ${PHOTO_COUNT}`, `wall s at ${largeCount}`, 'ms per image', `whole run / ${PHOTO_COUNT}, ms`, `peak RSS MB at ${largeCount}`, 'ratio (per image)', 'target', 'result'], [
+      row('decode + resize floor (node + sharp only)', floorSmall!, floorLarge!, ['', '', '']),
+      row('`tsmosaic process-collection`', processSmall!, processLarge!, ratioCell(processPer / floorPer, undefined, 'floor', TARGETS.processVsFloor)),
+      prepareSmall === undefined || prepareLarge === undefined
+        ? ['`metapixel-prepare`', 'n/a: metapixel not installed', '', '', '', '', '', '', 'n/a']
+        : row('`metapixel-prepare`', prepareSmall, prepareLarge, ratioCell(perImage(prepareSmall, prepareLarge) / processPer, undefined, 'process-collection', TARGETS.prepareVsProcess)),
     ]),
   ];
 }

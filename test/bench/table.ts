@@ -11,10 +11,11 @@ export function markdownTable(header: string[], rows: string[][]): string[] {
  * The ratio, target and PASS/MISS cells of a row. The verdict is on wall time; the CPU-time ratio
  * is shown beside it because it moves less when other work shares the machine.
  */
-export function ratioCell(wallRatio: number, cpuRatio: number, of: string, target: Target): [string, string, string] {
+export function ratioCell(wallRatio: number, cpuRatio: number | undefined, of: string, target: Target): [string, string, string] {
   const pass = 'max' in target ? wallRatio <= target.max : wallRatio >= target.min;
   const goal = 'max' in target ? `≤ ${target.max}x` : `≥ ${target.min}x`;
-  return [`${wallRatio.toFixed(2)}x ${of} (CPU ${cpuRatio.toFixed(2)}x)`, goal, pass ? 'PASS' : 'MISS'];
+  const cpu = cpuRatio === undefined ? '' : ` (CPU ${cpuRatio.toFixed(2)}x)`;
+  return [`${wallRatio.toFixed(2)}x ${of}${cpu}`, goal, pass ? 'PASS' : 'MISS'];
 }
 
 /** Seconds, with two decimals unless told. */
