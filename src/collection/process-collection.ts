@@ -137,8 +137,7 @@ export async function processCollection(collection: string | string[], options: 
   const featureDimensions = FEATURE_DIMENSIONS[featureKind];
   const settings: Settings = { tileSize, fit, crops, featureKind, featureDimensions };
   const previous = options.rebuild ? undefined : await openPrevious(out, settings, onNote);
-  // Unless the previous hnsw.bin may be copied, the new one is built while images are decoded.
-  const writer = await IndexWriter.create(out, { roots, ...settings, annCapacity: previous?.annReusable ? undefined : files.length });
+  const writer = await IndexWriter.create(out, { roots, ...settings });
   const resumed = options.rebuild ? undefined : await openCheckpoint(writer.checkpoints, settings);
   if (resumed) onNote?.(`resuming an interrupted run: ${resumed.tiles.count} tiles already done`);
   let processed = 0;
@@ -199,7 +198,7 @@ export async function processCollection(collection: string | string[], options: 
     onProgress?.({ stage: 'index', done: 0, total: 1 });
     await previous?.tiles.close();
     await resumed?.tiles.close();
-    await writer.commit({ annFrom: sameTiles && previous?.annReusable ? path.join(out, INDEX_FILES.ann) : undefined });
+    await writer.commit({ annFrom: sameTiles && previous?.annReusable ? out : undefined });
     onProgress?.({ stage: 'index', done: 1, total: 1 });
   } catch (error) {
     await previous?.tiles.close().catch(() => undefined);

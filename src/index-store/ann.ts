@@ -1,3 +1,4 @@
+import path from 'node:path';
 import hnswlib from 'hnswlib-node';
 
 const { HierarchicalNSW } = hnswlib;
@@ -43,4 +44,97 @@ export function loadAnn(file: string, dimensions: number): AnnIndex {
   ann.readIndexSync(file);
   ann.setEf(SEARCH_EF);
   return ann;
+}
+
+/** What placement asks of an HNSW index: one hnswlib-node index or several shards searched together. */
+export interface AnnSearch {
+  searchKnn(query: number[], k: number): { neighbors: number[]; distances: number[] };
+  getCurrentCount(): number;
+}
+
+/**
+ * Tiles per HNSW shard. process-collection builds one shard at a time and writes it out, so its
+ * memory does not grow with the collection (the graph costs ~200 bytes a tile: 125,000 tiles in one
+ * index held ~30 MB until the end of the run); `build` searches every shard and merges the answers.
+ */
+export const ANN_SHARD_TILES = 32_768;
+
+/** File of shard `shard` in an index folder: hnsw.bin, then hnsw.1.bin, hnsw.2.bin, ... */
+export function annShardFile(shard: number): string {
+  return shard === 0 ? 'hnsw.bin' : `hnsw.${shard}.bin`;
+}
+
+/** Shards of an index of `tiles` tiles in shards of `shardTiles` (at least one, even when empty). */
+export function annShardCount(tiles: number, shardTiles: number): number {
+  return Math.max(1, Math.ceil(tiles / shardTiles));
+}
+
+/** Several HNSW indexes over consecutive tile ranges, searched as one: the `k` nearest of all their answers. */
+export class ShardedAnn implements AnnSearch {
+  constructor(private readonly shards: AnnIndex[]) {}
+
+  getCurrentCount(): number {
+    return this.shards.reduce((sum, shard) => sum + shard.getCurrentCount(), 0);
+  }
+
+  searchKnn(query: number[], k: number): { neighbors: number[]; distances: number[] } {
+    const found: [number, number][] = [];
+    for (const shard of this.shards) {
+      const { neighbors, distances } = shard.searchKnn(query, Math.min(k, shard.getCurrentCount()));
+      neighbors.forEach((neighbor, i) => found.push([distances[i]!, neighbor]));
+    }
+    found.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+    const nearest = found.slice(0, k);
+    return { neighbors: nearest.map(([, neighbor]) => neighbor), distances: nearest.map(([distance]) => distance) };
+  }
+}
+
+/** Reads the `shards` shard files of an index folder: one index, or a ShardedAnn over several. */
+export function loadAnnShards(folder: string, dimensions: number, shards: number): AnnSearch {
+  const loaded = Array.from({ length: shards }, (_, shard) => loadAnn(path.join(folder, annShardFile(shard)), dimensions));
+  return loaded.length === 1 ? loaded[0]! : new ShardedAnn(loaded);
+}
+
+/**
+ * Writes an HNSW index in shards of `shardTiles` tiles into `folder` (see ANN_SHARD_TILES): each
+ * shard is written and freed as soon as it is full, so at most one is in memory. Vectors are added
+ * in tile-id order; each shard is the graph `buildAnn` makes over its tiles.
+ */
+export class AnnShardWriter {
+  private shard: AnnIndex | undefined;
+  private count = 0;
+  private written = 0;
+
+  /** `capacity`: tiles expected in all (sizes the last shard); `dimensions`: length of a vector. */
+  constructor(private readonly folder: string, private readonly dimensions: number, private readonly capacity: number, private readonly shardTiles: number) {}
+
+  /** Adds the vectors in `vectors` (`dimensions` floats each) as the next tiles. */
+  add(vectors: Float32Array): void {
+    const tiles = vectors.length / this.dimensions;
+    for (let first = 0; first < tiles; ) {
+      this.shard ??= createAnn(this.dimensions, Math.min(this.shardTiles, Math.max(1, this.capacity - this.count)));
+      const take = Math.min(this.shardTiles - this.shard.getCurrentCount(), tiles - first);
+      const needed = this.shard.getCurrentCount() + take;
+      if (needed > this.shard.getMaxElements()) this.shard.resizeIndex(Math.min(this.shardTiles, Math.max(2 * this.shard.getMaxElements(), needed)));
+      addToAnn(this.shard, vectors.subarray(first * this.dimensions, (first + take) * this.dimensions), this.dimensions, this.count);
+      this.count += take;
+      first += take;
+      if (this.shard.getCurrentCount() === this.shardTiles) this.writeShard();
+    }
+  }
+
+  /** Writes the last shard (an empty one when there were no tiles); returns the number of shards. */
+  finish(): number {
+    if (this.shard || this.written === 0) this.writeShard();
+    return this.written;
+  }
+
+  /** Writes the shard being built, sized to what it holds (as `buildAnn` over those tiles would), and frees it. */
+  private writeShard(): void {
+    const shard = this.shard ?? createAnn(this.dimensions, 1);
+    const held = shard.getCurrentCount();
+    if (shard.getMaxElements() !== Math.max(1, held)) shard.resizeIndex(Math.max(1, held));
+    shard.writeIndexSync(path.join(this.folder, annShardFile(this.written++)));
+    this.shard = undefined;
+  }
 }

@@ -78,10 +78,12 @@ export interface IndexManifest {
   /** Feature vector stored per tile in features.f32 (float32, little-endian, tile-major). */
   features: { kind: FeatureKind; grid: number; dimensions: number };
   /**
-   * The hnswlib-node index in hnsw.bin: euclidean ('l2') over the candidate vectors of `method`
-   * of every tile, all crops (labels are tile ids). `build` with another method builds its own index in memory.
+   * The hnswlib-node index: euclidean ('l2') over the candidate vectors of `method` of every tile,
+   * all crops (labels are tile ids), in shards of `shardTiles` consecutive tiles: hnsw.bin, then
+   * hnsw.1.bin, hnsw.2.bin, ... (see `annShardFile`). Without `shardTiles` (indexes written before
+   * shards) hnsw.bin holds every tile. `build` with another method builds its own index in memory.
    */
-  ann: { distance: 'l2'; m: number; efConstruction: number; method: MatchMethod };
+  ann: { distance: 'l2'; m: number; efConstruction: number; method: MatchMethod; shardTiles?: number };
   /** One entry per picture, in picture order (the order of tiles.rgb and features.f32). */
   tiles: TileSource[];
 }

@@ -2,7 +2,7 @@ import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { TsmosaicError, reasonOf } from '../errors.js';
 import { FEATURE_DIMENSIONS, isCropCount } from '../collection/features.js';
-import { loadAnn, type AnnIndex } from './ann.js';
+import { annShardCount, loadAnnShards, type AnnSearch } from './ann.js';
 import { descriptorLength } from '../match/method.js';
 import { INDEX_FILES, INDEX_FORMAT, INDEX_FORMAT_VERSION, type IndexManifest } from './format.js';
 import { TileStore } from './tile-store.js';
@@ -16,7 +16,7 @@ export interface LoadedIndex {
   /** The stored features (see FeatureKind), tile-major. */
   features: Float32Array;
   /** HNSW index over the candidate vectors of `manifest.ann.method`. */
-  ann: AnnIndex;
+  ann: AnnSearch;
 }
 
 const RERUN = 'run process-collection again';
@@ -69,14 +69,15 @@ export async function loadIndex(folder: string, manifest?: IndexManifest): Promi
   const tilePixels = await readSized(folder, INDEX_FILES.tiles, tileCount * tileSize * tileSize * 3);
   const featureBytes = await readSized(folder, INDEX_FILES.features, tileCount * dimensions * 4);
   const features = new Float32Array(featureBytes.buffer.slice(featureBytes.byteOffset, featureBytes.byteOffset + featureBytes.byteLength));
-  let ann: AnnIndex;
+  const shards = annShardCount(tileCount, checked.ann.shardTiles ?? Math.max(1, tileCount));
+  let ann: AnnSearch;
   try {
-    ann = loadAnn(path.join(folder, INDEX_FILES.ann), descriptorLength(checked.ann.method));
+    ann = loadAnnShards(folder, descriptorLength(checked.ann.method), shards);
   } catch (error) {
-    throw new TsmosaicError(`${folder} is damaged: cannot read ${INDEX_FILES.ann} (${reasonOf(error)}); ${RERUN}`);
+    throw new TsmosaicError(`${folder} is damaged: cannot read its HNSW index (${reasonOf(error)}); ${RERUN}`);
   }
   if (ann.getCurrentCount() !== tileCount) {
-    throw new TsmosaicError(`${folder} is damaged: ${INDEX_FILES.ann} holds ${ann.getCurrentCount()} tiles, manifest ${tileCount}; ${RERUN}`);
+    throw new TsmosaicError(`${folder} is damaged: the HNSW index holds ${ann.getCurrentCount()} tiles, manifest ${tileCount}; ${RERUN}`);
   }
   return { folder, manifest: checked, tiles: new TileStore(tilePixels, tileSize, tileCount), features, ann };
 }

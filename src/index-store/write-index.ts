@@ -9,10 +9,9 @@ import { finished } from 'node:stream/promises';
 import { TsmosaicError, reasonOf } from '../errors.js';
 import { STORED_GRID, type CropCount, type FeatureKind } from '../collection/features.js';
 import { DEFAULT_METHOD } from '../match/defaults.js';
-import { annVectors, descriptorLength, tileDescriptors } from '../match/method.js';
 import type { TileFit } from '../collection/load-tile.js';
-import { addToAnn, ANN_PARAMETERS, createAnn, type AnnIndex } from './ann.js';
-import { AnnBuilder } from './ann-builder.js';
+import { ANN_PARAMETERS, ANN_SHARD_TILES, AnnShardWriter, annShardCount, annShardFile } from './ann.js';
+import { annVectors, descriptorLength, tileDescriptors } from '../match/method.js';
 import { CHECKPOINT_FILE, INDEX_FILES, INDEX_FORMAT, INDEX_FORMAT_VERSION, SOURCES_FILE, type Checkpoint, type IndexManifest, type TileSource } from './format.js';
 import { isAlive, pathExists } from '../files.js';
 
@@ -27,12 +26,8 @@ export interface IndexWriterOptions {
   featureDimensions: number;
   /** Tiles per picture: each `addTile` takes this many tiles' pixels and features. */
   crops: CropCount;
-  /**
-   * At most this many pictures will be added: the HNSW index is then built as tiles come in, while
-   * images are still being decoded, rather than from features.f32 in `commit`. Leave it out when
-   * `commit` may be given an `annFrom`.
-   */
-  annCapacity?: number;
+  /** Tiles per HNSW shard (default ANN_SHARD_TILES). */
+  annShardTiles?: number;
 }
 
 /**
@@ -62,15 +57,14 @@ export class IndexWriter {
   private checkpointing: Promise<void> | undefined;
   /** Tiles added but not yet handed to the streams: written in batches of WRITE_BATCH_BYTES. */
   private pending: { tiles: Uint8Array[]; features: ArrayLike<number>[]; sources: string[]; bytes: number } = { tiles: [], features: [], sources: [], bytes: 0 };
-  /** The HNSW index built as tiles are written (see `annCapacity`). */
-  private readonly ann: AnnBuilder | undefined;
+  private readonly shardTiles: number;
 
   private constructor(target: string, temporary: string, options: IndexWriterOptions, checkpoints: FoundCheckpoint[]) {
     this.target = target;
     this.temporary = temporary;
     this.options = options;
     this.checkpoints = checkpoints;
-    if (options.annCapacity !== undefined) this.ann = new AnnBuilder(options.featureDimensions, options.annCapacity * options.crops);
+    this.shardTiles = options.annShardTiles ?? ANN_SHARD_TILES;
     this.tileStream = createWriteStream(path.join(temporary, INDEX_FILES.tiles));
     this.featureStream = createWriteStream(path.join(temporary, INDEX_FILES.features));
     this.sourceStream = createWriteStream(path.join(temporary, SOURCES_FILE));
@@ -138,7 +132,6 @@ export class IndexWriter {
     const dimensions = this.options.featureDimensions * this.options.crops;
     const block = new Float32Array(count * dimensions);
     features.forEach((values, i) => block.set(values, i * dimensions));
-    this.ann?.add(block.slice(), count * this.options.crops);
     const featuresReady = this.featureStream.write(new Uint8Array(block.buffer), (error) => {
       if (!error) this.featuresOnDisk += count;
     });
@@ -162,7 +155,6 @@ export class IndexWriter {
    * of tiles kept. Falls back to `abort()` when the folder cannot be kept.
    */
   async suspend(): Promise<number> {
-    await this.ann?.close();
     try {
       await this.endStreams();
       await this.checkpointing;
@@ -205,8 +197,8 @@ export class IndexWriter {
 
   /**
    * Writes features, the ANN index and the manifest (last), then moves the folder into place.
-   * `annFrom`: an hnsw.bin built over exactly these tiles in this order by an earlier run, copied
-   * instead of rebuilt (building costs seconds per 10,000 tiles).
+   * `annFrom`: an index folder whose HNSW shards were built over exactly these tiles in this order
+   * (and in shards of the same size), copied instead of rebuilt (building costs seconds per 10,000 tiles).
    */
   async commit(options: { annFrom?: string } = {}): Promise<void> {
     try {
@@ -225,14 +217,12 @@ export class IndexWriter {
     const { featureDimensions: dimensions, featureKind: kind, roots, tileSize, fit, crops } = this.options;
     const count = this.count;
     if (annFrom) {
-      await this.ann?.close();
-      await copyFile(annFrom, path.join(this.temporary, INDEX_FILES.ann));
-    } else if (this.ann?.count === count * crops) {
-      await this.ann.write(path.join(this.temporary, INDEX_FILES.ann));
+      for (let shard = 0; shard < annShardCount(count * crops, this.shardTiles); shard++) {
+        await copyFile(path.join(annFrom, annShardFile(shard)), path.join(this.temporary, annShardFile(shard)));
+      }
     } else {
-      await this.ann?.close();
       // Every crop of every picture is a tile of its own in the HNSW index.
-      (await annFromFeatures(path.join(this.temporary, INDEX_FILES.features), count * crops, dimensions)).writeIndexSync(path.join(this.temporary, INDEX_FILES.ann));
+      await annFromFeatures(this.temporary, count * crops, dimensions, this.shardTiles);
     }
     const header: Omit<IndexManifest, 'tiles'> = {
       format: INDEX_FORMAT,
@@ -245,7 +235,7 @@ export class IndexWriter {
       fit,
       crops,
       features: { kind, grid: STORED_GRID, dimensions },
-      ann: annDescription(),
+      ann: annDescription(this.shardTiles),
     };
     await writeManifest(this.temporary, header);
     await rm(path.join(this.temporary, SOURCES_FILE));
@@ -256,7 +246,6 @@ export class IndexWriter {
 
   /** Removes the temporary folder; the previous index (if any) is untouched. */
   async abort(): Promise<void> {
-    await this.ann?.close();
     for (const stream of this.streams()) stream.destroy();
     await this.checkpointing;
     await rm(this.temporary, { recursive: true, force: true });
@@ -264,8 +253,8 @@ export class IndexWriter {
 }
 
 /** The `ann` entry of the manifests this version writes: an hnsw.bin is reusable only when equal. */
-export function annDescription(): IndexManifest['ann'] {
-  return { distance: ANN_PARAMETERS.space, m: ANN_PARAMETERS.m, efConstruction: ANN_PARAMETERS.efConstruction, method: DEFAULT_METHOD };
+export function annDescription(shardTiles = ANN_SHARD_TILES): IndexManifest['ann'] {
+  return { distance: ANN_PARAMETERS.space, m: ANN_PARAMETERS.m, efConstruction: ANN_PARAMETERS.efConstruction, method: DEFAULT_METHOD, shardTiles };
 }
 
 function temporaryPrefix(name: string): string {
@@ -341,25 +330,25 @@ async function removeStaleTemporaries(parent: string, name: string): Promise<Fou
 const ANN_BLOCK_TILES = 1024;
 
 /**
- * The HNSW index over the default method's vectors of the first `count` tiles of a features.f32,
- * read a block at a time: the same graph as `buildAnn` over all of them at once.
+ * Writes the HNSW shards of the default method over the first `count` tiles of `folder`'s
+ * features.f32, read a block at a time, so that neither the features nor more than one shard are
+ * held in memory.
  */
-export async function annFromFeatures(file: string, count: number, dimensions: number): Promise<AnnIndex> {
-  const length = descriptorLength(DEFAULT_METHOD);
-  const ann = createAnn(length, count);
-  const handle = await open(file, 'r');
+async function annFromFeatures(folder: string, count: number, dimensions: number, shardTiles: number): Promise<void> {
+  const shards = new AnnShardWriter(folder, descriptorLength(DEFAULT_METHOD), count, shardTiles);
+  const handle = await open(path.join(folder, INDEX_FILES.features), 'r');
   const block = new Float32Array(ANN_BLOCK_TILES * dimensions);
   try {
     for (let first = 0; first < count; first += ANN_BLOCK_TILES) {
       const tiles = Math.min(ANN_BLOCK_TILES, count - first);
       const { bytesRead } = await handle.read(new Uint8Array(block.buffer), 0, tiles * dimensions * 4, first * dimensions * 4);
-      if (bytesRead !== tiles * dimensions * 4) throw new Error(`${path.basename(file)} is too short`);
-      addToAnn(ann, annVectors(tileDescriptors(block, tiles, DEFAULT_METHOD), DEFAULT_METHOD), length, first);
+      if (bytesRead !== tiles * dimensions * 4) throw new Error(`${INDEX_FILES.features} is too short`);
+      shards.add(annVectors(tileDescriptors(block, tiles, DEFAULT_METHOD), DEFAULT_METHOD));
     }
+    shards.finish();
   } finally {
     await handle.close();
   }
-  return ann;
 }
 
 /** A tile's line in SOURCES_FILE: as it is copied into the manifest's `tiles` list. */

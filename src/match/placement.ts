@@ -1,5 +1,5 @@
 import { TsmosaicError } from '../errors.js';
-import type { AnnIndex } from '../index-store/ann.js';
+import type { AnnSearch } from '../index-store/ann.js';
 import { annVectors, descriptorLength, matchCost, type MatchMethod } from './method.js';
 import { shuffledOrder } from './random.js';
 
@@ -63,7 +63,7 @@ export interface TileCatalogue {
   /** Descriptors of every tile for the method (see method.ts). */
   descriptors: Float32Array;
   /** HNSW index over `annVectors(descriptors)`, labels = tile ids (it may leave tiles out). */
-  ann: AnnIndex;
+  ann: AnnSearch;
   /** Tiles `t` with the same `Math.floor(t / cropsPerPicture)` are crops of one picture: the rules treat them as one tile. Default 1. */
   cropsPerPicture?: number;
 }
