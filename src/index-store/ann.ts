@@ -135,6 +135,9 @@ export class AnnShardWriter {
     const held = shard.getCurrentCount();
     if (shard.getMaxElements() !== Math.max(1, held)) shard.resizeIndex(Math.max(1, held));
     shard.writeIndexSync(path.join(this.folder, annShardFile(this.written++)));
+    // Free the graph now: V8 does not see its native memory and would collect the object late,
+    // leaving every shard of the run resident (initIndex deletes the index it replaces).
+    shard.initIndex(1, ANN_PARAMETERS.m, ANN_PARAMETERS.efConstruction, ANN_PARAMETERS.seed);
     this.shard = undefined;
   }
 }
