@@ -144,3 +144,17 @@ test('an image over the pixel limit is refused from its header', async () => {
   await writeFile(file, pngClaiming(100_000, 100_000));
   await assert.rejects(loadTile(file, 20, 'crop'), /larger than .* pixels, not decoded/);
 });
+
+test('a thin strip (4000x2, decoded without enlargement) and a picture under the decode size both become full tiles of their colour', async () => {
+  // 4000x2: enlarged to a short side of 2 x 20 px it would be 80,000 px long.
+  const strip = path.join(dir, 'strip.png');
+  await sharp(Buffer.alloc(4000 * 2 * 3, 200), { raw: { width: 4000, height: 2, channels: 3 } }).png().toFile(strip);
+  const { pixels } = await loadTile(strip, 20, 'crop', 5);
+  assert.equal(pixels.length, 5 * 20 * 20 * 3);
+  assert.ok(pixels.every((value) => Math.abs(value - 200) <= 1), 'every crop is the strip colour');
+  // 12x12, under twice the tile size: still a full tile of its colour.
+  const small = await solidImage(path.join(dir, 'small.png'), [30, 160, 90], 12, 12);
+  const { pixels: tile } = await loadTile(small, 20, 'crop');
+  assert.equal(tile.length, 20 * 20 * 3);
+  assert.ok(colourDistance(meanOf(tile, 20, 0, 0, 20, 3), [30, 160, 90]) <= 2);
+});

@@ -29,7 +29,7 @@ export async function fingerprintFile(file: string, size: number): Promise<strin
   const hash = createHash('sha1').update(`${size}\n`);
   const handle = await open(file, 'r');
   try {
-    const buffer = Buffer.alloc(Math.min(size, Math.max(EDGE_BYTES, WHOLE_BYTES)));
+    const buffer = Buffer.alloc(Math.min(size, WHOLE_BYTES));
     for (const [position, length] of sampledRanges(size)) {
       const { bytesRead } = await handle.read(buffer, 0, length, position);
       hash.update(buffer.subarray(0, bytesRead));

@@ -1,5 +1,5 @@
-import { closeSync, constants, fstatSync, openSync, readSync, type Stats } from 'node:fs';
-import { open, readFile } from 'node:fs/promises';
+import { closeSync, constants, fstatSync, openSync, read, readSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import sharp from 'sharp';
 import { reasonOf } from '../errors.js';
 import { areaAverage, toBytes } from '../raster/area-average.js';
@@ -50,9 +50,11 @@ export async function loadTile(file: string, tileSize: number, fit: TileFit, cro
   try {
     const { input, size, mtimeMs, fingerprint } = await readImageFile(file);
     const short = tileSize * DECODE_SCALE;
-    // `outside` keeps the aspect with the short side at `short`, so no header read is needed first.
+    // `outside` keeps the aspect with the short side at `short`, so no header read is needed first;
+    // never enlarged, so a 16383x1 strip stays that small (enlarged, its long side would be 655,320 px);
+    // a picture with a short side under `short` is enlarged by cutTiles' area average instead.
     const { data, info } = await sharp(input, { failOn: 'truncated', limitInputPixels: MAX_INPUT_PIXELS, sequentialRead: true, autoOrient: true })
-      .resize(short, short, { fit: fit === 'crop' ? 'outside' : 'fill' })
+      .resize(short, short, fit === 'crop' ? { fit: 'outside', withoutEnlargement: true } : { fit: 'fill' })
       .flatten({ background: '#ffffff' })
       .toColourspace('srgb')
       .raw({ depth: 'uchar' })
@@ -82,26 +84,29 @@ const READ_WHOLE_BYTES = 64 * 1024 * 1024;
  * then refused as not a regular file.
  */
 async function readImageFile(file: string): Promise<{ input: string | Buffer; size: number; mtimeMs: number; fingerprint: string }> {
-  let bytes: Buffer | undefined;
   const descriptor = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
-  let info: Stats;
   try {
-    info = fstatSync(descriptor);
+    const info = fstatSync(descriptor);
+    const { size, mtimeMs } = info;
     if (!info.isFile()) throw new UnreadableImageError('not a regular file');
-    if (info.size === 0) throw new UnreadableImageError('empty file');
-    if (info.size <= SYNC_READ_BYTES) {
-      bytes = Buffer.allocUnsafe(info.size);
-      let length = 0;
-      for (let read = -1; read !== 0 && length < info.size; length += read) read = readSync(descriptor, bytes, length, info.size - length, length);
-      bytes = bytes.subarray(0, length);
+    if (size === 0) throw new UnreadableImageError('empty file');
+    if (size > READ_WHOLE_BYTES) return { input: file, size, mtimeMs, fingerprint: await fingerprintFile(file, size) };
+    // Through the descriptor already open: the bytes are those of the file just measured.
+    const bytes = Buffer.allocUnsafe(size);
+    let length = 0;
+    for (let read = -1; read !== 0 && length < size; length += read) {
+      read = size <= SYNC_READ_BYTES ? readSync(descriptor, bytes, length, size - length, length) : await readAt(descriptor, bytes, length, size - length);
     }
+    if (length !== size) throw new UnreadableImageError('file changed while it was read');
+    return { input: bytes, size, mtimeMs, fingerprint: fingerprintBytes(bytes) };
   } finally {
     closeSync(descriptor);
   }
-  const { size, mtimeMs } = info;
-  if (size > READ_WHOLE_BYTES) return { input: file, size, mtimeMs, fingerprint: await fingerprintFile(file, size) };
-  bytes ??= await readFile(file);
-  return { input: bytes, size, mtimeMs, fingerprint: fingerprintBytes(bytes) };
+}
+
+/** `fs.read` of `length` bytes at `position` into `buffer` at the same offset, as a promise of the bytes read. */
+function readAt(descriptor: number, buffer: Buffer, position: number, length: number): Promise<number> {
+  return new Promise((resolve, reject) => read(descriptor, buffer, position, length, position, (error, bytesRead) => (error ? reject(error) : resolve(bytesRead))));
 }
 
 /**

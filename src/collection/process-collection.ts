@@ -142,7 +142,7 @@ export async function processCollection(collection: string | string[], options: 
   if (resumed) onNote?.(`resuming an interrupted run: ${resumed.tiles.count} tiles already done`);
   let processed = 0;
   let reused = 0;
-  // The previous hnsw.bin stays valid only when every tile is reused at its own id.
+  // The previous HNSW shards stay valid only when every tile is reused at its own id.
   let sameTiles = previous !== undefined && previous.tiles.count === files.length;
   try {
     // Tiles finish out of order; they are written in scan order so ids are deterministic.
@@ -257,7 +257,7 @@ interface EarlierRun {
 
 /** The previous index at `out`, opened for reuse. */
 interface PreviousIndex extends EarlierRun {
-  /** Its hnsw.bin was built the way this version builds one. */
+  /** Its HNSW shards were built the way this version builds them. */
   annReusable: boolean;
 }
 

@@ -53,9 +53,9 @@ export interface AnnSearch {
 }
 
 /**
- * Tiles per HNSW shard. process-collection builds one shard at a time and writes it out, so its
- * memory does not grow with the collection (the graph costs ~200 bytes a tile: 125,000 tiles in one
- * index held ~30 MB until the end of the run); `build` searches every shard and merges the answers.
+ * Tiles per HNSW shard. process-collection builds one shard at a time and writes it out, so at most
+ * one shard's graph is in memory (~9 MB with its label map; 125,000 tiles in one index held ~30 MB
+ * while it was built); `build` searches every shard and merges the answers.
  */
 export const ANN_SHARD_TILES = 32_768;
 
@@ -91,7 +91,13 @@ export class ShardedAnn implements AnnSearch {
 
 /** Reads the `shards` shard files of an index folder: one index, or a ShardedAnn over several. */
 export function loadAnnShards(folder: string, dimensions: number, shards: number): AnnSearch {
-  const loaded = Array.from({ length: shards }, (_, shard) => loadAnn(path.join(folder, annShardFile(shard)), dimensions));
+  const loaded = Array.from({ length: shards }, (_, shard) => {
+    try {
+      return loadAnn(path.join(folder, annShardFile(shard)), dimensions);
+    } catch (error) {
+      throw new Error(`${annShardFile(shard)}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    }
+  });
   return loaded.length === 1 ? loaded[0]! : new ShardedAnn(loaded);
 }
 

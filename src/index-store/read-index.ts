@@ -51,7 +51,7 @@ export async function readManifest(folder: string): Promise<IndexManifest> {
     isCropCount(crops) &&
     Number.isInteger(tileCount) && tileCount! > 0 &&
     features !== undefined && FEATURE_DIMENSIONS[features.kind] === features.dimensions &&
-    ann !== undefined && typeof ann.method === 'object' &&
+    ann !== undefined && typeof ann.method === 'object' && (ann.shardTiles === undefined || (Number.isInteger(ann.shardTiles) && ann.shardTiles > 0)) &&
     Array.isArray(tiles) && tiles.length === tileCount;
   if (!valid) throw new TsmosaicError(`${folder} has a damaged manifest.json: ${RERUN}`);
   return manifest as IndexManifest;

@@ -252,7 +252,7 @@ export class IndexWriter {
   }
 }
 
-/** The `ann` entry of the manifests this version writes: an hnsw.bin is reusable only when equal. */
+/** The `ann` entry of the manifests this version writes: an index's HNSW shards are reusable only when equal. */
 export function annDescription(shardTiles = ANN_SHARD_TILES): IndexManifest['ann'] {
   return { distance: ANN_PARAMETERS.space, m: ANN_PARAMETERS.m, efConstruction: ANN_PARAMETERS.efConstruction, method: DEFAULT_METHOD, shardTiles };
 }

@@ -13,12 +13,13 @@ interface AxisWeights {
  * overlap of every source pixel with every cell it touches, normalised so a cell's weights sum to 1.
  */
 function axisWeights(sourceLength: number, targetLength: number): AxisWeights {
+  if (sourceLength >= 0x10000 || targetLength >= 0x10000) return computeAxisWeights(sourceLength, targetLength);
   const key = sourceLength * 0x10000 + targetLength;
   const known = recentWeights.get(key);
   if (known) return known;
   const weights = computeAxisWeights(sourceLength, targetLength);
   if (recentWeights.size >= RECENT_WEIGHTS) recentWeights.clear();
-  if (sourceLength < 0x10000 && targetLength < 0x10000) recentWeights.set(key, weights);
+  recentWeights.set(key, weights);
   return weights;
 }
 
