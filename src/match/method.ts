@@ -119,14 +119,26 @@ export function mirroredSub(sub: number, grid: number): number {
  * `cells` and `tiles` are descriptor arrays of the method.
  */
 export function matchCost(method: MatchMethod, cells: Float32Array, cell: number, tiles: Float32Array, tile: number, mirrored: boolean): number {
+  return colourCost(method, cells, cell, tiles, tile) + structureCost(method, cells, cell, tiles, tile, mirrored);
+}
+
+/** The part of `matchCost` from the mean colours: the same for a tile and its mirror image. */
+export function colourCost(method: MatchMethod, cells: Float32Array, cell: number, tiles: Float32Array, tile: number): number {
   const length = descriptorLength(method);
   const a = cell * length;
   const b = tile * length;
   if (method.metric === 'rgb') {
     return (cells[a]! - tiles[b]!) ** 2 + (cells[a + 1]! - tiles[b + 1]!) ** 2 + (cells[a + 2]! - tiles[b + 2]!) ** 2;
   }
-  let cost = ciede2000(cells[a]!, cells[a + 1]!, cells[a + 2]!, tiles[b]!, tiles[b + 1]!, tiles[b + 2]!);
-  if (length === 3) return cost;
+  return ciede2000(cells[a]!, cells[a + 1]!, cells[a + 2]!, tiles[b]!, tiles[b + 1]!, tiles[b + 2]!);
+}
+
+/** The part of `matchCost` from the sub-squares (0 for the rgb metric and a 1x1 grid). */
+export function structureCost(method: MatchMethod, cells: Float32Array, cell: number, tiles: Float32Array, tile: number, mirrored: boolean): number {
+  const length = descriptorLength(method);
+  if (method.metric === 'rgb' || length === 3) return 0;
+  const a = cell * length;
+  const b = tile * length;
   const subs = method.grid * method.grid;
   let structure = 0;
   for (let sub = 0; sub < subs; sub++) {
@@ -134,6 +146,5 @@ export function matchCost(method: MatchMethod, cells: Float32Array, cell: number
     const y = b + 3 + (mirrored ? mirroredSub(sub, method.grid) : sub) * 3;
     structure += Math.sqrt((cells[x]! - tiles[y]!) ** 2 + (cells[x + 1]! - tiles[y + 1]!) ** 2 + (cells[x + 2]! - tiles[y + 2]!) ** 2);
   }
-  cost += (method.structureWeight * structure) / subs;
-  return cost;
+  return (method.structureWeight * structure) / subs;
 }

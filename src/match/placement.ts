@@ -1,6 +1,6 @@
 import { TsmosaicError } from '../errors.js';
 import type { AnnSearch } from '../index-store/ann.js';
-import { annVectors, descriptorLength, matchCost, type MatchMethod } from './method.js';
+import { annVectors, colourCost, descriptorLength, structureCost, type MatchMethod } from './method.js';
 import { shuffledOrder } from './random.js';
 
 /** Rules on where tiles may go. */
@@ -202,19 +202,24 @@ export function createTilePlacer(
     return found;
   };
 
-  /** Candidates (tile * 2 + mirrored) for a cell, best first, from `wanted` tiles of the index. */
-  const rank = (cell: number, wanted: number): Int32Array => {
+  /**
+   * Candidates (tile * 2 + mirrored) for a cell, best first, from `wanted` tiles of the index
+   * (`found`: the index's answer for this cell, when already asked).
+   */
+  const rank = (cell: number, wanted: number, found?: { neighbors: number[] }): Int32Array => {
     const descriptor = describeCell(cell);
-    const { neighbors } = search(cell, wanted, descriptor);
+    const { neighbors } = found ?? search(cell, wanted, descriptor);
     if (!reranked) return Int32Array.from(neighbors, (tile) => tile * 2);
     // Insertion sort by cost (ties by choice): a few dozen entries, no objects.
     const choices = new Int32Array(neighbors.length * variants);
     const costs = new Float64Array(choices.length);
     let filled = 0;
     for (const tile of neighbors) {
+      // The mean colours' cost is the same for a tile and its mirror image: computed once.
+      const colour = colourCost(method, descriptor, 0, descriptors, tile);
       for (let variant = 0; variant < variants; variant++) {
         const choice = tile * 2 + variant;
-        const cost = matchCost(method, descriptor, 0, descriptors, tile, variant === 1);
+        const cost = colour + structureCost(method, descriptor, 0, descriptors, tile, variant === 1);
         let at = filled++;
         while (at > 0 && (costs[at - 1]! > cost || (costs[at - 1] === cost && choices[at - 1]! > choice))) {
           costs[at] = costs[at - 1]!;
@@ -234,8 +239,9 @@ export function createTilePlacer(
     let best = tiles[0]! * 2;
     let bestCost = Infinity;
     for (const tile of tiles) {
+      const colour = colourCost(method, descriptor, 0, descriptors, tile);
       for (let variant = 0; variant < variants; variant++) {
-        const cost = matchCost(method, descriptor, 0, descriptors, tile, variant === 1);
+        const cost = colour + structureCost(method, descriptor, 0, descriptors, tile, variant === 1);
         if (cost < bestCost) [best, bestCost] = [tile * 2 + variant, cost];
       }
     }
@@ -253,12 +259,15 @@ export function createTilePlacer(
     describeBandCell = describe;
     startWindow(firstRow, rowCount);
     let order: Uint32Array | null = null;
+    // The index's answer for each cell of the band, kept from the regret pass for the ranking.
+    let answers: { neighbors: number[]; distances: number[] }[] | undefined;
     if (constrained) {
       // Regret: how much farther the second nearest picture is than the nearest, in the index's units
       // (crops of the best picture are no alternative under the rules).
       const regret = new Float32Array(bandCells);
+      answers = new Array<{ neighbors: number[]; distances: number[] }>(bandCells);
       for (let cell = 0; cell < bandCells; cell++) {
-        const { neighbors, distances } = search(bandStart + cell, wanted);
+        const { neighbors, distances } = (answers[cell] = search(bandStart + cell, wanted));
         const best = pictureOf(neighbors[0]!);
         let second = 1;
         while (second < neighbors.length && pictureOf(neighbors[second]!) === best) second++;
@@ -272,7 +281,7 @@ export function createTilePlacer(
     for (let inBand = 0; inBand < bandCells; inBand++, step++) {
       const cell = bandStart + (order ? order[inBand]! : inBand);
       // pycollage's method (no rules, no ranking): the nearest tile, no list needed.
-      const candidates = constrained || reranked ? rank(cell, wanted) : [search(cell, 1).neighbors[0]! * 2];
+      const candidates = constrained || reranked ? rank(cell, wanted, answers?.[cell - bandStart]) : [search(cell, 1).neighbors[0]! * 2];
       let chosen = constrained ? candidates.find((choice) => allowedHere(choice >> 1, cell)) : candidates[0];
       // All ranked candidates blocked: walk further out in the index's own order and rank only the
       // first few allowed tiles by cost (ranking every farther tile cost more than all the rest).
