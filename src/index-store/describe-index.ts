@@ -1,6 +1,7 @@
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { TileFit } from '../collection/load-tile.js';
+import { annShardCount } from './ann.js';
 import { rootsOf, type IndexManifest } from './format.js';
 import { readManifest } from './read-index.js';
 
@@ -17,6 +18,8 @@ export interface IndexInfo {
   /** Tiles cut from each picture. */
   crops: number;
   features: IndexManifest['features'];
+  /** The HNSW index: its files (shards) and the tiles a shard holds at most. */
+  ann: { shards: number; shardTiles: number };
   /** Each collection folder the tiles came from, with how many tiles it gave. */
   sources: { folder: string; tiles: number }[];
   /** Bytes of all files in the index folder. */
@@ -31,6 +34,9 @@ export async function describeIndex(folder: string): Promise<IndexInfo> {
   const index = path.resolve(folder);
   const manifest = await readManifest(index);
   const roots = rootsOf(manifest);
+  // Indexes written before shards hold every tile in one hnsw.bin.
+  const tileTotal = manifest.tileCount * manifest.crops;
+  const shardTiles = manifest.ann.shardTiles ?? Math.max(1, tileTotal);
   const counts = roots.map(() => 0);
   for (const tile of manifest.tiles) counts[tile.root ?? 0]!++;
   let bytes = 0;
@@ -47,6 +53,7 @@ export async function describeIndex(folder: string): Promise<IndexInfo> {
     fit: manifest.fit,
     crops: manifest.crops,
     features: manifest.features,
+    ann: { shards: annShardCount(tileTotal, shardTiles), shardTiles },
     sources: roots.map((root, i) => ({ folder: root, tiles: counts[i]! })),
     bytes,
   };
