@@ -14,14 +14,34 @@ import { tempDir } from './helpers.js';
 
 const DIMENSIONS = FEATURE_DIMENSIONS['srgb-grid'];
 
+/** `count` tiles' features of whole values 0..255, from `seed`. */
+function randomFeatures(count: number, seed: number): Float32Array {
+  const random = seededRandom(seed);
+  return new Float32Array(count * DIMENSIONS).map(() => Math.round(random() * 255));
+}
+
+/** Writes one-crop tiles (pixels and source of each from the callbacks, features from `features`) into a new index at `target`. */
+async function writeTiles(
+  target: string,
+  features: Float32Array,
+  options: { roots: string[]; tileSize: number; annShardTiles?: number },
+  pixels: (id: number) => Uint8Array,
+  source: (id: number) => TileSource,
+): Promise<void> {
+  const writer = await IndexWriter.create(target, { ...options, fit: 'crop', featureKind: 'srgb-grid', featureDimensions: DIMENSIONS, crops: 1 });
+  for (let id = 0; id < features.length / DIMENSIONS; id++) {
+    await writer.addTile(pixels(id), features.subarray(id * DIMENSIONS, (id + 1) * DIMENSIONS), source(id));
+  }
+  await writer.commit();
+}
+
 test('the writer streams every tile to disk: the manifest lists them in order, hnsw.bin is the one buildAnn makes', async () => {
   const root = await tempDir();
   const target = path.join(root, 'index');
-  const random = seededRandom(5);
   // More tiles than the HNSW index is fed at a time, and names that JSON must escape.
   const count = 2500;
   const tileSize = 2;
-  const features = new Float32Array(count * DIMENSIONS).map(() => Math.round(random() * 255));
+  const features = randomFeatures(count, 5);
   const sources: TileSource[] = Array.from({ length: count }, (_, id) => ({
     source: id % 2 === 0 ? `a/${id}.jpg` : `new\nline "${id}" ü,.jpg`,
     size: id + 1,
@@ -29,11 +49,7 @@ test('the writer streams every tile to disk: the manifest lists them in order, h
     ...(id % 3 === 0 ? { root: 1 } : {}),
     fingerprint: `f${id}`,
   }));
-  const writer = await IndexWriter.create(target, { roots: ['/a', '/b'], tileSize, fit: 'crop', featureKind: 'srgb-grid', featureDimensions: DIMENSIONS, crops: 1 });
-  for (let id = 0; id < count; id++) {
-    await writer.addTile(new Uint8Array(tileSize * tileSize * 3).fill(id % 256), features.subarray(id * DIMENSIONS, (id + 1) * DIMENSIONS), sources[id]!);
-  }
-  await writer.commit();
+  await writeTiles(target, features, { roots: ['/a', '/b'], tileSize }, (id) => new Uint8Array(tileSize * tileSize * 3).fill(id % 256), (id) => sources[id]!);
 
   assert.deepEqual((await readdir(target)).sort(), ['features.f32', 'hnsw.bin', 'manifest.json', 'tiles.rgb']);
   const manifest = await readManifest(target);
@@ -68,15 +84,10 @@ test('a writer with one picture of five crops writes a valid index of five tiles
 test('the HNSW index is written in shards, each the graph of its tiles, searched together as one', async () => {
   const root = await tempDir();
   const target = path.join(root, 'index');
-  const random = seededRandom(9);
   const count = 2500;
   const shardTiles = 1000;
-  const features = new Float32Array(count * DIMENSIONS).map(() => Math.round(random() * 255));
-  const writer = await IndexWriter.create(target, { roots: ['/a'], tileSize: 1, fit: 'crop', featureKind: 'srgb-grid', featureDimensions: DIMENSIONS, crops: 1, annShardTiles: shardTiles });
-  for (let id = 0; id < count; id++) {
-    await writer.addTile(new Uint8Array(3), features.subarray(id * DIMENSIONS, (id + 1) * DIMENSIONS), { source: `${id}.jpg`, size: 1, mtimeMs: 1 });
-  }
-  await writer.commit();
+  const features = randomFeatures(count, 9);
+  await writeTiles(target, features, { roots: ['/a'], tileSize: 1, annShardTiles: shardTiles }, () => new Uint8Array(3), (id) => ({ source: `${id}.jpg`, size: 1, mtimeMs: 1 }));
   assert.deepEqual((await readdir(target)).filter((name) => name.startsWith('hnsw')).sort(), ['hnsw.1.bin', 'hnsw.2.bin', 'hnsw.bin']);
   assert.equal((await readManifest(target)).ann.shardTiles, shardTiles);
 

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import hnswlib from 'hnswlib-node';
+import { INDEX_FILES } from './format.js';
 
 const { HierarchicalNSW } = hnswlib;
 export type AnnIndex = InstanceType<typeof HierarchicalNSW>;
@@ -61,7 +62,7 @@ export const ANN_SHARD_TILES = 32_768;
 
 /** File of shard `shard` in an index folder: hnsw.bin, then hnsw.1.bin, hnsw.2.bin, ... */
 export function annShardFile(shard: number): string {
-  return shard === 0 ? 'hnsw.bin' : `hnsw.${shard}.bin`;
+  return shard === 0 ? INDEX_FILES.ann : INDEX_FILES.ann.replace(/\.bin$/, `.${shard}.bin`);
 }
 
 /** Shards of an index of `tiles` tiles in shards of `shardTiles` (at least one, even when empty). */

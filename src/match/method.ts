@@ -114,15 +114,13 @@ export function mirroredSub(sub: number, grid: number): number {
   return sub - x + (grid - 1 - x);
 }
 
-/**
- * The cost of `tile` (optionally mirrored) for `cell`: what the placement minimises.
- * `cells` and `tiles` are descriptor arrays of the method.
+/*
+ * The cost of `tile` (optionally mirrored) for `cell`, what the placement minimises, is
+ * colourCost + structureCost; `cells` and `tiles` are descriptor arrays of the method. The two
+ * parts are apart because the colour part is the same for a tile and its mirror image.
  */
-export function matchCost(method: MatchMethod, cells: Float32Array, cell: number, tiles: Float32Array, tile: number, mirrored: boolean): number {
-  return colourCost(method, cells, cell, tiles, tile) + structureCost(method, cells, cell, tiles, tile, mirrored);
-}
 
-/** The part of `matchCost` from the mean colours: the same for a tile and its mirror image. */
+/** The part of the match cost from the mean colours. */
 export function colourCost(method: MatchMethod, cells: Float32Array, cell: number, tiles: Float32Array, tile: number): number {
   const length = descriptorLength(method);
   const a = cell * length;
@@ -133,7 +131,7 @@ export function colourCost(method: MatchMethod, cells: Float32Array, cell: numbe
   return ciede2000(cells[a]!, cells[a + 1]!, cells[a + 2]!, tiles[b]!, tiles[b + 1]!, tiles[b + 2]!);
 }
 
-/** The part of `matchCost` from the sub-squares (0 for the rgb metric and a 1x1 grid). */
+/** The part of the match cost from the sub-squares (0 for the rgb metric and a 1x1 grid). */
 export function structureCost(method: MatchMethod, cells: Float32Array, cell: number, tiles: Float32Array, tile: number, mirrored: boolean): number {
   const length = descriptorLength(method);
   if (method.metric === 'rgb' || length === 3) return 0;

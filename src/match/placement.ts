@@ -70,7 +70,7 @@ export interface TileCatalogue {
 
 /**
  * Chooses a tile (and its orientation) for every cell: among the index's nearest candidates, the
- * one of least `matchCost` that the rules allow, filling cells in the order of `fillOrder`.
+ * one of least cost (`colourCost` + `structureCost`) that the rules allow, filling cells in the order of `fillOrder`.
  * `describeCell` describes any cell of the grid; the whole grid is one band.
  * @throws {TsmosaicError} when the rules cannot be met by this many tiles at all.
  */
