@@ -46,9 +46,9 @@ export interface LoadedTile {
  * reduced to the tile size by an exact area average.
  * @throws {UnreadableImageError} with a short reason when the file is not a usable image.
  */
-export async function loadTile(file: string, tileSize: number, fit: TileFit, crops: CropCount = 1): Promise<LoadedTile> {
+export async function loadTile(file: string, tileSize: number, fit: TileFit, crops: CropCount = 1, reading?: ReadBuffer): Promise<LoadedTile> {
   try {
-    const { input, size, mtimeMs, fingerprint } = await readImageFile(file);
+    const { input, size, mtimeMs, fingerprint } = await readImageFile(file, reading);
     const short = tileSize * DECODE_SCALE;
     // `outside` keeps the aspect with the short side at `short`, so no header read is needed first;
     // never enlarged, so a 16383x1 strip stays that small (enlarged, its long side would be 655,320 px);
@@ -72,6 +72,22 @@ export async function loadTile(file: string, tileSize: number, fit: TileFit, cro
 
 /** Files up to this size are read on the main thread, synchronously (see `readImageFile`). */
 const SYNC_READ_BYTES = 1024 * 1024;
+
+/**
+ * Memory that one caller of `loadTile` at a time reads files of up to SYNC_READ_BYTES into, so that
+ * a run over thousands of pictures does not leave a buffer per file for the garbage collector
+ * (they lingered by the megabyte and raised peak memory as collections grew).
+ */
+export class ReadBuffer {
+  private buffer = Buffer.allocUnsafe(0);
+
+  /** `size` bytes of this buffer when it may grow to that, else a new buffer. */
+  take(size: number): Buffer {
+    if (size > SYNC_READ_BYTES) return Buffer.allocUnsafe(size);
+    if (this.buffer.length < size) this.buffer = Buffer.allocUnsafe(Math.min(SYNC_READ_BYTES, Math.max(size, 2 * this.buffer.length)));
+    return this.buffer.subarray(0, size);
+  }
+}
 /** Files up to this size are read into memory once (identity, fingerprint and decoding); larger ones are decoded from disk. */
 const READ_WHOLE_BYTES = 64 * 1024 * 1024;
 
@@ -80,10 +96,10 @@ const READ_WHOLE_BYTES = 64 * 1024 * 1024;
  * the decoder. Small files are read with blocking calls: four asynchronous calls each wait in
  * libuv's pool behind the decoders, and cost more than reading. Measured on the 2000-image bench
  * collection: libvips decoding from these bytes took 5.0 s, from the file 5.4 s, from bytes read
- * asynchronously 5.6 s. O_NONBLOCK keeps a FIFO with an image's name from blocking the run; it is
+ * asynchronously 5.6 s. The bytes go into `reading` (see ReadBuffer). O_NONBLOCK keeps a FIFO with an image's name from blocking the run; it is
  * then refused as not a regular file.
  */
-async function readImageFile(file: string): Promise<{ input: string | Buffer; size: number; mtimeMs: number; fingerprint: string }> {
+async function readImageFile(file: string, reading = new ReadBuffer()): Promise<{ input: string | Buffer; size: number; mtimeMs: number; fingerprint: string }> {
   const descriptor = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
   try {
     const info = fstatSync(descriptor);
@@ -92,7 +108,7 @@ async function readImageFile(file: string): Promise<{ input: string | Buffer; si
     if (size === 0) throw new UnreadableImageError('empty file');
     if (size > READ_WHOLE_BYTES) return { input: file, size, mtimeMs, fingerprint: await fingerprintFile(file, size) };
     // Through the descriptor already open: the bytes are those of the file just measured.
-    const bytes = Buffer.allocUnsafe(size);
+    const bytes = reading.take(size);
     let length = 0;
     for (let read = -1; read !== 0 && length < size; length += read) {
       read = size <= SYNC_READ_BYTES ? readSync(descriptor, bytes, length, size - length, length) : await readAt(descriptor, bytes, length, size - length);
@@ -130,12 +146,16 @@ export function cropWindows(width: number, height: number, crops: CropCount): [n
   return windows;
 }
 
+/** One tile's float means, reused for every crop of every picture. */
+let means = new Float32Array(0);
+
 /** The tiles of `cropWindows`, each reduced to `tileSize` by an exact area average, one after another. */
 function cutTiles(pixels: Buffer, width: number, height: number, tileSize: number, crops: CropCount): Buffer {
   const tileBytes = tileSize * tileSize * 3;
   const tiles = Buffer.alloc(tileBytes * crops);
+  if (means.length < tileBytes) means = new Float32Array(tileBytes);
   cropWindows(width, height, crops).forEach(([left, top, side], i) => {
-    tiles.set(toBytes(areaAverage(pixels, width, height, 3, tileSize, tileSize, 0, tileSize, { left, top, width: side, height: side })), i * tileBytes);
+    toBytes(areaAverage(pixels, width, height, 3, tileSize, tileSize, 0, tileSize, { left, top, width: side, height: side }, means), tiles, i * tileBytes);
   });
   return tiles;
 }

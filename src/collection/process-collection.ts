@@ -12,7 +12,7 @@ import { readManifest } from '../index-store/read-index.js';
 import { openEarlierTiles, tileKey, type EarlierTile, type EarlierTiles } from '../index-store/reuse.js';
 import { CROP_COUNTS, FEATURE_DIMENSIONS, isCropCount, tilesFeatures, type CropCount, type FeatureKind } from './features.js';
 import { fingerprintFile } from './fingerprint.js';
-import { loadTile, type TileFit, UnreadableImageError } from './load-tile.js';
+import { loadTile, ReadBuffer, type TileFit, UnreadableImageError } from './load-tile.js';
 import { scanCollection } from './scan.js';
 
 /** Progress of a long step: `done` of `total` units. */
@@ -168,6 +168,7 @@ export async function processCollection(collection: string | string[], options: 
       }
     };
     const worker = async (): Promise<void> => {
+      const reading = new ReadBuffer();
       while (nextToLoad < files.length) {
         signal?.throwIfAborted();
         const position = nextToLoad++;
@@ -177,7 +178,7 @@ export async function processCollection(collection: string | string[], options: 
         const done = resumed?.find(roots[file.root]!, file.relative);
         try {
           const reused = (earlier && (await reuseIfUnchanged(absolute, file.root, earlier))) ?? (done && (await reuseIfUnchanged(absolute, file.root, done)));
-          finished.set(position, reused ?? (await decode(absolute, file, settings)));
+          finished.set(position, reused ?? (await decode(absolute, file, settings, reading)));
         } catch (error) {
           if (!(error instanceof UnreadableImageError)) throw error;
           finished.set(position, { file: path.join(given[file.root]!, file.relative), reason: error.message });
@@ -215,8 +216,8 @@ export async function processCollection(collection: string | string[], options: 
   return { index: out, tiles: writer.tileCount, processed, reused, removed, skipped, seconds: (performance.now() - started) / 1000 };
 }
 
-async function decode(absolute: string, file: ScannedFile, { tileSize, fit, crops }: Settings): Promise<ReadyTile> {
-  const { pixels, size, mtimeMs, fingerprint } = await loadTile(absolute, tileSize, fit, crops);
+async function decode(absolute: string, file: ScannedFile, { tileSize, fit, crops }: Settings, reading: ReadBuffer): Promise<ReadyTile> {
+  const { pixels, size, mtimeMs, fingerprint } = await loadTile(absolute, tileSize, fit, crops, reading);
   const source: TileSource = { source: file.relative, size, mtimeMs, ...(file.root > 0 ? { root: file.root } : {}), fingerprint };
   return { pixels, features: tilesFeatures(pixels, tileSize, crops), source };
 }

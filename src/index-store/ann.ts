@@ -58,7 +58,7 @@ export interface AnnSearch {
  * one shard's graph is in memory (~9 MB with its label map; 125,000 tiles in one index held ~30 MB
  * while it was built); `build` searches every shard and merges the answers.
  */
-export const ANN_SHARD_TILES = 32_768;
+export const ANN_SHARD_TILES = 16_384;
 
 /** File of shard `shard` in an index folder: hnsw.bin, then hnsw.1.bin, hnsw.2.bin, ... */
 export function annShardFile(shard: number): string {
@@ -79,15 +79,34 @@ export class ShardedAnn implements AnnSearch {
   }
 
   searchKnn(query: number[], k: number): { neighbors: number[]; distances: number[] } {
-    const found: [number, number][] = [];
+    let nearest = { neighbors: [] as number[], distances: [] as number[] };
     for (const shard of this.shards) {
-      const { neighbors, distances } = shard.searchKnn(query, Math.min(k, shard.getCurrentCount()));
-      neighbors.forEach((neighbor, i) => found.push([distances[i]!, neighbor]));
+      const found = shard.searchKnn(query, Math.min(k, shard.getCurrentCount()));
+      nearest = nearest.neighbors.length === 0 ? found : mergeNearest(nearest, found, k);
     }
-    found.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
-    const nearest = found.slice(0, k);
-    return { neighbors: nearest.map(([, neighbor]) => neighbor), distances: nearest.map(([distance]) => distance) };
+    return nearest;
   }
+}
+
+type Answer = { neighbors: number[]; distances: number[] };
+
+/** The `k` first of two answers, each sorted by distance then label (as hnswlib-node returns them), in that order. */
+function mergeNearest(a: Answer, b: Answer, k: number): Answer {
+  const neighbors: number[] = [];
+  const distances: number[] = [];
+  let i = 0;
+  let j = 0;
+  while (neighbors.length < k && (i < a.neighbors.length || j < b.neighbors.length)) {
+    const takeA = j >= b.neighbors.length || (i < a.neighbors.length && (a.distances[i]! < b.distances[j]! || (a.distances[i] === b.distances[j] && a.neighbors[i]! < b.neighbors[j]!)));
+    if (takeA) {
+      neighbors.push(a.neighbors[i]!);
+      distances.push(a.distances[i++]!);
+    } else {
+      neighbors.push(b.neighbors[j]!);
+      distances.push(b.distances[j++]!);
+    }
+  }
+  return { neighbors, distances };
 }
 
 /** Reads the `shards` shard files of an index folder: one index, or a ShardedAnn over several. */
@@ -108,43 +127,57 @@ export function loadAnnShards(folder: string, dimensions: number, shards: number
  * in tile-id order; each shard is the graph `buildAnn` makes over its tiles.
  */
 export class AnnShardWriter {
-  private shard: AnnIndex | undefined;
+  /**
+   * One hnswlib-node object for every shard, re-initialised for each: every hnswlib index holds
+   * 65,536 mutexes (2.6 MB) however small, and V8, which does not see that native memory, collects
+   * discarded objects late, so a fresh object per shard left ~3 MB resident per shard written.
+   */
+  private readonly ann: AnnIndex;
+  private building = false;
   private count = 0;
   private written = 0;
 
   /** `capacity`: tiles expected in all (sizes the last shard); `dimensions`: length of a vector. */
-  constructor(private readonly folder: string, private readonly dimensions: number, private readonly capacity: number, private readonly shardTiles: number) {}
+  constructor(private readonly folder: string, private readonly dimensions: number, private readonly capacity: number, private readonly shardTiles: number) {
+    this.ann = new HierarchicalNSW(ANN_PARAMETERS.space, dimensions);
+  }
 
   /** Adds the vectors in `vectors` (`dimensions` floats each) as the next tiles. */
   add(vectors: Float32Array): void {
     const tiles = vectors.length / this.dimensions;
     for (let first = 0; first < tiles; ) {
-      this.shard ??= createAnn(this.dimensions, Math.min(this.shardTiles, Math.max(1, this.capacity - this.count)));
-      const take = Math.min(this.shardTiles - this.shard.getCurrentCount(), tiles - first);
-      const needed = this.shard.getCurrentCount() + take;
-      if (needed > this.shard.getMaxElements()) this.shard.resizeIndex(Math.min(this.shardTiles, Math.max(2 * this.shard.getMaxElements(), needed)));
-      addToAnn(this.shard, vectors.subarray(first * this.dimensions, (first + take) * this.dimensions), this.dimensions, this.count);
+      if (!this.building) this.startShard(Math.min(this.shardTiles, Math.max(1, this.capacity - this.count)));
+      const shard = this.ann;
+      const take = Math.min(this.shardTiles - shard.getCurrentCount(), tiles - first);
+      const needed = shard.getCurrentCount() + take;
+      if (needed > shard.getMaxElements()) shard.resizeIndex(Math.min(this.shardTiles, Math.max(2 * shard.getMaxElements(), needed)));
+      addToAnn(shard, vectors.subarray(first * this.dimensions, (first + take) * this.dimensions), this.dimensions, this.count);
       this.count += take;
       first += take;
-      if (this.shard.getCurrentCount() === this.shardTiles) this.writeShard();
+      if (shard.getCurrentCount() === this.shardTiles) this.writeShard();
     }
   }
 
   /** Writes the last shard (an empty one when there were no tiles); returns the number of shards. */
   finish(): number {
-    if (this.shard || this.written === 0) this.writeShard();
+    if (this.building || this.written === 0) this.writeShard();
     return this.written;
   }
 
-  /** Writes the shard being built, sized to what it holds (as `buildAnn` over those tiles would), and frees it. */
+  private startShard(capacity: number): void {
+    this.ann.initIndex(capacity, ANN_PARAMETERS.m, ANN_PARAMETERS.efConstruction, ANN_PARAMETERS.seed);
+    this.building = true;
+  }
+
+  /** Writes the shard being built, sized to what it holds (as `buildAnn` over those tiles would), and frees its graph. */
   private writeShard(): void {
-    const shard = this.shard ?? createAnn(this.dimensions, 1);
+    if (!this.building) this.startShard(1);
+    const shard = this.ann;
     const held = shard.getCurrentCount();
     if (shard.getMaxElements() !== Math.max(1, held)) shard.resizeIndex(Math.max(1, held));
     shard.writeIndexSync(path.join(this.folder, annShardFile(this.written++)));
-    // Free the graph now: V8 does not see its native memory and would collect the object late,
-    // leaving every shard of the run resident (initIndex deletes the index it replaces).
+    // Free the graph now rather than when the next shard starts (initIndex deletes the index it replaces).
     shard.initIndex(1, ANN_PARAMETERS.m, ANN_PARAMETERS.efConstruction, ANN_PARAMETERS.seed);
-    this.shard = undefined;
+    this.building = false;
   }
 }

@@ -1,11 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
+import { closeSync, createReadStream, openSync, writeSync } from 'node:fs';
 import { copyFile, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { once } from 'node:events';
 import { createInterface } from 'node:readline';
-import { finished } from 'node:stream/promises';
 import { TsmosaicError, reasonOf } from '../errors.js';
 import { STORED_GRID, type CropCount, type FeatureKind } from '../collection/features.js';
 import { DEFAULT_METHOD } from '../match/defaults.js';
@@ -33,8 +31,8 @@ export interface IndexWriterOptions {
 /**
  * Writes a new index into a hidden temporary folder beside `target` and renames it into place on
  * `commit()`, so an interrupted run never leaves a half-written folder under the final name.
- * Tile pixels, features and source records stream to disk as they are added and nothing per tile
- * stays in memory, so memory does not grow with the collection: the HNSW index is built from the
+ * Tile pixels, features and source records go to disk in small batches as they are added and
+ * nothing per tile stays in memory, so memory does not grow with the collection: the HNSW index is built from the
  * features read back, and the manifest's tile list is copied from the records. A checkpoint with
  * the number of tiles on disk is rewritten every few seconds, so the work of an interrupted or
  * killed run can be reused by the next (see `checkpoints`).
@@ -45,18 +43,14 @@ export class IndexWriter {
   /** Checkpoints of earlier runs that stopped or died, found by `create`, most tiles first. */
   readonly checkpoints: FoundCheckpoint[];
   private readonly options: IndexWriterOptions;
-  private readonly tileStream: WriteStream;
-  private readonly featureStream: WriteStream;
-  private readonly sourceStream: WriteStream;
+  private readonly tileFile: BatchFile;
+  private readonly featureFile: BatchFile;
+  private readonly sourceFile: BatchFile;
   private count = 0;
   private writeError: Error | undefined;
-  private tilesOnDisk = 0;
-  private featuresOnDisk = 0;
-  private sourcesOnDisk = 0;
+  private onDisk = 0;
   private lastCheckpoint = performance.now();
   private checkpointing: Promise<void> | undefined;
-  /** Tiles added but not yet handed to the streams: written in batches of WRITE_BATCH_BYTES. */
-  private pending: { tiles: Uint8Array[]; features: ArrayLike<number>[]; sources: string[]; bytes: number } = { tiles: [], features: [], sources: [], bytes: 0 };
   private readonly shardTiles: number;
 
   private constructor(target: string, temporary: string, options: IndexWriterOptions, checkpoints: FoundCheckpoint[]) {
@@ -65,19 +59,13 @@ export class IndexWriter {
     this.options = options;
     this.checkpoints = checkpoints;
     this.shardTiles = options.annShardTiles ?? ANN_SHARD_TILES;
-    this.tileStream = createWriteStream(path.join(temporary, INDEX_FILES.tiles));
-    this.featureStream = createWriteStream(path.join(temporary, INDEX_FILES.features));
-    this.sourceStream = createWriteStream(path.join(temporary, SOURCES_FILE));
-    // A write error (disk full) is kept and thrown by the next addTile or commit.
-    for (const stream of this.streams()) {
-      stream.on('error', (error) => {
-        this.writeError ??= error;
-      });
-    }
+    this.tileFile = new BatchFile(path.join(temporary, INDEX_FILES.tiles));
+    this.featureFile = new BatchFile(path.join(temporary, INDEX_FILES.features));
+    this.sourceFile = new BatchFile(path.join(temporary, SOURCES_FILE));
   }
 
-  private streams(): WriteStream[] {
-    return [this.tileStream, this.featureStream, this.sourceStream];
+  private files(): BatchFile[] {
+    return [this.tileFile, this.featureFile, this.sourceFile];
   }
 
   /**
@@ -109,12 +97,10 @@ export class IndexWriter {
     const dimensions = this.options.featureDimensions * this.options.crops;
     if (features.length !== dimensions) throw new RangeError(`expected ${dimensions} features, received ${features.length}`);
     this.count++;
-    const pending = this.pending;
-    pending.tiles.push(pixels);
-    pending.features.push(features);
-    pending.sources.push(sourceRecord(source));
-    pending.bytes += pixels.length + features.length * 4;
-    if (pending.bytes >= WRITE_BATCH_BYTES) await this.writePending();
+    this.tileFile.append(pixels);
+    this.featureFile.appendFloats(features);
+    this.sourceFile.appendText(sourceRecord(source));
+    if (this.tileFile.batched + this.featureFile.batched >= WRITE_BATCH_BYTES) this.writePending();
     if (!this.checkpointing && performance.now() - this.lastCheckpoint > CHECKPOINT_INTERVAL_MS) {
       this.checkpointing = this.writeCheckpoint(false).then(() => {
         this.lastCheckpoint = performance.now();
@@ -123,30 +109,21 @@ export class IndexWriter {
     }
   }
 
-  /** Writes the tiles added since the last batch, one write per file, and waits while the streams are full. */
-  private async writePending(): Promise<void> {
-    const { tiles, features, sources } = this.pending;
-    const count = tiles.length;
-    if (count === 0) return;
-    this.pending = { tiles: [], features: [], sources: [], bytes: 0 };
-    const dimensions = this.options.featureDimensions * this.options.crops;
-    const block = new Float32Array(count * dimensions);
-    features.forEach((values, i) => block.set(values, i * dimensions));
-    const featuresReady = this.featureStream.write(new Uint8Array(block.buffer), (error) => {
-      if (!error) this.featuresOnDisk += count;
-    });
-    const tilesReady = this.tileStream.write(Buffer.concat(tiles), (error) => {
-      if (!error) this.tilesOnDisk += count;
-    });
-    const sourcesReady = this.sourceStream.write(sources.join(''), (error) => {
-      if (!error) this.sourcesOnDisk += count;
-    });
-    // Listen on all three at once: a 'drain' that comes while another stream is awaited is not missed.
-    await Promise.all([
-      featuresReady || once(this.featureStream, 'drain'),
-      tilesReady || once(this.tileStream, 'drain'),
-      sourcesReady || once(this.sourceStream, 'drain'),
-    ]);
+  /**
+   * Writes the tiles added since the last batch, one blocking write per file. Blocking: the page
+   * cache takes 64 KiB in microseconds, while an asynchronous write waits in libuv's pool behind
+   * the decoders, and its buffer, held that long, was left for a late garbage collection.
+   * @throws {TsmosaicError} when a file cannot be written (disk full); the error is kept for commit.
+   */
+  private writePending(): void {
+    if (this.writeError) throw new TsmosaicError(`cannot write ${this.target}: ${reasonOf(this.writeError)}`);
+    try {
+      for (const file of this.files()) file.flush();
+      this.onDisk = this.count;
+    } catch (error) {
+      this.writeError = error instanceof Error ? error : new Error(String(error));
+      throw new TsmosaicError(`cannot write ${this.target}: ${reasonOf(this.writeError)}`, 1, { cause: error });
+    }
   }
 
   /**
@@ -156,7 +133,7 @@ export class IndexWriter {
    */
   async suspend(): Promise<number> {
     try {
-      await this.endStreams();
+      this.endFiles();
       await this.checkpointing;
       if (this.writeError) throw this.writeError;
       const kept = await this.writeCheckpoint(true);
@@ -170,18 +147,18 @@ export class IndexWriter {
     }
   }
 
-  /** Ends the streams; rejects with a write error even one that happened before (no 'finish' then). */
-  private async endStreams(): Promise<void> {
-    if (!this.writeError) await this.writePending();
-    await Promise.all(this.streams().map((stream) => {
-      stream.end();
-      return finished(stream);
-    }));
+  /** Writes the last batch and closes the files; throws a write error, even one that happened before. */
+  private endFiles(): void {
+    try {
+      this.writePending();
+    } finally {
+      for (const file of this.files()) file.close();
+    }
   }
 
   /** Writes checkpoint.json (atomically, by rename) listing the tiles now on disk; returns their number. */
   private async writeCheckpoint(suspended: boolean): Promise<number> {
-    const count = Math.min(this.tilesOnDisk, this.featuresOnDisk, this.sourcesOnDisk);
+    const count = this.onDisk;
     const { roots, tileSize, fit, crops, featureKind: kind, featureDimensions: dimensions } = this.options;
     const checkpoint: Checkpoint = { format: 'tsmosaic-checkpoint', suspended, roots, tileSize, fit, crops, features: { kind, dimensions }, tileCount: count };
     const file = path.join(this.temporary, CHECKPOINT_FILE);
@@ -210,7 +187,7 @@ export class IndexWriter {
   }
 
   private async writeRest(annFrom: string | undefined): Promise<void> {
-    await this.endStreams();
+    this.endFiles();
     await this.checkpointing;
     if (this.writeError) throw new TsmosaicError(`cannot write ${this.target}: ${reasonOf(this.writeError)}`);
     await rm(path.join(this.temporary, CHECKPOINT_FILE), { force: true });
@@ -246,7 +223,7 @@ export class IndexWriter {
 
   /** Removes the temporary folder; the previous index (if any) is untouched. */
   async abort(): Promise<void> {
-    for (const stream of this.streams()) stream.destroy();
+    for (const file of this.files()) file.close();
     await this.checkpointing;
     await rm(this.temporary, { recursive: true, force: true });
   }
@@ -295,6 +272,60 @@ export interface FoundCheckpoint {
 /** Bytes of tile pixels and features collected before they are written: one write per file per batch, not per tile. */
 const WRITE_BATCH_BYTES = 64 * 1024;
 
+/**
+ * A file written from the start in batches: appended bytes are copied into one buffer, kept for
+ * the whole run, and written by `flush` with blocking calls.
+ */
+class BatchFile {
+  private descriptor: number | undefined;
+  private buffer = Buffer.allocUnsafe(WRITE_BATCH_BYTES);
+  /** Bytes appended and not yet written. */
+  batched = 0;
+
+  constructor(file: string) {
+    this.descriptor = openSync(file, 'w');
+  }
+
+  append(bytes: Uint8Array): void {
+    this.reserve(bytes.length).set(bytes);
+    this.batched += bytes.length;
+  }
+
+  /** Appends `values` as 32-bit little-endian floats. */
+  appendFloats(values: ArrayLike<number>): void {
+    const space = this.reserve(values.length * 4);
+    for (let i = 0; i < values.length; i++) space.writeFloatLE(values[i]!, i * 4);
+    this.batched += values.length * 4;
+  }
+
+  appendText(text: string): void {
+    this.batched += this.reserve(Buffer.byteLength(text)).write(text);
+  }
+
+  /** Writes every byte appended so far. */
+  flush(): void {
+    if (this.descriptor === undefined) throw new Error('file already closed');
+    for (let written = 0; written < this.batched; ) written += writeSync(this.descriptor, this.buffer, written, this.batched - written);
+    this.batched = 0;
+  }
+
+  /** Closes the file (bytes not flushed are dropped); closing twice does nothing. */
+  close(): void {
+    if (this.descriptor !== undefined) closeSync(this.descriptor);
+    this.descriptor = undefined;
+  }
+
+  /** The next `length` bytes of the buffer, grown when they do not fit. */
+  private reserve(length: number): Buffer {
+    if (this.batched + length > this.buffer.length) {
+      const larger = Buffer.allocUnsafe(Math.max(2 * this.buffer.length, this.batched + length));
+      this.buffer.copy(larger, 0, 0, this.batched);
+      this.buffer = larger;
+    }
+    return this.buffer.subarray(this.batched, this.batched + length);
+  }
+}
+
 /** Seconds between checkpoints: a kill -9 loses at most this much work. */
 const CHECKPOINT_INTERVAL_MS = 2000;
 
@@ -338,12 +369,14 @@ async function annFromFeatures(folder: string, count: number, dimensions: number
   const shards = new AnnShardWriter(folder, descriptorLength(DEFAULT_METHOD), count, shardTiles);
   const handle = await open(path.join(folder, INDEX_FILES.features), 'r');
   const block = new Float32Array(ANN_BLOCK_TILES * dimensions);
+  const descriptors = new Float32Array(ANN_BLOCK_TILES * descriptorLength(DEFAULT_METHOD));
+  const vectors = new Float32Array(descriptors.length);
   try {
     for (let first = 0; first < count; first += ANN_BLOCK_TILES) {
       const tiles = Math.min(ANN_BLOCK_TILES, count - first);
       const { bytesRead } = await handle.read(new Uint8Array(block.buffer), 0, tiles * dimensions * 4, first * dimensions * 4);
       if (bytesRead !== tiles * dimensions * 4) throw new Error(`${INDEX_FILES.features} is too short`);
-      shards.add(annVectors(tileDescriptors(block, tiles, DEFAULT_METHOD), DEFAULT_METHOD));
+      shards.add(annVectors(tileDescriptors(block, tiles, DEFAULT_METHOD, descriptors), DEFAULT_METHOD, vectors));
     }
     shards.finish();
   } finally {

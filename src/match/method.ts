@@ -37,10 +37,10 @@ export function sameIndexSpace(a: MatchMethod, b: MatchMethod): boolean {
  * Descriptors of `count` items whose sRGB means are given on a `side` x `side` split of each item
  * (`mean(item, sub, channel)`, sub row-major); `side` must be a multiple of the method's grid.
  */
-function describe(count: number, side: number, method: MatchMethod, mean: (item: number, sub: number, channel: number) => number): Float32Array {
+function describe(count: number, side: number, method: MatchMethod, mean: (item: number, sub: number, channel: number) => number, into?: Float32Array): Float32Array {
   const length = descriptorLength(method);
   const grid = length === 3 ? 1 : method.grid;
-  const out = new Float32Array(count * length);
+  const out = into ? into.subarray(0, count * length) : new Float32Array(count * length);
   const sums = new Float64Array(grid * grid * 3);
   const block = side / grid;
   for (let item = 0; item < count; item++) {
@@ -66,10 +66,14 @@ function describe(count: number, side: number, method: MatchMethod, mean: (item:
   return out;
 }
 
-/** Descriptors of tiles from their stored features (STORED_GRID x STORED_GRID sRGB means each). */
-export function tileDescriptors(features: Float32Array, count: number, method: MatchMethod): Float32Array {
+/**
+ * Descriptors of tiles from their stored features (STORED_GRID x STORED_GRID sRGB means each),
+ * written to the start of `into` when given (block-wise callers reuse one array rather than leave
+ * one per block for the garbage collector).
+ */
+export function tileDescriptors(features: Float32Array, count: number, method: MatchMethod, into?: Float32Array): Float32Array {
   const stride = STORED_GRID * STORED_GRID * 3;
-  return describe(count, STORED_GRID, method, (tile, sub, c) => features[tile * stride + sub * 3 + c]!);
+  return describe(count, STORED_GRID, method, (tile, sub, c) => features[tile * stride + sub * 3 + c]!, into);
 }
 
 /** Up to this many bytes of cell descriptors are computed once and kept; larger grids describe cells when asked. */
@@ -96,11 +100,14 @@ export function cellDescriber(means: Float32Array, columns: number, rows: number
   return (cell) => describe(1, grid, method, (_, sub, c) => mean(cell, sub, c));
 }
 
-/** The vectors the HNSW index holds for descriptors: euclidean distance between them ranks candidates. */
-export function annVectors(descriptors: Float32Array, method: MatchMethod): Float32Array {
+/**
+ * The vectors the HNSW index holds for descriptors: euclidean distance between them ranks
+ * candidates. Written to the start of `into` when given; may be `descriptors` itself.
+ */
+export function annVectors(descriptors: Float32Array, method: MatchMethod, into?: Float32Array): Float32Array {
   const length = descriptorLength(method);
   if (length === 3) return descriptors;
-  const vectors = new Float32Array(descriptors.length);
+  const vectors = into ? into.subarray(0, descriptors.length) : new Float32Array(descriptors.length);
   for (let base = 0; base < descriptors.length; base += length) {
     for (let i = 0; i < 3; i++) vectors[base + i] = descriptors[base + i]!;
     for (let i = 3; i < length; i++) vectors[base + i] = method.structureWeight * (descriptors[base + i]! - descriptors[base + (i % 3)]!);

@@ -61,7 +61,8 @@ export interface Window {
  * Returns unrounded means (Float32Array, same channel count) so callers choose how to quantise.
  * With `firstRow` and `rowCount`, only those output rows are computed (and returned), from only
  * the source rows they overlap, with the same values as in the whole result. With `window`, only
- * that part of the picture is resampled, as if it had been cut out first.
+ * that part of the picture is resampled, as if it had been cut out first. With `into`, the means
+ * are written to its start and that part of it is returned.
  */
 export function areaAverage(
   pixels: Uint8Array,
@@ -73,6 +74,7 @@ export function areaAverage(
   firstRow = 0,
   rowCount = targetHeight,
   window: Window = { left: 0, top: 0, width, height },
+  into?: Float32Array,
 ): Float32Array {
   const x = axisWeights(window.width, targetWidth);
   const y = axisWeights(window.height, targetHeight);
@@ -85,7 +87,7 @@ export function areaAverage(
   const sourceTop = endY > firstY ? y.source[firstY]! : 0;
   const sourceRows = endY > firstY ? y.source[endY - 1]! + 1 - sourceTop : 0;
   // Horizontal pass: every source row reduced to targetWidth cells.
-  const rows = new Float32Array(sourceRows * targetWidth * channels);
+  const rows = zeroed(sourceRows * targetWidth * channels);
   const xCount = x.source.length;
   for (let row = 0; row < sourceRows; row++) {
     const sourceRow = ((window.top + sourceTop + row) * width + window.left) * channels;
@@ -104,7 +106,7 @@ export function areaAverage(
     }
   }
   // Vertical pass over the reduced rows.
-  const cells = new Float32Array(rowCount * targetWidth * channels);
+  const cells = into ? into.subarray(0, rowCount * targetWidth * channels).fill(0) : new Float32Array(rowCount * targetWidth * channels);
   const rowLength = targetWidth * channels;
   for (let i = firstY; i < endY; i++) {
     const from = (y.source[i]! - sourceTop) * rowLength;
@@ -115,9 +117,19 @@ export function areaAverage(
   return cells;
 }
 
+/** Floats of the horizontal pass kept for the next call when small (process-collection cuts five tiles of every picture). */
+const SCRATCH_FLOATS = 64 * 1024;
+let scratch = new Float32Array(0);
+
+/** `length` zeroed floats: a view of the kept scratch array when small, else a new array. */
+function zeroed(length: number): Float32Array {
+  if (length > SCRATCH_FLOATS) return new Float32Array(length);
+  if (scratch.length < length) scratch = new Float32Array(Math.min(SCRATCH_FLOATS, Math.max(length, 2 * scratch.length)));
+  return scratch.subarray(0, length).fill(0);
+}
+
 /** Rounds float means to bytes, clamped to 0..255. */
-export function toBytes(values: Float32Array): Uint8Array {
-  const bytes = new Uint8Array(values.length);
-  for (let i = 0; i < values.length; i++) bytes[i] = Math.min(255, Math.max(0, Math.round(values[i]!)));
-  return bytes;
+export function toBytes(values: Float32Array, into = new Uint8Array(values.length), offset = 0): Uint8Array {
+  for (let i = 0; i < values.length; i++) into[offset + i] = Math.min(255, Math.max(0, Math.round(values[i]!)));
+  return into;
 }
