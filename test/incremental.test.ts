@@ -24,10 +24,13 @@ test('a second run over an unchanged collection reuses every tile and writes the
   assert.deepEqual([first.processed, first.reused, first.removed], [PALETTE.length, 0, 0]);
   const before = await indexData(first.index);
   const annBefore = await readFile(path.join(first.index, 'hnsw.bin'));
+  const { ann: describedBefore } = await readManifest(first.index);
+  assert.equal(describedBefore.shardLightness?.length, 1);
   const second = await processCollection(collection, { tileSize: 8 });
   assert.deepEqual([second.tiles, second.processed, second.reused, second.removed], [PALETTE.length, 0, PALETTE.length, 0]);
   assert.deepEqual(await indexData(second.index), before);
   assert.deepEqual(await readFile(path.join(second.index, 'hnsw.bin')), annBefore, 'the HNSW index is kept as it was');
+  assert.deepEqual((await readManifest(second.index)).ann, describedBefore, 'with its description and lightness ranges');
   const loaded = await loadIndex(second.index);
   assert.equal(loaded.ann.getCurrentCount(), PALETTE.length * loaded.manifest.crops, 'every crop of every picture');
 });

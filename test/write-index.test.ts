@@ -4,7 +4,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { loadIndex, readManifest } from '../src/index.js';
 import { FEATURE_DIMENSIONS } from '../src/collection/features.js';
-import { addToAnn, annShardFile, buildAnn, createAnn } from '../src/index-store/ann.js';
+import { annShardFile, buildAnn, createAnn, loadAnn, loadAnnShards, ShardedAnn } from '../src/index-store/ann.js';
 import type { TileSource } from '../src/index-store/format.js';
 import { IndexWriter } from '../src/index-store/write-index.js';
 import { DEFAULT_METHOD } from '../src/match/defaults.js';
@@ -81,35 +81,67 @@ test('a writer with one picture of five crops writes a valid index of five tiles
   assert.equal(loaded.ann.getCurrentCount(), 5);
 });
 
-test('the HNSW index is written in shards, each the graph of its tiles, searched together as one', async () => {
+test('the HNSW index is written in shards of neighbouring lightness, each the graph of its tiles, searched together as one', async () => {
   const root = await tempDir();
   const target = path.join(root, 'index');
   const count = 2500;
   const shardTiles = 1000;
-  const features = randomFeatures(count, 9);
+  // Pictures of one colour each, with a little texture: near neighbours, as in a photo collection.
+  const random = seededRandom(9);
+  const features = new Float32Array(count * DIMENSIONS);
+  for (let tile = 0; tile < count; tile++) {
+    const colour = [random(), random(), random()].map((value) => value * 235);
+    for (let i = 0; i < DIMENSIONS; i++) features[tile * DIMENSIONS + i] = Math.round(colour[i % 3]! + random() * 20);
+  }
   await writeTiles(target, features, { roots: ['/a'], tileSize: 1, annShardTiles: shardTiles }, () => new Uint8Array(3), (id) => ({ source: `${id}.jpg`, size: 1, mtimeMs: 1 }));
   assert.deepEqual((await readdir(target)).filter((name) => name.startsWith('hnsw')).sort(), ['hnsw.1.bin', 'hnsw.2.bin', 'hnsw.bin']);
-  assert.equal((await readManifest(target)).ann.shardTiles, shardTiles);
+  assert.deepEqual((await readdir(target)).sort(), ['features.f32', 'hnsw.1.bin', 'hnsw.2.bin', 'hnsw.bin', 'manifest.json', 'tiles.rgb'], 'no scratch file is left');
+  const { ann: described } = await readManifest(target);
+  assert.equal(described.shardTiles, shardTiles);
 
+  // The shards as specified: tiles ranked by lightness in 4096 steps of 0..100, then by id, cut every shardTiles.
   const length = descriptorLength(DEFAULT_METHOD);
   const vectors = annVectors(tileDescriptors(features, count, DEFAULT_METHOD), DEFAULT_METHOD);
+  const lightness = (tile: number): number => vectors[tile * length]!;
+  const stepOf = (tile: number): number => Math.min(4095, Math.floor((lightness(tile) / 100) * 4096));
+  const ranked = Array.from({ length: count }, (_, tile) => tile).sort((a, b) => stepOf(a) - stepOf(b) || a - b);
+  const expectedRanges: [number, number][] = [];
   for (const [shard, first] of [[0, 0], [1, 1000], [2, 2000]] as const) {
-    const tiles = Math.min(shardTiles, count - first);
-    const own = createAnn(length, tiles);
-    addToAnn(own, vectors.subarray(first * length, (first + tiles) * length), length, first);
+    const tiles = ranked.slice(first, first + shardTiles).sort((a, b) => a - b);
+    const own = createAnn(length, tiles.length);
+    for (const tile of tiles) own.addPoint(Array.from(vectors.subarray(tile * length, (tile + 1) * length)), tile);
     const file = path.join(root, `shard-${shard}.bin`);
     own.writeIndexSync(file);
     assert.ok((await readFile(path.join(target, annShardFile(shard)))).equals(await readFile(file)), `shard ${shard}`);
+    expectedRanges.push([Math.min(...tiles.map(lightness)), Math.max(...tiles.map(lightness))]);
   }
+  assert.deepEqual(described.shardLightness, expectedRanges);
+  assert.ok(expectedRanges[0]![1] < expectedRanges[2]![0], 'the darkest shard and the lightest do not overlap');
 
-  const { ann } = await loadIndex(target);
-  assert.equal(ann.getCurrentCount(), count);
-  for (const tile of [5, 1500, 2499]) {
-    const { neighbors, distances } = ann.searchKnn(Array.from(vectors.subarray(tile * length, (tile + 1) * length)), 16);
-    assert.equal(neighbors[0], tile, 'a tile is its own nearest, whichever shard holds it');
-    assert.equal(distances[0], 0);
+  assert.equal((await loadIndex(target)).ann.getCurrentCount(), count);
+  // The index as build loads it, with each shard's searches counted.
+  let searches = 0;
+  const shards = [0, 1, 2].map((shard) => {
+    const loaded = loadAnn(path.join(target, annShardFile(shard)), length);
+    return {
+      getCurrentCount: () => loaded.getCurrentCount(),
+      searchKnn: (query: number[], k: number) => {
+        searches++;
+        return loaded.searchKnn(query, k);
+      },
+    };
+  });
+  const ann = new ShardedAnn(shards, described.shardLightness);
+  const everyShard = loadAnnShards(target, length, 3);
+  for (let query = 0; query < 300; query++) {
+    const tile = Math.floor(random() * count);
+    const vector = Array.from(vectors.subarray(tile * length, (tile + 1) * length));
+    const { neighbors, distances } = ann.searchKnn(vector, 16);
+    assert.equal(distances[0], 0, 'a tile is at distance 0 of itself, whichever shard holds it');
     assert.equal(neighbors.length, 16);
     assert.ok(distances.every((distance, i) => i === 0 || distance >= distances[i - 1]!), 'merged answers are sorted');
-    assert.ok(new Set(neighbors.map((neighbor) => Math.floor(neighbor / shardTiles))).size > 1, 'answers come from several shards');
+    // Shards whose lightness is too far to hold one of the 16 nearest are skipped: same answer as asking every shard.
+    assert.deepEqual({ neighbors, distances }, everyShard.searchKnn(vector, 16));
   }
+  assert.ok(searches < 300 * 2, `${searches} shard searches for 300 queries over 3 shards: most skip a shard`);
 });

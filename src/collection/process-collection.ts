@@ -6,7 +6,7 @@ import { crc32 } from 'node:zlib';
 import { isDeepStrictEqual } from 'node:util';
 import { TsmosaicError, UsageError } from '../errors.js';
 import { expectInteger, expectOneOf, MAX_TILE_SIZE } from '../options.js';
-import { annDescription, IndexWriter, readSources, type FoundCheckpoint } from '../index-store/write-index.js';
+import { annDescription, IndexWriter, readSources, type FoundCheckpoint, type ReusableAnn } from '../index-store/write-index.js';
 import { INDEX_FILES, rootsOf, type IndexManifest, type TileSource } from '../index-store/format.js';
 import { readManifest } from '../index-store/read-index.js';
 import { openEarlierTiles, tileKey, type EarlierTile, type EarlierTiles } from '../index-store/reuse.js';
@@ -199,7 +199,7 @@ export async function processCollection(collection: string | string[], options: 
     onProgress?.({ stage: 'index', done: 0, total: 1 });
     await previous?.tiles.close();
     await resumed?.tiles.close();
-    await writer.commit({ annFrom: sameTiles && previous?.annReusable ? out : undefined });
+    await writer.commit({ annFrom: sameTiles ? previous?.reusableAnn : undefined });
     onProgress?.({ stage: 'index', done: 1, total: 1 });
   } catch (error) {
     await previous?.tiles.close().catch(() => undefined);
@@ -258,8 +258,8 @@ interface EarlierRun {
 
 /** The previous index at `out`, opened for reuse. */
 interface PreviousIndex extends EarlierRun {
-  /** Its HNSW shards were built the way this version builds them. */
-  annReusable: boolean;
+  /** Its HNSW shards, when they were built the way this version builds them. */
+  reusableAnn: ReusableAnn | undefined;
 }
 
 async function earlierRun(tiles: EarlierTiles, sources: Iterable<TileSource> | AsyncIterable<TileSource>, roots: string[]): Promise<EarlierRun> {
@@ -320,7 +320,9 @@ async function openPrevious(out: string, settings: Settings, onNote: ((message: 
     onNote?.(`not reusing the existing index (${tiles}): processing every file`);
     return undefined;
   }
-  return { ...(await earlierRun(tiles, manifest.tiles, rootsOf(manifest))), annReusable: isDeepStrictEqual(manifest.ann, annDescription()) };
+  // Shards from before they were split by lightness are searched whole: rebuilt, not copied.
+  const { shardLightness, ...ann } = manifest.ann;
+  return { ...(await earlierRun(tiles, manifest.tiles, rootsOf(manifest))), reusableAnn: shardLightness && isDeepStrictEqual(ann, annDescription()) ? { folder: out, shardLightness } : undefined };
 }
 
 /** Whether a relative path belongs to a shard: a hash of the path, so adding files never moves others. */

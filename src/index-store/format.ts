@@ -2,6 +2,9 @@ import type { CropCount, FeatureKind } from '../collection/features.js';
 import type { TileFit } from '../collection/load-tile.js';
 import type { MatchMethod } from '../match/method.js';
 
+/** The least and greatest first vector component (CIELAB lightness) of an HNSW shard's tiles. */
+export type LightnessRange = [number, number];
+
 /** Identifies a tsmosaic index folder's manifest. */
 export const INDEX_FORMAT = 'tsmosaic-index';
 /** Bumped whenever the on-disk layout changes; `build` refuses other versions. */
@@ -79,11 +82,14 @@ export interface IndexManifest {
   features: { kind: FeatureKind; grid: number; dimensions: number };
   /**
    * The hnswlib-node index: euclidean ('l2') over the candidate vectors of `method` of every tile,
-   * all crops (labels are tile ids), in shards of `shardTiles` consecutive tiles: hnsw.bin, then
-   * hnsw.1.bin, hnsw.2.bin, ... (see `annShardFile`). Without `shardTiles` (indexes written before
-   * shards) hnsw.bin holds every tile. `build` with another method builds its own index in memory.
+   * all crops (labels are tile ids), in shards of `shardTiles` tiles (the last may hold fewer):
+   * hnsw.bin, then hnsw.1.bin, hnsw.2.bin, ... (see `annShardFile`). With `shardLightness`, shard
+   * `i` holds tiles of neighbouring lightness (first vector component) from `shardLightness[i][0]`
+   * to `[1]`; without it (indexes of format 3 written before it), shard `i` holds tiles
+   * `i x shardTiles` on. Without `shardTiles` (written before shards) hnsw.bin holds every tile.
+   * `build` with another method builds its own index in memory.
    */
-  ann: { distance: 'l2'; m: number; efConstruction: number; method: MatchMethod; shardTiles?: number };
+  ann: { distance: 'l2'; m: number; efConstruction: number; method: MatchMethod; shardTiles?: number; shardLightness?: LightnessRange[] };
   /** One entry per picture, in picture order (the order of tiles.rgb and features.f32). */
   tiles: TileSource[];
 }

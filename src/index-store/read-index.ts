@@ -52,6 +52,7 @@ export async function readManifest(folder: string): Promise<IndexManifest> {
     Number.isInteger(tileCount) && tileCount! > 0 &&
     features !== undefined && FEATURE_DIMENSIONS[features.kind] === features.dimensions &&
     ann !== undefined && typeof ann.method === 'object' && (ann.shardTiles === undefined || (Number.isInteger(ann.shardTiles) && ann.shardTiles > 0)) &&
+    (ann.shardLightness === undefined || (ann.shardTiles !== undefined && validRanges(ann.shardLightness, annShardCount(tileCount! * crops, ann.shardTiles)))) &&
     Array.isArray(tiles) && tiles.length === tileCount;
   if (!valid) throw new TsmosaicError(`${folder} has a damaged manifest.json: ${RERUN}`);
   return manifest as IndexManifest;
@@ -72,7 +73,7 @@ export async function loadIndex(folder: string, manifest?: IndexManifest): Promi
   const shards = annShardCount(tileCount, checked.ann.shardTiles ?? Math.max(1, tileCount));
   let ann: AnnSearch;
   try {
-    ann = loadAnnShards(folder, descriptorLength(checked.ann.method), shards);
+    ann = loadAnnShards(folder, descriptorLength(checked.ann.method), shards, checked.ann.shardLightness);
   } catch (error) {
     throw new TsmosaicError(`${folder} is damaged: cannot read its HNSW index (${reasonOf(error)}); ${RERUN}`);
   }
@@ -80,6 +81,11 @@ export async function loadIndex(folder: string, manifest?: IndexManifest): Promi
     throw new TsmosaicError(`${folder} is damaged: the HNSW index holds ${ann.getCurrentCount()} tiles, manifest ${tileCount}; ${RERUN}`);
   }
   return { folder, manifest: checked, tiles: new TileStore(tilePixels, tileSize, tileCount), features, ann };
+}
+
+/** Whether `ranges` is a list of `shards` [least, greatest] number pairs. */
+function validRanges(ranges: unknown, shards: number): boolean {
+  return Array.isArray(ranges) && ranges.length === shards && ranges.every((range) => Array.isArray(range) && range.length === 2 && range.every((value) => typeof value === 'number' && Number.isFinite(value)));
 }
 
 async function readSized(folder: string, name: string, expected: number): Promise<Buffer> {

@@ -8,9 +8,9 @@ import { TsmosaicError, reasonOf } from '../errors.js';
 import { STORED_GRID, type CropCount, type FeatureKind } from '../collection/features.js';
 import { DEFAULT_METHOD } from '../match/defaults.js';
 import type { TileFit } from '../collection/load-tile.js';
-import { ANN_PARAMETERS, ANN_SHARD_TILES, AnnShardWriter, annShardCount, annShardFile } from './ann.js';
+import { ANN_PARAMETERS, ANN_SHARD_TILES, AnnShardWriter, annShardCount, annShardFile, LightnessShards } from './ann.js';
 import { annVectors, descriptorLength, tileDescriptors } from '../match/method.js';
-import { CHECKPOINT_FILE, INDEX_FILES, INDEX_FORMAT, INDEX_FORMAT_VERSION, SOURCES_FILE, type Checkpoint, type IndexManifest, type TileSource } from './format.js';
+import { CHECKPOINT_FILE, INDEX_FILES, INDEX_FORMAT, INDEX_FORMAT_VERSION, SOURCES_FILE, type Checkpoint, type IndexManifest, type LightnessRange, type TileSource } from './format.js';
 import { isAlive, pathExists } from '../files.js';
 
 /** What the writer needs to know before the first tile. */
@@ -177,7 +177,7 @@ export class IndexWriter {
    * `annFrom`: an index folder whose HNSW shards were built over exactly these tiles in this order
    * (and in shards of the same size), copied instead of rebuilt (building costs seconds per 10,000 tiles).
    */
-  async commit(options: { annFrom?: string } = {}): Promise<void> {
+  async commit(options: { annFrom?: ReusableAnn } = {}): Promise<void> {
     try {
       await this.writeRest(options.annFrom);
     } catch (error) {
@@ -186,20 +186,22 @@ export class IndexWriter {
     }
   }
 
-  private async writeRest(annFrom: string | undefined): Promise<void> {
+  private async writeRest(annFrom: ReusableAnn | undefined): Promise<void> {
     this.endFiles();
     await this.checkpointing;
     if (this.writeError) throw new TsmosaicError(`cannot write ${this.target}: ${reasonOf(this.writeError)}`);
     await rm(path.join(this.temporary, CHECKPOINT_FILE), { force: true });
     const { featureDimensions: dimensions, featureKind: kind, roots, tileSize, fit, crops } = this.options;
     const count = this.count;
+    let shardLightness: LightnessRange[];
     if (annFrom) {
       for (let shard = 0; shard < annShardCount(count * crops, this.shardTiles); shard++) {
-        await copyFile(path.join(annFrom, annShardFile(shard)), path.join(this.temporary, annShardFile(shard)));
+        await copyFile(path.join(annFrom.folder, annShardFile(shard)), path.join(this.temporary, annShardFile(shard)));
       }
+      shardLightness = annFrom.shardLightness;
     } else {
       // Every crop of every picture is a tile of its own in the HNSW index.
-      await annFromFeatures(this.temporary, count * crops, dimensions, this.shardTiles);
+      shardLightness = await annFromFeatures(this.temporary, count * crops, dimensions, this.shardTiles);
     }
     const header: Omit<IndexManifest, 'tiles'> = {
       format: INDEX_FORMAT,
@@ -212,7 +214,7 @@ export class IndexWriter {
       fit,
       crops,
       features: { kind, grid: STORED_GRID, dimensions },
-      ann: annDescription(this.shardTiles),
+      ann: { ...annDescription(this.shardTiles), shardLightness },
     };
     await writeManifest(this.temporary, header);
     await rm(path.join(this.temporary, SOURCES_FILE));
@@ -229,7 +231,16 @@ export class IndexWriter {
   }
 }
 
-/** The `ann` entry of the manifests this version writes: an index's HNSW shards are reusable only when equal. */
+/** HNSW shards of an index folder that were built over exactly the tiles being written, in this order, to be copied. */
+export interface ReusableAnn {
+  folder: string;
+  shardLightness: LightnessRange[];
+}
+
+/**
+ * The `ann` entry of the manifests this version writes, but for `shardLightness`: an index's HNSW
+ * shards are reusable only when equal.
+ */
 export function annDescription(shardTiles = ANN_SHARD_TILES): IndexManifest['ann'] {
   return { distance: ANN_PARAMETERS.space, m: ANN_PARAMETERS.m, efConstruction: ANN_PARAMETERS.efConstruction, method: DEFAULT_METHOD, shardTiles };
 }
@@ -359,28 +370,53 @@ async function removeStaleTemporaries(parent: string, name: string): Promise<Fou
 
 /** Tiles whose features are read, described and added to the HNSW index at a time (192 KB of features). */
 const ANN_BLOCK_TILES = 1024;
+/** Scratch file in the temporary folder: every tile's HNSW vector, written once and read once per shard. */
+const VECTORS_FILE = 'vectors.tmp';
 
 /**
  * Writes the HNSW shards of the default method over the first `count` tiles of `folder`'s
- * features.f32, read a block at a time, so that neither the features nor more than one shard are
- * held in memory.
+ * features.f32 and returns each shard's lightness range. Neither the features nor more than one
+ * shard are held in memory: a first pass writes every tile's vector to a scratch file and counts
+ * lightness (see LightnessShards), then each shard is built from the vectors of its tiles.
  */
-async function annFromFeatures(folder: string, count: number, dimensions: number, shardTiles: number): Promise<void> {
-  const shards = new AnnShardWriter(folder, descriptorLength(DEFAULT_METHOD), count, shardTiles);
-  const handle = await open(path.join(folder, INDEX_FILES.features), 'r');
-  const block = new Float32Array(ANN_BLOCK_TILES * dimensions);
-  const descriptors = new Float32Array(ANN_BLOCK_TILES * descriptorLength(DEFAULT_METHOD));
+async function annFromFeatures(folder: string, count: number, dimensions: number, shardTiles: number): Promise<LightnessRange[]> {
+  const length = descriptorLength(DEFAULT_METHOD);
+  const plan = new LightnessShards(shardTiles);
+  const vectorsFile = path.join(folder, VECTORS_FILE);
+  const block = new Float32Array(ANN_BLOCK_TILES * Math.max(dimensions, length));
+  const descriptors = new Float32Array(ANN_BLOCK_TILES * length);
   const vectors = new Float32Array(descriptors.length);
+  const features = await open(path.join(folder, INDEX_FILES.features), 'r');
+  const scratch = await open(vectorsFile, 'w+');
   try {
     for (let first = 0; first < count; first += ANN_BLOCK_TILES) {
       const tiles = Math.min(ANN_BLOCK_TILES, count - first);
-      const { bytesRead } = await handle.read(new Uint8Array(block.buffer), 0, tiles * dimensions * 4, first * dimensions * 4);
+      const { bytesRead } = await features.read(new Uint8Array(block.buffer), 0, tiles * dimensions * 4, first * dimensions * 4);
       if (bytesRead !== tiles * dimensions * 4) throw new Error(`${INDEX_FILES.features} is too short`);
-      shards.add(annVectors(tileDescriptors(block, tiles, DEFAULT_METHOD, descriptors), DEFAULT_METHOD, vectors));
+      const described = annVectors(tileDescriptors(block, tiles, DEFAULT_METHOD, descriptors), DEFAULT_METHOD, vectors);
+      for (let tile = 0; tile < tiles; tile++) plan.count(described[tile * length]!);
+      await scratch.write(new Uint8Array(described.buffer, described.byteOffset, tiles * length * 4), 0, tiles * length * 4, first * length * 4);
     }
-    shards.finish();
+    const writer = new AnnShardWriter(length);
+    const ranges: LightnessRange[] = [];
+    for (let shard = 0; shard < annShardCount(count, shardTiles); shard++) {
+      writer.start(Math.min(shardTiles, count - shard * shardTiles));
+      plan.startPass();
+      for (let first = 0; first < count; first += ANN_BLOCK_TILES) {
+        const tiles = Math.min(ANN_BLOCK_TILES, count - first);
+        await scratch.read(new Uint8Array(block.buffer), 0, tiles * length * 4, first * length * 4);
+        for (let tile = 0; tile < tiles; tile++) {
+          const vector = block.subarray(tile * length, (tile + 1) * length);
+          if (plan.shardOf(vector[0]!) === shard) writer.add(vector, first + tile);
+        }
+      }
+      ranges.push(writer.write(path.join(folder, annShardFile(shard))));
+    }
+    return ranges;
   } finally {
-    await handle.close();
+    await features.close();
+    await scratch.close();
+    await rm(vectorsFile, { force: true });
   }
 }
 
