@@ -158,6 +158,9 @@ export async function buildMosaic(index: string, target: string, options: BuildM
   };
 
   onProgress?.({ stage: 'load', done: 0, total: 1 });
+  // The target decodes in libuv's pool while the index is read and described here.
+  const targetLoading = loadTarget(target, columns, rows, targetSize);
+  targetLoading.catch(() => undefined); // awaited below; not unhandled if the index fails first
   const loaded = await loadIndex(index, manifest);
   const store = loaded.tiles.scaled(tileSize);
   const { crops } = manifest;
@@ -172,7 +175,7 @@ export async function buildMosaic(index: string, target: string, options: BuildM
   onProgress?.({ stage: 'load', done: 1, total: 1 });
   lap('loadIndex');
 
-  const image = await loadTarget(target, columns, rows, targetSize);
+  const image = await targetLoading;
   const grain = descriptorLength(method) === 3 ? 1 : method.grid;
   lap('target');
 

@@ -2,7 +2,7 @@
  * `npm run bench:scale`: process-collection at scale. Prints markdown tables on stdout (progress
  * and setup output go to stderr):
  * - a second run over an unchanged collection of 10,000 images against the first (target ≥ 20x);
- * - wall time and peak RSS at 1,000 / 5,000 / 25,000 images (time per image within 15%, peak RSS
+ * - wall time and peak RSS at 1,000 / 5,000 / 25,000 images, medians of 3 full runs (time per image within 15%, peak RSS
  *   within 25%);
  * - 12 MP photos (the shared photos upscaled to 4000x3000 JPEG), 30 and 90 of them: time per
  *   image of process-collection against metapixel-prepare (≥ 10x faster) and the bare sharp
@@ -26,6 +26,8 @@ import { BIN, NODE, REPO_ROOT, sharedFolder } from './paths.js';
 
 const TILE_SIZE = 20;
 const RUNS = 3;
+/** Rounds of full runs at each size: single runs of the 1,000-image collection (3 s) varied by 20% with the machine. */
+const GROWTH_RUNS = 3;
 const PHOTO_COUNT = 30;
 /** The larger 12 MP set is this many times PHOTO_COUNT. */
 const LARGER_SET = 3;
@@ -145,24 +147,32 @@ async function secondRun(work: string, collection: string, size: number): Promis
   ];
 }
 
-/** One full run at each size: time per image and peak RSS. */
+/** Full runs at each size, GROWTH_RUNS rounds over the sizes in turn: median time per image and peak RSS. */
 async function growth(work: string, sizes: number[], subset: (size: number) => Promise<string>): Promise<string[]> {
-  const rows: { size: number; wall: number; cpu: number; rss: number }[] = [];
-  for (const size of sizes) {
-    log(`full run over ${size} images`);
-    const measured = await measure(processCommand(await subset(size), path.join(work, `growth-${size}`)));
-    parseSummary(measured.stdout, size);
-    rows.push({ size, wall: measured.wallSeconds, cpu: measured.cpuSeconds, rss: measured.peakRssMb });
-    log(`${size} images: ${measured.wallSeconds.toFixed(2)} s, ${measured.peakRssMb.toFixed(0)} MB`);
-    await rm(path.join(work, `growth-${size}`), { recursive: true, force: true });
-  }
+  const out = (size: number): string => path.join(work, `growth-${size}`);
+  const series = await measureRounds(
+    sizes.map((size) => ({
+      label: `full run over ${size} images`,
+      warmUp: false,
+      // A fresh index folder each run: over the last run's index it would be an incremental run.
+      command: async () => {
+        await rm(out(size), { recursive: true, force: true });
+        return processCommand(await subset(size), out(size));
+      },
+      check: ({ stdout }) => void parseSummary(stdout, size),
+    })),
+    GROWTH_RUNS,
+    log,
+  );
+  for (const size of sizes) await rm(out(size), { recursive: true, force: true });
+  const rows = series.map(({ wallSeconds: wall, cpuSeconds: cpu, peakRssMb: rss }, i) => ({ size: sizes[i]!, wall, cpu, rss }));
   const perImage = rows.map(({ size, wall }) => (1000 * wall) / size);
   const spread = (values: number[]): number => Math.max(...values) / Math.min(...values);
   const timeSpread = spread(perImage);
   const cpuSpread = spread(rows.map(({ size, cpu }) => cpu / size));
   const rssSpread = spread(rows.map(({ rss }) => rss));
   return [
-    '### Time and peak RSS as the collection grows (one full run each)',
+    `### Time and peak RSS as the collection grows (full runs, median of ${GROWTH_RUNS})`,
     '',
     ...markdownTable(['images', 'wall s', 'ms per image', 'CPU s', 'peak RSS MB'], rows.map(({ size, wall, cpu, rss }, i) => [String(size), seconds(wall), perImage[i]!.toFixed(2), seconds(cpu), rss.toFixed(0)])),
     '',
