@@ -191,7 +191,9 @@ export class LightnessShards {
   }
 }
 
+/** The lightness step of a value (values off 0..100, and NaN from damaged features, fall in the end steps). */
 function step(lightness: number): number {
+  if (Number.isNaN(lightness)) return 0;
   return Math.min(LIGHTNESS_STEPS - 1, Math.max(0, Math.floor((lightness / 100) * LIGHTNESS_STEPS)));
 }
 
