@@ -160,7 +160,7 @@ const LIGHTNESS_STEPS = 4096;
  * Which shard each tile goes to, so that shards hold tiles of neighbouring lightness and all but
  * the last hold exactly `shardTiles`: tiles ranked by lightness step, then id, cut every
  * `shardTiles`. Built from a count per lightness step, so its memory does not grow with the tiles;
- * `shardOf` must then be asked for every tile in id order (it counts the tiles of each step seen).
+ * `rankOf` must then be asked for every tile in id order (it counts the tiles of each step seen).
  */
 export class LightnessShards {
   private readonly counts = new Uint32Array(LIGHTNESS_STEPS);
@@ -184,10 +184,10 @@ export class LightnessShards {
     this.seen.fill(0);
   }
 
-  /** The shard of the next tile in id order, of this lightness. */
-  shardOf(lightness: number): number {
+  /** The rank of the next tile in id order, of this lightness: it goes to shard `floor(rank / shardTiles)`. */
+  rankOf(lightness: number): number {
     const at = step(lightness);
-    return Math.floor((this.before[at]! + this.seen[at]!++) / this.shardTiles);
+    return this.before[at]! + this.seen[at]!++;
   }
 }
 
@@ -221,6 +221,8 @@ export class AnnShardWriter {
 
   add(vector: ArrayLike<number>, label: number): void {
     this.ann.addPoint(Array.from(vector), label);
+    // A damaged tile's NaN lightness would make the range unreadable; its distances are NaN and never rank.
+    if (!Number.isFinite(vector[0])) return;
     this.low = Math.min(this.low, vector[0]!);
     this.high = Math.max(this.high, vector[0]!);
   }
@@ -231,6 +233,6 @@ export class AnnShardWriter {
     if (this.ann.getMaxElements() !== Math.max(1, held)) this.ann.resizeIndex(Math.max(1, held));
     this.ann.writeIndexSync(file);
     this.ann.initIndex(1, ANN_PARAMETERS.m, ANN_PARAMETERS.efConstruction, ANN_PARAMETERS.seed);
-    return held === 0 ? [0, 0] : [this.low, this.high];
+    return this.low <= this.high ? [this.low, this.high] : [0, 0];
   }
 }

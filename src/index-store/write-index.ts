@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, createReadStream, openSync, writeSync } from 'node:fs';
-import { copyFile, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { closeSync, createReadStream, openSync, readSync, writeSync } from 'node:fs';
+import { copyFile, mkdir, open, readdir, readFile, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
@@ -59,9 +59,14 @@ export class IndexWriter {
     this.options = options;
     this.checkpoints = checkpoints;
     this.shardTiles = options.annShardTiles ?? ANN_SHARD_TILES;
-    this.tileFile = new BatchFile(path.join(temporary, INDEX_FILES.tiles));
-    this.featureFile = new BatchFile(path.join(temporary, INDEX_FILES.features));
-    this.sourceFile = new BatchFile(path.join(temporary, SOURCES_FILE));
+    const opened: BatchFile[] = [];
+    try {
+      for (const name of [INDEX_FILES.tiles, INDEX_FILES.features, SOURCES_FILE]) opened.push(new BatchFile(path.join(temporary, name)));
+    } catch (error) {
+      for (const file of opened) file.close();
+      throw error;
+    }
+    [this.tileFile, this.featureFile, this.sourceFile] = opened as [BatchFile, BatchFile, BatchFile];
   }
 
   private files(): BatchFile[] {
@@ -315,6 +320,7 @@ class BatchFile {
 
   /** Writes every byte appended so far. */
   flush(): void {
+    if (this.batched === 0) return;
     if (this.descriptor === undefined) throw new Error('file already closed');
     for (let written = 0; written < this.batched; ) written += writeSync(this.descriptor, this.buffer, written, this.batched - written);
     this.batched = 0;
@@ -368,55 +374,78 @@ async function removeStaleTemporaries(parent: string, name: string): Promise<Fou
   return checkpoints.sort((a, b) => b.checkpoint.tileCount - a.checkpoint.tileCount);
 }
 
-/** Tiles whose features are read, described and added to the HNSW index at a time (192 KB of features). */
+/** Tiles whose features are read and described at a time (192 KB of features). */
 const ANN_BLOCK_TILES = 1024;
-/** Scratch file in the temporary folder: every tile's HNSW vector, written once and read once per shard. */
-const VECTORS_FILE = 'vectors.tmp';
+/** Scratch file in the temporary folder: every tile's id and HNSW vector, in shard order. */
+const RANKED_FILE = 'ranked.tmp';
 
 /**
  * Writes the HNSW shards of the default method over the first `count` tiles of `folder`'s
  * features.f32 and returns each shard's lightness range. Neither the features nor more than one
- * shard are held in memory: a first pass writes every tile's vector to a scratch file and counts
- * lightness (see LightnessShards), then each shard is built from the vectors of its tiles.
+ * shard are held in memory: a first pass counts the tiles' lightness (see LightnessShards), a
+ * second writes each tile's id and vector at its rank in a scratch file, so that every shard is
+ * one run of it; each shard is then read back and its tiles added in id order.
  */
 async function annFromFeatures(folder: string, count: number, dimensions: number, shardTiles: number): Promise<LightnessRange[]> {
   const length = descriptorLength(DEFAULT_METHOD);
   const plan = new LightnessShards(shardTiles);
-  const vectorsFile = path.join(folder, VECTORS_FILE);
-  const block = new Float32Array(ANN_BLOCK_TILES * Math.max(dimensions, length));
+  const rankedFile = path.join(folder, RANKED_FILE);
+  const block = new Float32Array(ANN_BLOCK_TILES * dimensions);
   const descriptors = new Float32Array(ANN_BLOCK_TILES * length);
   const vectors = new Float32Array(descriptors.length);
-  const features = await open(path.join(folder, INDEX_FILES.features), 'r');
-  const scratch = await open(vectorsFile, 'w+');
-  try {
+  // A record: the tile id (uint32), then its vector (float32 each).
+  const stride = 1 + length;
+  const record = new ArrayBuffer(stride * 4);
+  const recordId = new Uint32Array(record, 0, 1);
+  const recordVector = new Float32Array(record, 4, length);
+  const recordBytes = new Uint8Array(record);
+  const eachBlock = async (handle: FileHandle, visit: (vectors: Float32Array, first: number, tiles: number) => void): Promise<void> => {
     for (let first = 0; first < count; first += ANN_BLOCK_TILES) {
       const tiles = Math.min(ANN_BLOCK_TILES, count - first);
-      const { bytesRead } = await features.read(new Uint8Array(block.buffer), 0, tiles * dimensions * 4, first * dimensions * 4);
+      const { bytesRead } = await handle.read(new Uint8Array(block.buffer), 0, tiles * dimensions * 4, first * dimensions * 4);
       if (bytesRead !== tiles * dimensions * 4) throw new Error(`${INDEX_FILES.features} is too short`);
-      const described = annVectors(tileDescriptors(block, tiles, DEFAULT_METHOD, descriptors), DEFAULT_METHOD, vectors);
-      for (let tile = 0; tile < tiles; tile++) plan.count(described[tile * length]!);
-      await scratch.write(new Uint8Array(described.buffer, described.byteOffset, tiles * length * 4), 0, tiles * length * 4, first * length * 4);
+      visit(annVectors(tileDescriptors(block, tiles, DEFAULT_METHOD, descriptors), DEFAULT_METHOD, vectors), first, tiles);
     }
+  };
+  let features: FileHandle | undefined;
+  let ranked: number | undefined;
+  try {
+    features = await open(path.join(folder, INDEX_FILES.features), 'r');
+    await eachBlock(features, (described, first, tiles) => {
+      for (let tile = 0; tile < tiles; tile++) plan.count(described[tile * length]!);
+    });
+    ranked = openSync(rankedFile, 'w+');
+    const rankedFd = ranked;
+    plan.startPass();
+    await eachBlock(features, (described, first, tiles) => {
+      for (let tile = 0; tile < tiles; tile++) {
+        const vector = described.subarray(tile * length, (tile + 1) * length);
+        recordId[0] = first + tile;
+        recordVector.set(vector);
+        // Blocking: one small write per tile, at its rank (the page cache takes them in microseconds).
+        writeSync(rankedFd, recordBytes, 0, stride * 4, plan.rankOf(vector[0]!) * stride * 4);
+      }
+    });
     const writer = new AnnShardWriter(length);
     const ranges: LightnessRange[] = [];
+    const shardRecords = new ArrayBuffer(Math.min(shardTiles, Math.max(1, count)) * stride * 4);
     for (let shard = 0; shard < annShardCount(count, shardTiles); shard++) {
-      writer.start(Math.min(shardTiles, count - shard * shardTiles));
-      plan.startPass();
-      for (let first = 0; first < count; first += ANN_BLOCK_TILES) {
-        const tiles = Math.min(ANN_BLOCK_TILES, count - first);
-        await scratch.read(new Uint8Array(block.buffer), 0, tiles * length * 4, first * length * 4);
-        for (let tile = 0; tile < tiles; tile++) {
-          const vector = block.subarray(tile * length, (tile + 1) * length);
-          if (plan.shardOf(vector[0]!) === shard) writer.add(vector, first + tile);
-        }
-      }
+      const tiles = Math.max(0, Math.min(shardTiles, count - shard * shardTiles));
+      const bytes = tiles * stride * 4;
+      if (readSync(rankedFd, new Uint8Array(shardRecords, 0, bytes), 0, bytes, shard * shardTiles * stride * 4) !== bytes) throw new Error(`${RANKED_FILE} is too short`);
+      const ids = new Uint32Array(shardRecords);
+      const values = new Float32Array(shardRecords);
+      // Tiles enter each shard in id order, as `buildAnn` adds them.
+      const order = Array.from({ length: tiles }, (_, i) => i).sort((a, b) => ids[a * stride]! - ids[b * stride]!);
+      writer.start(tiles);
+      for (const i of order) writer.add(values.subarray(i * stride + 1, (i + 1) * stride), ids[i * stride]!);
       ranges.push(writer.write(path.join(folder, annShardFile(shard))));
     }
     return ranges;
   } finally {
-    await features.close();
-    await scratch.close();
-    await rm(vectorsFile, { force: true });
+    await features?.close();
+    if (ranked !== undefined) closeSync(ranked);
+    await rm(rankedFile, { force: true });
   }
 }
 
