@@ -145,3 +145,16 @@ test('the HNSW index is written in shards of neighbouring lightness, each the gr
   }
   assert.ok(searches < 300 * 2, `${searches} shard searches for 300 queries over 3 shards: most skip a shard`);
 });
+
+test('a tile with damaged (NaN) features still gives a readable index: its lightness stays out of the shard ranges', async () => {
+  const root = await tempDir();
+  const target = path.join(root, 'index');
+  const features = randomFeatures(30, 5);
+  features.fill(Number.NaN, 7 * DIMENSIONS, 8 * DIMENSIONS);
+  await writeTiles(target, features, { roots: ['/a'], tileSize: 1, annShardTiles: 10 }, () => new Uint8Array(3), (id) => ({ source: `${id}.jpg`, size: 1, mtimeMs: 1 }));
+  const { ann: described } = await readManifest(target);
+  assert.equal(described.shardLightness?.length, 3);
+  assert.ok(described.shardLightness!.flat().every((value) => Number.isFinite(value)));
+  const { ann } = await loadIndex(target);
+  assert.equal(ann.getCurrentCount(), 30);
+});
