@@ -24,7 +24,7 @@ function randomFeatures(count: number, seed: number): Float32Array {
 async function writeTiles(
   target: string,
   features: Float32Array,
-  options: { roots: string[]; tileSize: number; annShardTiles?: number },
+  options: { roots: string[]; tileSize: number; annShardTiles?: number; expectedTiles?: number },
   pixels: (id: number) => Uint8Array,
   source: (id: number) => TileSource,
 ): Promise<void> {
@@ -157,4 +157,23 @@ test('a tile with damaged (NaN) features still gives a readable index: its light
   assert.ok(described.shardLightness!.flat().every((value) => Number.isFinite(value)));
   const { ann } = await loadIndex(target);
   assert.equal(ann.getCurrentCount(), 30);
+});
+
+test('a run that fits one shard builds it as tiles arrive: the same files as building it at the end', async () => {
+  const root = await tempDir();
+  const count = 300;
+  const features = randomFeatures(count, 11);
+  const write = async (name: string, expectedTiles?: number): Promise<{ ann: Buffer; manifest: unknown }> => {
+    const target = path.join(root, name);
+    await writeTiles(target, features, { roots: ['/a'], tileSize: 1, annShardTiles: 1000, ...(expectedTiles === undefined ? {} : { expectedTiles }) }, () => new Uint8Array(3), (id) => ({ source: `${id}.jpg`, size: 1, mtimeMs: 1 }));
+    const { ann } = await readManifest(target);
+    return { ann: await readFile(path.join(target, annShardFile(0))), manifest: ann };
+  };
+  const atTheEnd = await write('at-the-end');
+  // Exactly as many tiles as expected, fewer (files skipped), and more than expected (given up, built at the end).
+  for (const expectedTiles of [count, count + 40, count - 1]) {
+    const live = await write(`expected-${expectedTiles}`, expectedTiles);
+    assert.ok(live.ann.equals(atTheEnd.ann), `hnsw.bin with ${expectedTiles} tiles expected`);
+    assert.deepEqual(live.manifest, atTheEnd.manifest);
+  }
 });

@@ -137,7 +137,8 @@ export async function processCollection(collection: string | string[], options: 
   const featureDimensions = FEATURE_DIMENSIONS[featureKind];
   const settings: Settings = { tileSize, fit, crops, featureKind, featureDimensions };
   const previous = options.rebuild ? undefined : await openPrevious(out, settings, onNote);
-  const writer = await IndexWriter.create(out, { roots, ...settings });
+  // When the run fits one HNSW shard, it is built while decoding (unless the old one may be copied).
+  const writer = await IndexWriter.create(out, { roots, ...settings, expectedTiles: previous?.reusableAnn ? undefined : files.length * crops });
   const resumed = options.rebuild ? undefined : await openCheckpoint(writer.checkpoints, settings);
   if (resumed) onNote?.(`resuming an interrupted run: ${resumed.tiles.count} tiles already done`);
   let processed = 0;

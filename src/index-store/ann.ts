@@ -227,11 +227,16 @@ export class AnnShardWriter {
     this.high = Math.max(this.high, vector[0]!);
   }
 
-  /** Writes the shard, sized to what it holds, frees its graph and returns its lightness range ([0, 0] when empty). */
-  write(file: string): LightnessRange {
+  /**
+   * Writes the shard to `file` (unless undefined: the shard is dropped), sized to what it holds,
+   * frees its graph and returns its lightness range ([0, 0] when empty).
+   */
+  write(file: string | undefined): LightnessRange {
     const held = this.ann.getCurrentCount();
-    if (this.ann.getMaxElements() !== Math.max(1, held)) this.ann.resizeIndex(Math.max(1, held));
-    this.ann.writeIndexSync(file);
+    if (file !== undefined) {
+      if (this.ann.getMaxElements() !== Math.max(1, held)) this.ann.resizeIndex(Math.max(1, held));
+      this.ann.writeIndexSync(file);
+    }
     this.ann.initIndex(1, ANN_PARAMETERS.m, ANN_PARAMETERS.efConstruction, ANN_PARAMETERS.seed);
     return this.low <= this.high ? [this.low, this.high] : [0, 0];
   }

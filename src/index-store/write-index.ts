@@ -26,6 +26,11 @@ export interface IndexWriterOptions {
   crops: CropCount;
   /** Tiles per HNSW shard (default ANN_SHARD_TILES). */
   annShardTiles?: number;
+  /**
+   * At most this many tiles (all crops) will be added: when they fit one shard, the HNSW graph is
+   * built as tiles arrive, while the decoders work, instead of after the last one.
+   */
+  expectedTiles?: number;
 }
 
 /**
@@ -49,6 +54,8 @@ export class IndexWriter {
   private count = 0;
   private writeError: Error | undefined;
   private onDisk = 0;
+  /** The only shard, built as tiles arrive (see `expectedTiles`), with scratch arrays for its vectors. */
+  private live: { shard: AnnShardWriter; features: Float32Array; descriptors: Float32Array; vectors: Float32Array } | undefined;
   private lastCheckpoint = performance.now();
   private checkpointing: Promise<void> | undefined;
   private readonly shardTiles: number;
@@ -67,6 +74,13 @@ export class IndexWriter {
       throw error;
     }
     [this.tileFile, this.featureFile, this.sourceFile] = opened as [BatchFile, BatchFile, BatchFile];
+    const expected = options.expectedTiles;
+    if (expected !== undefined && expected <= this.shardTiles) {
+      const length = descriptorLength(DEFAULT_METHOD);
+      const shard = new AnnShardWriter(length);
+      shard.start(expected);
+      this.live = { shard, features: new Float32Array(options.featureDimensions * options.crops), descriptors: new Float32Array(length * options.crops), vectors: new Float32Array(length * options.crops) };
+    }
   }
 
   private files(): BatchFile[] {
@@ -101,6 +115,7 @@ export class IndexWriter {
     if (this.writeError) throw new TsmosaicError(`cannot write ${this.target}: ${reasonOf(this.writeError)}`);
     const dimensions = this.options.featureDimensions * this.options.crops;
     if (features.length !== dimensions) throw new RangeError(`expected ${dimensions} features, received ${features.length}`);
+    if (this.live) this.addToLiveShard(features);
     this.count++;
     this.tileFile.append(pixels);
     this.featureFile.appendFloats(features);
@@ -112,6 +127,21 @@ export class IndexWriter {
         this.checkpointing = undefined;
       });
     }
+  }
+
+  /** Adds the next picture's tiles to the shard built as tiles arrive, or gives it up when more tiles come than expected. */
+  private addToLiveShard(features: ArrayLike<number>): void {
+    const { shard, descriptors, vectors } = this.live!;
+    const { crops } = this.options;
+    if ((this.count + 1) * crops > this.options.expectedTiles!) {
+      shard.write(undefined);
+      this.live = undefined;
+      return;
+    }
+    this.live!.features.set(features);
+    const length = descriptorLength(DEFAULT_METHOD);
+    annVectors(tileDescriptors(this.live!.features, crops, DEFAULT_METHOD, descriptors), DEFAULT_METHOD, vectors);
+    for (let crop = 0; crop < crops; crop++) shard.add(vectors.subarray(crop * length, (crop + 1) * length), this.count * crops + crop);
   }
 
   /**
@@ -204,10 +234,13 @@ export class IndexWriter {
         await copyFile(path.join(annFrom.folder, annShardFile(shard)), path.join(this.temporary, annShardFile(shard)));
       }
       shardLightness = annFrom.shardLightness;
+    } else if (this.live) {
+      shardLightness = [this.live.shard.write(path.join(this.temporary, annShardFile(0)))];
     } else {
       // Every crop of every picture is a tile of its own in the HNSW index.
       shardLightness = await annFromFeatures(this.temporary, count * crops, dimensions, this.shardTiles);
     }
+    this.live = undefined;
     const header: Omit<IndexManifest, 'tiles'> = {
       format: INDEX_FORMAT,
       version: INDEX_FORMAT_VERSION,
