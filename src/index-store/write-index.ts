@@ -37,8 +37,9 @@ export interface IndexWriterOptions {
  * Writes a new index into a hidden temporary folder beside `target` and renames it into place on
  * `commit()`, so an interrupted run never leaves a half-written folder under the final name.
  * Tile pixels, features and source records go to disk in small batches as they are added and
- * nothing per tile stays in memory, so memory does not grow with the collection: the HNSW index is built from the
- * features read back, and the manifest's tile list is copied from the records. A checkpoint with
+ * nothing per tile stays in memory, so memory does not grow with the collection: the HNSW index is
+ * built from the features read back (or, when it is one shard, as tiles arrive), and the
+ * manifest's tile list is copied from the records. A checkpoint with
  * the number of tiles on disk is rewritten every few seconds, so the work of an interrupted or
  * killed run can be reused by the next (see `checkpoints`).
  */
@@ -131,16 +132,16 @@ export class IndexWriter {
 
   /** Adds the next picture's tiles to the shard built as tiles arrive, or gives it up when more tiles come than expected. */
   private addToLiveShard(features: ArrayLike<number>): void {
-    const { shard, descriptors, vectors } = this.live!;
+    const { shard, features: picture, descriptors, vectors } = this.live!;
     const { crops } = this.options;
     if ((this.count + 1) * crops > this.options.expectedTiles!) {
       shard.write(undefined);
       this.live = undefined;
       return;
     }
-    this.live!.features.set(features);
+    picture.set(features);
     const length = descriptorLength(DEFAULT_METHOD);
-    annVectors(tileDescriptors(this.live!.features, crops, DEFAULT_METHOD, descriptors), DEFAULT_METHOD, vectors);
+    annVectors(tileDescriptors(picture, crops, DEFAULT_METHOD, descriptors), DEFAULT_METHOD, vectors);
     for (let crop = 0; crop < crops; crop++) shard.add(vectors.subarray(crop * length, (crop + 1) * length), this.count * crops + crop);
   }
 
