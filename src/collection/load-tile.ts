@@ -96,8 +96,8 @@ const READ_WHOLE_BYTES = 64 * 1024 * 1024;
  * the decoder. Small files are read with blocking calls: four asynchronous calls each wait in
  * libuv's pool behind the decoders, and cost more than reading. Measured on the 2000-image bench
  * collection: libvips decoding from these bytes took 5.0 s, from the file 5.4 s, from bytes read
- * asynchronously 5.6 s. The bytes go into `reading` (see ReadBuffer). O_NONBLOCK keeps a FIFO with an image's name from blocking the run; it is
- * then refused as not a regular file.
+ * asynchronously 5.6 s. Small files' bytes go into `reading` (see ReadBuffer). O_NONBLOCK keeps a
+ * FIFO with an image's name from blocking the run; it is then refused as not a regular file.
  */
 async function readImageFile(file: string, reading = new ReadBuffer()): Promise<{ input: string | Buffer; size: number; mtimeMs: number; fingerprint: string }> {
   const descriptor = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
