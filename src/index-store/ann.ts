@@ -28,8 +28,13 @@ export function buildAnn(features: Float32Array, dimensions: number, count: numb
 /** An empty HNSW index for up to `capacity` vectors, to fill with `addToAnn` (in id order, for the same graph as `buildAnn`). */
 export function createAnn(dimensions: number, capacity: number): AnnIndex {
   const ann = new HierarchicalNSW(ANN_PARAMETERS.space, dimensions);
-  ann.initIndex(Math.max(1, capacity), ANN_PARAMETERS.m, ANN_PARAMETERS.efConstruction, ANN_PARAMETERS.seed);
+  resetAnn(ann, capacity);
   return ann;
+}
+
+/** Replaces `ann`'s graph (freed) with an empty one for up to `capacity` vectors, built with ANN_PARAMETERS. */
+function resetAnn(ann: AnnIndex, capacity: number): void {
+  ann.initIndex(Math.max(1, capacity), ANN_PARAMETERS.m, ANN_PARAMETERS.efConstruction, ANN_PARAMETERS.seed);
 }
 
 /** Adds the vectors in `vectors` (`dimensions` floats each) with labels `firstId`, `firstId + labelStep`, ... */
@@ -69,9 +74,12 @@ export function annShardFile(shard: number): string {
   return shard === 0 ? INDEX_FILES.ann : INDEX_FILES.ann.replace(/\.bin$/, `.${shard}.bin`);
 }
 
-/** Shards of an index of `tiles` tiles in shards of `shardTiles` (at least one, even when empty). */
-export function annShardCount(tiles: number, shardTiles: number): number {
-  return Math.max(1, Math.ceil(tiles / shardTiles));
+/**
+ * Shards of an index of `tiles` tiles in shards of `shardTiles` (at least one, even when empty);
+ * `shardTiles` undefined: an index written before shards, one hnsw.bin.
+ */
+export function annShardCount(tiles: number, shardTiles: number | undefined): number {
+  return shardTiles === undefined ? 1 : Math.max(1, Math.ceil(tiles / shardTiles));
 }
 
 /**
@@ -214,7 +222,7 @@ export class AnnShardWriter {
 
   /** Starts a shard of `capacity` tiles, the graph `buildAnn` makes when they are added in the same order. */
   start(capacity: number): void {
-    this.ann.initIndex(Math.max(1, capacity), ANN_PARAMETERS.m, ANN_PARAMETERS.efConstruction, ANN_PARAMETERS.seed);
+    resetAnn(this.ann, capacity);
     this.low = Infinity;
     this.high = -Infinity;
   }
@@ -227,17 +235,18 @@ export class AnnShardWriter {
     this.high = Math.max(this.high, vector[0]!);
   }
 
-  /**
-   * Writes the shard to `file` (unless undefined: the shard is dropped), sized to what it holds,
-   * frees its graph and returns its lightness range ([0, 0] when empty).
-   */
-  write(file: string | undefined): LightnessRange {
+  /** Writes the shard to `file`, sized to what it holds, frees its graph and returns its lightness range ([0, 0] when empty). */
+  write(file: string): LightnessRange {
     const held = this.ann.getCurrentCount();
-    if (file !== undefined) {
-      if (this.ann.getMaxElements() !== Math.max(1, held)) this.ann.resizeIndex(Math.max(1, held));
-      this.ann.writeIndexSync(file);
-    }
-    this.ann.initIndex(1, ANN_PARAMETERS.m, ANN_PARAMETERS.efConstruction, ANN_PARAMETERS.seed);
-    return this.low <= this.high ? [this.low, this.high] : [0, 0];
+    if (this.ann.getMaxElements() !== Math.max(1, held)) this.ann.resizeIndex(Math.max(1, held));
+    this.ann.writeIndexSync(file);
+    const range: LightnessRange = this.low <= this.high ? [this.low, this.high] : [0, 0];
+    this.drop();
+    return range;
+  }
+
+  /** Frees the shard's graph without writing it. */
+  drop(): void {
+    resetAnn(this.ann, 1);
   }
 }

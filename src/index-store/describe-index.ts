@@ -53,7 +53,7 @@ export async function describeIndex(folder: string): Promise<IndexInfo> {
     fit: manifest.fit,
     crops: manifest.crops,
     features: manifest.features,
-    ann: { shards: annShardCount(tileTotal, shardTiles), shardTiles },
+    ann: { shards: annShardCount(tileTotal, manifest.ann.shardTiles), shardTiles },
     sources: roots.map((root, i) => ({ folder: root, tiles: counts[i]! })),
     bytes,
   };

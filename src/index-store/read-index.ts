@@ -70,7 +70,7 @@ export async function loadIndex(folder: string, manifest?: IndexManifest): Promi
   const tilePixels = await readSized(folder, INDEX_FILES.tiles, tileCount * tileSize * tileSize * 3);
   const featureBytes = await readSized(folder, INDEX_FILES.features, tileCount * dimensions * 4);
   const features = new Float32Array(featureBytes.buffer.slice(featureBytes.byteOffset, featureBytes.byteOffset + featureBytes.byteLength));
-  const shards = annShardCount(tileCount, checked.ann.shardTiles ?? Math.max(1, tileCount));
+  const shards = annShardCount(tileCount, checked.ann.shardTiles);
   let ann: AnnSearch;
   try {
     ann = loadAnnShards(folder, descriptorLength(checked.ann.method), shards, checked.ann.shardLightness);

@@ -55,8 +55,8 @@ export class IndexWriter {
   private count = 0;
   private writeError: Error | undefined;
   private onDisk = 0;
-  /** The only shard, built as tiles arrive (see `expectedTiles`), with scratch arrays for its vectors. */
-  private live: { shard: AnnShardWriter; features: Float32Array; descriptors: Float32Array; vectors: Float32Array } | undefined;
+  /** The only shard, built as tiles arrive (see `expectedTiles`), with a copy of a picture's features and its vectors' scratch. */
+  private live: { shard: AnnShardWriter; features: Float32Array; vectors: StoredToAnnVectors } | undefined;
   private lastCheckpoint = performance.now();
   private checkpointing: Promise<void> | undefined;
   private readonly shardTiles: number;
@@ -77,10 +77,9 @@ export class IndexWriter {
     [this.tileFile, this.featureFile, this.sourceFile] = opened as [BatchFile, BatchFile, BatchFile];
     const expected = options.expectedTiles;
     if (expected !== undefined && expected <= this.shardTiles) {
-      const length = descriptorLength(DEFAULT_METHOD);
-      const shard = new AnnShardWriter(length);
+      const shard = new AnnShardWriter(descriptorLength(DEFAULT_METHOD));
       shard.start(expected);
-      this.live = { shard, features: new Float32Array(options.featureDimensions * options.crops), descriptors: new Float32Array(length * options.crops), vectors: new Float32Array(length * options.crops) };
+      this.live = { shard, features: new Float32Array(options.featureDimensions * options.crops), vectors: new StoredToAnnVectors(options.crops) };
     }
   }
 
@@ -132,17 +131,17 @@ export class IndexWriter {
 
   /** Adds the next picture's tiles to the shard built as tiles arrive, or gives it up when more tiles come than expected. */
   private addToLiveShard(features: ArrayLike<number>): void {
-    const { shard, features: picture, descriptors, vectors } = this.live!;
+    const { shard, features: picture, vectors } = this.live!;
     const { crops } = this.options;
     if ((this.count + 1) * crops > this.options.expectedTiles!) {
-      shard.write(undefined);
+      shard.drop();
       this.live = undefined;
       return;
     }
     picture.set(features);
+    const described = vectors.of(picture, crops);
     const length = descriptorLength(DEFAULT_METHOD);
-    annVectors(tileDescriptors(picture, crops, DEFAULT_METHOD, descriptors), DEFAULT_METHOD, vectors);
-    for (let crop = 0; crop < crops; crop++) shard.add(vectors.subarray(crop * length, (crop + 1) * length), this.count * crops + crop);
+    for (let crop = 0; crop < crops; crop++) shard.add(described.subarray(crop * length, (crop + 1) * length), this.count * crops + crop);
   }
 
   /**
@@ -408,6 +407,26 @@ async function removeStaleTemporaries(parent: string, name: string): Promise<Fou
   return checkpoints.sort((a, b) => b.checkpoint.tileCount - a.checkpoint.tileCount);
 }
 
+/**
+ * The HNSW vectors of the default method (see `annVectors`) of tiles, from their stored features,
+ * computed into arrays kept from call to call.
+ */
+class StoredToAnnVectors {
+  private readonly descriptors: Float32Array;
+  private readonly vectors: Float32Array;
+
+  /** `tiles`: the most tiles asked for at once. */
+  constructor(tiles: number) {
+    this.descriptors = new Float32Array(tiles * descriptorLength(DEFAULT_METHOD));
+    this.vectors = new Float32Array(this.descriptors.length);
+  }
+
+  /** The vectors of the first `tiles` tiles of `features`, one after another (valid until the next call). */
+  of(features: Float32Array, tiles: number): Float32Array {
+    return annVectors(tileDescriptors(features, tiles, DEFAULT_METHOD, this.descriptors), DEFAULT_METHOD, this.vectors);
+  }
+}
+
 /** Tiles whose features are read and described at a time (192 KB of features). */
 const ANN_BLOCK_TILES = 1024;
 /** Scratch file in the temporary folder: every tile's id and HNSW vector, in shard order. */
@@ -425,8 +444,7 @@ async function annFromFeatures(folder: string, count: number, dimensions: number
   const plan = new LightnessShards(shardTiles);
   const rankedFile = path.join(folder, RANKED_FILE);
   const block = new Float32Array(ANN_BLOCK_TILES * dimensions);
-  const descriptors = new Float32Array(ANN_BLOCK_TILES * length);
-  const vectors = new Float32Array(descriptors.length);
+  const vectors = new StoredToAnnVectors(ANN_BLOCK_TILES);
   // A record: the tile id (uint32), then its vector (float32 each).
   const stride = 1 + length;
   const record = new ArrayBuffer(stride * 4);
@@ -438,7 +456,7 @@ async function annFromFeatures(folder: string, count: number, dimensions: number
       const tiles = Math.min(ANN_BLOCK_TILES, count - first);
       const { bytesRead } = await handle.read(new Uint8Array(block.buffer), 0, tiles * dimensions * 4, first * dimensions * 4);
       if (bytesRead !== tiles * dimensions * 4) throw new Error(`${INDEX_FILES.features} is too short`);
-      visit(annVectors(tileDescriptors(block, tiles, DEFAULT_METHOD, descriptors), DEFAULT_METHOD, vectors), first, tiles);
+      visit(vectors.of(block, tiles), first, tiles);
     }
   };
   let features: FileHandle | undefined;
