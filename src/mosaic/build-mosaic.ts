@@ -205,21 +205,13 @@ export async function buildMosaic(index: string, target: string, options: BuildM
 
   const width = columns * tileSize;
   const height = rows * tileSize;
-  let assembled = false;
   if (deepZoomFolder) await mkdir(deepZoomFolder, { recursive: true });
-  await writeMosaic(plan, store, out, format, {
-    signal,
-    onProgress: (stage, done, total) => {
-      // Rendering is timed as `assemble`, the rest (encoding, deep zoom tiles) as `encode`.
-      if (stage !== 'render' && !assembled) {
-        assembled = true;
-        lap('assemble');
-      }
-      onProgress?.({ stage, done, total });
-    },
-  });
-  if (options.plan) await writePlan(path.resolve(options.plan), plan, loaded);
+  const written = await writeMosaic(plan, store, out, format, { signal, onProgress: (stage, done, total) => onProgress?.({ stage, done, total }) });
+  // Rendering (on this thread) is timed as `assemble`, the rest of the write (encoding, deep zoom tiles) as `encode`.
   lap('encode');
+  timings.assemble = written.renderSeconds;
+  timings.encode -= written.renderSeconds;
+  if (options.plan) await writePlan(path.resolve(options.plan), plan, loaded);
 
   const deltaE = options.measure
     ? measureFidelity(plan, await targetMeans(image, columns * STRUCTURE_GRID, rows * STRUCTURE_GRID), store === loaded.tiles ? loaded.features : renderedStructure(store))

@@ -5,7 +5,7 @@ import { TsmosaicError, reasonOf } from '../errors.js';
 import type { TileStore } from '../index-store/tile-store.js';
 import { encoderFor, type OutputFormat } from './encode.js';
 import { temporaryPath } from './output-files.js';
-import { renderRegion, type MosaicPlan } from './render-region.js';
+import { renderRegion, type MosaicPlan, type Region } from './render-region.js';
 import { writeVipsFile } from './vips-file.js';
 
 /** Bytes of raw pixels rendered and written at a time: a few rows of even the widest mosaics. */
@@ -33,9 +33,15 @@ export async function writeLargeImage(
   store: TileStore,
   file: string,
   format: Exclude<OutputFormat, 'dzi'>,
-  options: { onProgress?: ImageProgress; signal?: AbortSignal } = {},
+  options: {
+    onProgress?: ImageProgress;
+    signal?: AbortSignal;
+    /** Renders a region of the plan (default renderRegion; the caller's may time it). */
+    render?: (region: Region, into: Buffer) => Buffer;
+  } = {},
 ): Promise<void> {
   const { onProgress, signal } = options;
+  const renderPlan = options.render ?? ((region: Region, into: Buffer): Buffer => renderRegion(plan, store, region, into));
   const width = plan.columns * store.tileSize;
   const height = plan.rows * store.tileSize;
   const rawBytes = width * height * 3;
@@ -45,7 +51,7 @@ export async function writeLargeImage(
   // used in turn, instead of a new one a band, whose garbage would pile up to ~100 MB before it is collected.
   const bands = [Buffer.allocUnsafe(bandRows * width * 3), Buffer.allocUnsafe(bandRows * width * 3)];
   let rendered = 0;
-  const render = (top: number, rows: number): Buffer => renderRegion(plan, store, { left: 0, top, width, height: rows }, bands[rendered++ % 2]);
+  const render = (top: number, rows: number): Buffer => renderPlan({ left: 0, top, width, height: rows }, bands[rendered++ % 2]!);
 
   const raw = temporaryPath(file, 'v');
   const encoded = temporaryPath(file);

@@ -1,16 +1,22 @@
+import { rename, rm } from 'node:fs/promises';
+import { performance } from 'node:perf_hooks';
+import { TsmosaicError, reasonOf } from '../errors.js';
 import type { TileStore } from '../index-store/tile-store.js';
 import { writeDeepZoom, assertDeepZoomReplaceable } from './deep-zoom.js';
 import { writeImage, type OutputFormat } from './encode.js';
-import { renderRegion, type MosaicPlan } from './render-region.js';
+import { temporaryPath } from './output-files.js';
+import { writePng } from './png-stream.js';
+import { renderRegion, type MosaicPlan, type Region } from './render-region.js';
 import { writeLargeImage } from './write-large-image.js';
 
 /**
  * Raw canvases up to this size are rendered and encoded in one piece (fastest for everyday
  * sizes); larger ones are streamed band by band through a temporary file, with flat memory.
+ * PNG is always written band by band by tsmosaic's own encoder (png-stream.ts).
  */
 export const ONE_PIECE_MAX_BYTES = 48 * 1024 * 1024;
 
-/** Progress of writing the output: `render` in rows, `encode` in MB, `tiles` in deep zoom tiles. */
+/** Progress of writing the output: `render` in rows, `encode` in MB (rows for PNG), `tiles` in deep zoom tiles. */
 export type WriteProgress = (stage: 'render' | 'encode' | 'tiles', done: number, total: number) => void;
 
 export interface WriteMosaicOptions {
@@ -27,27 +33,62 @@ export async function assertOutputReplaceable(file: string, format: OutputFormat
   if (format === 'dzi') await assertDeepZoomReplaceable(file);
 }
 
+export interface WriteMosaicResult {
+  /** Seconds the main thread spent rendering pixels (the rest of the write is encoding; deep zoom renders in workers: 0). */
+  renderSeconds: number;
+}
+
 /**
  * Writes the mosaic `plan` to `file` in `format`: a single image (in one piece or band by band)
  * or a Deep Zoom pyramid with its viewer. Every path renders through renderRegion, and an
  * interrupted or failed write leaves nothing under the final name.
  * @throws {TsmosaicError} on a write error; the signal's reason when aborted.
  */
-export async function writeMosaic(plan: MosaicPlan, store: TileStore, file: string, format: OutputFormat, options: WriteMosaicOptions = {}): Promise<void> {
+export async function writeMosaic(plan: MosaicPlan, store: TileStore, file: string, format: OutputFormat, options: WriteMosaicOptions = {}): Promise<WriteMosaicResult> {
   const { onProgress, signal } = options;
   const width = plan.columns * store.tileSize;
   const height = plan.rows * store.tileSize;
+  let renderSeconds = 0;
+  const render = (region: Region, into?: Buffer): Buffer => {
+    const started = performance.now();
+    const pixels = renderRegion(plan, store, region, into);
+    renderSeconds += (performance.now() - started) / 1000;
+    return pixels;
+  };
   if (format === 'dzi') {
     await writeDeepZoom(plan, store, file, { signal, onProgress: (done, total) => onProgress?.('tiles', done, total) });
+  } else if (format === 'png') {
+    let band: Buffer | undefined;
+    await writePngFile(file, width, height, (top, rows) => (band = render({ left: 0, top, width, height: rows }, band?.length === rows * width * 3 ? band : undefined)), {
+      signal,
+      onProgress: (done, total) => onProgress?.('encode', done, total),
+    });
   } else if (width * height * 3 <= ONE_PIECE_MAX_BYTES) {
     onProgress?.('render', 0, height);
-    const canvas = renderRegion(plan, store, { left: 0, top: 0, width, height });
+    const canvas = render({ left: 0, top: 0, width, height });
     onProgress?.('render', height, height);
     signal?.throwIfAborted();
     onProgress?.('encode', 0, 1);
     await writeImage(canvas, width, height, file, format);
     onProgress?.('encode', 1, 1);
   } else {
-    await writeLargeImage(plan, store, file, format, { onProgress, signal });
+    await writeLargeImage(plan, store, file, format, { onProgress, signal, render });
+  }
+  return { renderSeconds };
+}
+
+/**
+ * writePng through a temporary name in the same folder, renamed when complete.
+ * @throws {TsmosaicError} on a write error; the signal's reason when aborted.
+ */
+async function writePngFile(file: string, width: number, height: number, renderBand: (top: number, rows: number) => Buffer, options: Parameters<typeof writePng>[4]): Promise<void> {
+  const temporary = temporaryPath(file);
+  try {
+    await writePng(temporary, width, height, renderBand, options);
+    await rename(temporary, file);
+  } catch (error) {
+    await rm(temporary, { force: true });
+    if (options?.signal?.aborted && error === options.signal.reason) throw error;
+    throw new TsmosaicError(`cannot write ${file}: ${reasonOf(error)}`, 1, { cause: error });
   }
 }

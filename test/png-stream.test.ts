@@ -1,0 +1,110 @@
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { test } from 'node:test';
+import zlib from 'node:zlib';
+import sharp from 'sharp';
+import { seededRandom } from '../src/match/random.js';
+import { adler32, crc32Table, writePng } from '../src/render/png-stream.js';
+import { decode, tempDir } from './helpers.js';
+
+const root = await tempDir();
+
+function randomBytes(length: number, seed: number): Buffer {
+  const next = seededRandom(seed);
+  return Buffer.from(Array.from({ length }, () => Math.floor(next() * 256)));
+}
+
+test('adler32 is zlib’s, also when continued piece by piece', () => {
+  const bytes = randomBytes(20_000, 1);
+  // A zlib stream ends with the Adler-32 of its data.
+  const stored = zlib.deflateSync(bytes, { level: 0 });
+  const expected = stored.readUInt32BE(stored.length - 4);
+  assert.equal(adler32(bytes), expected);
+  assert.equal(adler32(bytes.subarray(7000), adler32(bytes.subarray(0, 7000))), expected);
+  assert.equal(adler32(new Uint8Array(0)), 1);
+  // All 255s: the sums come closest to overflowing.
+  const ones = Buffer.alloc(100_000, 255);
+  const onesStored = zlib.deflateSync(ones, { level: 0 });
+  assert.equal(adler32(ones), onesStored.readUInt32BE(onesStored.length - 4));
+});
+
+test('the table CRC-32 is zlib’s', () => {
+  const bytes = randomBytes(5000, 2);
+  assert.equal(crc32Table(bytes), zlib.crc32(bytes) >>> 0);
+  assert.equal(crc32Table(bytes.subarray(3000), crc32Table(bytes.subarray(0, 3000))), zlib.crc32(bytes) >>> 0);
+  assert.equal(crc32Table(Buffer.from('IEND', 'latin1')), 0xae426082);
+});
+
+/** Writes `pixels` through writePng, handing them out band by band as the renderer would. */
+async function roundTrip(name: string, pixels: Buffer, width: number, height: number): Promise<{ file: string; bands: number[] }> {
+  const file = path.join(root, name);
+  const bands: number[] = [];
+  await writePng(file, width, height, (top, rows) => {
+    bands.push(top);
+    return pixels.subarray(top * width * 3, (top + rows) * width * 3);
+  });
+  return { file, bands };
+}
+
+for (const [width, height] of [
+  [1, 1],
+  [7, 3],
+  // 537 rows (2 MiB) a band: five bands, more than are deflated at once.
+  [1300, 2500],
+] as const) {
+  test(`a ${width}x${height} PNG decodes to the exact pixels it was given`, async () => {
+    const pixels = randomBytes(width * height * 3, width + height);
+    // Smooth runs too, so that deflate finds matches across rows of a band.
+    pixels.fill(90, 0, Math.floor(pixels.length / 3));
+    const { file, bands } = await roundTrip(`exact-${width}x${height}.png`, pixels, width, height);
+    if (width === 1300) assert.ok(bands.length > 4, `${bands.length} bands`);
+    assert.deepEqual(bands, [...bands].sort((a, b) => a - b), 'bands are rendered top to bottom');
+    const decoded = await decode(file);
+    assert.deepEqual([decoded.width, decoded.height], [width, height]);
+    assert.ok(decoded.data.equals(pixels));
+    const metadata = await sharp(file).metadata();
+    assert.deepEqual([metadata.format, metadata.channels, metadata.depth], ['png', 3, 'uchar']);
+  });
+}
+
+test('every chunk’s CRC and the zlib stream’s Adler-32 are right (checked by zlib itself)', async () => {
+  const width = 900;
+  const height = 1700;
+  const pixels = randomBytes(width * height * 3, 9);
+  const { file } = await roundTrip('checked.png', pixels, width, height);
+  const png = await readFile(file);
+  const types: string[] = [];
+  const data: Buffer[] = [];
+  for (let at = 8; at < png.length; ) {
+    const length = png.readUInt32BE(at);
+    const type = png.toString('latin1', at + 4, at + 8);
+    const body = png.subarray(at + 8, at + 8 + length);
+    assert.equal(png.readUInt32BE(at + 8 + length), zlib.crc32(png.subarray(at + 4, at + 8 + length)) >>> 0, `CRC of a ${type} chunk`);
+    types.push(type);
+    if (type === 'IDAT') data.push(body);
+    at += 12 + length;
+  }
+  assert.equal(types[0], 'IHDR');
+  assert.equal(types.at(-1), 'IEND');
+  // inflateSync checks the Adler-32 at the end of the stream.
+  const filtered = zlib.inflateSync(Buffer.concat(data));
+  assert.equal(filtered.length, height * (width * 3 + 1));
+});
+
+test('an aborted write stops between bands with the signal’s reason', async () => {
+  const width = 2000;
+  const height = 2000;
+  const controller = new AbortController();
+  const reason = new Error('stopped');
+  let bands = 0;
+  const band = Buffer.alloc(width * 3 * height);
+  await assert.rejects(
+    writePng(path.join(root, 'aborted.png'), width, height, (_top, rows) => {
+      if (++bands === 2) controller.abort(reason);
+      return band.subarray(0, rows * width * 3);
+    }, { signal: controller.signal }),
+    (error) => error === reason,
+  );
+  assert.equal(bands, 2);
+});
