@@ -202,35 +202,58 @@ export function createTilePlacer(
     return found;
   };
 
+  // The candidates of the cell being chosen (tile * 2 + mirrored) and their costs, unsorted.
+  const maxChoices = CANDIDATES * variants;
+  let choices = new Int32Array(maxChoices);
+  let costs = new Float64Array(maxChoices);
+  let choiceCount = 0;
+
   /**
-   * Candidates (tile * 2 + mirrored) for a cell, best first, from `wanted` tiles of the index
-   * (`found`: the index's answer for this cell, when already asked).
+   * Costs every candidate (tile * 2 + mirrored) for a cell, from `wanted` tiles of the index
+   * (`found`: the index's answer for this cell, when already asked), into `choices` and `costs`.
    */
-  const rank = (cell: number, wanted: number, found?: { neighbors: number[] }): Int32Array => {
+  const cost = (cell: number, wanted: number, found?: { neighbors: number[] }): void => {
     const descriptor = describeCell(cell);
     const { neighbors } = found ?? search(cell, wanted, descriptor);
-    if (!reranked) return Int32Array.from(neighbors, (tile) => tile * 2);
-    // Insertion sort by cost (ties by choice): a few dozen entries, no objects.
-    const choices = new Int32Array(neighbors.length * variants);
-    const costs = new Float64Array(choices.length);
+    choiceCount = neighbors.length * (reranked ? variants : 1);
+    if (choiceCount > choices.length) {
+      choices = new Int32Array(choiceCount);
+      costs = new Float64Array(choiceCount);
+    }
     let filled = 0;
-    for (const tile of neighbors) {
+    for (let i = 0; i < neighbors.length; i++) {
+      const tile = neighbors[i]!;
+      if (!reranked) {
+        // The index's own order is the ranking.
+        choices[filled] = tile * 2;
+        costs[filled++] = i;
+        continue;
+      }
       // The mean colours' cost is the same for a tile and its mirror image: computed once.
       const colour = colourCost(method, descriptor, 0, descriptors, tile);
       for (let variant = 0; variant < variants; variant++) {
-        const choice = tile * 2 + variant;
-        const cost = colour + structureCost(method, descriptor, 0, descriptors, tile, variant === 1);
-        let at = filled++;
-        while (at > 0 && (costs[at - 1]! > cost || (costs[at - 1] === cost && choices[at - 1]! > choice))) {
-          costs[at] = costs[at - 1]!;
-          choices[at] = choices[at - 1]!;
-          at--;
-        }
-        costs[at] = cost;
-        choices[at] = choice;
+        choices[filled] = tile * 2 + variant;
+        costs[filled++] = colour + structureCost(method, descriptor, 0, descriptors, tile, variant === 1);
       }
     }
-    return choices;
+  };
+
+  /**
+   * The least costly of the costed candidates (ties: the smaller choice) that `accept` takes, or
+   * undefined. Picked by selection, not sorting: the first pick is nearly always allowed.
+   */
+  const bestAccepted = (accept: (choice: number) => boolean): number | undefined => {
+    for (let left = choiceCount; left > 0; left--) {
+      let best = -1;
+      for (let i = 0; i < choiceCount; i++) {
+        if (choices[i]! < 0) continue;
+        if (best < 0 || costs[i]! < costs[best]! || (costs[i] === costs[best] && choices[i]! < choices[best]!)) best = i;
+      }
+      const choice = choices[best]!;
+      if (accept(choice)) return choice;
+      choices[best] = -1;
+    }
+    return undefined;
   };
 
   /** `tile * 2 + mirrored` of the least costly tile and orientation among `tiles`. */
@@ -281,11 +304,19 @@ export function createTilePlacer(
     for (let inBand = 0; inBand < bandCells; inBand++, step++) {
       const cell = bandStart + (order ? order[inBand]! : inBand);
       // pycollage's method (no rules, no ranking): the nearest tile, no list needed.
-      const candidates = constrained || reranked ? rank(cell, wanted, answers?.[cell - bandStart]) : [search(cell, 1).neighbors[0]! * 2];
-      let chosen = constrained ? candidates.find((choice) => allowedHere(choice >> 1, cell)) : candidates[0];
+      let chosen: number | undefined;
+      let fetched = 1;
+      if (constrained || reranked) {
+        const found = answers?.[cell - bandStart];
+        cost(cell, wanted, found);
+        fetched = choiceCount / (reranked ? variants : 1);
+        chosen = bestAccepted(constrained ? (choice) => allowedHere(choice >> 1, cell) : () => true);
+      } else {
+        chosen = search(cell, 1).neighbors[0]! * 2;
+      }
       // All ranked candidates blocked: walk further out in the index's own order and rank only the
       // first few allowed tiles by cost (ranking every farther tile cost more than all the rest).
-      for (let wanted = (candidates.length / variants) * 4; chosen === undefined; wanted *= 4) {
+      for (let wanted = fetched * 4; chosen === undefined; wanted *= 4) {
         const { neighbors } = search(cell, Math.min(wanted, searchable));
         const open = neighbors.filter((candidate) => allowedHere(candidate, cell)).slice(0, FARTHER_RANKED);
         if (open.length > 0) chosen = cheapest(cell, open);
