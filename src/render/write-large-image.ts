@@ -3,7 +3,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { TsmosaicError, reasonOf } from '../errors.js';
 import type { TileStore } from '../index-store/tile-store.js';
-import { encoderFor, type OutputFormat } from './encode.js';
+import { encoderFor, type LibvipsFormat } from './encode.js';
 import { temporaryPath } from './output-files.js';
 import { renderRegion, type MosaicPlan, type Region } from './render-region.js';
 import { writeVipsFile } from './vips-file.js';
@@ -32,7 +32,7 @@ export async function writeLargeImage(
   plan: MosaicPlan,
   store: TileStore,
   file: string,
-  format: Exclude<OutputFormat, 'dzi'>,
+  format: LibvipsFormat,
   options: {
     onProgress?: ImageProgress;
     signal?: AbortSignal;
@@ -88,7 +88,7 @@ export async function writeLargeImage(
 }
 
 /** The encoded size of the whole image, from encoding a band of it the same way. */
-async function estimateSize(band: Buffer, width: number, height: number, format: Exclude<OutputFormat, 'dzi'>): Promise<number> {
+async function estimateSize(band: Buffer, width: number, height: number, format: LibvipsFormat): Promise<number> {
   const rows = band.length / (width * 3);
   const sample = await encoderFor(sharp(band, { raw: { width, height: rows, channels: 3 }, limitInputPixels: false }), format, width, rows).toBuffer();
   return (sample.length * height) / rows;
