@@ -64,7 +64,7 @@ test('the libvips header is the one libvips writes', async () => {
 for (const format of ['png', 'tiff'] as const) {
   test(`a ${format.toUpperCase()} too large for one piece is streamed band by band and shows the plan's pixels`, async () => {
     const store = gradientStore();
-    // 8000 x 6000 px: 144 MB of raw pixels, three times the one-piece limit and 18 bands.
+    // 8000 x 6000 px: 144 MB of raw pixels, three times the one-piece limit (18 bands of 8 MB, 69 PNG bands).
     const plan = randomPlan(800, 600, store.count, 7);
     const width = plan.columns * TILE;
     const height = plan.rows * TILE;
@@ -135,4 +135,33 @@ test('an aborted write removes its temporaries and throws the reason', async () 
   });
   await assert.rejects(writing, (error) => error === reason);
   assert.deepEqual(await readdir(folder), []);
+});
+
+test('tile rows copied as 32-bit words (tiles of 4n px) or bytes give the same pixels as a pixel-by-pixel copy', () => {
+  for (const tileSize of [4, 8, 5]) {
+    const count = 9;
+    const next = random(tileSize);
+    // Tile pixels at the start of their own memory: 4-byte aligned, so rows of 4n px go as words.
+    const pixels = Buffer.from(new ArrayBuffer(count * tileSize * tileSize * 3));
+    pixels.set(Array.from({ length: pixels.length }, () => Math.floor(next() * 256)));
+    const store = new TileStore(pixels, tileSize, count);
+    const plan = randomPlan(13, 7, count, tileSize);
+    const width = plan.columns * tileSize;
+    const height = plan.rows * tileSize;
+    const pixelAt = (x: number, y: number, c: number): number => {
+      const tile = plan.tiles[Math.floor(y / tileSize) * plan.columns + Math.floor(x / tileSize)]!;
+      return store.pixels[tile * store.tileBytes + ((y % tileSize) * tileSize + (x % tileSize)) * 3 + c]!;
+    };
+    // Whole rows (aligned), and regions starting and ending inside tiles (unaligned pieces).
+    for (const region of [{ left: 0, top: 0, width, height }, { left: 1, top: 3, width: width - 3, height: height - 5 }, { left: tileSize, top: 1, width: 2 * tileSize, height: 2 }]) {
+      const expected = Buffer.alloc(region.width * region.height * 3);
+      for (let y = 0; y < region.height; y++) {
+        for (let x = 0; x < region.width; x++) for (let c = 0; c < 3; c++) expected[(y * region.width + x) * 3 + c] = pixelAt(region.left + x, region.top + y, c);
+      }
+      assert.ok(renderRegion(plan, store, region).equals(expected), `tile size ${tileSize}, region ${JSON.stringify(region)}`);
+      // Into a canvas at an odd byte offset: every row by Buffer.copy.
+      const odd = Buffer.alloc(expected.length + 1).subarray(1);
+      assert.ok(renderRegion(plan, store, region, odd).equals(expected), `odd canvas, tile size ${tileSize}, region ${JSON.stringify(region)}`);
+    }
+  }
 });

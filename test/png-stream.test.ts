@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import zlib from 'node:zlib';
 import sharp from 'sharp';
 import { seededRandom } from '../src/match/random.js';
-import { adler32, crc32Table, writePng } from '../src/render/png-stream.js';
+import { adler32, crc32, crc32Table, writePng } from '../src/render/png-stream.js';
 import { decode, tempDir } from './helpers.js';
 
 const root = await tempDir();
@@ -29,11 +29,15 @@ test('adler32 is zlib’s, also when continued piece by piece', () => {
   assert.equal(adler32(ones), onesStored.readUInt32BE(onesStored.length - 4));
 });
 
-test('the table CRC-32 is zlib’s', () => {
+test('CRC-32 gives the standard check values, from the table as from zlib, also when continued', () => {
+  // The check value of CRC-32/ISO-HDLC, and the CRC every PNG's IEND chunk ends with.
+  for (const crc of [crc32Table, crc32]) {
+    assert.equal(crc(Buffer.from('123456789', 'latin1')), 0xcbf43926);
+    assert.equal(crc(Buffer.from('IEND', 'latin1')), 0xae426082);
+  }
   const bytes = randomBytes(5000, 2);
-  assert.equal(crc32Table(bytes), zlib.crc32(bytes) >>> 0);
-  assert.equal(crc32Table(bytes.subarray(3000), crc32Table(bytes.subarray(0, 3000))), zlib.crc32(bytes) >>> 0);
-  assert.equal(crc32Table(Buffer.from('IEND', 'latin1')), 0xae426082);
+  assert.equal(crc32Table(bytes.subarray(3000), crc32Table(bytes.subarray(0, 3000))), crc32Table(bytes));
+  assert.equal(crc32Table(bytes), crc32(bytes));
 });
 
 /** Writes `pixels` through writePng, handing them out band by band as the renderer would. */
@@ -68,7 +72,7 @@ for (const [width, height] of [
   });
 }
 
-test('every chunk’s CRC and the zlib stream’s Adler-32 are right (checked by zlib itself)', async () => {
+test('every chunk’s CRC and the zlib stream’s Adler-32 are right (the Adler-32 checked by zlib itself)', async () => {
   const width = 900;
   const height = 1700;
   const pixels = randomBytes(width * height * 3, 9);
@@ -80,7 +84,7 @@ test('every chunk’s CRC and the zlib stream’s Adler-32 are right (checked by
     const length = png.readUInt32BE(at);
     const type = png.toString('latin1', at + 4, at + 8);
     const body = png.subarray(at + 8, at + 8 + length);
-    assert.equal(png.readUInt32BE(at + 8 + length), zlib.crc32(png.subarray(at + 4, at + 8 + length)) >>> 0, `CRC of a ${type} chunk`);
+    assert.equal(png.readUInt32BE(at + 8 + length), crc32Table(png.subarray(at + 4, at + 8 + length)), `CRC of a ${type} chunk`);
     types.push(type);
     if (type === 'IDAT') data.push(body);
     at += 12 + length;
@@ -107,4 +111,20 @@ test('an aborted write stops between bands with the signal’s reason', async ()
     (error) => error === reason,
   );
   assert.equal(bands, 2);
+});
+
+test('a band that fails to render stops the write with its error, and a short band is refused', async () => {
+  const width = 2000;
+  const height = 2000;
+  const band = Buffer.alloc(width * 3 * height);
+  const failure = new Error('render failed');
+  let bands = 0;
+  await assert.rejects(
+    writePng(path.join(root, 'failing.png'), width, height, (_top, rows) => {
+      if (++bands === 3) throw failure;
+      return band.subarray(0, rows * width * 3);
+    }),
+    (error) => error === failure,
+  );
+  await assert.rejects(writePng(path.join(root, 'short.png'), 10, 10, () => Buffer.alloc(10)), /band at row 0: 10 bytes for 10 rows of 10 px/);
 });

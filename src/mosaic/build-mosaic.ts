@@ -83,7 +83,9 @@ export interface BuildTimings {
   loadIndex: number;
   target: number;
   match: number;
+  /** Copying tile rows into raw pixels on the main thread (a PNG's bands are rendered while earlier ones deflate). */
   assemble: number;
+  /** The rest of writing the output: encoding and writing (deep zoom: all of it, its workers render). */
   encode: number;
   /** Only when `measure` is on. */
   measure?: number;
@@ -207,11 +209,11 @@ export async function buildMosaic(index: string, target: string, options: BuildM
   const height = rows * tileSize;
   if (deepZoomFolder) await mkdir(deepZoomFolder, { recursive: true });
   const written = await writeMosaic(plan, store, out, format, { signal, onProgress: (stage, done, total) => onProgress?.({ stage, done, total }) });
-  // Rendering (on this thread) is timed as `assemble`, the rest of the write (encoding, deep zoom tiles) as `encode`.
+  if (options.plan) await writePlan(path.resolve(options.plan), plan, loaded);
+  // Rendering (on this thread) is timed as `assemble`, the rest of the write (encoding, deep zoom tiles, the plan) as `encode`.
   lap('encode');
   timings.assemble = written.renderSeconds;
   timings.encode -= written.renderSeconds;
-  if (options.plan) await writePlan(path.resolve(options.plan), plan, loaded);
 
   const deltaE = options.measure
     ? measureFidelity(plan, await targetMeans(image, columns * STRUCTURE_GRID, rows * STRUCTURE_GRID), store === loaded.tiles ? loaded.features : renderedStructure(store))

@@ -71,6 +71,7 @@ export async function writePng(
       signal?.throwIfAborted();
       const rows = Math.min(bandRows, height - top);
       const pixels = renderBand(top, rows);
+      if (pixels.length < rows * (rowBytes - 1)) throw new RangeError(`band at row ${top}: ${pixels.length} bytes for ${rows} rows of ${width} px`);
       const whole = spare.pop() ?? Buffer.allocUnsafe(bandRows * rowBytes);
       const filtered = whole.subarray(0, rows * rowBytes);
       for (let row = 0; row < rows; row++) {
@@ -85,15 +86,22 @@ export async function writePng(
       if (deflating.length >= DEFLATING) await writeOldest();
     }
     while (deflating.length > 0) await writeOldest();
+    signal?.throwIfAborted();
     const trailer = Buffer.alloc(4);
     trailer.writeUInt32BE(adler, 0);
     writeChunk(write, 'IDAT', trailer);
     writeChunk(write, 'IEND', Buffer.alloc(0));
-  } finally {
-    // Bands still deflating (after an error) finish in the pool; their results are dropped.
+  } catch (error) {
+    // Bands still deflating finish in the pool; their results are dropped.
     for (const band of deflating) band.compressed.catch(() => undefined);
-    closeSync(descriptor);
+    try {
+      closeSync(descriptor);
+    } catch {
+      // the first error is the one to report
+    }
+    throw error;
   }
+  closeSync(descriptor);
 }
 
 /** Raw deflate of one band on the thread pool, in one piece (the default 16 KiB chunks return to the main thread for each). */

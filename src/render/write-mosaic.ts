@@ -58,8 +58,9 @@ export async function writeMosaic(plan: MosaicPlan, store: TileStore, file: stri
   if (format === 'dzi') {
     await writeDeepZoom(plan, store, file, { signal, onProgress: (done, total) => onProgress?.('tiles', done, total) });
   } else if (format === 'png') {
+    // One band buffer, rendered into again and again: the first band is the tallest.
     let band: Buffer | undefined;
-    await writePngFile(file, width, height, (top, rows) => (band = render({ left: 0, top, width, height: rows }, band?.length === rows * width * 3 ? band : undefined)), {
+    await writePngFile(file, width, height, (top, rows) => render({ left: 0, top, width, height: rows }, (band ??= Buffer.allocUnsafe(rows * width * 3))), {
       signal,
       onProgress: (done, total) => onProgress?.('encode', done, total),
     });

@@ -132,6 +132,13 @@ async function runBench(context: { work: string; target: string; collection: str
       if (width !== outWidth) throw new Error(`tsmosaic build made a ${width}x${height} mosaic, expected ${outWidth} px wide`);
     },
   };
+  // pycollage's method, what the issue's plain prototype did (mean RGB, no rules): shown beside the
+  // defaults (perceptual matching, no picture repeated within 1.5 cells), which the target is about.
+  const rgbBuildSpec: SeriesSpec = {
+    ...buildSpec,
+    label: 'build --metric rgb',
+    command: async (run) => [...(await buildSpec.command(run)).map((arg) => (arg === outPng ? path.join(work, 'tsmosaic-rgb.png') : arg)), '--metric', 'rgb', '--min-distance', '0'],
+  };
   const metapixelSpec: SeriesSpec = {
     label: 'metapixel',
     warmUp: true,
@@ -140,8 +147,8 @@ async function runBench(context: { work: string; target: string; collection: str
       `--width=${TILE_SIZE}`, `--height=${TILE_SIZE}`, `--scale=${metapixelScale}`,
     ],
   };
-  const [buildSeries, metapixelSeries] = await measureRounds(tools.metapixel ? [buildSpec, metapixelSpec] : [buildSpec], RUNS, log);
-  if (floorSeries === undefined || processSeries === undefined || buildSeries === undefined) throw new Error('a tsmosaic series is missing');
+  const [buildSeries, rgbBuildSeries, metapixelSeries] = await measureRounds(tools.metapixel ? [buildSpec, rgbBuildSpec, metapixelSpec] : [buildSpec, rgbBuildSpec], RUNS, log);
+  if (floorSeries === undefined || processSeries === undefined || buildSeries === undefined || rgbBuildSeries === undefined) throw new Error('a tsmosaic series is missing');
   const tsmosaicOut = await sharp(outPng).metadata();
   const metapixelOut = metapixelSeries === undefined ? undefined : await sharp(metapixelPng).metadata();
 
@@ -180,6 +187,8 @@ async function runBench(context: { work: string; target: string; collection: str
         ? missingRow('build the mosaic', '`metapixel --metapixel`')
         : measuredRow('build the mosaic', '`metapixel --metapixel`', metapixelSeries,
           ratioCell(metapixelSeries.wallSeconds / buildSeries.wallSeconds, metapixelSeries.cpuSeconds / buildSeries.cpuSeconds, 'build', TARGETS.metapixelVsBuild)),
+      measuredRow('build the mosaic', '`tsmosaic build --metric rgb --min-distance 0` (pycollage\'s method; no target)', rgbBuildSeries,
+        metapixelSeries === undefined ? ['', '', ''] : [`metapixel takes ${(metapixelSeries.wallSeconds / rgbBuildSeries.wallSeconds).toFixed(2)}x`, '', '']),
     ],
   ));
   out.push('');
