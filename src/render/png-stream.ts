@@ -19,7 +19,7 @@ const DEFLATING = 4;
  * from 1 to 6, libvips' included); level 2 is as fast as 1 here and a little smaller.
  */
 const LEVEL = 2;
-/** Filter type of every row: none. Adaptive filtering made a mosaic 35 % smaller at twice the time of the whole build. */
+/** Filter type of every row: none, as libvips wrote them. Adaptive filtering made a mosaic 35 % smaller but took 1.8x as long to encode (libvips: 1.40 s against 0.76 s). */
 const FILTER_NONE = 0;
 
 const SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
