@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
-import { ANN_SHARD_TILES } from '../src/index-store/ann.js';
+import { ONE_SHARD_TILES } from '../src/index-store/ann.js';
 import { runCli, tempDir } from './helpers.js';
 import { PALETTE, paletteCollection } from './fixtures.js';
 
@@ -28,7 +28,7 @@ test('info tells tiles, tile size, features, sources, size on disk and format ve
     fit: 'stretch',
     crops: 5,
     features: { kind: 'srgb-grid', grid: 4, dimensions: 48 },
-    ann: { shards: 1, shardTiles: ANN_SHARD_TILES },
+    ann: { shards: 1, shardTiles: ONE_SHARD_TILES },
     sources: [{ folder: collection, tiles: PALETTE.length }],
     bytes,
   });

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { loadIndex, readManifest } from '../src/index.js';
 import { FEATURE_DIMENSIONS } from '../src/collection/features.js';
-import { annShardFile, buildAnn, createAnn, loadAnn, loadAnnShards, ShardedAnn } from '../src/index-store/ann.js';
+import { ANN_SHARD_TILES, annShardFile, buildAnn, createAnn, loadAnn, loadAnnShards, ONE_SHARD_TILES, ShardedAnn } from '../src/index-store/ann.js';
 import type { TileSource } from '../src/index-store/format.js';
 import { IndexWriter } from '../src/index-store/write-index.js';
 import { DEFAULT_METHOD } from '../src/match/defaults.js';
@@ -176,4 +176,18 @@ test('a run that fits one shard builds it as tiles arrive: the same files as bui
     assert.ok(live.ann.equals(atTheEnd.ann), `hnsw.bin with ${expectedTiles} tiles expected`);
     assert.deepEqual(live.manifest, atTheEnd.manifest);
   }
+});
+
+test('shard size: one shard of ONE_SHARD_TILES when the expected tiles fit it, else shards of ANN_SHARD_TILES', async () => {
+  const root = await tempDir();
+  const features = randomFeatures(20, 12);
+  const shardTilesOf = async (name: string, expectedTiles?: number): Promise<number | undefined> => {
+    const target = path.join(root, name);
+    await writeTiles(target, features, { roots: ['/a'], tileSize: 1, ...(expectedTiles === undefined ? {} : { expectedTiles }) }, () => new Uint8Array(3), (id) => ({ source: `${id}.jpg`, size: 1, mtimeMs: 1 }));
+    return (await readManifest(target)).ann.shardTiles;
+  };
+  assert.equal(await shardTilesOf('fits', ONE_SHARD_TILES), ONE_SHARD_TILES);
+  assert.equal(await shardTilesOf('larger', ONE_SHARD_TILES + 1), ANN_SHARD_TILES);
+  // Not told (merging, or reusing shards): the size large collections get.
+  assert.equal(await shardTilesOf('unknown'), ANN_SHARD_TILES);
 });

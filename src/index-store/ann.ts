@@ -59,17 +59,24 @@ export interface AnnSearch {
 }
 
 /**
- * Tiles per HNSW shard. process-collection builds one shard at a time and writes it out, so at most
- * one shard's graph is in memory (~8 MB with its label map and locks; 125,000 tiles in one index
- * held ~30 MB while it was built). Shards hold tiles of neighbouring lightness (see
- * `LightnessShards`), so `build` searches only the shards near each query's lightness. Measured on
- * 25,000 pictures (125,000 tiles): process-collection peaked at 98 MB with 8,192 tiles a shard, 101
- * with 16,384; build's matching took 1.6 s against 1.4 s with 16,384 and 1.5 s with 32,768 tiles
- * a shard in id order (2.4 s with 16,384 in id order: every shard searched). On 2,000 pictures
- * (10,000 tiles, one shard instead of two) build took 1.71 s against 1.98 s (medians of 5), and
- * the one shard is built while the pictures decode.
+ * Tiles per HNSW shard of collections of more than ONE_SHARD_TILES tiles. process-collection
+ * builds one shard at a time and writes it out, so at most one shard's graph is in memory (~4 MB
+ * with its label map and locks; 125,000 tiles in one index held ~30 MB while it was built). Shards
+ * hold tiles of neighbouring lightness (see `LightnessShards`), so `build` searches only the
+ * shards near each query's lightness. Measured on 25,000 pictures (125,000 tiles):
+ * process-collection peaked at 94-98 MB with 8,192 tiles a shard, 97-100 with 16,384 (which made
+ * the bench's 1,000 -> 25,000 picture growth of peak RSS 1.26x, over its 1.25x line); build's
+ * matching took 1.6 s against 1.4 s with 16,384 and 1.5 s with 32,768 tiles a shard in id order
+ * (2.4 s with 16,384 in id order: every shard searched).
  */
-export const ANN_SHARD_TILES = 16_384;
+export const ANN_SHARD_TILES = 8_192;
+
+/**
+ * Collections of up to this many tiles (3,276 pictures of five crops) get one shard of this size,
+ * built while the pictures decode: on 2,000 pictures (10,000 tiles) build took 1.71 s against
+ * 1.98 s with two lightness shards of 8,192 (medians of 5), whose searches ran at ef 32.
+ */
+export const ONE_SHARD_TILES = 16_384;
 
 /** File of shard `shard` in an index folder: hnsw.bin, then hnsw.1.bin, hnsw.2.bin, ... */
 export function annShardFile(shard: number): string {

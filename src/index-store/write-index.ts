@@ -8,7 +8,7 @@ import { TsmosaicError, reasonOf } from '../errors.js';
 import { STORED_GRID, type CropCount, type FeatureKind } from '../collection/features.js';
 import { DEFAULT_METHOD } from '../match/defaults.js';
 import type { TileFit } from '../collection/load-tile.js';
-import { ANN_PARAMETERS, ANN_SHARD_TILES, AnnShardWriter, annShardCount, annShardFile, LightnessShards } from './ann.js';
+import { ANN_PARAMETERS, ANN_SHARD_TILES, AnnShardWriter, annShardCount, annShardFile, LightnessShards, ONE_SHARD_TILES } from './ann.js';
 import { annVectors, descriptorLength, tileDescriptors } from '../match/method.js';
 import { CHECKPOINT_FILE, INDEX_FILES, INDEX_FORMAT, INDEX_FORMAT_VERSION, SOURCES_FILE, type Checkpoint, type IndexManifest, type LightnessRange, type TileSource } from './format.js';
 import { isAlive, pathExists } from '../files.js';
@@ -24,7 +24,7 @@ export interface IndexWriterOptions {
   featureDimensions: number;
   /** Tiles per picture: each `addTile` takes this many tiles' pixels and features. */
   crops: CropCount;
-  /** Tiles per HNSW shard (default ANN_SHARD_TILES). */
+  /** Tiles per HNSW shard (default: ONE_SHARD_TILES when `expectedTiles` fit it, else ANN_SHARD_TILES). */
   annShardTiles?: number;
   /**
    * At most this many tiles (all crops) will be added: when they fit one shard, the HNSW graph is
@@ -66,7 +66,8 @@ export class IndexWriter {
     this.temporary = temporary;
     this.options = options;
     this.checkpoints = checkpoints;
-    this.shardTiles = options.annShardTiles ?? ANN_SHARD_TILES;
+    const expected = options.expectedTiles;
+    this.shardTiles = options.annShardTiles ?? (expected !== undefined && expected <= ONE_SHARD_TILES ? ONE_SHARD_TILES : ANN_SHARD_TILES);
     const opened: BatchFile[] = [];
     try {
       for (const name of [INDEX_FILES.tiles, INDEX_FILES.features, SOURCES_FILE]) opened.push(new BatchFile(path.join(temporary, name)));
@@ -75,7 +76,6 @@ export class IndexWriter {
       throw error;
     }
     [this.tileFile, this.featureFile, this.sourceFile] = opened as [BatchFile, BatchFile, BatchFile];
-    const expected = options.expectedTiles;
     if (expected !== undefined && expected <= this.shardTiles) {
       const shard = new AnnShardWriter(descriptorLength(DEFAULT_METHOD));
       shard.start(expected);
@@ -229,8 +229,10 @@ export class IndexWriter {
     const { featureDimensions: dimensions, featureKind: kind, roots, tileSize, fit, crops } = this.options;
     const count = this.count;
     let shardLightness: LightnessRange[];
+    // Copied shards keep the size they were cut at.
+    const shardTiles = annFrom?.shardTiles ?? this.shardTiles;
     if (annFrom) {
-      for (let shard = 0; shard < annShardCount(count * crops, this.shardTiles); shard++) {
+      for (let shard = 0; shard < annShardCount(count * crops, shardTiles); shard++) {
         await copyFile(path.join(annFrom.folder, annShardFile(shard)), path.join(this.temporary, annShardFile(shard)));
       }
       shardLightness = annFrom.shardLightness;
@@ -252,7 +254,7 @@ export class IndexWriter {
       fit,
       crops,
       features: { kind, grid: STORED_GRID, dimensions },
-      ann: { ...annDescription(this.shardTiles), shardLightness },
+      ann: { ...annDescription(shardTiles), shardLightness },
     };
     await writeManifest(this.temporary, header);
     await rm(path.join(this.temporary, SOURCES_FILE));
@@ -273,11 +275,12 @@ export class IndexWriter {
 export interface ReusableAnn {
   folder: string;
   shardLightness: LightnessRange[];
+  shardTiles: number;
 }
 
 /**
- * The `ann` entry of the manifests this version writes, but for `shardLightness`: an index's HNSW
- * shards are reusable only when equal.
+ * The `ann` entry of the manifests this version writes with shards of `shardTiles`, but for
+ * `shardLightness`: an index's HNSW shards are reusable only when equal (copied, they keep their size).
  */
 export function annDescription(shardTiles = ANN_SHARD_TILES): IndexManifest['ann'] {
   return { distance: ANN_PARAMETERS.space, m: ANN_PARAMETERS.m, efConstruction: ANN_PARAMETERS.efConstruction, method: DEFAULT_METHOD, shardTiles };
