@@ -64,8 +64,8 @@ export interface AnnSearch {
  * with its label map and locks; 125,000 tiles in one index held ~30 MB while it was built). Shards
  * hold tiles of neighbouring lightness (see `LightnessShards`), so `build` searches only the
  * shards near each query's lightness. Measured on 25,000 pictures (125,000 tiles):
- * process-collection peaked at 94-98 MB with 8,192 tiles a shard, 97-100 with 16,384 (which made
- * the bench's 1,000 -> 25,000 picture growth of peak RSS 1.26x, over its 1.25x line); build's
+ * process-collection peaked at 94 MB (98 in an earlier session) with 8,192 tiles a shard, 99-101
+ * with 16,384 (the bench's growth of peak RSS from 1,000 pictures: 1.26x, over its 1.25x line); build's
  * matching took 1.6 s against 1.4 s with 16,384 and 1.5 s with 32,768 tiles a shard in id order
  * (2.4 s with 16,384 in id order: every shard searched).
  */
