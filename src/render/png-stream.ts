@@ -126,7 +126,7 @@ function writeChunk(write: (bytes: Uint8Array) => void, type: string, data: Buff
   head.writeUInt32BE(data.length, 0);
   head.write(type, 4, 'latin1');
   const tail = Buffer.alloc(4);
-  tail.writeUInt32BE(crc32(data, crc32(head.subarray(4))), 0);
+  tail.writeUInt32BE(zlib.crc32(data, zlib.crc32(head.subarray(4))) >>> 0, 0);
   write(head);
   write(data);
   write(tail);
@@ -147,27 +147,4 @@ export function adler32(bytes: Uint8Array, adler = 1): number {
     b %= 65521;
   }
   return ((b << 16) | a) >>> 0;
-}
-
-let crcTable: Uint32Array | undefined;
-
-/**
- * CRC-32 (ISO-HDLC, as PNG and zlib use) of `bytes` continued from `crc`: zlib's where Node has it
- * (20.15 and later), else a table-driven one.
- */
-export function crc32(bytes: Uint8Array, crc = 0): number {
-  if (typeof zlib.crc32 === 'function') return zlib.crc32(bytes, crc) >>> 0;
-  return crc32Table(bytes, crc);
-}
-
-/** The table-driven CRC-32 (exported for the test that compares it with zlib's). */
-export function crc32Table(bytes: Uint8Array, crc = 0): number {
-  crcTable ??= Uint32Array.from({ length: 256 }, (_, n) => {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    return c;
-  });
-  let c = ~crc;
-  for (let i = 0; i < bytes.length; i++) c = crcTable[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
-  return ~c >>> 0;
 }
