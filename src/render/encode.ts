@@ -1,8 +1,8 @@
-import { rename, rm, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import sharp, { type Sharp } from 'sharp';
-import { TsmosaicError, UsageError, reasonOf } from '../errors.js';
-import { temporaryPath } from './output-files.js';
+import { TsmosaicError, UsageError } from '../errors.js';
+import { writeThroughTemporary } from './output-files.js';
 
 /** Single-file image formats, and `dzi`: a Deep Zoom pyramid of tiles with a viewer. */
 export type OutputFormat = 'png' | 'jpeg' | 'webp' | 'tiff' | 'avif' | 'dzi';
@@ -80,13 +80,8 @@ export function encoderFor(image: Sharp, format: LibvipsFormat, width: number, h
  * same folder renamed when complete, so an interrupted run never leaves a partial file there.
  */
 export async function writeImage(pixels: Buffer, width: number, height: number, file: string, format: LibvipsFormat): Promise<void> {
-  const temporary = temporaryPath(file);
   const image = encoderFor(sharp(pixels, { raw: { width, height, channels: 3 }, limitInputPixels: false }), format, width, height);
-  try {
+  await writeThroughTemporary(file, async (temporary) => {
     await image.toFile(temporary);
-    await rename(temporary, file);
-  } catch (error) {
-    await rm(temporary, { force: true });
-    throw new TsmosaicError(`cannot write ${file}: ${reasonOf(error)}`, 1, { cause: error });
-  }
+  });
 }

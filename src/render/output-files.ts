@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { TsmosaicError, reasonOf } from '../errors.js';
 import { isAlive } from '../files.js';
 
 /**
@@ -16,6 +17,24 @@ const TEMPORARY = /^\.(.+)\.tmp-(\d+)-[0-9a-f]{8}(?:\.[a-z]+)?$/;
 export function temporaryPath(file: string, suffix = ''): string {
   const name = `.${path.basename(file)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}${suffix ? `.${suffix}` : ''}`;
   return path.join(path.dirname(file), name);
+}
+
+/**
+ * Writes `file` through a fresh temporary name beside it: `write(temporary)` makes the file, which
+ * is then renamed into place. On failure the temporary is removed and the error thrown as a
+ * TsmosaicError naming `file` (TsmosaicErrors and the signal's abort reason as they are).
+ * @throws {TsmosaicError}
+ */
+export async function writeThroughTemporary(file: string, write: (temporary: string) => Promise<void>, signal?: AbortSignal): Promise<void> {
+  const temporary = temporaryPath(file);
+  try {
+    await write(temporary);
+    await rename(temporary, file);
+  } catch (error) {
+    await rm(temporary, { force: true });
+    if ((signal?.aborted && error === signal.reason) || error instanceof TsmosaicError) throw error;
+    throw new TsmosaicError(`cannot write ${file}: ${reasonOf(error)}`, 1, { cause: error });
+  }
 }
 
 /** Removes the temporaries of `file` left by runs whose process is gone. */

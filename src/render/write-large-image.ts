@@ -1,11 +1,9 @@
-import { rename, rm, stat, statfs } from 'node:fs/promises';
+import { rm, stat, statfs } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
-import { TsmosaicError, reasonOf } from '../errors.js';
-import type { TileStore } from '../index-store/tile-store.js';
+import { TsmosaicError } from '../errors.js';
 import { encoderFor, type LibvipsFormat } from './encode.js';
-import { temporaryPath } from './output-files.js';
-import { renderRegion, type MosaicPlan, type Region } from './render-region.js';
+import { temporaryPath, writeThroughTemporary } from './output-files.js';
 import { writeVipsFile } from './vips-file.js';
 
 /** Bytes of raw pixels rendered and written at a time: a few rows of even the widest mosaics. */
@@ -19,72 +17,66 @@ const POLL_MS = 250;
 export type ImageProgress = (stage: 'render' | 'encode', done: number, total: number) => void;
 
 /**
- * Writes a mosaic of any size to one image file with memory that does not grow with it: the
- * canvas is rendered band by band (renderRegion) into a temporary libvips native (`.v`) file in
- * the output's folder, which sharp/libvips then encodes with sequential access, holding only a few
- * rows at a time. Both temporaries are removed in every case; the result is renamed into place.
+ * Writes an image of any size to one file with memory that does not grow with it: the rows are
+ * rendered band by band (`renderBand(top, rows, into)` gives rows [top, top + rows), into `into`)
+ * into a temporary libvips native (`.v`) file in the output's folder, which sharp/libvips then
+ * encodes with sequential access, holding only a few rows at a time. Both temporaries are removed
+ * in every case; the result is renamed into place.
  *
  * libvips gives no progress while encoding, so the `encode` progress is the size of the file being
  * written against an estimate from encoding one band the same way.
  * @throws {TsmosaicError} when the disk lacks room for the temporary file, or on a write error.
  */
 export async function writeLargeImage(
-  plan: MosaicPlan,
-  store: TileStore,
   file: string,
+  width: number,
+  height: number,
   format: LibvipsFormat,
-  options: {
-    onProgress?: ImageProgress;
-    signal?: AbortSignal;
-    /** Renders a region of the plan (default renderRegion; the caller's may time it). */
-    render?: (region: Region, into: Buffer) => Buffer;
-  } = {},
+  renderBand: (top: number, rows: number, into: Buffer) => Buffer,
+  options: { onProgress?: ImageProgress; signal?: AbortSignal } = {},
 ): Promise<void> {
   const { onProgress, signal } = options;
-  const renderPlan = options.render ?? ((region: Region, into: Buffer): Buffer => renderRegion(plan, store, region, into));
-  const width = plan.columns * store.tileSize;
-  const height = plan.rows * store.tileSize;
-  const rawBytes = width * height * 3;
-  await assertFreeSpace(file, rawBytes);
+  await assertFreeSpace(file, width * height * 3);
   const bandRows = Math.max(1, Math.floor(BAND_BYTES / (width * 3)));
   // writeVipsFile holds two bands at most (one rendered while the other is written): two buffers
   // used in turn, instead of a new one a band, whose garbage would pile up to ~100 MB before it is collected.
   const bands = [Buffer.allocUnsafe(bandRows * width * 3), Buffer.allocUnsafe(bandRows * width * 3)];
   let rendered = 0;
-  const render = (top: number, rows: number): Buffer => renderPlan({ left: 0, top, width, height: rows }, bands[rendered++ % 2]!);
+  const render = (top: number, rows: number): Buffer => renderBand(top, rows, bands[rendered++ % 2]!);
 
   const raw = temporaryPath(file, 'v');
-  const encoded = temporaryPath(file);
+  let totalMb = 1;
   try {
-    await writeVipsFile(raw, width, height, bandRows, render, (done) => onProgress?.('render', done, height), signal);
-    signal?.throwIfAborted();
+    await writeThroughTemporary(
+      file,
+      async (encoded) => {
+        await writeVipsFile(raw, width, height, bandRows, render, (done) => onProgress?.('render', done, height), signal);
+        signal?.throwIfAborted();
 
-    const sampleRows = Math.min(height, Math.max(1, Math.floor(SAMPLE_BYTES / (width * 3))));
-    const estimate = await estimateSize(render(Math.floor((height - sampleRows) / 2), sampleRows), width, height, format);
-    const totalMb = Math.max(1, Math.round(estimate / 1e6));
-    onProgress?.('encode', 0, totalMb);
-    const poll = setInterval(() => {
-      stat(encoded).then(
-        ({ size }) => onProgress?.('encode', Math.min(Math.round(size / 1e6), totalMb - 1), totalMb),
-        () => undefined,
-      );
-    }, POLL_MS);
-    try {
-      // libvips maps the .v file in windows and encodes it top to bottom: memory stays flat.
-      const encoding = encoderFor(sharp(raw, { limitInputPixels: false, sequentialRead: true }), format, width, height).toFile(encoded);
-      await untilDoneOrAborted(encoding, signal);
-    } finally {
-      clearInterval(poll);
-    }
-    await rename(encoded, file);
-    onProgress?.('encode', totalMb, totalMb);
-  } catch (error) {
-    await Promise.all([rm(raw, { force: true }), rm(encoded, { force: true })]);
-    if (signal?.aborted && error === signal.reason) throw error;
-    if (error instanceof TsmosaicError) throw error;
-    throw new TsmosaicError(`cannot write ${file}: ${reasonOf(error)}`, 1, { cause: error });
+        const sampleRows = Math.min(height, Math.max(1, Math.floor(SAMPLE_BYTES / (width * 3))));
+        const estimate = await estimateSize(render(Math.floor((height - sampleRows) / 2), sampleRows), width, height, format);
+        totalMb = Math.max(1, Math.round(estimate / 1e6));
+        onProgress?.('encode', 0, totalMb);
+        const poll = setInterval(() => {
+          stat(encoded).then(
+            ({ size }) => onProgress?.('encode', Math.min(Math.round(size / 1e6), totalMb - 1), totalMb),
+            () => undefined,
+          );
+        }, POLL_MS);
+        try {
+          // libvips maps the .v file in windows and encodes it top to bottom: memory stays flat.
+          const encoding = encoderFor(sharp(raw, { limitInputPixels: false, sequentialRead: true }), format, width, height).toFile(encoded);
+          await untilDoneOrAborted(encoding, signal);
+        } finally {
+          clearInterval(poll);
+        }
+      },
+      signal,
+    );
+  } finally {
+    await rm(raw, { force: true });
   }
-  await rm(raw, { force: true });
+  onProgress?.('encode', totalMb, totalMb);
 }
 
 /** The encoded size of the whole image, from encoding a band of it the same way. */

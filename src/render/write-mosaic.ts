@@ -1,10 +1,8 @@
-import { rename, rm } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
-import { TsmosaicError, reasonOf } from '../errors.js';
 import type { TileStore } from '../index-store/tile-store.js';
 import { writeDeepZoom, assertDeepZoomReplaceable } from './deep-zoom.js';
 import { writeImage, type OutputFormat } from './encode.js';
-import { temporaryPath } from './output-files.js';
+import { writeThroughTemporary } from './output-files.js';
 import { writePng } from './png-stream.js';
 import { renderRegion, type MosaicPlan, type Region } from './render-region.js';
 import { writeLargeImage } from './write-large-image.js';
@@ -60,10 +58,12 @@ export async function writeMosaic(plan: MosaicPlan, store: TileStore, file: stri
   } else if (format === 'png') {
     // One band buffer, rendered into again and again: the first band is the tallest.
     let band: Buffer | undefined;
-    await writePngFile(file, width, height, (top, rows) => render({ left: 0, top, width, height: rows }, (band ??= Buffer.allocUnsafe(rows * width * 3))), {
+    const renderBand = (top: number, rows: number): Buffer => render({ left: 0, top, width, height: rows }, (band ??= Buffer.allocUnsafe(rows * width * 3)));
+    await writeThroughTemporary(
+      file,
+      (temporary) => writePng(temporary, width, height, renderBand, { signal, onProgress: (done, total) => onProgress?.('encode', done, total) }),
       signal,
-      onProgress: (done, total) => onProgress?.('encode', done, total),
-    });
+    );
   } else if (width * height * 3 <= ONE_PIECE_MAX_BYTES) {
     onProgress?.('render', 0, height);
     const canvas = render({ left: 0, top: 0, width, height });
@@ -73,23 +73,7 @@ export async function writeMosaic(plan: MosaicPlan, store: TileStore, file: stri
     await writeImage(canvas, width, height, file, format);
     onProgress?.('encode', 1, 1);
   } else {
-    await writeLargeImage(plan, store, file, format, { onProgress, signal, render });
+    await writeLargeImage(file, width, height, format, (top, rows, into) => render({ left: 0, top, width, height: rows }, into), { onProgress, signal });
   }
   return { renderSeconds };
-}
-
-/**
- * writePng through a temporary name in the same folder, renamed when complete.
- * @throws {TsmosaicError} on a write error; the signal's reason when aborted.
- */
-async function writePngFile(file: string, width: number, height: number, renderBand: (top: number, rows: number) => Buffer, options: Parameters<typeof writePng>[4]): Promise<void> {
-  const temporary = temporaryPath(file);
-  try {
-    await writePng(temporary, width, height, renderBand, options);
-    await rename(temporary, file);
-  } catch (error) {
-    await rm(temporary, { force: true });
-    if (options?.signal?.aborted && error === options.signal.reason) throw error;
-    throw new TsmosaicError(`cannot write ${file}: ${reasonOf(error)}`, 1, { cause: error });
-  }
 }
