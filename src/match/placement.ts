@@ -210,9 +210,10 @@ export function createTilePlacer(
 
   /**
    * Costs every candidate (tile * 2 + mirrored) for a cell, from `wanted` tiles of the index
-   * (`found`: the index's answer for this cell, when already asked), into `choices` and `costs`.
+   * (`found`: the index's answer for this cell, when already asked), into `choices` and `costs`;
+   * gives how many tiles the index answered.
    */
-  const cost = (cell: number, wanted: number, found?: { neighbors: number[] }): void => {
+  const costCandidates = (cell: number, wanted: number, found?: { neighbors: number[] }): number => {
     const descriptor = describeCell(cell);
     const { neighbors } = found ?? search(cell, wanted, descriptor);
     choiceCount = neighbors.length * (reranked ? variants : 1);
@@ -236,6 +237,7 @@ export function createTilePlacer(
         costs[filled++] = colour + structureCost(method, descriptor, 0, descriptors, tile, variant === 1);
       }
     }
+    return neighbors.length;
   };
 
   /**
@@ -307,9 +309,7 @@ export function createTilePlacer(
       let chosen: number | undefined;
       let fetched = 1;
       if (constrained || reranked) {
-        const found = answers?.[cell - bandStart];
-        cost(cell, wanted, found);
-        fetched = choiceCount / (reranked ? variants : 1);
+        fetched = costCandidates(cell, wanted, answers?.[cell - bandStart]);
         chosen = bestAccepted(constrained ? (choice) => allowedHere(choice >> 1, cell) : () => true);
       } else {
         chosen = search(cell, 1).neighbors[0]! * 2;
