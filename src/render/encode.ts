@@ -58,7 +58,7 @@ export async function assertWritableFolder(file: string): Promise<void> {
   if (!isDirectory) throw new TsmosaicError(`cannot write ${file}: folder ${folder} does not exist`);
 }
 
-/** The formats libvips encodes for tsmosaic (PNG has its own writer, png-stream.ts; deep zoom its own tiles). */
+/** The formats libvips encodes for tsmosaic (PNG has its own writer, write-png.ts; deep zoom its own tiles). */
 export type LibvipsFormat = Exclude<OutputFormat, 'dzi' | 'png'>;
 
 /** `image` set up to be saved in `format` (`width` x `height` RGB) with tsmosaic's settings. */

@@ -3,14 +3,14 @@ import type { TileStore } from '../index-store/tile-store.js';
 import { writeDeepZoom, assertDeepZoomReplaceable } from './deep-zoom.js';
 import { writeImage, type OutputFormat } from './encode.js';
 import { writeThroughTemporary } from './output-files.js';
-import { writePng } from './png-stream.js';
+import { writePng } from './write-png.js';
 import { renderRegion, type MosaicPlan, type Region } from './render-region.js';
 import { writeLargeImage } from './write-large-image.js';
 
 /**
  * Raw canvases up to this size are rendered and encoded in one piece (fastest for everyday
  * sizes); larger ones are streamed band by band through a temporary file, with flat memory.
- * PNG is always written band by band by tsmosaic's own encoder (png-stream.ts).
+ * PNG is always written band by band by tsmosaic's own encoder (write-png.ts).
  */
 export const ONE_PIECE_MAX_BYTES = 48 * 1024 * 1024;
 

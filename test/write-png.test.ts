@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import zlib from 'node:zlib';
 import sharp from 'sharp';
 import { seededRandom } from '../src/match/random.js';
-import { adler32, writePng } from '../src/render/png-stream.js';
+import { adler32, writePng } from '../src/render/write-png.js';
 import { decode, tempDir } from './helpers.js';
 
 const root = await tempDir();
