@@ -323,8 +323,9 @@ async function openPrevious(out: string, settings: Settings, onNote: ((message: 
   }
   // Shards from before they were split by lightness are searched whole: rebuilt, not copied.
   const { shardLightness, ...ann } = manifest.ann;
-  const reusable = shardLightness && ann.shardTiles !== undefined && isDeepStrictEqual(ann, annDescription(ann.shardTiles));
-  return { ...(await earlierRun(tiles, manifest.tiles, rootsOf(manifest))), reusableAnn: reusable ? { folder: out, shardLightness, shardTiles: ann.shardTiles! } : undefined };
+  const { shardTiles } = ann;
+  const reusable = shardLightness && shardTiles !== undefined && isDeepStrictEqual(ann, annDescription(shardTiles));
+  return { ...(await earlierRun(tiles, manifest.tiles, rootsOf(manifest))), reusableAnn: reusable ? { folder: out, shardLightness, shardTiles } : undefined };
 }
 
 /** Whether a relative path belongs to a shard: a hash of the path, so adding files never moves others. */
