@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import zlib from 'node:zlib';
 import sharp from 'sharp';
 import { seededRandom } from '../src/match/random.js';
-import { adler32, writePng } from '../src/render/write-png.js';
+import { adler32Combine, writePng } from '../src/render/write-png.js';
 import { decode, tempDir } from './helpers.js';
 
 const root = await tempDir();
@@ -15,18 +15,21 @@ function randomBytes(length: number, seed: number): Buffer {
   return Buffer.from(Array.from({ length }, () => Math.floor(next() * 256)));
 }
 
-test('adler32 is zlib’s, also when continued piece by piece', () => {
-  const bytes = randomBytes(20_000, 1);
-  // A zlib stream ends with the Adler-32 of its data.
+/** The Adler-32 zlib computes: the end of a zlib stream of `bytes`, stored. */
+function zlibAdler32(bytes: Uint8Array): number {
   const stored = zlib.deflateSync(bytes, { level: 0 });
-  const expected = stored.readUInt32BE(stored.length - 4);
-  assert.equal(adler32(bytes), expected);
-  assert.equal(adler32(bytes.subarray(7000), adler32(bytes.subarray(0, 7000))), expected);
-  assert.equal(adler32(new Uint8Array(0)), 1);
-  // All 255s: the sums come closest to overflowing.
-  const ones = Buffer.alloc(100_000, 255);
-  const onesStored = zlib.deflateSync(ones, { level: 0 });
-  assert.equal(adler32(ones), onesStored.readUInt32BE(onesStored.length - 4));
+  return stored.readUInt32BE(stored.length - 4);
+}
+
+test('adler32Combine gives the Adler-32 of two pieces together, as zlib computes it', () => {
+  const bytes = randomBytes(200_000, 1);
+  // Pieces shorter and longer than 65521 (the modulus), empty ones, and all 255s (the largest sums).
+  for (const split of [0, 1, 7000, 65521, 70_000, 199_999, 200_000]) {
+    const [head, tail] = [bytes.subarray(0, split), bytes.subarray(split)];
+    assert.equal(adler32Combine(zlibAdler32(head), zlibAdler32(tail), tail.length), zlibAdler32(bytes), `split at ${split}`);
+  }
+  const ones = Buffer.alloc(300_000, 255);
+  assert.equal(adler32Combine(zlibAdler32(ones.subarray(0, 123_456)), zlibAdler32(ones.subarray(123_456)), 300_000 - 123_456), zlibAdler32(ones));
 });
 
 /** Writes `pixels` through writePng, handing them out band by band as the renderer would. */
