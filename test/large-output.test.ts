@@ -4,7 +4,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import sharp from 'sharp';
 import { TileStore } from '../src/index-store/tile-store.js';
-import { renderRegion, type MosaicPlan, type Region } from '../src/render/render-region.js';
+import { RenderArena, renderRegion, type MosaicPlan, type Region } from '../src/render/render-region.js';
 import { ONE_PIECE_MAX_BYTES, writeMosaic } from '../src/render/write-mosaic.js';
 import { vipsHeader } from '../src/render/vips-file.js';
 import { cropRaw, tempDir } from './helpers.js';
@@ -137,7 +137,7 @@ test('an aborted write removes its temporaries and throws the reason', async () 
   assert.deepEqual(await readdir(folder), []);
 });
 
-test('tile rows copied as 32-bit words (tiles of 4n px) or bytes give the same pixels as a pixel-by-pixel copy', () => {
+test('tile rows copied as 32-bit words (tiles of 4n px) or bytes, mirrored or not, give the same pixels as a pixel-by-pixel copy', () => {
   for (const tileSize of [4, 8, 5]) {
     const count = 9;
     const next = random(tileSize);
@@ -146,11 +146,13 @@ test('tile rows copied as 32-bit words (tiles of 4n px) or bytes give the same p
     pixels.set(Array.from({ length: pixels.length }, () => Math.floor(next() * 256)));
     const store = new TileStore(pixels, tileSize, count);
     const plan = randomPlan(13, 7, count, tileSize);
+    plan.mirrored = Uint8Array.from(plan.tiles, () => (next() < 0.5 ? 1 : 0));
     const width = plan.columns * tileSize;
     const height = plan.rows * tileSize;
     const pixelAt = (x: number, y: number, c: number): number => {
-      const tile = plan.tiles[Math.floor(y / tileSize) * plan.columns + Math.floor(x / tileSize)]!;
-      return store.pixels[tile * store.tileBytes + ((y % tileSize) * tileSize + (x % tileSize)) * 3 + c]!;
+      const cell = Math.floor(y / tileSize) * plan.columns + Math.floor(x / tileSize);
+      const tileX = plan.mirrored![cell] ? tileSize - 1 - (x % tileSize) : x % tileSize;
+      return store.pixels[plan.tiles[cell]! * store.tileBytes + ((y % tileSize) * tileSize + tileX) * 3 + c]!;
     };
     // Whole rows (aligned), and regions starting and ending inside tiles (unaligned pieces).
     for (const region of [{ left: 0, top: 0, width, height }, { left: 1, top: 3, width: width - 3, height: height - 5 }, { left: tileSize, top: 1, width: 2 * tileSize, height: 2 }]) {
@@ -162,6 +164,9 @@ test('tile rows copied as 32-bit words (tiles of 4n px) or bytes give the same p
       // Into a canvas at an odd byte offset: every row by Buffer.copy.
       const odd = Buffer.alloc(expected.length + 1).subarray(1);
       assert.ok(renderRegion(plan, store, region, odd).equals(expected), `odd canvas, tile size ${tileSize}, region ${JSON.stringify(region)}`);
+      // Into a canvas in the tiles' own memory: rows by copyWithin.
+      const arena = new RenderArena(store, expected.length, 1);
+      assert.ok(renderRegion(plan, arena.store, region, arena.canvases[0]).equals(expected), `arena, tile size ${tileSize}, region ${JSON.stringify(region)}`);
     }
   }
 });
