@@ -11,7 +11,7 @@ import { loadIndex, readManifest, type LoadedIndex } from '../index-store/read-i
 import type { TileStore } from '../index-store/tile-store.js';
 import { DEFAULT_METHOD, DEFAULT_MIN_DISTANCE } from '../match/defaults.js';
 import { annVectors, cellDescriber, descriptorLength, RGB_METHOD, sameIndexSpace, tileDescriptors, type MatchMethod } from '../match/method.js';
-import { createTilePlacer, feasibleMinDistance, placementBandRows } from '../match/placement.js';
+import { createTilePlacer, feasibleMinDistance } from '../match/placement.js';
 import { measureFidelity, STRUCTURE_GRID, type Fidelity } from '../quality/fidelity.js';
 import { assertWritableFolder, formatFromPath } from '../render/encode.js';
 import type { MosaicPlan } from '../render/render-region.js';
@@ -77,6 +77,12 @@ export interface BuildMosaicOptions {
   /** Informational messages for the user (e.g. the target was sampled down). */
   onNote?: (message: string) => void;
 }
+
+/**
+ * Cells of the target sampled at once (whole rows, at least one) for placement: a 200-column grid
+ * 20 rows at a time, so that memory does not grow with huge grids.
+ */
+const SAMPLED_CELLS = 4096;
 
 /** Seconds spent in each step of `buildMosaic`. */
 export interface BuildTimings {
@@ -180,40 +186,58 @@ export async function buildMosaic(index: string, target: string, options: BuildM
   const image = await targetLoading;
   const grain = descriptorLength(method) === 3 ? 1 : method.grid;
   lap('target');
+  signal?.throwIfAborted();
 
-  // Huge grids are sampled and placed a band of rows at a time, so memory does not grow with them.
+  // Rows are placed one at a time (see createTilePlacer) when the writer asks for them: a PNG's
+  // bands deflate on the thread pool while later rows are placed. The target is sampled
+  // SAMPLED_CELLS at a time, so memory does not grow with huge grids.
   const catalogue = { count: loaded.tiles.count, descriptors, ann, cropsPerPicture: crops };
   const placer = createTilePlacer(method, columns, rows, catalogue, { minDistance, maxUses, seed }, (done, total) => onProgress?.({ stage: 'match', done, total }));
-  const bandRows = placementBandRows(columns, rows);
-  let matchMeans: Float32Array = new Float32Array(0);
-  let sampling = 0;
-  for (let firstRow = 0; firstRow < rows; firstRow += bandRows) {
-    signal?.throwIfAborted();
-    const band = { firstRow, rows: Math.min(bandRows, rows - firstRow) };
-    const sampled = performance.now();
-    matchMeans = await targetMeans(image, columns, rows, grain, band);
-    sampling += (performance.now() - sampled) / 1000;
-    placer.placeRows(band.firstRow, band.rows, cellDescriber(matchMeans, columns, band.rows, method));
+  const sampledRows = Math.max(1, Math.floor(SAMPLED_CELLS / columns));
+  let sampled: { firstRow: number; rows: number; describe: (cell: number) => Float32Array } | undefined;
+  let placedRows = 0;
+  let [sampling, matching] = [0, 0];
+  const placeThrough = async (wanted: number): Promise<void> => {
+    for (; placedRows < wanted; placedRows++) {
+      signal?.throwIfAborted();
+      if (!sampled || placedRows === sampled.firstRow + sampled.rows) {
+        const started = performance.now();
+        const band = { firstRow: placedRows, rows: Math.min(sampledRows, rows - placedRows) };
+        sampled = { ...band, describe: cellDescriber(await targetMeans(image, columns, rows, grain, band), columns, band.rows, method) };
+        sampling += (performance.now() - started) / 1000;
+      }
+      const started = performance.now();
+      const { describe } = sampled;
+      const offset = (placedRows - sampled.firstRow) * columns;
+      placer.placeRows(placedRows, 1, (cell) => describe(offset + cell));
+      matching += (performance.now() - started) / 1000;
+    }
+  };
+  const plan: MosaicPlan = { columns, rows, tiles: placer.tiles, mirrored: placer.mirrored };
+  if (blend > 0) {
+    await placeThrough(rows);
+    plan.tint = blendTint(await targetMeans(image, columns, rows), placer.tiles, loaded, blend);
   }
-  const placement = placer.result();
-  if (placement.relaxed > 0) onNote?.(`${placement.relaxed} cells could not keep --min-distance ${minDistance} within --max-uses ${maxUses}`);
-  const plan: MosaicPlan = { columns, rows, tiles: placement.tiles, mirrored: placement.mirrored };
-  if (blend > 0) plan.tint = blendTint(grain === 1 && bandRows === rows ? matchMeans : await targetMeans(image, columns, rows), placement.tiles, loaded, blend);
-  lap('match');
-  timings.target += sampling;
-  timings.match -= sampling;
-
-  signal?.throwIfAborted();
 
   const width = columns * tileSize;
   const height = rows * tileSize;
   if (deepZoomFolder) await mkdir(deepZoomFolder, { recursive: true });
-  const written = await writeMosaic(plan, store, out, format, { signal, onProgress: (stage, done, total) => onProgress?.({ stage, done, total }) });
+  const written = await writeMosaic(plan, store, out, format, {
+    signal,
+    placed: placeThrough,
+    // The writer's progress once every row is placed (before, the bar shows placement's).
+    onProgress: (stage, done, total) => placedRows === rows && onProgress?.({ stage, done, total }),
+  });
+  const placement = placer.result();
+  if (placement.relaxed > 0) onNote?.(`${placement.relaxed} cells could not keep --min-distance ${minDistance} within --max-uses ${maxUses}`);
   if (options.plan) await writePlan(path.resolve(options.plan), plan, loaded);
-  // Rendering (on this thread) is timed as `assemble`, the rest of the write (encoding, deep zoom tiles, the plan) as `encode`.
+  // The write's time: placing rows (match), sampling the target for them (target), rendering on
+  // this thread (assemble) and the rest, encoding, deep zoom tiles and the plan (encode).
   lap('encode');
+  timings.match = matching;
+  timings.target += sampling;
   timings.assemble = written.renderSeconds;
-  timings.encode -= written.renderSeconds;
+  timings.encode -= matching + sampling + written.renderSeconds;
 
   const deltaE = options.measure
     ? measureFidelity(plan, await targetMeans(image, columns * STRUCTURE_GRID, rows * STRUCTURE_GRID), store === loaded.tiles ? loaded.features : renderedStructure(store))

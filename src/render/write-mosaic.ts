@@ -19,6 +19,12 @@ export type WriteProgress = (stage: 'render' | 'encode' | 'tiles', done: number,
 
 export interface WriteMosaicOptions {
   onProgress?: WriteProgress;
+  /**
+   * When the plan is still being placed: resolves once its first `rows` rows are. A PNG asks for
+   * the rows of each band as it goes, so bands are encoded while later rows are placed; the other
+   * formats ask for every row first.
+   */
+  placed?: (rows: number) => Promise<void>;
   /** Stops the work between bands or tiles; temporaries are removed and the reason thrown. */
   signal?: AbortSignal;
 }
@@ -43,7 +49,7 @@ export interface WriteMosaicResult {
  * @throws {TsmosaicError} on a write error; the signal's reason when aborted.
  */
 export async function writeMosaic(plan: MosaicPlan, store: TileStore, file: string, format: OutputFormat, options: WriteMosaicOptions = {}): Promise<WriteMosaicResult> {
-  const { onProgress, signal } = options;
+  const { onProgress, signal, placed } = options;
   const width = plan.columns * store.tileSize;
   const height = plan.rows * store.tileSize;
   let renderSeconds = 0;
@@ -53,12 +59,16 @@ export async function writeMosaic(plan: MosaicPlan, store: TileStore, file: stri
     renderSeconds += (performance.now() - started) / 1000;
     return pixels;
   };
+  if (format !== 'png') await placed?.(plan.rows);
   if (format === 'dzi') {
     await writeDeepZoom(plan, store, file, { signal, onProgress: (done, total) => onProgress?.('tiles', done, total) });
   } else if (format === 'png') {
     // One band buffer, rendered into again and again: the first band is the tallest.
     let band: Buffer | undefined;
-    const renderBand = (top: number, rows: number): Buffer => render({ left: 0, top, width, height: rows }, (band ??= Buffer.allocUnsafe(rows * width * 3)));
+    const renderBand = async (top: number, rows: number): Promise<Buffer> => {
+      await placed?.(Math.ceil((top + rows) / store.tileSize));
+      return render({ left: 0, top, width, height: rows }, (band ??= Buffer.allocUnsafe(rows * width * 3)));
+    };
     await writeThroughTemporary(
       file,
       (temporary) => writePng(temporary, width, height, renderBand, { signal, onProgress: (done, total) => onProgress?.('encode', done, total) }),
