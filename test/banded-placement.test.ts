@@ -5,8 +5,9 @@ import { test } from 'node:test';
 import { buildMosaic, processCollection } from '../src/index.js';
 import { loadIndex, readManifest } from '../src/index-store/read-index.js';
 import { DEFAULT_METHOD } from '../src/match/defaults.js';
-import { cellDescriber, descriptorLength, tileDescriptors } from '../src/match/method.js';
-import { createTilePlacer, placeTiles, type PlacementRules } from '../src/match/placement.js';
+import { answerCells, cachedSearch } from '../src/match/cell-search.js';
+import { tileDescriptors } from '../src/match/method.js';
+import { candidateCount, createTilePlacer, type PlacementRules } from '../src/match/placement.js';
 import { seededRandom } from '../src/match/random.js';
 import { loadTarget, readTargetSize, targetMeans } from '../src/mosaic/target.js';
 import { areaAverage } from '../src/raster/area-average.js';
@@ -79,16 +80,14 @@ async function placeInBands(columns: number, bandRows: number, rules: PlacementR
   const catalogue = { count, descriptors: tileDescriptors(loaded.features, count, DEFAULT_METHOD), ann: loaded.ann, cropsPerPicture: manifest.crops };
   const rows = Math.round((columns * 45) / 60);
   const image = await loadTarget(target, columns, rows, await readTargetSize(target));
-  const grid = descriptorLength(DEFAULT_METHOD) === 3 ? 1 : DEFAULT_METHOD.grid;
   const placer = createTilePlacer(DEFAULT_METHOD, columns, rows, catalogue, rules);
+  const search = cachedSearch(loaded.ann, DEFAULT_METHOD);
+  const candidates = candidateCount(DEFAULT_METHOD, rules, columns * rows, count);
   for (let firstRow = 0; firstRow < rows; firstRow += bandRows) {
     const band = { firstRow, rows: Math.min(bandRows, rows - firstRow) };
-    placer.placeRows(firstRow, band.rows, cellDescriber(await targetMeans(image, columns, rows, grid, band), columns, band.rows, DEFAULT_METHOD));
-  }
-  if (bandRows >= rows) {
-    // One band is placeTiles' global order.
-    const whole = placeTiles(DEFAULT_METHOD, cellDescriber(await targetMeans(image, columns, rows, grid), columns, rows, DEFAULT_METHOD), columns, rows, catalogue, rules);
-    assert.deepEqual(placer.result().tiles, whole.tiles);
+    const cells = await answerCells({ target: image, columns, rows, method: DEFAULT_METHOD }, band, search, candidates);
+    assert.equal(cells.neighbors.length, columns * band.rows * candidates);
+    placer.placeRows(firstRow, band.rows, cells);
   }
   return { tiles: Array.from(placer.result().tiles, (tile) => Math.floor(tile / manifest.crops)), rows };
 }

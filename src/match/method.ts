@@ -76,28 +76,15 @@ export function tileDescriptors(features: Float32Array, count: number, method: M
   return describe(count, STORED_GRID, method, (tile, sub, c) => features[tile * stride + sub * 3 + c]!, into);
 }
 
-/** Up to this many bytes of cell descriptors are computed once and kept; larger grids describe cells when asked. */
-const KEPT_DESCRIPTOR_BYTES = 64 * 1024 * 1024;
-
-/**
- * Describes the cells of a `columns` x `rows` grid from the target's sRGB means at `grid` x the
- * grid's resolution. Placement asks for a cell several times: small grids are described once and
- * kept; above KEPT_DESCRIPTOR_BYTES cells are described on each call, so memory stays bounded.
- */
-export function cellDescriber(means: Float32Array, columns: number, rows: number, method: MatchMethod): (cell: number) => Float32Array {
+/** The descriptors of every cell of a `columns` x `rows` grid, row-major, from the target's sRGB means at `grid` x the grid's resolution. */
+export function cellDescriptors(means: Float32Array, columns: number, rows: number, method: MatchMethod): Float32Array {
   const grid = descriptorLength(method) === 3 ? 1 : method.grid;
   const width = columns * grid;
-  const mean = (cell: number, sub: number, c: number): number => {
+  return describe(columns * rows, grid, method, (cell, sub, c) => {
     const x = (cell % columns) * grid + (sub % grid);
     const y = Math.floor(cell / columns) * grid + Math.floor(sub / grid);
     return means[(y * width + x) * 3 + c]!;
-  };
-  const length = descriptorLength(method);
-  if (columns * rows * length * 4 <= KEPT_DESCRIPTOR_BYTES) {
-    const all = describe(columns * rows, grid, method, mean);
-    return (cell) => all.subarray(cell * length, (cell + 1) * length);
-  }
-  return (cell) => describe(1, grid, method, (_, sub, c) => mean(cell, sub, c));
+  });
 }
 
 /**

@@ -1,6 +1,7 @@
 import { TsmosaicError } from '../errors.js';
 import type { AnnSearch } from '../index-store/ann.js';
-import { annVectors, colourCost, descriptorLength, structureCost, type MatchMethod } from './method.js';
+import { cachedSearch, type CellAnswers } from './cell-search.js';
+import { colourCost, descriptorLength, structureCost, type MatchMethod } from './method.js';
 import { shuffledOrder } from './random.js';
 
 /** Rules on where tiles may go. */
@@ -26,19 +27,8 @@ export interface Placement {
 
 /** Tiles fetched from the index per cell before ranking by cost; more are fetched when all are blocked. */
 const CANDIDATES = 16;
-/**
- * Index answers kept for sharing between cells; the cache is emptied when full (about 500 bytes an
- * entry: 100,000 held 100 MB more at 500 Mpx than at 100 Mpx, with the garbage of the last one).
- */
-const CACHE_ENTRIES = 50_000;
 /** Allowed tiles ranked by cost when every candidate is blocked and farther tiles are fetched (12: cell ΔE00 +2% at min-distance 5, half the time of ranking all). */
 const FARTHER_RANKED = 12;
-/**
- * Query vectors are rounded to this many units for sharing index answers: whole sRGB levels, as
- * pycollage's 8-bit target pixels, and 2 CIELAB units (measured: cell ΔE00 +0.3%, half the time).
- */
-const QUERY_ROUNDING = { rgb: 1, lab: 2 } as const;
-
 /** What placement needs to know about the tiles. */
 export interface TileCatalogue {
   count: number;
@@ -51,23 +41,12 @@ export interface TileCatalogue {
 }
 
 /**
- * Chooses a tile (and its orientation) for every cell: among the index's nearest candidates, the
- * one of least cost (`colourCost` + `structureCost`) that the rules allow, filling cells in the order of `fillOrder`.
- * `describeCell` describes any cell of the grid; the whole grid is one band.
- * @throws {TsmosaicError} when the rules cannot be met by this many tiles at all.
+ * Index answers placement wants for each cell of a `cells`-cell grid under `rules` (see CellAnswers):
+ * CANDIDATES to rank when it ranks by cost or rules may block tiles, else the nearest (pycollage's method).
  */
-export function placeTiles(
-  method: MatchMethod,
-  describeCell: (cell: number) => Float32Array,
-  columns: number,
-  rows: number,
-  catalogue: TileCatalogue,
-  rules: PlacementRules,
-  onProgress?: (done: number, total: number) => void,
-): Placement {
-  const placer = createTilePlacer(method, columns, rows, catalogue, rules, onProgress);
-  placer.placeRows(0, rows, describeCell);
-  return placer.result();
+export function candidateCount(method: MatchMethod, rules: PlacementRules, cells: number, searchable: number): number {
+  const ranked = method.metric === 'lab' || rules.minDistance > 0 || rules.maxUses < cells;
+  return Math.max(1, Math.min(ranked ? CANDIDATES : 1, searchable));
 }
 
 /** Placement of a grid band by band (see createTilePlacer). */
@@ -76,8 +55,8 @@ export interface TilePlacer {
   readonly tiles: Uint16Array | Uint32Array;
   /** 1 where a cell's tile is mirrored, filled in as rows are placed. */
   readonly mirrored: Uint8Array;
-  /** Places the cells of rows [firstRow, firstRow + rowCount); `describeCell` takes a cell's index within the band. */
-  placeRows(firstRow: number, rowCount: number, describeCell: (cellInBand: number) => Float32Array): void;
+  /** Places the cells of rows [firstRow, firstRow + rowCount), described and answered by `cells` (with `candidateCount` answers a cell). */
+  placeRows(firstRow: number, rowCount: number, cells: CellAnswers): void;
   /** The placement, once every row is placed. */
   result(): Placement;
 }
@@ -112,6 +91,7 @@ export function createTilePlacer(
   assertFeasible(cellCount, pictureCount, rules);
   const constrained = minDistance > 0 || maxUses < cellCount;
   const reranked = method.metric === 'lab';
+  const wanted = candidateCount(method, rules, cellCount, searchable);
   const variants = method.metric === 'lab' && method.mirror ? 2 : 1;
   const length = descriptorLength(method);
   const tiles = tileCount <= 0x10000 ? new Uint16Array(cellCount) : new Uint32Array(cellCount);
@@ -119,10 +99,10 @@ export function createTilePlacer(
   const uses = new Uint32Array(pictureCount);
   const reach = Math.floor(minDistance);
   let relaxed = 0;
-  // The band being placed, from cell bandStart on, and what describes its cells.
+  // The band being placed, from cell bandStart on, with its cells' descriptors and index answers.
   let bandStart = 0;
-  let describeBandCell: (cellInBand: number) => Float32Array = () => new Float32Array(length);
-  const describeCell = (cell: number): Float32Array => describeBandCell(cell - bandStart);
+  let band: CellAnswers = { descriptors: new Float32Array(0), k: wanted, neighbors: new Int32Array(0), distances: new Float32Array(0) };
+  const describeCell = (cell: number): Float32Array => band.descriptors.subarray((cell - bandStart) * length, (cell - bandStart + 1) * length);
 
   // Cells within min-distance of a cell, as offsets; a tile is checked against whichever is
   // shorter: the cells around (grid lookup) or the list of places it already has. Both cover the
@@ -168,28 +148,9 @@ export function createTilePlacer(
     return checkedAnswer[picture] === 1;
   };
 
-  // Nearby cells often want the same tiles: the index is asked once per coarsely rounded query
-  // vector, and each cell then ranks that shared candidate set by its own exact cost.
-  const neighbourCache = new Map<string, { neighbors: number[]; distances: number[] }>();
-  const rounding = QUERY_ROUNDING[method.metric];
-  const keyCodes = new Uint16Array(length + 2);
-  const search = (cell: number, wanted: number, descriptor = describeCell(cell)): { neighbors: number[]; distances: number[] } => {
-    const query = annVectors(descriptor, method);
-    // One flat string of 16-bit codes: a template built piece by piece is a rope of a dozen
-    // strings, several times the memory of its text, for each of the cache's entries.
-    keyCodes[0] = wanted & 0xffff;
-    keyCodes[1] = wanted >>> 16;
-    for (let i = 0; i < length; i++) keyCodes[i + 2] = Math.round(query[i]! / rounding) + 0x8000;
-    const key = String.fromCharCode(...keyCodes);
-    let found = neighbourCache.get(key);
-    if (!found) {
-      found = ann.searchKnn(Array.from(query), Math.min(wanted, searchable));
-      // Bounded, so memory does not grow with gigapixel grids.
-      if (neighbourCache.size >= CACHE_ENTRIES) neighbourCache.clear();
-      neighbourCache.set(key, found);
-    }
-    return found;
-  };
+  // Farther tiles, when every answer of the band's is blocked.
+  const searchCached = cachedSearch(ann, method);
+  const search = (cell: number, wanted: number): { neighbors: number[] } => searchCached(describeCell(cell), wanted);
 
   // The candidates of the cell being chosen (tile * 2 + mirrored) and their costs, unsorted.
   const maxChoices = CANDIDATES * variants;
@@ -198,21 +159,21 @@ export function createTilePlacer(
   let choiceCount = 0;
 
   /**
-   * Costs every candidate (tile * 2 + mirrored) for a cell, from `wanted` tiles of the index
-   * (`found`: the index's answer for this cell, when already asked), into `choices` and `costs`;
-   * gives how many tiles the index answered.
+   * Costs every candidate (tile * 2 + mirrored) for a cell, from the band's index answers for it,
+   * into `choices` and `costs`; gives how many tiles the index answered.
    */
-  const costCandidates = (cell: number, wanted: number, found?: { neighbors: number[] }): number => {
+  const costCandidates = (cell: number): number => {
     const descriptor = describeCell(cell);
-    const { neighbors } = found ?? search(cell, wanted, descriptor);
-    choiceCount = neighbors.length * (reranked ? variants : 1);
+    const { k, neighbors } = band;
+    const first = (cell - bandStart) * k;
+    choiceCount = k * (reranked ? variants : 1);
     if (choiceCount > choices.length) {
       choices = new Int32Array(choiceCount);
       costs = new Float64Array(choiceCount);
     }
     let filled = 0;
-    for (let i = 0; i < neighbors.length; i++) {
-      const tile = neighbors[i]!;
+    for (let i = 0; i < k; i++) {
+      const tile = neighbors[first + i]!;
       if (!reranked) {
         // The index's own order is the ranking.
         choices[filled] = tile * 2;
@@ -226,7 +187,7 @@ export function createTilePlacer(
         costs[filled++] = colour + structureCost(method, descriptor, 0, descriptors, tile, variant === 1);
       }
     }
-    return neighbors.length;
+    return k;
   };
 
   /**
@@ -262,30 +223,30 @@ export function createTilePlacer(
     return best;
   };
 
-  const wanted = constrained || reranked ? CANDIDATES : 1;
   const progressStep = Math.max(1, Math.floor(cellCount / 100));
   let step = 0;
   let bands = 0;
 
-  const placeRows: TilePlacer['placeRows'] = (firstRow, rowCount, describe) => {
+  const placeRows: TilePlacer['placeRows'] = (firstRow, rowCount, cells) => {
     bandStart = firstRow * columns;
     const bandCells = rowCount * columns;
-    describeBandCell = describe;
+    if (cells.descriptors.length !== bandCells * length || cells.neighbors.length !== bandCells * cells.k) {
+      throw new RangeError(`rows ${firstRow}-${firstRow + rowCount - 1}: answers for ${cells.descriptors.length / length} cells, expected ${bandCells}`);
+    }
+    band = cells;
     startWindow(firstRow, rowCount);
     let order: Uint32Array | null = null;
-    // The index's answer for each cell of the band, kept from the regret pass for the ranking.
-    let answers: { neighbors: number[]; distances: number[] }[] | undefined;
     if (constrained) {
       // Regret: how much farther the second nearest picture is than the nearest, in the index's units
       // (crops of the best picture are no alternative under the rules).
+      const { k, neighbors, distances } = cells;
       const regret = new Float32Array(bandCells);
-      answers = new Array<{ neighbors: number[]; distances: number[] }>(bandCells);
       for (let cell = 0; cell < bandCells; cell++) {
-        const { neighbors, distances } = (answers[cell] = search(bandStart + cell, wanted));
-        const best = pictureOf(neighbors[0]!);
+        const first = cell * k;
+        const best = pictureOf(neighbors[first]!);
         let second = 1;
-        while (second < neighbors.length && pictureOf(neighbors[second]!) === best) second++;
-        regret[cell] = Math.sqrt(distances[second] ?? Infinity) - Math.sqrt(distances[0]!);
+        while (second < k && pictureOf(neighbors[first + second]!) === best) second++;
+        regret[cell] = second < k ? Math.sqrt(distances[first + second]!) - Math.sqrt(distances[first]!) : Infinity;
       }
       // Band 0 keeps the seed itself, so a one-band grid is filled in the order it always was.
       order = fillOrder(regret, (rules.seed + bands * 0x9e3779b9) >>> 0);
@@ -298,10 +259,10 @@ export function createTilePlacer(
       let chosen: number | undefined;
       let fetched = 1;
       if (constrained || reranked) {
-        fetched = costCandidates(cell, wanted, answers?.[cell - bandStart]);
+        fetched = costCandidates(cell);
         chosen = bestAccepted(constrained ? (choice) => allowedHere(choice >> 1, cell) : () => true);
       } else {
-        chosen = search(cell, 1).neighbors[0]! * 2;
+        chosen = cells.neighbors[(cell - bandStart) * cells.k]! * 2;
       }
       // All ranked candidates blocked: walk further out in the index's own order and rank only the
       // first few allowed tiles by cost (ranking every farther tile cost more than all the rest).

@@ -10,8 +10,9 @@ import { buildAnn } from '../index-store/ann.js';
 import { loadIndex, readManifest, type LoadedIndex } from '../index-store/read-index.js';
 import type { TileStore } from '../index-store/tile-store.js';
 import { DEFAULT_METHOD, DEFAULT_MIN_DISTANCE } from '../match/defaults.js';
-import { annVectors, cellDescriber, descriptorLength, RGB_METHOD, sameIndexSpace, tileDescriptors, type MatchMethod } from '../match/method.js';
-import { createTilePlacer, feasibleMinDistance } from '../match/placement.js';
+import { annVectors, descriptorLength, RGB_METHOD, sameIndexSpace, tileDescriptors, type MatchMethod } from '../match/method.js';
+import { answerCells, answerRows, cachedSearch, type CellAnswers } from '../match/cell-search.js';
+import { candidateCount, createTilePlacer, feasibleMinDistance } from '../match/placement.js';
 import { measureFidelity, STRUCTURE_GRID, type Fidelity } from '../quality/fidelity.js';
 import { assertWritableFolder, formatFromPath } from '../render/encode.js';
 import type { MosaicPlan } from '../render/render-region.js';
@@ -184,7 +185,6 @@ export async function buildMosaic(index: string, target: string, options: BuildM
   lap('loadIndex');
 
   const image = await targetLoading;
-  const grain = descriptorLength(method) === 3 ? 1 : method.grid;
   lap('target');
   signal?.throwIfAborted();
 
@@ -192,26 +192,25 @@ export async function buildMosaic(index: string, target: string, options: BuildM
   // bands deflate on the thread pool while later rows are placed. The target is sampled
   // SAMPLED_CELLS at a time, so memory does not grow with huge grids.
   const catalogue = { count: loaded.tiles.count, descriptors, ann, cropsPerPicture: crops };
-  const placer = createTilePlacer(method, columns, rows, catalogue, { minDistance, maxUses, seed }, (done, total) => onProgress?.({ stage: 'match', done, total }));
+  const rules = { minDistance, maxUses, seed };
+  const placer = createTilePlacer(method, columns, rows, catalogue, rules, (done, total) => onProgress?.({ stage: 'match', done, total }));
+  const candidates = candidateCount(method, rules, columns * rows, ann.getCurrentCount());
+  const search = cachedSearch(ann, method);
   const sampledRows = Math.max(1, Math.floor(SAMPLED_CELLS / columns));
-  let sampled: { firstRow: number; rows: number; describe: (cell: number) => Float32Array } | undefined;
+  let sampled: { firstRow: number; rows: number; cells: CellAnswers } | undefined;
   let placedRows = 0;
-  let [sampling, matching] = [0, 0];
+  let matching = 0;
   const placeThrough = async (wanted: number): Promise<void> => {
+    const started = performance.now();
     for (; placedRows < wanted; placedRows++) {
       signal?.throwIfAborted();
       if (!sampled || placedRows === sampled.firstRow + sampled.rows) {
-        const started = performance.now();
         const band = { firstRow: placedRows, rows: Math.min(sampledRows, rows - placedRows) };
-        sampled = { ...band, describe: cellDescriber(await targetMeans(image, columns, rows, grain, band), columns, band.rows, method) };
-        sampling += (performance.now() - started) / 1000;
+        sampled = { ...band, cells: await answerCells({ target: image, columns, rows, method }, band, search, candidates) };
       }
-      const started = performance.now();
-      const { describe } = sampled;
-      const offset = (placedRows - sampled.firstRow) * columns;
-      placer.placeRows(placedRows, 1, (cell) => describe(offset + cell));
-      matching += (performance.now() - started) / 1000;
+      placer.placeRows(placedRows, 1, answerRows(sampled.cells, columns, placedRows - sampled.firstRow, 1));
     }
+    matching += (performance.now() - started) / 1000;
   };
   const plan: MosaicPlan = { columns, rows, tiles: placer.tiles, mirrored: placer.mirrored };
   if (blend > 0) {
@@ -231,13 +230,12 @@ export async function buildMosaic(index: string, target: string, options: BuildM
   const placement = placer.result();
   if (placement.relaxed > 0) onNote?.(`${placement.relaxed} cells could not keep --min-distance ${minDistance} within --max-uses ${maxUses}`);
   if (options.plan) await writePlan(path.resolve(options.plan), plan, loaded);
-  // The write's time: placing rows (match), sampling the target for them (target), rendering on
-  // this thread (assemble) and the rest, encoding, deep zoom tiles and the plan (encode).
+  // The write's time: sampling, describing and placing rows (match), rendering on this thread
+  // (assemble) and the rest, encoding, deep zoom tiles and the plan (encode).
   lap('encode');
   timings.match = matching;
-  timings.target += sampling;
   timings.assemble = written.renderSeconds;
-  timings.encode -= matching + sampling + written.renderSeconds;
+  timings.encode -= matching + written.renderSeconds;
 
   const deltaE = options.measure
     ? measureFidelity(plan, await targetMeans(image, columns * STRUCTURE_GRID, rows * STRUCTURE_GRID), store === loaded.tiles ? loaded.features : renderedStructure(store))
