@@ -9,7 +9,8 @@ import { answerCells, cachedSearch } from '../src/match/cell-search.js';
 import { tileDescriptors } from '../src/match/method.js';
 import { candidateCount, createTilePlacer, type PlacementRules } from '../src/match/placement.js';
 import { seededRandom } from '../src/match/random.js';
-import { loadTarget, readTargetSize, targetMeans } from '../src/mosaic/target.js';
+import { loadTarget, readTargetSize } from '../src/mosaic/target.js';
+import { targetMeans } from '../src/mosaic/target-means.js';
 import { areaAverage } from '../src/raster/area-average.js';
 import { rawImage, solidImage, tempDir } from './helpers.js';
 
@@ -119,4 +120,15 @@ test('a build, placed row by row and sampled 4096 cells at a time, keeps min-dis
   const { cells } = JSON.parse(await readFile(plan, 'utf8')) as { cells: { tile: number }[] };
   assert.equal(cells.length, result.columns * result.rows);
   assert.deepEqual(closeRepeats(cells.map((cell) => cell.tile), result.columns, result.rows, 2), []);
+});
+
+test('a grid large enough for the cell worker is placed exactly as on one thread', async () => {
+  // 160 x 120 cells: more than the 16,384 from which build describes and searches cells in a worker thread.
+  const plan = path.join(root, 'worker-plan.json');
+  const rules = { minDistance: 2, maxUses: Infinity, seed: 3 };
+  const result = await buildMosaic(index, target, { out: path.join(root, 'worker.png'), tilesAcross: 160, tileSize: 1, minDistance: 2, seed: 3, plan });
+  assert.ok(result.columns * result.rows >= 16_384, `${result.columns} x ${result.rows}`);
+  const { cells } = JSON.parse(await readFile(plan, 'utf8')) as { cells: { tile: number }[] };
+  const local = await placeInBands(160, 1, rules);
+  assert.deepEqual(cells.map((cell) => cell.tile), local.tiles);
 });

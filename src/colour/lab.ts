@@ -44,9 +44,14 @@ export function srgbToLab(r: number, g: number, b: number): [number, number, num
   return lab;
 }
 
+/** CIELAB of an sRGB colour (0-255, clamped; fractional means allowed) written to `out` at `at`, with a table for the transfer curve. */
+export function srgbToLabAt(r: number, g: number, b: number, out: { [index: number]: number }, at: number): void {
+  linearToLab(linearFast(r), linearFast(g), linearFast(b), out, at);
+}
+
 /** Converts interleaved sRGB means (0-255, clamped) to interleaved L*a*b* values, with a table for the transfer curve. */
 export function srgbArrayToLab(rgb: ArrayLike<number>): Float32Array {
   const lab = new Float32Array(rgb.length);
-  for (let i = 0; i < rgb.length; i += 3) linearToLab(linearFast(rgb[i]!), linearFast(rgb[i + 1]!), linearFast(rgb[i + 2]!), lab, i);
+  for (let i = 0; i < rgb.length; i += 3) srgbToLabAt(rgb[i]!, rgb[i + 1]!, rgb[i + 2]!, lab, i);
   return lab;
 }

@@ -70,17 +70,27 @@ export async function loadIndex(folder: string, manifest?: IndexManifest): Promi
   const tilePixels = await readSized(folder, INDEX_FILES.tiles, tileCount * tileSize * tileSize * 3);
   const featureBytes = await readSized(folder, INDEX_FILES.features, tileCount * dimensions * 4);
   const features = new Float32Array(featureBytes.buffer.slice(featureBytes.byteOffset, featureBytes.byteOffset + featureBytes.byteLength));
-  const shards = annShardCount(tileCount, checked.ann.shardTiles);
+  const ann = loadIndexAnn(folder, checked);
+  return { folder, manifest: checked, tiles: new TileStore(tilePixels, tileSize, tileCount), features, ann };
+}
+
+/**
+ * Loads the HNSW index (all its shards) of the index folder `folder` described by `manifest`.
+ * @throws {TsmosaicError} when it is damaged.
+ */
+export function loadIndexAnn(folder: string, manifest: Pick<IndexManifest, 'tileCount' | 'crops' | 'ann'>): AnnSearch {
+  const tileCount = manifest.tileCount * manifest.crops;
+  const shards = annShardCount(tileCount, manifest.ann.shardTiles);
   let ann: AnnSearch;
   try {
-    ann = loadAnnShards(folder, descriptorLength(checked.ann.method), shards, checked.ann.shardLightness);
+    ann = loadAnnShards(folder, descriptorLength(manifest.ann.method), shards, manifest.ann.shardLightness);
   } catch (error) {
     throw new TsmosaicError(`${folder} is damaged: cannot read its HNSW index (${reasonOf(error)}); ${RERUN}`);
   }
   if (ann.getCurrentCount() !== tileCount) {
     throw new TsmosaicError(`${folder} is damaged: the HNSW index holds ${ann.getCurrentCount()} tiles, manifest ${tileCount}; ${RERUN}`);
   }
-  return { folder, manifest: checked, tiles: new TileStore(tilePixels, tileSize, tileCount), features, ann };
+  return ann;
 }
 
 /** Whether `ranges` is a list of `shards` [least, greatest] number pairs. */

@@ -1,6 +1,6 @@
 import { STORED_GRID } from '../collection/features.js';
 import { ciede2000 } from '../colour/ciede2000.js';
-import { srgbToLab } from '../colour/lab.js';
+import { srgbToLabAt } from '../colour/lab.js';
 
 /**
  * How tiles are compared with target cells.
@@ -50,18 +50,18 @@ function describe(count: number, side: number, method: MatchMethod, mean: (item:
       for (let c = 0; c < 3; c++) sums[coarse * 3 + c]! += mean(item, sub, c);
     }
     const perCoarse = block * block;
-    const total = [0, 0, 0];
-    for (let i = 0; i < grid * grid * 3; i++) total[i % 3]! += sums[i]! / perCoarse / (grid * grid);
     const base = item * length;
-    if (method.metric === 'rgb') {
-      out.set(total, base);
-      continue;
+    let [red, green, blue] = [0, 0, 0];
+    for (let i = 0; i < grid * grid * 3; i += 3) {
+      red += sums[i]! / perCoarse / (grid * grid);
+      green += sums[i + 1]! / perCoarse / (grid * grid);
+      blue += sums[i + 2]! / perCoarse / (grid * grid);
     }
-    out.set(srgbToLab(total[0]!, total[1]!, total[2]!), base);
+    if (method.metric === 'rgb') [out[base], out[base + 1], out[base + 2]] = [red, green, blue];
+    else srgbToLabAt(red, green, blue, out, base);
+    if (method.metric === 'rgb') continue;
     if (grid === 1) continue;
-    for (let i = 0; i < grid * grid; i++) {
-      out.set(srgbToLab(sums[i * 3]! / perCoarse, sums[i * 3 + 1]! / perCoarse, sums[i * 3 + 2]! / perCoarse), base + 3 + i * 3);
-    }
+    for (let i = 0; i < grid * grid; i++) srgbToLabAt(sums[i * 3]! / perCoarse, sums[i * 3 + 1]! / perCoarse, sums[i * 3 + 2]! / perCoarse, out, base + 3 + i * 3);
   }
   return out;
 }
@@ -76,15 +76,32 @@ export function tileDescriptors(features: Float32Array, count: number, method: M
   return describe(count, STORED_GRID, method, (tile, sub, c) => features[tile * stride + sub * 3 + c]!, into);
 }
 
-/** The descriptors of every cell of a `columns` x `rows` grid, row-major, from the target's sRGB means at `grid` x the grid's resolution. */
+/**
+ * The descriptors of every cell of a `columns` x `rows` grid, row-major, from the target's sRGB
+ * means at `grid` x the grid's resolution (as `describe` would give them, without its per-value calls).
+ */
 export function cellDescriptors(means: Float32Array, columns: number, rows: number, method: MatchMethod): Float32Array {
-  const grid = descriptorLength(method) === 3 ? 1 : method.grid;
+  const length = descriptorLength(method);
+  const grid = length === 3 ? 1 : method.grid;
+  const subs = grid * grid;
   const width = columns * grid;
-  return describe(columns * rows, grid, method, (cell, sub, c) => {
-    const x = (cell % columns) * grid + (sub % grid);
-    const y = Math.floor(cell / columns) * grid + Math.floor(sub / grid);
-    return means[(y * width + x) * 3 + c]!;
-  });
+  const lab = method.metric === 'lab';
+  const out = new Float32Array(columns * rows * length);
+  for (let y = 0, base = 0; y < rows; y++) {
+    for (let x = 0; x < columns; x++, base += length) {
+      let [red, green, blue] = [0, 0, 0];
+      for (let sub = 0; sub < subs; sub++) {
+        const at = ((y * grid + Math.floor(sub / grid)) * width + x * grid + (sub % grid)) * 3;
+        red += means[at]!;
+        green += means[at + 1]!;
+        blue += means[at + 2]!;
+        if (subs > 1) srgbToLabAt(means[at]!, means[at + 1]!, means[at + 2]!, out, base + 3 + sub * 3);
+      }
+      if (lab) srgbToLabAt(red / subs, green / subs, blue / subs, out, base);
+      else [out[base], out[base + 1], out[base + 2]] = [red / subs, green / subs, blue / subs];
+    }
+  }
+  return out;
 }
 
 /**
@@ -94,7 +111,7 @@ export function cellDescriptors(means: Float32Array, columns: number, rows: numb
 export function annVectors(descriptors: Float32Array, method: MatchMethod, into?: Float32Array): Float32Array {
   const length = descriptorLength(method);
   if (length === 3) return descriptors;
-  const vectors = into ? into.subarray(0, descriptors.length) : new Float32Array(descriptors.length);
+  const vectors = into ? (into.length === descriptors.length ? into : into.subarray(0, descriptors.length)) : new Float32Array(descriptors.length);
   for (let base = 0; base < descriptors.length; base += length) {
     for (let i = 0; i < 3; i++) vectors[base + i] = descriptors[base + i]!;
     for (let i = 3; i < length; i++) vectors[base + i] = method.structureWeight * (descriptors[base + i]! - descriptors[base + (i % 3)]!);

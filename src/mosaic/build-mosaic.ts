@@ -11,7 +11,8 @@ import { loadIndex, readManifest, type LoadedIndex } from '../index-store/read-i
 import type { TileStore } from '../index-store/tile-store.js';
 import { DEFAULT_METHOD, DEFAULT_MIN_DISTANCE } from '../match/defaults.js';
 import { annVectors, descriptorLength, RGB_METHOD, sameIndexSpace, tileDescriptors, type MatchMethod } from '../match/method.js';
-import { answerCells, answerRows, cachedSearch, type CellAnswers } from '../match/cell-search.js';
+import { answerRows, type CellAnswers } from '../match/cell-search.js';
+import { localCells, WorkerCells, type CellSource } from '../match/cell-source.js';
 import { candidateCount, createTilePlacer, feasibleMinDistance } from '../match/placement.js';
 import { measureFidelity, STRUCTURE_GRID, type Fidelity } from '../quality/fidelity.js';
 import { assertWritableFolder, formatFromPath } from '../render/encode.js';
@@ -19,7 +20,8 @@ import type { MosaicPlan } from '../render/render-region.js';
 import { temporaryPath } from '../render/output-files.js';
 import { assertOutputReplaceable, writeMosaic } from '../render/write-mosaic.js';
 import { assertOutputFits, chooseGrid, DEFAULT_MAX_COLUMNS, DEFAULT_MAX_PIXELS } from './grid.js';
-import { loadTarget, readTargetSize, targetMeans } from './target.js';
+import { loadTarget, readTargetSize } from './target.js';
+import { targetMeans, type RowBand } from './target-means.js';
 
 export interface BuildProgress {
   stage: 'load' | 'match' | 'render' | 'encode' | 'tiles';
@@ -84,6 +86,8 @@ export interface BuildMosaicOptions {
  * 20 rows at a time, so that memory does not grow with huge grids.
  */
 const SAMPLED_CELLS = 4096;
+/** Grids of at least this many cells are described and searched by a worker thread (see WorkerCells); smaller ones are over before it would have started. */
+const WORKER_CELLS = 4 * SAMPLED_CELLS;
 
 /** Seconds spent in each step of `buildMosaic`. */
 export interface BuildTimings {
@@ -167,93 +171,114 @@ export async function buildMosaic(index: string, target: string, options: BuildM
   };
 
   onProgress?.({ stage: 'load', done: 0, total: 1 });
-  // The target decodes in libuv's pool while the index is read and described here.
-  const targetLoading = loadTarget(target, columns, rows, targetSize);
-  targetLoading.catch(() => undefined); // awaited below; not unhandled if the index fails first
-  const loaded = await loadIndex(index, manifest);
-  const store = loaded.tiles.scaled(tileSize);
   const { crops } = manifest;
+  const tileCount = manifest.tileCount * crops;
   // The tiles placement may choose from: every crop, or (rgb, --no-crops) every crops-th, the centre squares.
   const step = method.metric === 'lab' && options.crops !== false ? 1 : crops;
-  const descriptors = tileDescriptors(loaded.features, loaded.tiles.count, method);
-  const length = descriptorLength(method);
-  const ann =
-    step === 1 && sameIndexSpace(method, manifest.ann.method)
-      ? loaded.ann
-      : buildAnn(annVectors(everyNth(descriptors, length, step), method), length, loaded.tiles.count / step, step);
-  onProgress?.({ stage: 'load', done: 1, total: 1 });
-  lap('loadIndex');
-
-  const image = await targetLoading;
-  lap('target');
-  signal?.throwIfAborted();
-
-  // Rows are placed one at a time (see createTilePlacer) when the writer asks for them: a PNG's
-  // bands deflate on the thread pool while later rows are placed. The target is sampled
-  // SAMPLED_CELLS at a time, so memory does not grow with huge grids.
-  const catalogue = { count: loaded.tiles.count, descriptors, ann, cropsPerPicture: crops };
+  const ownAnn = step === 1 && sameIndexSpace(method, manifest.ann.method);
   const rules = { minDistance, maxUses, seed };
-  const placer = createTilePlacer(method, columns, rows, catalogue, rules, (done, total) => onProgress?.({ stage: 'match', done, total }));
-  const candidates = candidateCount(method, rules, columns * rows, ann.getCurrentCount());
-  const search = cachedSearch(ann, method);
-  const sampledRows = Math.max(1, Math.floor(SAMPLED_CELLS / columns));
-  let sampled: { firstRow: number; rows: number; cells: CellAnswers } | undefined;
-  let placedRows = 0;
-  let matching = 0;
-  const placeThrough = async (wanted: number): Promise<void> => {
-    const started = performance.now();
-    for (; placedRows < wanted; placedRows++) {
-      signal?.throwIfAborted();
-      if (!sampled || placedRows === sampled.firstRow + sampled.rows) {
-        const band = { firstRow: placedRows, rows: Math.min(sampledRows, rows - placedRows) };
-        sampled = { ...band, cells: await answerCells({ target: image, columns, rows, method }, band, search, candidates) };
+  const candidates = candidateCount(method, rules, columns * rows, ownAnn ? tileCount : tileCount / step);
+  // Grids of a few bands or more, searched with the index's own HNSW index, get their cells
+  // described and searched by a worker, started now: it loads that index while this thread loads the rest.
+  const worker =
+    ownAnn && columns * rows >= WORKER_CELLS
+      ? new WorkerCells({ index, manifest: { tileCount: manifest.tileCount, crops, ann: manifest.ann }, grid: { columns, rows, method }, candidates })
+      : undefined;
+  try {
+    // The target decodes in libuv's pool while the index is read and described here.
+    const targetLoading = loadTarget(target, columns, rows, targetSize);
+    targetLoading.then((image) => worker?.setTarget(image), () => undefined); // awaited below; not unhandled if the index fails first
+    const sampledRows = Math.max(1, Math.floor(SAMPLED_CELLS / columns));
+    const bandAt = (firstRow: number): RowBand => ({ firstRow, rows: Math.min(sampledRows, rows - firstRow) });
+    let source: CellSource | undefined = worker;
+    // The answers of the band after the one being placed, asked for ahead: a worker works on them meanwhile.
+    const ask = (firstRow: number): Promise<CellAnswers> | undefined => {
+      const asked = firstRow < rows ? source!.answer(bandAt(firstRow)) : undefined;
+      asked?.catch(() => undefined); // awaited when that band is placed
+      return asked;
+    };
+    let next = worker ? ask(0) : undefined;
+
+    const loaded = await loadIndex(index, manifest);
+    const store = loaded.tiles.scaled(tileSize);
+    const descriptors = tileDescriptors(loaded.features, loaded.tiles.count, method);
+    const length = descriptorLength(method);
+    const ann = ownAnn ? loaded.ann : buildAnn(annVectors(everyNth(descriptors, length, step), method), length, loaded.tiles.count / step, step);
+    onProgress?.({ stage: 'load', done: 1, total: 1 });
+    lap('loadIndex');
+
+    const image = await targetLoading;
+    lap('target');
+    signal?.throwIfAborted();
+    source ??= localCells({ target: image, columns, rows, method }, ann, candidates);
+
+    // Rows are placed one at a time (see createTilePlacer) when the writer asks for them: a PNG's
+    // bands deflate on the thread pool while later rows are placed. The target is sampled
+    // SAMPLED_CELLS at a time, so memory does not grow with huge grids.
+    const catalogue = { count: loaded.tiles.count, descriptors, ann, cropsPerPicture: crops };
+    const placer = createTilePlacer(method, columns, rows, catalogue, rules, (done, total) => onProgress?.({ stage: 'match', done, total }));
+    let sampled: { band: RowBand; cells: CellAnswers } | undefined;
+    let placedRows = 0;
+    let matching = 0;
+    const placeThrough = async (wanted: number): Promise<void> => {
+      const started = performance.now();
+      for (; placedRows < wanted; placedRows++) {
+        signal?.throwIfAborted();
+        if (!sampled || placedRows === sampled.band.firstRow + sampled.band.rows) {
+          const band = bandAt(placedRows);
+          const cells = await (next ?? ask(placedRows)!);
+          next = ask(band.firstRow + band.rows);
+          sampled = { band, cells };
+        }
+        placer.placeRows(placedRows, 1, answerRows(sampled.cells, columns, placedRows - sampled.band.firstRow, 1));
       }
-      placer.placeRows(placedRows, 1, answerRows(sampled.cells, columns, placedRows - sampled.firstRow, 1));
+      matching += (performance.now() - started) / 1000;
+    };
+    const plan: MosaicPlan = { columns, rows, tiles: placer.tiles, mirrored: placer.mirrored };
+    if (blend > 0) {
+      await placeThrough(rows);
+      plan.tint = blendTint(await targetMeans(image, columns, rows), placer.tiles, loaded, blend);
     }
-    matching += (performance.now() - started) / 1000;
-  };
-  const plan: MosaicPlan = { columns, rows, tiles: placer.tiles, mirrored: placer.mirrored };
-  if (blend > 0) {
-    await placeThrough(rows);
-    plan.tint = blendTint(await targetMeans(image, columns, rows), placer.tiles, loaded, blend);
+
+    const width = columns * tileSize;
+    const height = rows * tileSize;
+    if (deepZoomFolder) await mkdir(deepZoomFolder, { recursive: true });
+    const written = await writeMosaic(plan, store, out, format, {
+      signal,
+      placed: placeThrough,
+      // The writer's progress once every row is placed (before, the bar shows placement's).
+      onProgress: (stage, done, total) => placedRows === rows && onProgress?.({ stage, done, total }),
+    });
+    const placement = placer.result();
+    if (placement.relaxed > 0) onNote?.(`${placement.relaxed} cells could not keep --min-distance ${minDistance} within --max-uses ${maxUses}`);
+    if (options.plan) await writePlan(path.resolve(options.plan), plan, loaded);
+    // The write's time: sampling, describing and placing rows (match), rendering on this thread
+    // (assemble) and the rest, encoding, deep zoom tiles and the plan (encode).
+    lap('encode');
+    timings.match = matching;
+    timings.assemble = written.renderSeconds;
+    timings.encode -= matching + written.renderSeconds;
+
+    const deltaE = options.measure
+      ? measureFidelity(plan, await targetMeans(image, columns * STRUCTURE_GRID, rows * STRUCTURE_GRID), store === loaded.tiles ? loaded.features : renderedStructure(store))
+      : undefined;
+    if (deltaE) lap('measure');
+
+    return {
+      output: out,
+      width,
+      height,
+      columns,
+      rows,
+      distinctTiles: countPictures(placement.tiles, crops),
+      maxUses: placement.maxUses,
+      ...(deltaE ? { deltaE } : {}),
+      seconds: (performance.now() - started) / 1000,
+      timings,
+    };
+  } finally {
+    await worker?.close();
   }
-
-  const width = columns * tileSize;
-  const height = rows * tileSize;
-  if (deepZoomFolder) await mkdir(deepZoomFolder, { recursive: true });
-  const written = await writeMosaic(plan, store, out, format, {
-    signal,
-    placed: placeThrough,
-    // The writer's progress once every row is placed (before, the bar shows placement's).
-    onProgress: (stage, done, total) => placedRows === rows && onProgress?.({ stage, done, total }),
-  });
-  const placement = placer.result();
-  if (placement.relaxed > 0) onNote?.(`${placement.relaxed} cells could not keep --min-distance ${minDistance} within --max-uses ${maxUses}`);
-  if (options.plan) await writePlan(path.resolve(options.plan), plan, loaded);
-  // The write's time: sampling, describing and placing rows (match), rendering on this thread
-  // (assemble) and the rest, encoding, deep zoom tiles and the plan (encode).
-  lap('encode');
-  timings.match = matching;
-  timings.assemble = written.renderSeconds;
-  timings.encode -= matching + written.renderSeconds;
-
-  const deltaE = options.measure
-    ? measureFidelity(plan, await targetMeans(image, columns * STRUCTURE_GRID, rows * STRUCTURE_GRID), store === loaded.tiles ? loaded.features : renderedStructure(store))
-    : undefined;
-  if (deltaE) lap('measure');
-
-  return {
-    output: out,
-    width,
-    height,
-    columns,
-    rows,
-    distinctTiles: countPictures(placement.tiles, crops),
-    maxUses: placement.maxUses,
-    ...(deltaE ? { deltaE } : {}),
-    seconds: (performance.now() - started) / 1000,
-    timings,
-  };
 }
 
 /**

@@ -1,0 +1,85 @@
+import type { Worker } from 'node:worker_threads';
+import { reasonOf, TsmosaicError } from '../errors.js';
+import type { AnnSearch } from '../index-store/ann.js';
+import type { IndexManifest } from '../index-store/format.js';
+import type { TargetImage } from '../mosaic/target.js';
+import type { RowBand } from '../mosaic/target-means.js';
+import { startWorker } from '../start-worker.js';
+import { answerCells, cachedSearch, type CellAnswers, type CellGrid } from './cell-search.js';
+
+/** Where placement gets the cells of each band of rows from (see answerCells). */
+export interface CellSource {
+  /** The cells of `band`; bands asked for one after another are answered in that order. */
+  answer(band: RowBand): Promise<CellAnswers>;
+  close(): Promise<void>;
+}
+
+/** Cells answered on this thread, with `ann`. */
+export function localCells(grid: CellGrid, ann: AnnSearch, candidates: number): CellSource {
+  const search = cachedSearch(ann, grid.method);
+  return { answer: (band) => answerCells(grid, band, search, candidates), close: () => Promise.resolve() };
+}
+
+/** What the cell worker (cell-worker.ts) is started with. */
+export interface CellWorkerData {
+  /** The index folder, whose HNSW index the worker loads. */
+  index: string;
+  manifest: Pick<IndexManifest, 'tileCount' | 'crops' | 'ann'>;
+  grid: Omit<CellGrid, 'target'>;
+  /** Index answers a cell (see candidateCount). */
+  candidates: number;
+}
+
+export type CellWorkerRequest = { target: TargetImage } | { id: number; band: RowBand };
+export type CellWorkerReply = { id: number; cells: CellAnswers } | { id: number; error: string };
+
+/**
+ * Cells answered by a worker thread, so that describing cells and searching the index run on
+ * another core while this thread places the band before. Bands may be asked for before the
+ * target is given (`setTarget`); the worker answers them once it has it. Its failures reject as
+ * TsmosaicErrors.
+ */
+export class WorkerCells implements CellSource {
+  private readonly worker: Worker;
+  private readonly pending = new Map<number, { resolve: (cells: CellAnswers) => void; reject: (error: Error) => void }>();
+  private nextId = 0;
+  private failure: Error | undefined;
+
+  constructor(data: CellWorkerData) {
+    this.worker = startWorker(import.meta.url, 'cell-worker', data);
+    this.worker.on('message', (reply: CellWorkerReply) => {
+      const waiting = this.pending.get(reply.id);
+      this.pending.delete(reply.id);
+      // The worker's own errors say what went wrong (a damaged HNSW index, say) in a line.
+      if ('error' in reply) waiting?.reject(new TsmosaicError(reply.error));
+      else waiting?.resolve(reply.cells);
+    });
+    this.worker.on('error', (error) => this.fail(new TsmosaicError(`the cell worker failed: ${reasonOf(error)}`, 1, { cause: error })));
+    this.worker.on('exit', (code) => this.fail(new TsmosaicError(`the cell worker stopped (exit code ${code})`)));
+  }
+
+  setTarget(target: TargetImage): void {
+    const request: CellWorkerRequest = { target };
+    this.worker.postMessage(request);
+  }
+
+  answer(band: RowBand): Promise<CellAnswers> {
+    if (this.failure) return Promise.reject(this.failure);
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      const request: CellWorkerRequest = { id, band };
+      this.worker.postMessage(request);
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.worker.terminate();
+  }
+
+  private fail(error: Error): void {
+    this.failure ??= error;
+    for (const waiting of this.pending.values()) waiting.reject(this.failure);
+    this.pending.clear();
+  }
+}
