@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import zlib from 'node:zlib';
 import sharp from 'sharp';
 import { seededRandom } from '../src/match/random.js';
-import { adler32Combine, writePng } from '../src/render/write-png.js';
+import { subFilter, writePng } from '../src/render/write-png.js';
 import { decode, tempDir } from './helpers.js';
 
 const root = await tempDir();
@@ -21,15 +21,28 @@ function zlibAdler32(bytes: Uint8Array): number {
   return stored.readUInt32BE(stored.length - 4);
 }
 
-test('adler32Combine gives the Adler-32 of two pieces together, as zlib computes it', () => {
-  const bytes = randomBytes(200_000, 1);
-  // Pieces shorter and longer than 65521 (the modulus), empty ones, and all 255s (the largest sums).
-  for (const split of [0, 1, 7000, 65521, 70_000, 199_999, 200_000]) {
-    const [head, tail] = [bytes.subarray(0, split), bytes.subarray(split)];
-    assert.equal(adler32Combine(zlibAdler32(head), zlibAdler32(tail), tail.length), zlibAdler32(bytes), `split at ${split}`);
+test('subFilter filters rows by Sub and sums zlib’s Adler-32 of them, four bytes at a time or one', () => {
+  // 16 px rows (48 bytes, whole words) and 7 px rows (21 bytes); aligned pixels, and pixels one byte off.
+  for (const [width, offset] of [[16, 0], [16, 1], [7, 0]] as const) {
+    const rows = 9;
+    const rowBytes = width * 3;
+    const memory = randomBytes(rows * rowBytes + offset, width + offset);
+    const pixels = Buffer.from(memory.buffer, memory.byteOffset + offset, rows * rowBytes);
+    // All 255s then all 0s in a row: the largest differences both ways.
+    pixels.fill(255, 0, Math.floor(rowBytes / 2));
+    pixels.fill(0, Math.floor(rowBytes / 2), rowBytes);
+    const expected = Buffer.alloc(rows * (rowBytes + 1));
+    for (let y = 0; y < rows; y++) {
+      expected[y * (rowBytes + 1)] = 1;
+      for (let i = 0; i < rowBytes; i++) expected[y * (rowBytes + 1) + 1 + i] = (pixels[y * rowBytes + i]! - (i >= 3 ? pixels[y * rowBytes + i - 3]! : 0) + 256) % 256;
+    }
+    const filtered = Buffer.alloc(expected.length);
+    const half = Math.floor(rows / 2) * (rowBytes + 1);
+    // Continued from the first rows' Adler-32, as band after band.
+    const adler = subFilter(pixels.subarray(half / (rowBytes + 1) * rowBytes), filtered.subarray(half), rows - half / (rowBytes + 1), rowBytes, subFilter(pixels, filtered, half / (rowBytes + 1), rowBytes, 1));
+    assert.ok(filtered.equals(expected), `${width} px, offset ${offset}`);
+    assert.equal(adler, zlibAdler32(expected), `Adler-32, ${width} px, offset ${offset}`);
   }
-  const ones = Buffer.alloc(300_000, 255);
-  assert.equal(adler32Combine(zlibAdler32(ones.subarray(0, 123_456)), zlibAdler32(ones.subarray(123_456)), 300_000 - 123_456), zlibAdler32(ones));
 });
 
 /** Writes `pixels` through writePng, handing them out band by band as the renderer would. */
@@ -48,6 +61,8 @@ for (const [width, height] of [
   [7, 3],
   // 537 rows (2 MiB) a band: five bands, more than are deflated at once.
   [1300, 2500],
+  // Rows of over 2^18 words, within which the Adler-32 sums are reduced.
+  [400_000, 2],
 ] as const) {
   test(`a ${width}x${height} PNG decodes to the exact pixels it was given`, async () => {
     const pixels = randomBytes(width * height * 3, width + height);
