@@ -15,10 +15,13 @@ const BAND_BYTES = 2 * 1024 * 1024;
 /** Bands being deflated at once: libuv's default pool has four threads. */
 const DEFLATING = 4;
 /**
- * zlib level. On the bench's 4000x2500 mosaic (30 MB raw), rows filtered by Sub: level 1 gave
- * 15.9 MB in 0.47 s of deflate, 2 15.7 MB in 0.51 s, 6 15.3 MB in 1.27 s (one thread).
+ * How bands are deflated: Huffman coding only, no search for repeated strings. Photographs'
+ * filtered rows barely repeat, so the search costs more than it saves: on the bench's 4000x2500
+ * mosaic (30 MB raw, rows filtered by Sub, one thread) Huffman only gave 18.6 MB in 0.32-0.36 s,
+ * level 1 15.7 MB in 0.44-0.62 s, level 6 15.3 MB in 1.27 s; the run-length strategy 18.5 MB in
+ * 0.38-0.44 s. (libvips' PNG, no filter at level 6: 21.5 MB.)
  */
-const LEVEL = 1;
+const DEFLATE_OPTIONS = { level: 1, strategy: zlib.constants.Z_HUFFMAN_ONLY };
 /**
  * Filter type of every row: Sub (each byte minus the one a pixel to its left). Against no filter
  * (as libvips writes), the bench's mosaic was 26 % smaller (15.9 MB against 21.5) and deflated
@@ -110,7 +113,7 @@ function deflateBand(filtered: Buffer, last: boolean): Promise<Buffer> {
     zlib.deflateRaw(
       filtered,
       {
-        level: LEVEL,
+        ...DEFLATE_OPTIONS,
         finishFlush: last ? zlib.constants.Z_FINISH : zlib.constants.Z_SYNC_FLUSH,
         // deflate's worst case is 5 bytes per 16 KiB stored block over the input.
         chunkSize: filtered.length + Math.ceil(filtered.length / 16384) * 5 + 1024,
