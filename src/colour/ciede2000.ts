@@ -1,6 +1,9 @@
 const DEGREES = 180 / Math.PI;
 const RADIANS = Math.PI / 180;
 const POW25_7 = 25 ** 7;
+const [COS_30, SIN_30] = [Math.cos(30 * RADIANS), Math.sin(30 * RADIANS)];
+const [COS_6, SIN_6] = [Math.cos(6 * RADIANS), Math.sin(6 * RADIANS)];
+const [COS_63, SIN_63] = [Math.cos(63 * RADIANS), Math.sin(63 * RADIANS)];
 
 /**
  * CIEDE2000 colour difference between two CIELAB colours (kL = kC = kH = 1), following
@@ -36,12 +39,21 @@ export function ciede2000(l1: number, a1: number, b1: number, l2: number, a2: nu
     if (Math.abs(h1p - h2p) > 180) hMean += hMean < 360 ? 360 : -360;
     hMean /= 2;
   }
+  // T's four cosines from one cosine and one sine of the mean hue, by the multiple-angle formulas.
+  const cosH = Math.cos(hMean * RADIANS);
+  const sinH = Math.sin(hMean * RADIANS);
+  const cos2H = 2 * cosH * cosH - 1;
+  const sin2H = 2 * sinH * cosH;
+  const cos3H = cosH * (4 * cosH * cosH - 3);
+  const sin3H = sinH * (3 - 4 * sinH * sinH);
+  const cos4H = 2 * cos2H * cos2H - 1;
+  const sin4H = 2 * sin2H * cos2H;
   const t =
     1 -
-    0.17 * Math.cos((hMean - 30) * RADIANS) +
-    0.24 * Math.cos(2 * hMean * RADIANS) +
-    0.32 * Math.cos((3 * hMean + 6) * RADIANS) -
-    0.2 * Math.cos((4 * hMean - 63) * RADIANS);
+    0.17 * (cosH * COS_30 + sinH * SIN_30) +
+    0.24 * cos2H +
+    0.32 * (cos3H * COS_6 - sin3H * SIN_6) -
+    0.2 * (cos4H * COS_63 + sin4H * SIN_63);
   const hueShift = (hMean - 275) / 25;
   const deltaTheta = 30 * Math.exp(-hueShift * hueShift);
   const cMean7 = pow7(cMean);

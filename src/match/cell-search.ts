@@ -33,7 +33,8 @@ const CACHE_ENTRIES = 50_000;
  */
 const QUERY_ROUNDING = { rgb: 1, lab: 2 } as const;
 
-export type CachedSearch = (descriptor: Float32Array, wanted: number) => { neighbors: number[]; distances: number[] };
+/** The index's `wanted` nearest tiles to cell `cell` of the descriptor array `cells`. */
+export type CachedSearch = (cells: Float32Array, cell: number, wanted: number) => { neighbors: number[]; distances: number[] };
 
 /**
  * `ann`'s `wanted` nearest tiles to a cell's descriptor. Nearby cells often want the same tiles:
@@ -45,11 +46,13 @@ export function cachedSearch(ann: AnnSearch, method: MatchMethod): CachedSearch 
   const rounding = QUERY_ROUNDING[method.metric];
   const length = descriptorLength(method);
   const searchable = ann.getCurrentCount();
-  // Reused for every query: the index vector, and the codes of its key as a plain array (a string
+  // Reused for every query: the cell's descriptor and index vector, and the codes of its key as a plain array (a string
   // made from it by apply took a fifteenth of the time of spreading a typed array).
+  const descriptor = new Float32Array(length);
   const vector = new Float32Array(length);
   const keyCodes = new Array<number>(length + 2).fill(0);
-  return (descriptor, wanted) => {
+  return (cells, cell, wanted) => {
+    for (let i = 0; i < length; i++) descriptor[i] = cells[cell * length + i]!;
     const query = annVectors(descriptor, method, vector);
     // One flat string of 16-bit codes: a template built piece by piece is a rope of a dozen
     // strings, several times the memory of its text, for each of the cache's entries.
@@ -81,7 +84,7 @@ export async function answerCells(grid: CellGrid, band: RowBand, search: CachedS
   const neighbors = new Int32Array(cells * k);
   const distances = new Float32Array(cells * k);
   for (let cell = 0; cell < cells; cell++) {
-    const found = search(descriptors.subarray(cell * length, (cell + 1) * length), k);
+    const found = search(descriptors, cell, k);
     // k is at most the index's tiles, but an approximate search may answer fewer: the last one
     // found stands in for the missing ones (a tile twice among the candidates changes nothing).
     for (let i = 0; i < k; i++) {

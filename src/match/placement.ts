@@ -102,7 +102,6 @@ export function createTilePlacer(
   // The band being placed, from cell bandStart on, with its cells' descriptors and index answers.
   let bandStart = 0;
   let band: CellAnswers = { descriptors: new Float32Array(0), k: wanted, neighbors: new Int32Array(0), distances: new Float32Array(0) };
-  const describeCell = (cell: number): Float32Array => band.descriptors.subarray((cell - bandStart) * length, (cell - bandStart + 1) * length);
 
   // Cells within min-distance of a cell, as offsets; a tile is checked against whichever is
   // shorter: the cells around (grid lookup) or the list of places it already has. Both cover the
@@ -150,7 +149,7 @@ export function createTilePlacer(
 
   // Farther tiles, when every answer of the band's is blocked.
   const searchCached = cachedSearch(ann, method);
-  const search = (cell: number, wanted: number): { neighbors: number[] } => searchCached(describeCell(cell), wanted);
+  const search = (cell: number, wanted: number): { neighbors: number[] } => searchCached(band.descriptors, cell - bandStart, wanted);
 
   // The candidates of the cell being chosen (tile * 2 + mirrored) and their costs, unsorted.
   const maxChoices = CANDIDATES * variants;
@@ -163,9 +162,9 @@ export function createTilePlacer(
    * into `choices` and `costs`; gives how many tiles the index answered.
    */
   const costCandidates = (cell: number): number => {
-    const descriptor = describeCell(cell);
-    const { k, neighbors } = band;
-    const first = (cell - bandStart) * k;
+    const { k, neighbors, descriptors: cells } = band;
+    const at = cell - bandStart;
+    const first = at * k;
     choiceCount = k * (reranked ? variants : 1);
     if (choiceCount > choices.length) {
       choices = new Int32Array(choiceCount);
@@ -181,10 +180,10 @@ export function createTilePlacer(
         continue;
       }
       // The mean colours' cost is the same for a tile and its mirror image: computed once.
-      const colour = colourCost(method, descriptor, 0, descriptors, tile);
+      const colour = colourCost(method, cells, at, descriptors, tile);
       for (let variant = 0; variant < variants; variant++) {
         choices[filled] = tile * 2 + variant;
-        costs[filled++] = colour + structureCost(method, descriptor, 0, descriptors, tile, variant === 1);
+        costs[filled++] = colour + structureCost(method, cells, at, descriptors, tile, variant === 1);
       }
     }
     return k;
@@ -210,13 +209,13 @@ export function createTilePlacer(
 
   /** `tile * 2 + mirrored` of the least costly tile and orientation among `tiles`. */
   const cheapest = (cell: number, tiles: number[]): number => {
-    const descriptor = describeCell(cell);
+    const at = cell - bandStart;
     let best = tiles[0]! * 2;
     let bestCost = Infinity;
     for (const tile of tiles) {
-      const colour = colourCost(method, descriptor, 0, descriptors, tile);
+      const colour = colourCost(method, band.descriptors, at, descriptors, tile);
       for (let variant = 0; variant < variants; variant++) {
-        const cost = colour + structureCost(method, descriptor, 0, descriptors, tile, variant === 1);
+        const cost = colour + structureCost(method, band.descriptors, at, descriptors, tile, variant === 1);
         if (cost < bestCost) [best, bestCost] = [tile * 2 + variant, cost];
       }
     }
