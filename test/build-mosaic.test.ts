@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readdir, writeFile, mkdir, readFile } from 'node:fs/promises';
+import { cp, readdir, writeFile, mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import sharp from 'sharp';
@@ -140,4 +140,18 @@ test('clear errors for a missing, foreign or outdated index and a bad target', a
   await writeFile(notImage, 'hello');
   await assert.rejects(buildMosaic(index, notImage, { out }), /target is not an image tsmosaic can read: .*not-image\.png/);
   await assert.rejects(buildMosaic(index, target, { out: target }), /would overwrite the target/);
+});
+
+test('a damaged HNSW index is named, whether this thread or the cell worker reads it, and no output is left', async () => {
+  const damaged = path.join(root, 'damaged-hnsw');
+  await cp(index, damaged, { recursive: true });
+  await writeFile(path.join(damaged, 'hnsw.bin'), 'not an index');
+  const target = path.join(root, 'damaged-target.png');
+  await paletteTarget(target, 40, 30);
+  // 4 x 3 cells on this thread; 160 x 120 (over 16,384) by the worker.
+  for (const tilesAcross of [4, 160]) {
+    const out = path.join(root, `damaged-${tilesAcross}.png`);
+    await assert.rejects(buildMosaic(damaged, target, { out, tilesAcross, tileSize: 1 }), /damaged-hnsw is damaged: cannot read its HNSW index/);
+    assert.ok(!(await readdir(root)).some((name) => name.includes(`damaged-${tilesAcross}.png`)));
+  }
 });

@@ -60,7 +60,7 @@ export async function readManifest(folder: string): Promise<IndexManifest> {
 
 /**
  * Loads everything `build` needs from an index folder: manifest, tile pixels, features and the
- * HNSW index, checking every file's size against the manifest.
+ * HNSW index (read when first searched), checking every file's size against the manifest.
  * @throws {TsmosaicError} when the folder is missing, not an index, of another version, or damaged.
  */
 export async function loadIndex(folder: string, manifest?: IndexManifest): Promise<LoadedIndex> {
@@ -70,8 +70,7 @@ export async function loadIndex(folder: string, manifest?: IndexManifest): Promi
   const tilePixels = await readSized(folder, INDEX_FILES.tiles, tileCount * tileSize * tileSize * 3);
   const featureBytes = await readSized(folder, INDEX_FILES.features, tileCount * dimensions * 4);
   const features = new Float32Array(featureBytes.buffer.slice(featureBytes.byteOffset, featureBytes.byteOffset + featureBytes.byteLength));
-  const ann = loadIndexAnn(folder, checked);
-  return { folder, manifest: checked, tiles: new TileStore(tilePixels, tileSize, tileCount), features, ann };
+  return { folder, manifest: checked, tiles: new TileStore(tilePixels, tileSize, tileCount), features, ann: new LazyAnn(folder, checked) };
 }
 
 /**
@@ -91,6 +90,29 @@ export function loadIndexAnn(folder: string, manifest: Pick<IndexManifest, 'tile
     throw new TsmosaicError(`${folder} is damaged: the HNSW index holds ${ann.getCurrentCount()} tiles, manifest ${tileCount}; ${RERUN}`);
   }
   return ann;
+}
+
+/**
+ * An index folder's HNSW index, read when first searched: a build whose cells a worker searches
+ * (with its own copy) reads it only if some cell has to look farther than its band's answers.
+ */
+class LazyAnn implements AnnSearch {
+  private ann: AnnSearch | undefined;
+
+  constructor(
+    private readonly folder: string,
+    private readonly manifest: Pick<IndexManifest, 'tileCount' | 'crops' | 'ann'>,
+  ) {}
+
+  getCurrentCount(): number {
+    return this.manifest.tileCount * this.manifest.crops;
+  }
+
+  /** @throws {TsmosaicError} when the index is damaged. */
+  searchKnn(query: number[], k: number): { neighbors: number[]; distances: number[] } {
+    this.ann ??= loadIndexAnn(this.folder, this.manifest);
+    return this.ann.searchKnn(query, k);
+  }
 }
 
 /** Whether `ranges` is a list of `shards` [least, greatest] number pairs. */

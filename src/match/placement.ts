@@ -190,10 +190,10 @@ export function createTilePlacer(
   };
 
   /**
-   * The least costly of the costed candidates (ties: the smaller choice) that `accept` takes, or
-   * undefined. Picked by selection, not sorting: the first pick is nearly always allowed.
+   * The least costly of the costed candidates (ties: the smaller choice) that the rules allow in
+   * `cell`, or undefined. Picked by selection, not sorting: the first pick is nearly always allowed.
    */
-  const bestAccepted = (accept: (choice: number) => boolean): number | undefined => {
+  const bestAllowed = (cell: number): number | undefined => {
     for (let left = choiceCount; left > 0; left--) {
       let best = -1;
       for (let i = 0; i < choiceCount; i++) {
@@ -201,7 +201,7 @@ export function createTilePlacer(
         if (best < 0 || costs[i]! < costs[best]! || (costs[i] === costs[best] && choices[i]! < choices[best]!)) best = i;
       }
       const choice = choices[best]!;
-      if (accept(choice)) return choice;
+      if (!constrained || allowedHere(choice >> 1, cell)) return choice;
       choices[best] = -1;
     }
     return undefined;
@@ -259,7 +259,7 @@ export function createTilePlacer(
       let fetched = 1;
       if (constrained || reranked) {
         fetched = costCandidates(cell);
-        chosen = bestAccepted(constrained ? (choice) => allowedHere(choice >> 1, cell) : () => true);
+        chosen = bestAllowed(cell);
       } else {
         chosen = cells.neighbors[(cell - bandStart) * cells.k]! * 2;
       }
