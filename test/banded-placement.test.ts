@@ -7,7 +7,7 @@ import { loadIndex, readManifest } from '../src/index-store/read-index.js';
 import { DEFAULT_METHOD } from '../src/match/defaults.js';
 import { answerCells, cachedSearch } from '../src/match/cell-search.js';
 import { tileDescriptors } from '../src/match/method.js';
-import { candidateCount, createTilePlacer, type PlacementRules } from '../src/match/placement.js';
+import { candidateCount, createTilePlacer, placementBandRows, type PlacementRules } from '../src/match/placement.js';
 import { seededRandom } from '../src/match/random.js';
 import { loadTarget, readTargetSize } from '../src/mosaic/target.js';
 import { targetMeans } from '../src/mosaic/target-means.js';
@@ -131,4 +131,14 @@ test('a grid large enough for the cell worker is placed exactly as on one thread
   const { cells } = JSON.parse(await readFile(plan, 'utf8')) as { cells: { tile: number }[] };
   const local = await placeInBands(160, 1, rules);
   assert.deepEqual(cells.map((cell) => cell.tile), local.tiles);
+});
+
+test('rows are placed one at a time, but under a --max-uses budget in one fill order (bands of 32,768 cells beyond 131,072)', () => {
+  const free = { minDistance: 1.5, maxUses: Infinity, seed: 1 };
+  assert.equal(placementBandRows(200, 125, free), 1);
+  assert.equal(placementBandRows(200, 125, { ...free, maxUses: 25_000 }), 1, 'a budget as large as the grid is none');
+  assert.equal(placementBandRows(200, 125, { ...free, maxUses: 3 }), 125);
+  assert.equal(placementBandRows(200, 640, { ...free, maxUses: 3 }), 640, 'a 200-column grid of a 1:3.2 target is one band');
+  assert.equal(placementBandRows(2516, 1988, { ...free, maxUses: 3 }), Math.floor(32_768 / 2516));
+  assert.equal(placementBandRows(300_000, 3, { ...free, maxUses: 3 }), 1, 'a row wider than a band is a band');
 });

@@ -29,6 +29,21 @@ export interface Placement {
 const CANDIDATES = 16;
 /** Allowed tiles ranked by cost when every candidate is blocked and farther tiles are fetched (12: cell ΔE00 +2% at min-distance 5, half the time of ranking all). */
 const FARTHER_RANKED = 12;
+/**
+ * Under a --max-uses budget, grids of up to this many cells (any 200-column grid up to 1:3.2) are
+ * placed as one band, in one fill order, and larger ones in bands of BUDGET_BAND_CELLS: placed row
+ * by row, the last rows would get what the budget left.
+ */
+const ONE_BAND_CELLS = 1 << 17;
+/** Cells of a band of a larger grid under a budget (whole rows, at least one): memory stays flat. */
+const BUDGET_BAND_CELLS = 1 << 15;
+
+/** Rows of the bands a `columns` x `rows` grid is placed in under `rules`: one (see createTilePlacer), but see ONE_BAND_CELLS. */
+export function placementBandRows(columns: number, rows: number, rules: PlacementRules): number {
+  if (rules.maxUses >= columns * rows) return 1;
+  return columns * rows <= ONE_BAND_CELLS ? rows : Math.max(1, Math.floor(BUDGET_BAND_CELLS / columns));
+}
+
 /** What placement needs to know about the tiles. */
 export interface TileCatalogue {
   count: number;
@@ -66,10 +81,10 @@ export interface TilePlacer {
  * `result`. Within a band cells are filled as `fillOrder` says; the min-distance rule also holds
  * against the rows above the band, already placed. Memory across the grid is the tile ids and
  * mirroring (3 bytes a cell with fewer than 65,536 tiles); everything else lives for one band.
- * One band of the whole grid is the global order of `placeTiles`. `build` places one row a band:
- * the output is then encoded while later rows are placed, and the mosaics were closer to their
- * targets than in one global order (npm run bench's collection, 200 columns, 3 photos: cell ΔE00
- * 2.5-4 % lower at min-distance 1.5, 3-5 % at 5; bands of 10 to 40 rows were within 0.4 % of one band).
+ * `build` places one row a band unless a budget applies (placementBandRows): the output is then
+ * encoded while later rows are placed, and the mosaics were closer to their targets than in one
+ * global order (npm run bench's collection, 200 columns, 3 photos: cell ΔE00 2.5-4 % lower at
+ * min-distance 1.5, 3-5 % at 5; bands of 10 to 40 rows were within 0.4 % of one band).
  * @throws {TsmosaicError} when the rules cannot be met by this many tiles at all.
  */
 export function createTilePlacer(

@@ -13,7 +13,7 @@ import { DEFAULT_METHOD, DEFAULT_MIN_DISTANCE } from '../match/defaults.js';
 import { annVectors, descriptorLength, RGB_METHOD, sameIndexSpace, tileDescriptors, type MatchMethod } from '../match/method.js';
 import { answerRows, type CellAnswers } from '../match/cell-search.js';
 import { localCells, WorkerCells, type CellSource } from '../match/cell-source.js';
-import { candidateCount, createTilePlacer, feasibleMinDistance } from '../match/placement.js';
+import { candidateCount, createTilePlacer, feasibleMinDistance, placementBandRows } from '../match/placement.js';
 import { measureFidelity, STRUCTURE_GRID, type Fidelity } from '../quality/fidelity.js';
 import { assertWritableFolder, formatFromPath } from '../render/encode.js';
 import type { MosaicPlan } from '../render/render-region.js';
@@ -88,6 +88,8 @@ export interface BuildMosaicOptions {
 const SAMPLED_CELLS = 4096;
 /** Grids of at least this many cells are described and searched by a worker thread (see WorkerCells); smaller ones are over before it would have started. */
 const WORKER_CELLS = 4 * SAMPLED_CELLS;
+/** Bands a cell worker is asked for ahead of the one being placed. */
+const BANDS_AHEAD = 3;
 
 /** Seconds spent in each step of `buildMosaic`. */
 export interface BuildTimings {
@@ -188,16 +190,25 @@ export async function buildMosaic(index: string, target: string, options: BuildM
     // The target decodes in libuv's pool while the index is read and described here.
     const targetLoading = loadTarget(target, columns, rows, targetSize);
     targetLoading.then((image) => worker?.setTarget(image), () => undefined); // awaited below; not unhandled if the index fails first
-    const sampledRows = Math.max(1, Math.floor(SAMPLED_CELLS / columns));
-    const bandAt = (firstRow: number): RowBand => ({ firstRow, rows: Math.min(sampledRows, rows - firstRow) });
+    // Rows placed at a time, and sampled at a time (a multiple: a band of placement is sampled at once).
+    const placementRows = placementBandRows(columns, rows, rules);
+    const sampledRows = placementRows > 1 ? placementRows : Math.max(1, Math.floor(SAMPLED_CELLS / columns));
     let source: CellSource | undefined = worker;
-    // The answers of the band after the one being placed, asked for ahead: a worker works on them meanwhile.
-    const ask = (firstRow: number): Promise<CellAnswers> | undefined => {
-      const asked = firstRow < rows ? source!.answer(bandAt(firstRow)) : undefined;
-      asked?.catch(() => undefined); // awaited when that band is placed
-      return asked;
+    // Bands of answers asked for ahead, in order: a worker works on them while earlier rows are
+    // placed. Its first bands grow from one row (1, 1, 2, 4, ... rows), so that placing starts early.
+    const asked: { band: RowBand; cells: Promise<CellAnswers> }[] = [];
+    let askedRows = 0;
+    const askAhead = (bands: number): void => {
+      while (asked.length < bands && askedRows < rows) {
+        const size = placementRows > 1 ? placementRows : Math.max(1, Math.min(sampledRows, askedRows));
+        const band = { firstRow: askedRows, rows: Math.min(size, rows - askedRows) };
+        const cells = source!.answer(band);
+        cells.catch(() => undefined); // awaited when the band is placed
+        asked.push({ band, cells });
+        askedRows += band.rows;
+      }
     };
-    let next = worker ? ask(0) : undefined;
+    if (worker) askAhead(BANDS_AHEAD);
 
     const loaded = await loadIndex(index, manifest);
     const store = loaded.tiles.scaled(tileSize);
@@ -212,9 +223,9 @@ export async function buildMosaic(index: string, target: string, options: BuildM
     signal?.throwIfAborted();
     source ??= localCells({ target: image, columns, rows, method }, ann, candidates);
 
-    // Rows are placed one at a time (see createTilePlacer) when the writer asks for them: a PNG's
-    // bands deflate on the thread pool while later rows are placed. The target is sampled
-    // SAMPLED_CELLS at a time, so memory does not grow with huge grids.
+    // Rows are placed one at a time (see createTilePlacer; under a budget in larger bands) when the
+    // writer asks for them: a PNG's bands deflate on the thread pool while later rows are placed.
+    // The target is sampled SAMPLED_CELLS at a time, so memory does not grow with huge grids.
     const catalogue = { count: loaded.tiles.count, descriptors, ann, cropsPerPicture: crops };
     const placer = createTilePlacer(method, columns, rows, catalogue, rules, (done, total) => onProgress?.({ stage: 'match', done, total }));
     let sampled: { band: RowBand; cells: CellAnswers } | undefined;
@@ -222,15 +233,17 @@ export async function buildMosaic(index: string, target: string, options: BuildM
     let matching = 0;
     const placeThrough = async (wanted: number): Promise<void> => {
       const started = performance.now();
-      for (; placedRows < wanted; placedRows++) {
+      while (placedRows < wanted) {
         signal?.throwIfAborted();
         if (!sampled || placedRows === sampled.band.firstRow + sampled.band.rows) {
-          const band = bandAt(placedRows);
-          const cells = await (next ?? ask(placedRows)!);
-          next = ask(band.firstRow + band.rows);
-          sampled = { band, cells };
+          askAhead(1);
+          const { band, cells } = asked.shift()!;
+          sampled = { band, cells: await cells };
+          if (worker) askAhead(BANDS_AHEAD);
         }
-        placer.placeRows(placedRows, 1, answerRows(sampled.cells, columns, placedRows - sampled.band.firstRow, 1));
+        const count = Math.min(placementRows, rows - placedRows);
+        placer.placeRows(placedRows, count, answerRows(sampled.cells, columns, placedRows - sampled.band.firstRow, count));
+        placedRows += count;
       }
       matching += (performance.now() - started) / 1000;
     };
