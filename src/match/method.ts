@@ -51,13 +51,15 @@ function describe(count: number, side: number, method: MatchMethod, mean: (item:
     }
     const perCoarse = block * block;
     const base = item * length;
-    let [red, green, blue] = [0, 0, 0];
+    let red = 0;
+    let green = 0;
+    let blue = 0;
     for (let i = 0; i < grid * grid * 3; i += 3) {
       red += sums[i]! / perCoarse / (grid * grid);
       green += sums[i + 1]! / perCoarse / (grid * grid);
       blue += sums[i + 2]! / perCoarse / (grid * grid);
     }
-    if (method.metric === 'rgb') [out[base], out[base + 1], out[base + 2]] = [red, green, blue];
+    if (method.metric === 'rgb') out.set([red, green, blue], base);
     else srgbToLabAt(red, green, blue, out, base);
     if (method.metric === 'rgb') continue;
     if (grid === 1) continue;
@@ -89,7 +91,9 @@ export function cellDescriptors(means: Float32Array, columns: number, rows: numb
   const out = new Float32Array(columns * rows * length);
   for (let y = 0, base = 0; y < rows; y++) {
     for (let x = 0; x < columns; x++, base += length) {
-      let [red, green, blue] = [0, 0, 0];
+      let red = 0;
+      let green = 0;
+      let blue = 0;
       for (let sub = 0; sub < subs; sub++) {
         const at = ((y * grid + Math.floor(sub / grid)) * width + x * grid + (sub % grid)) * 3;
         red += means[at]!;
@@ -98,7 +102,7 @@ export function cellDescriptors(means: Float32Array, columns: number, rows: numb
         if (subs > 1) srgbToLabAt(means[at]!, means[at + 1]!, means[at + 2]!, out, base + 3 + sub * 3);
       }
       if (lab) srgbToLabAt(red / subs, green / subs, blue / subs, out, base);
-      else [out[base], out[base + 1], out[base + 2]] = [red / subs, green / subs, blue / subs];
+      else out.set([red / subs, green / subs, blue / subs], base);
     }
   }
   return out;

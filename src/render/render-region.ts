@@ -153,7 +153,8 @@ class FlippedTiles {
       for (let y = 0; y < tileSize; y++) {
         const row = start + y * tileSize * 3;
         for (let x = 0; x < tileSize; x++) {
-          const [to, from] = [row + x * 3, row + (tileSize - 1 - x) * 3];
+          const to = row + x * 3;
+          const from = row + (tileSize - 1 - x) * 3;
           this.pixels[to] = pixels[from]!;
           this.pixels[to + 1] = pixels[from + 1]!;
           this.pixels[to + 2] = pixels[from + 2]!;

@@ -154,11 +154,18 @@ export function subFilter(pixels: Buffer, filtered: Buffer, rows: number, rowByt
         // Four byte-wise differences modulo 256 in one word (no borrow between bytes).
         const difference = (((current | 0x80808080) - (before & 0x7f7f7f7f)) ^ ((current ^ ~before) & 0x80808080)) >>> 0;
         out.setUint32(to + word * 4, difference, true);
-        const [d0, d1, d2, d3] = [difference & 0xff, (difference >>> 8) & 0xff, (difference >>> 16) & 0xff, difference >>> 24];
+        // (Plain declarations: destructuring from an array literal is slow in code not yet optimised.)
+        const d0 = difference & 0xff;
+        const d1 = (difference >>> 8) & 0xff;
+        const d2 = (difference >>> 16) & 0xff;
+        const d3 = difference >>> 24;
         b += 4 * a + 4 * d0 + 3 * d1 + 2 * d2 + d3;
         a += d0 + d1 + d2 + d3;
         previous = current;
-        if ((word & SUMS_REDUCED) === SUMS_REDUCED) [a, b] = [a % 65521, b % 65521];
+        if ((word & SUMS_REDUCED) === SUMS_REDUCED) {
+          a %= 65521;
+          b %= 65521;
+        }
       }
     } else {
       for (let i = 0; i < rowBytes; i++) {
@@ -166,7 +173,10 @@ export function subFilter(pixels: Buffer, filtered: Buffer, rows: number, rowByt
         filtered[to + i] = pixels[from + i]! - (i >= 3 ? pixels[from + i - 3]! : 0);
         a += filtered[to + i]!;
         b += a;
-        if ((i & SUMS_REDUCED) === SUMS_REDUCED) [a, b] = [a % 65521, b % 65521];
+        if ((i & SUMS_REDUCED) === SUMS_REDUCED) {
+          a %= 65521;
+          b %= 65521;
+        }
       }
     }
     a %= 65521;
