@@ -121,7 +121,7 @@ export function createTilePlacer(
   // Cells within min-distance of a cell, as offsets; a tile is checked against whichever is
   // shorter: the cells around (grid lookup) or the list of places it already has. Both cover the
   // window of the band and the `reach` rows above it, the only cells a cell of the band can be near.
-  const disc = discOffsets(minDistance);
+  const disc = Int32Array.from(discOffsets(minDistance).flat());
   let windowTop = 0;
   let windowRows = 0;
   let placedTile = new Int32Array(0);
@@ -133,7 +133,7 @@ export function createTilePlacer(
     if (!placed) return true;
     const x = cell % columns;
     const y = (cell - x) / columns;
-    if (placed.length < disc.length) {
+    if (placed.length < disc.length / 2) {
       for (const other of placed) {
         const dx = (other % columns) - x;
         if (dx > reach || dx < -reach) continue;
@@ -142,9 +142,10 @@ export function createTilePlacer(
       }
       return true;
     }
-    for (const [dx, dy] of disc) {
-      const ox = x + dx;
-      const oy = y + dy - windowTop;
+    // (Offsets as dx, dy pairs of one flat array: destructuring pairs is slow in code not yet optimised.)
+    for (let i = 0; i < disc.length; i += 2) {
+      const ox = x + disc[i]!;
+      const oy = y + disc[i + 1]! - windowTop;
       if (ox >= 0 && oy >= 0 && ox < columns && oy < windowRows && placedTile[oy * columns + ox] === tile) return false;
     }
     return true;
@@ -330,8 +331,8 @@ function fillOrder(regret: Float32Array, seed: number): Uint32Array {
   const order = shuffledOrder(regret.length, seed);
   const position = new Uint32Array(regret.length);
   order.forEach((cell, i) => (position[cell] = i));
-  const bucket = (cell: number): number => Math.min(1000, Math.floor(regret[cell]!));
-  return order.sort((a, b) => bucket(b) - bucket(a) || position[a]! - position[b]!);
+  const bucket = Uint16Array.from(regret, (value) => Math.min(1000, Math.floor(value)));
+  return order.sort((a, b) => bucket[b]! - bucket[a]! || position[a]! - position[b]!);
 }
 
 /** Offsets of the cells within `distance` of a cell (euclidean, excluding the cell itself). */
