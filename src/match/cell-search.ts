@@ -23,10 +23,12 @@ export interface CellGrid {
 }
 
 /**
- * Index answers kept for sharing between cells; the cache is emptied when full (about 500 bytes an
- * entry: 100,000 held 100 MB more at 500 Mpx than at 100 Mpx, with the garbage of the last one).
+ * Tiles of the index answers kept for sharing between cells: 50,000 answers of 16, about 25 MB.
+ * The cache is emptied when full. It is bounded by tiles, not answers: the searches farther out
+ * for cells whose candidates are all blocked ask for 64, 256, ... tiles (100,000 answers of 16 held
+ * 100 MB more at 500 Mpx than at 100 Mpx, with the garbage of the last one).
  */
-const CACHE_ENTRIES = 50_000;
+const CACHE_TILES = 50_000 * 16;
 /**
  * Query vectors are rounded to this many units for sharing index answers: whole sRGB levels, as
  * pycollage's 8-bit target pixels, and 2 CIELAB units (measured: cell ΔE00 +0.3%, half the time).
@@ -43,6 +45,7 @@ export type CachedSearch = (cells: Float32Array, cell: number, wanted: number) =
  */
 export function cachedSearch(ann: AnnSearch, method: MatchMethod): CachedSearch {
   const cache = new Map<string, { neighbors: number[]; distances: number[] }>();
+  let cachedTiles = 0;
   const rounding = QUERY_ROUNDING[method.metric];
   const length = descriptorLength(method);
   const searchable = ann.getCurrentCount();
@@ -64,8 +67,12 @@ export function cachedSearch(ann: AnnSearch, method: MatchMethod): CachedSearch 
     if (!found) {
       found = ann.searchKnn(Array.from(query), Math.min(wanted, searchable));
       // Bounded, so memory does not grow with gigapixel grids.
-      if (cache.size >= CACHE_ENTRIES) cache.clear();
+      if (cachedTiles + found.neighbors.length > CACHE_TILES) {
+        cache.clear();
+        cachedTiles = 0;
+      }
       cache.set(key, found);
+      cachedTiles += found.neighbors.length;
     }
     return found;
   };

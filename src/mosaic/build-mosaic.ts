@@ -245,6 +245,8 @@ export async function buildMosaic(index: string, target: string, options: BuildM
         placer.placeRows(placedRows, count, answerRows(sampled.cells, columns, placedRows - sampled.band.firstRow, count));
         placedRows += count;
       }
+      // The cell worker's heap and HNSW copy are freed before the rest of the write.
+      if (placedRows === rows) await worker?.close();
       matching += (performance.now() - started) / 1000;
     };
     const plan: MosaicPlan = { columns, rows, tiles: placer.tiles, mirrored: placer.mirrored };
