@@ -35,21 +35,29 @@ export function sameIndexSpace(a: MatchMethod, b: MatchMethod): boolean {
 
 /**
  * Descriptors of `count` items whose sRGB means are given on a `side` x `side` split of each item
- * (`mean(item, sub, channel)`, sub row-major); `side` must be a multiple of the method's grid.
+ * in `means`: item i's split starts at `start(i)` and its rows of sub-squares are `rowStride`
+ * values apart (3 values a sub-square); `side` must be a multiple of the method's grid. Tiles
+ * (stored features) and target cells (rows of the sampled target) differ only in that layout.
  */
-function describe(count: number, side: number, method: MatchMethod, mean: (item: number, sub: number, channel: number) => number, into?: Float32Array): Float32Array {
+function describe(means: Float32Array, count: number, side: number, start: (item: number) => number, rowStride: number, method: MatchMethod, into?: Float32Array): Float32Array {
   const length = descriptorLength(method);
   const grid = length === 3 ? 1 : method.grid;
   const out = into ? into.subarray(0, count * length) : new Float32Array(count * length);
   const sums = new Float64Array(grid * grid * 3);
   const block = side / grid;
+  const perCoarse = block * block;
   for (let item = 0; item < count; item++) {
     sums.fill(0);
-    for (let sub = 0; sub < side * side; sub++) {
-      const coarse = Math.floor(Math.floor(sub / side) / block) * grid + Math.floor((sub % side) / block);
-      for (let c = 0; c < 3; c++) sums[coarse * 3 + c]! += mean(item, sub, c);
+    const first = start(item);
+    for (let y = 0; y < side; y++) {
+      for (let x = 0; x < side; x++) {
+        const at = first + y * rowStride + x * 3;
+        const coarse = (Math.floor(y / block) * grid + Math.floor(x / block)) * 3;
+        sums[coarse]! += means[at]!;
+        sums[coarse + 1]! += means[at + 1]!;
+        sums[coarse + 2]! += means[at + 2]!;
+      }
     }
-    const perCoarse = block * block;
     const base = item * length;
     let red = 0;
     let green = 0;
@@ -59,9 +67,13 @@ function describe(count: number, side: number, method: MatchMethod, mean: (item:
       green += sums[i + 1]! / perCoarse / (grid * grid);
       blue += sums[i + 2]! / perCoarse / (grid * grid);
     }
-    if (method.metric === 'rgb') out.set([red, green, blue], base);
-    else srgbToLabAt(red, green, blue, out, base);
-    if (method.metric === 'rgb') continue;
+    if (method.metric === 'rgb') {
+      out[base] = red;
+      out[base + 1] = green;
+      out[base + 2] = blue;
+      continue;
+    }
+    srgbToLabAt(red, green, blue, out, base);
     if (grid === 1) continue;
     for (let i = 0; i < grid * grid; i++) srgbToLabAt(sums[i * 3]! / perCoarse, sums[i * 3 + 1]! / perCoarse, sums[i * 3 + 2]! / perCoarse, out, base + 3 + i * 3);
   }
@@ -75,37 +87,17 @@ function describe(count: number, side: number, method: MatchMethod, mean: (item:
  */
 export function tileDescriptors(features: Float32Array, count: number, method: MatchMethod, into?: Float32Array): Float32Array {
   const stride = STORED_GRID * STORED_GRID * 3;
-  return describe(count, STORED_GRID, method, (tile, sub, c) => features[tile * stride + sub * 3 + c]!, into);
+  return describe(features, count, STORED_GRID, (tile) => tile * stride, STORED_GRID * 3, method, into);
 }
 
 /**
  * The descriptors of every cell of a `columns` x `rows` grid, row-major, from the target's sRGB
- * means at `grid` x the grid's resolution (as `describe` would give them, without its per-value calls).
+ * means at `grid` x the grid's resolution (see targetMeans).
  */
 export function cellDescriptors(means: Float32Array, columns: number, rows: number, method: MatchMethod): Float32Array {
-  const length = descriptorLength(method);
-  const grid = length === 3 ? 1 : method.grid;
-  const subs = grid * grid;
+  const grid = descriptorLength(method) === 3 ? 1 : method.grid;
   const width = columns * grid;
-  const lab = method.metric === 'lab';
-  const out = new Float32Array(columns * rows * length);
-  for (let y = 0, base = 0; y < rows; y++) {
-    for (let x = 0; x < columns; x++, base += length) {
-      let red = 0;
-      let green = 0;
-      let blue = 0;
-      for (let sub = 0; sub < subs; sub++) {
-        const at = ((y * grid + Math.floor(sub / grid)) * width + x * grid + (sub % grid)) * 3;
-        red += means[at]!;
-        green += means[at + 1]!;
-        blue += means[at + 2]!;
-        if (subs > 1) srgbToLabAt(means[at]!, means[at + 1]!, means[at + 2]!, out, base + 3 + sub * 3);
-      }
-      if (lab) srgbToLabAt(red / subs, green / subs, blue / subs, out, base);
-      else out.set([red / subs, green / subs, blue / subs], base);
-    }
-  }
-  return out;
+  return describe(means, columns * rows, grid, (cell) => (Math.floor(cell / columns) * grid * width + (cell % columns) * grid) * 3, width * 3, method);
 }
 
 /**

@@ -106,7 +106,6 @@ export function createTilePlacer(
   assertFeasible(cellCount, pictureCount, rules);
   const constrained = minDistance > 0 || maxUses < cellCount;
   const reranked = method.metric === 'lab';
-  const wanted = candidateCount(method, rules, cellCount, searchable);
   const variants = method.metric === 'lab' && method.mirror ? 2 : 1;
   const length = descriptorLength(method);
   const tiles = tileCount <= 0x10000 ? new Uint16Array(cellCount) : new Uint32Array(cellCount);
@@ -116,7 +115,7 @@ export function createTilePlacer(
   let relaxed = 0;
   // The band being placed, from cell bandStart on, with its cells' descriptors and index answers.
   let bandStart = 0;
-  let band: CellAnswers = { descriptors: new Float32Array(0), k: wanted, neighbors: new Int32Array(0), distances: new Float32Array(0) };
+  let band: CellAnswers = { descriptors: new Float32Array(0), k: 0, neighbors: new Int32Array(0), distances: new Float32Array(0) };
 
   // Cells within min-distance of a cell, as offsets; a tile is checked against whichever is
   // shorter: the cells around (grid lookup) or the list of places it already has. Both cover the
