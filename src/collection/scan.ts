@@ -1,11 +1,19 @@
-import { opendir, stat } from 'node:fs/promises';
+import type { Dirent } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
+import fg from 'fast-glob';
 import { reasonOf } from '../errors.js';
 
 /** File extensions that may hold an image sharp can read (matched case-insensitively). */
 export const IMAGE_EXTENSIONS = ['jpg', 'jpeg', 'png', 'webp', 'gif', 'tif', 'tiff', 'avif', 'heic', 'heif'] as const;
 
 const IMAGE_NAME = new RegExp(`\\.(?:${IMAGE_EXTENSIONS.join('|')})$`, 'i');
+
+/**
+ * Line terminators. fast-glob 3 matches paths with picomatch 2, whose `**` is a regular expression
+ * built on `.`, which matches none of them: fast-glob would drop a name holding one, and all below it.
+ */
+const LINE_BREAK = /[\n\r\u2028\u2029]/;
 
 /** What a scan found: image files, and entries it could not look into. */
 export interface ScanResult {
@@ -15,6 +23,13 @@ export interface ScanResult {
   problems: { relative: string; reason: string }[];
 }
 
+/** An entry below a walked folder: its '/'-separated path from that folder, and whether fast-glob walked it. */
+interface Found {
+  path: string;
+  dirent: fg.Entry['dirent'];
+  walked: boolean;
+}
+
 /**
  * Lists the image files below `collection`, recursively, as paths relative to it in a stable
  * (code-point) order. Hidden files and folders are skipped, and so is `exclude` (the index
@@ -22,48 +37,93 @@ export interface ScanResult {
  * is entered once (a link back up is reported, not followed), and an entry with an image name
  * that is not a regular file (a folder named x.jpg, a broken or looping link) is listed so that
  * reading it reports why it is skipped.
+ *
+ * fast-glob walks the collection without following links (its own following would go round a
+ * loop until ELOOP). The links to folders it finds are then walked by fast-glob in turn, one after
+ * the other in path order, and so on: a folder inside the collection is scanned at its real path,
+ * and which of two links to a folder is followed does not depend on timing.
  */
 export async function scanCollection(collection: string, exclude: string[] = []): Promise<ScanResult> {
   const excluded = new Set(exclude.map((folder) => path.resolve(folder)));
   const files: string[] = [];
   const problems: ScanResult['problems'] = [];
   const entered = new Set<string>();
-  const enter = async (folder: string, relative: string): Promise<void> => {
+
+  /**
+   * fast-glob's readdir for the walk of `root` (at `prefix` in the collection). It enters each real
+   * folder once (by device and inode: a link or a bind mount may lead back to one already
+   * scanned), and records a folder it cannot read as a problem and lists it as empty, so the walk
+   * goes on. It leaves out hidden entries and excluded folders, so that fast-glob never opens them
+   * (with its `dot` and `ignore` options it would still read them, only to drop what they hold), and
+   * sets names with a line break aside in `aside` for the caller (see LINE_BREAK).
+   */
+  const list = async (root: string, prefix: string, aside: Found[], folder: string): Promise<Dirent[]> => {
+    const below = path.relative(root, folder);
+    const relative = prefix && below ? `${prefix}/${below}` : prefix || below;
     let identity: string;
     try {
       const info = await stat(folder);
       identity = `${info.dev}:${info.ino}`;
     } catch (error) {
       problems.push({ relative, reason: reasonOf(error) });
-      return;
+      return [];
     }
     if (entered.has(identity)) {
       problems.push({ relative, reason: 'symbolic link to a folder already scanned (a loop or a second path), not followed' });
-      return;
+      return [];
     }
     entered.add(identity);
-    let entries;
+    let entries: Dirent[];
     try {
-      entries = await opendir(folder);
+      entries = await readdir(folder, { withFileTypes: true });
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       problems.push({ relative, reason: code === 'EACCES' || code === 'EPERM' ? 'folder not readable: permission denied' : reasonOf(error) });
-      return;
+      return [];
     }
-    const subfolders: [string, string][] = [];
-    for await (const entry of entries) {
-      if (entry.name.startsWith('.')) continue;
-      const absolute = path.join(folder, entry.name);
-      const child = relative ? `${relative}/${entry.name}` : entry.name;
-      let isFolder = entry.isDirectory();
-      if (entry.isSymbolicLink()) isFolder = await stat(absolute).then((info) => info.isDirectory(), () => false);
-      if (isFolder && !excluded.has(absolute)) subfolders.push([absolute, child]);
-      if (IMAGE_NAME.test(entry.name) && !(isFolder && excluded.has(absolute))) files.push(child);
-    }
-    for (const [absolute, child] of subfolders) await enter(absolute, child);
+    return entries.filter((entry) => {
+      if (entry.name.startsWith('.')) return false;
+      if (entry.isDirectory() && excluded.has(path.join(folder, entry.name))) return false;
+      if (!LINE_BREAK.test(entry.name)) return true;
+      aside.push({ path: below ? `${below}/${entry.name}` : entry.name, dirent: entry, walked: false });
+      return false;
+    });
   };
-  await enter(path.resolve(collection), '');
-  return { files: files.sort(byCodePoint), problems };
+
+  // The folders to walk, with their paths in the collection; the folders found behind links or
+  // with a line break in their name are appended as each walk ends.
+  const walks: [string, string][] = [[path.resolve(collection), '']];
+  for (const [root, prefix] of walks) {
+    const aside: Found[] = [];
+    const readFolder = (folder: string, _options: unknown, callback: (error: NodeJS.ErrnoException | null, entries: Dirent[]) => void): void => {
+      list(root, prefix, aside, folder).then((entries) => callback(null, entries), (error: NodeJS.ErrnoException) => callback(error, []));
+    };
+    // A plain `**` under `cwd`: names are never read as patterns, whatever characters they hold.
+    const walked = await fg('**', {
+      cwd: root,
+      dot: true,
+      onlyFiles: false,
+      followSymbolicLinks: false,
+      objectMode: true,
+      unique: false,
+      // fast-glob calls readdir only with { withFileTypes: true }, the one form readFolder answers.
+      fs: { readdir: readFolder as NonNullable<fg.Options['fs']>['readdir'] },
+    });
+    const found = [...walked.map((entry): Found => ({ path: entry.path, dirent: entry.dirent, walked: entry.dirent.isDirectory() })), ...aside];
+    // Path order, so that the links are walked in an order that does not depend on timing.
+    found.sort((a, b) => byCodePoint(a.path, b.path));
+    const isFolder = await Promise.all(
+      found.map(({ path: below, dirent }) => (dirent.isSymbolicLink() ? stat(path.join(root, below)).then((info) => info.isDirectory(), () => false) : dirent.isDirectory())),
+    );
+    found.forEach((entry, i) => {
+      const absolute = path.join(root, entry.path);
+      const child = prefix ? `${prefix}/${entry.path}` : entry.path;
+      if (isFolder[i] && excluded.has(absolute)) return;
+      if (isFolder[i] && !entry.walked) walks.push([absolute, child]);
+      if (IMAGE_NAME.test(entry.dirent.name)) files.push(child);
+    });
+  }
+  return { files: files.sort(byCodePoint), problems: problems.sort((a, b) => byCodePoint(a.relative, b.relative)) };
 }
 
 function byCodePoint(a: string, b: string): number {
