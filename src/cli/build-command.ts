@@ -1,4 +1,4 @@
-import sharp from 'sharp';
+import { disableSharpCache } from '../load-sharp.js';
 import { buildMosaic, type BuildMosaicOptions } from '../mosaic/build-mosaic.js';
 import { abortOnSignals } from './interrupt.js';
 import { createReporter } from './progress.js';
@@ -14,7 +14,7 @@ export type BuildFlags = Pick<
 export async function runBuild(index: string, target: string, flags: BuildFlags): Promise<void> {
   const { deepzoom, json, measure, quiet, ...options } = flags;
   // Every tile and band is encoded once: libvips' operation cache would only hold their buffers.
-  sharp.cache(false);
+  disableSharpCache();
   const reporter = createReporter(quiet === true);
   // Ctrl-C stops between bands or tiles and removes the temporaries: no partial output is left.
   const { signal, dispose } = abortOnSignals();

@@ -2,7 +2,6 @@ import type { Worker } from 'node:worker_threads';
 import { reasonOf, TsmosaicError } from '../errors.js';
 import type { AnnSearch } from '../index-store/ann.js';
 import type { IndexManifest } from '../index-store/format.js';
-import type { TargetImage } from '../mosaic/target.js';
 import type { RowBand } from '../mosaic/target-means.js';
 import { startWorker } from '../start-worker.js';
 import { answerCells, cachedSearch, type CellAnswers, type CellGrid } from './cell-search.js';
@@ -20,17 +19,19 @@ export function localCells(grid: CellGrid, ann: AnnSearch, candidates: number): 
   return { answer: (band) => answerCells(grid, band, search, candidates), close: () => Promise.resolve() };
 }
 
-/** What the cell worker (cell-worker.ts) is started with. */
+/** What the cell worker (cell-worker.ts) is started with: the index folder, whose HNSW index it loads at once. */
 export interface CellWorkerData {
-  /** The index folder, whose HNSW index the worker loads. */
   index: string;
   manifest: Pick<IndexManifest, 'tileCount' | 'crops' | 'ann'>;
-  grid: Omit<CellGrid, 'target'>;
-  /** Index answers a cell (see candidateCount). */
+}
+
+/** The grid whose cells the worker answers, with the decoded target, and the index answers a cell wants (see candidateCount). */
+export interface CellWorkerStart {
+  grid: CellGrid;
   candidates: number;
 }
 
-export type CellWorkerRequest = { target: TargetImage } | { id: number; band: RowBand };
+export type CellWorkerRequest = CellWorkerStart | { id: number; band: RowBand };
 export type CellWorkerReply = { id: number; cells: CellAnswers } | { id: number; error: string };
 
 /**
@@ -41,9 +42,10 @@ const YOUNG_GENERATION_MB = 48;
 
 /**
  * Cells answered by a worker thread, so that describing cells and searching the index run on
- * another core while this thread places the band before. Bands may be asked for before the
- * target is given (`setTarget`); the worker answers them once it has it. Its failures reject as
- * TsmosaicErrors.
+ * another core while this thread places the band before. It is started with the index alone, so
+ * that it boots and loads its HNSW index while this thread reads the target; bands may be asked
+ * for before the grid and the decoded target are given (`start`), and are answered once they are.
+ * Its failures reject as TsmosaicErrors.
  */
 export class WorkerCells implements CellSource {
   private readonly worker: Worker;
@@ -64,8 +66,8 @@ export class WorkerCells implements CellSource {
     this.worker.on('exit', (code) => this.fail(new TsmosaicError(`the cell worker stopped (exit code ${code})`)));
   }
 
-  setTarget(target: TargetImage): void {
-    const request: CellWorkerRequest = { target };
+  start(grid: CellGrid, candidates: number): void {
+    const request: CellWorkerRequest = { grid, candidates };
     this.worker.postMessage(request);
   }
 

@@ -1,42 +1,51 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { reasonOf } from '../errors.js';
+import type { AnnSearch } from '../index-store/ann.js';
 import { loadIndexAnn } from '../index-store/read-index.js';
-import type { TargetImage } from '../mosaic/target.js';
-import { answerCells, cachedSearch } from './cell-search.js';
+import { answerCells, cachedSearch, type CachedSearch, type CellGrid } from './cell-search.js';
 import type { CellWorkerData, CellWorkerReply, CellWorkerRequest } from './cell-source.js';
 
 /**
  * A worker thread that describes bands of grid cells and asks the index for their candidates
  * (answerCells), one band after another as they are asked for, while the main thread places the
- * band before: its own copy of the HNSW index, loaded from the index folder while the main
- * thread loads the rest.
+ * band before: its own copy of the HNSW index, loaded from the index folder as soon as it starts,
+ * while the main thread reads the target and loads the rest.
  */
 const data = workerData as CellWorkerData;
 const port = parentPort!;
-let search: ReturnType<typeof cachedSearch> | undefined;
+let ann: AnnSearch | undefined;
 let loadError: string | undefined;
 try {
-  search = cachedSearch(loadIndexAnn(data.index, data.manifest), data.grid.method);
+  ann = loadIndexAnn(data.index, data.manifest);
 } catch (error) {
   loadError = reasonOf(error);
 }
-let giveTarget: (target: TargetImage) => void = () => undefined;
-const target = new Promise<TargetImage>((resolve) => (giveTarget = resolve));
-// Requests are answered in order, one at a time, once the target is here.
+/** The grid, with the decoded target, and how to search for its cells (undefined when the HNSW index failed to load). */
+interface Job {
+  grid: CellGrid;
+  candidates: number;
+  search: CachedSearch | undefined;
+}
+let giveJob: (job: Job) => void = () => undefined;
+const job = new Promise<Job>((resolve) => (giveJob = resolve));
+// Requests are answered in order, one at a time, once the grid and target are here.
 let queue = Promise.resolve();
 
 port.on('message', (message: CellWorkerRequest) => {
-  if ('target' in message) {
+  if ('grid' in message) {
     // Buffers arrive as plain Uint8Arrays.
-    const { pixels, width, height } = message.target;
-    giveTarget({ pixels: Buffer.from(pixels.buffer, pixels.byteOffset, pixels.length), width, height });
+    const { grid, candidates } = message;
+    const { pixels } = grid.target;
+    const target = { ...grid.target, pixels: Buffer.from(pixels.buffer, pixels.byteOffset, pixels.length) };
+    giveJob({ grid: { ...grid, target }, candidates, search: ann && cachedSearch(ann, grid.method) });
     return;
   }
   queue = queue.then(async () => {
     let reply: CellWorkerReply;
     try {
+      const { grid, candidates, search } = await job;
       if (!search) throw new Error(loadError);
-      const cells = await answerCells({ ...data.grid, target: await target }, message.band, search, data.candidates);
+      const cells = await answerCells(grid, message.band, search, candidates);
       reply = { id: message.id, cells };
       // Moved, not copied: answerCells made the three arrays, each in a buffer of its own.
       port.postMessage(reply, [cells.descriptors.buffer, cells.neighbors.buffer, cells.distances.buffer] as ArrayBuffer[]);

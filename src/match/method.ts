@@ -1,5 +1,5 @@
 import { STORED_GRID } from '../collection/features.js';
-import { ciede2000 } from '../colour/ciede2000.js';
+import { ciede2000At } from '../colour/ciede2000.js';
 import { srgbToLabAt } from '../colour/lab.js';
 
 /**
@@ -135,7 +135,7 @@ export function colourCost(method: MatchMethod, cells: Float32Array, cell: numbe
   if (method.metric === 'rgb') {
     return (cells[a]! - tiles[b]!) ** 2 + (cells[a + 1]! - tiles[b + 1]!) ** 2 + (cells[a + 2]! - tiles[b + 2]!) ** 2;
   }
-  return ciede2000(cells[a]!, cells[a + 1]!, cells[a + 2]!, tiles[b]!, tiles[b + 1]!, tiles[b + 2]!);
+  return ciede2000At(cells, a, tiles, b);
 }
 
 /** The part of the match cost from the sub-squares (0 for the rgb metric and a 1x1 grid). */

@@ -150,46 +150,50 @@ export async function buildMosaic(index: string, target: string, options: BuildM
   await assertOutputReplaceable(out, format);
   if (options.plan) await assertWritableFolder(path.resolve(options.plan));
   const manifest = await readManifest(index);
-  const tileSize = expectInteger('tileSize', options.tileSize ?? manifest.tileSize, 1, Math.min(MAX_TILE_SIZE, manifest.tileSize));
-  const targetSize = await readTargetSize(target);
-  const grid = chooseGrid(targetSize.width, targetSize.height, tilesAcross);
-  if (grid.sampledDown) {
-    onNote?.(`${target} is ${targetSize.width} px wide: sampling it down to ${DEFAULT_MAX_COLUMNS} tiles across (--tiles-across sets another width)`);
-  }
-  assertOutputFits(grid, tileSize, targetSize, format, maxPixels);
-  const { columns, rows } = grid;
-  if (options.minDistance === undefined && feasibleMinDistance(minDistance, manifest.tileCount) < minDistance) {
-    // A tiny index: keep what rule it can (1.5 needs 9 pictures, 1 needs 5); say so when neighbours may repeat.
-    minDistance = feasibleMinDistance(minDistance, manifest.tileCount);
-    if (minDistance < 1) onNote?.(`the index has only ${manifest.tileCount} tiles: tiles may repeat next to each other`);
-  }
-
-  const timings: BuildTimings = { loadIndex: 0, target: 0, match: 0, assemble: 0, encode: 0 };
-  let mark = performance.now();
-  const lap = (step: keyof BuildTimings): void => {
-    const now = performance.now();
-    timings[step] = (now - mark) / 1000;
-    mark = now;
-  };
-
-  onProgress?.({ stage: 'load', done: 0, total: 1 });
   const { crops } = manifest;
   const tileCount = manifest.tileCount * crops;
   // The tiles placement may choose from: every crop, or (rgb, --no-crops) every crops-th, the centre squares.
   const step = method.metric === 'lab' && options.crops !== false ? 1 : crops;
   const ownAnn = step === 1 && sameIndexSpace(method, manifest.ann.method);
-  const rules = { minDistance, maxUses, seed };
-  const candidates = candidateCount(method, rules, columns * rows, ownAnn ? tileCount : tileCount / step);
   // Grids of a few bands or more, searched with the index's own HNSW index, get their cells
-  // described and searched by a worker, started now: it loads that index while this thread loads the rest.
-  const worker =
-    ownAnn && columns * rows >= WORKER_CELLS
-      ? new WorkerCells({ index, manifest: { tileCount: manifest.tileCount, crops, ann: manifest.ann }, grid: { columns, rows, method }, candidates })
-      : undefined;
+  // described and searched by a worker. It is started now, before the grid is known: it boots and
+  // loads that index on the other core while this thread reads the target (loading sharp blocks it
+  // for ~80 ms) and loads the rest. A smaller grid stops it.
+  let worker = ownAnn ? new WorkerCells({ index, manifest: { tileCount: manifest.tileCount, crops, ann: manifest.ann } }) : undefined;
   try {
+    const tileSize = expectInteger('tileSize', options.tileSize ?? manifest.tileSize, 1, Math.min(MAX_TILE_SIZE, manifest.tileSize));
+    const targetSize = await readTargetSize(target);
+    const grid = chooseGrid(targetSize.width, targetSize.height, tilesAcross);
+    if (grid.sampledDown) {
+      onNote?.(`${target} is ${targetSize.width} px wide: sampling it down to ${DEFAULT_MAX_COLUMNS} tiles across (--tiles-across sets another width)`);
+    }
+    assertOutputFits(grid, tileSize, targetSize, format, maxPixels);
+    const { columns, rows } = grid;
+    if (options.minDistance === undefined && feasibleMinDistance(minDistance, manifest.tileCount) < minDistance) {
+      // A tiny index: keep what rule it can (1.5 needs 9 pictures, 1 needs 5); say so when neighbours may repeat.
+      minDistance = feasibleMinDistance(minDistance, manifest.tileCount);
+      if (minDistance < 1) onNote?.(`the index has only ${manifest.tileCount} tiles: tiles may repeat next to each other`);
+    }
+    if (worker && columns * rows < WORKER_CELLS) {
+      void worker.close();
+      worker = undefined;
+    }
+
+    const timings: BuildTimings = { loadIndex: 0, target: 0, match: 0, assemble: 0, encode: 0 };
+    let mark = performance.now();
+    const lap = (step: keyof BuildTimings): void => {
+      const now = performance.now();
+      timings[step] = (now - mark) / 1000;
+      mark = now;
+    };
+
+    onProgress?.({ stage: 'load', done: 0, total: 1 });
+    const rules = { minDistance, maxUses, seed };
+    const candidates = candidateCount(method, rules, columns * rows, ownAnn ? tileCount : tileCount / step);
     // The target decodes in libuv's pool while the index is read and described here.
     const targetLoading = loadTarget(target, columns, rows, targetSize);
-    targetLoading.then((image) => worker?.setTarget(image), () => undefined); // awaited below; not unhandled if the index fails first
+    // Awaited below; not unhandled if the index fails first.
+    targetLoading.then((image) => worker?.start({ target: image, columns, rows, method }, candidates), () => undefined);
     // Rows placed at a time, and sampled at a time (a multiple: a band of placement is sampled at once).
     const placementRows = placementBandRows(columns, rows, rules);
     const sampledRows = placementRows > 1 ? placementRows : Math.max(1, Math.floor(SAMPLED_CELLS / columns));

@@ -1,3 +1,4 @@
+import { loadSharp } from '../load-sharp.js';
 import { areaAverage } from '../raster/area-average.js';
 import type { TargetImage } from './target.js';
 
@@ -25,8 +26,7 @@ export async function targetMeans(target: TargetImage, columns: number, rows: nu
   if (grid === 1 || (width <= target.width && height <= target.height)) {
     return areaAverage(target.pixels, target.width, target.height, 3, width, height, band.firstRow * grid, band.rows * grid);
   }
-  // sharp is loaded only here: a worker that samples cells (cell-worker.ts) need not load it otherwise (75 ms).
-  const { default: sharp } = await import('sharp');
+  const sharp = await loadSharp();
   let enlarging = sharp(target.pixels, { raw: { width: target.width, height: target.height, channels: 3 } }).resize(width, height, { fit: 'fill', kernel: 'lanczos3' });
   // libvips computes only the rows extracted, the same as in the whole enlargement.
   if (band.rows < rows) enlarging = enlarging.extract({ left: 0, top: band.firstRow * grid, width, height: band.rows * grid });

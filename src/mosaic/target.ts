@@ -1,6 +1,7 @@
 import { stat } from 'node:fs/promises';
-import sharp from 'sharp';
+import type { Sharp } from 'sharp';
 import { TsmosaicError, reasonOf } from '../errors.js';
+import { loadSharp } from '../load-sharp.js';
 
 /** Targets with more samples per cell than this are first reduced by sharp (shrink-on-load). */
 const MAX_SAMPLES_PER_CELL = 16;
@@ -25,6 +26,7 @@ export async function readTargetSize(file: string): Promise<{ width: number; hei
     throw new TsmosaicError(`target image not found: ${file}`);
   }
   try {
+    const sharp = await loadSharp();
     const { width, height, orientation } = await sharp(file, OPEN_OPTIONS).metadata();
     if (!width || !height) throw new Error('no dimensions');
     return (orientation ?? 1) >= 5 ? { width: height, height: width } : { width, height };
@@ -40,6 +42,7 @@ export async function readTargetSize(file: string): Promise<{ width: number; hei
 export async function loadTarget(file: string, columns: number, rows: number, size: { width: number; height: number }): Promise<TargetImage> {
   const reduce = size.width > columns * MAX_SAMPLES_PER_CELL || size.height > rows * MAX_SAMPLES_PER_CELL;
   try {
+    const sharp = await loadSharp();
     return await decodeSrgb(sharp(file, OPEN_OPTIONS), reduce ? { width: columns * MAX_SAMPLES_PER_CELL, height: rows * MAX_SAMPLES_PER_CELL } : undefined);
   } catch (error) {
     throw new TsmosaicError(`cannot decode the target image ${file}: ${reasonOf(error)}`);
@@ -47,7 +50,7 @@ export async function loadTarget(file: string, columns: number, rows: number, si
 }
 
 /** Decodes an opened picture to 8-bit sRGB, alpha flattened onto white, optionally squeezed to `size`. */
-export async function decodeSrgb(image: sharp.Sharp, size?: { width: number; height: number }): Promise<TargetImage> {
+export async function decodeSrgb(image: Sharp, size?: { width: number; height: number }): Promise<TargetImage> {
   const resized = size ? image.resize(size.width, size.height, { fit: 'fill' }) : image;
   const { data, info } = await resized.flatten({ background: '#ffffff' }).toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
   return { pixels: data, width: info.width, height: info.height };

@@ -1,5 +1,5 @@
 import { STORED_GRID } from '../collection/features.js';
-import { ciede2000 } from '../colour/ciede2000.js';
+import { ciede2000At } from '../colour/ciede2000.js';
 import { srgbArrayToLab } from '../colour/lab.js';
 import { mirroredSub } from '../match/method.js';
 import type { MosaicPlan } from '../render/render-region.js';
@@ -55,6 +55,6 @@ export function meanDifferenceOfGrids(a: Float32Array, b: Float32Array): number 
   const labA = srgbArrayToLab(a);
   const labB = srgbArrayToLab(b);
   let sum = 0;
-  for (let i = 0; i < labA.length; i += 3) sum += ciede2000(labA[i]!, labA[i + 1]!, labA[i + 2]!, labB[i]!, labB[i + 1]!, labB[i + 2]!);
+  for (let i = 0; i < labA.length; i += 3) sum += ciede2000At(labA, i, labB, i);
   return sum / (labA.length / 3);
 }

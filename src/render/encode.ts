@@ -1,7 +1,8 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import sharp, { type Sharp } from 'sharp';
+import type { Sharp } from 'sharp';
 import { TsmosaicError, UsageError } from '../errors.js';
+import { loadSharp } from '../load-sharp.js';
 import { writeThroughTemporary } from './output-files.js';
 
 /** Single-file image formats, and `dzi`: a Deep Zoom pyramid of tiles with a viewer. */
@@ -80,6 +81,7 @@ export function encoderFor(image: Sharp, format: LibvipsFormat, width: number, h
  * same folder renamed when complete, so an interrupted run never leaves a partial file there.
  */
 export async function writeImage(pixels: Buffer, width: number, height: number, file: string, format: LibvipsFormat): Promise<void> {
+  const sharp = await loadSharp();
   const image = encoderFor(sharp(pixels, { raw: { width, height, channels: 3 }, limitInputPixels: false }), format, width, height);
   await writeThroughTemporary(file, async (temporary) => {
     await image.toFile(temporary);

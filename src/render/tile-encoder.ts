@@ -1,4 +1,4 @@
-import sharp from 'sharp';
+import { loadSharp } from '../load-sharp.js';
 
 /** JPEG quality of Deep Zoom tiles. */
 export const JPEG_QUALITY = 85;
@@ -18,6 +18,7 @@ export class TileEncoder {
   async start(pixels: Buffer, width: number, height: number, file: string): Promise<{ written: Promise<void> }> {
     while (this.running.size >= this.limit) await Promise.race(this.running);
     if (this.failure) throw this.failure.error;
+    const sharp = await loadSharp();
     const written = sharp(pixels, { raw: { width, height, channels: 3 } })
       // Huffman optimisation: 3.5 % smaller tiles for ~25 % more encoding time; not worth it for tens of thousands of them.
       .jpeg({ quality: JPEG_QUALITY, optimiseCoding: false })

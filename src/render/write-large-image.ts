@@ -1,7 +1,7 @@
 import { rm, stat, statfs } from 'node:fs/promises';
 import path from 'node:path';
-import sharp from 'sharp';
 import { TsmosaicError } from '../errors.js';
+import { loadSharp } from '../load-sharp.js';
 import { encoderFor, type LibvipsFormat } from './encode.js';
 import { temporaryPath, writeThroughTemporary } from './output-files.js';
 import { writeVipsFile } from './vips-file.js';
@@ -65,6 +65,7 @@ export async function writeLargeImage(
         }, POLL_MS);
         try {
           // libvips maps the .v file in windows and encodes it top to bottom: memory stays flat.
+          const sharp = await loadSharp();
           const encoding = encoderFor(sharp(raw, { limitInputPixels: false, sequentialRead: true }), format, width, height).toFile(encoded);
           await untilDoneOrAborted(encoding, signal);
         } finally {
@@ -82,6 +83,7 @@ export async function writeLargeImage(
 /** The encoded size of the whole image, from encoding a band of it the same way. */
 async function estimateSize(band: Buffer, width: number, height: number, format: LibvipsFormat): Promise<number> {
   const rows = band.length / (width * 3);
+  const sharp = await loadSharp();
   const sample = await encoderFor(sharp(band, { raw: { width, height: rows, channels: 3 }, limitInputPixels: false }), format, width, rows).toBuffer();
   return (sample.length * height) / rows;
 }
