@@ -44,29 +44,43 @@ export function ciede2000At(one: Float32Array | Float64Array, first: number, oth
   const a2p = (1 + g) * a2;
   const c1p = Math.sqrt(a1p * a1p + b1 * b1);
   const c2p = Math.sqrt(a2p * a2p + b2 * b2);
-  const h1p = hueDegrees(b1, a1p);
-  const h2p = hueDegrees(b2, a2p);
+  const product = c1p * c2p;
 
   const deltaL = l2 - l1;
   const deltaC = c2p - c1p;
-  let deltaHue = 0;
-  if (c1p * c2p !== 0) {
-    deltaHue = h2p - h1p;
-    if (deltaHue > 180) deltaHue -= 360;
-    else if (deltaHue < -180) deltaHue += 360;
-  }
-  const deltaH = 2 * Math.sqrt(c1p * c2p) * Math.sin((deltaHue / 2) * RADIANS);
+  // The hue difference 2 sqrt(C1' C2') sin(dh' / 2) from the hue vectors: its square is
+  // 2 (C1' C2' - a1' a2' - b1 b2), its sign that of dh', the sign of their cross product (0 when a
+  // chroma is 0). No angle is needed, which saves two arctangents and a sine a pair.
+  const squared = 2 * (product - (a1p * a2p + b1 * b2));
+  const cross = a1p * b2 - b1 * a2p;
+  let deltaH = squared > 0 ? (cross < 0 ? -Math.sqrt(squared) : Math.sqrt(squared)) : 0;
 
   const lMean = (l1 + l2) / 2;
   const cMean = (c1p + c2p) / 2;
-  let hMean = h1p + h2p;
-  if (c1p * c2p !== 0) {
-    if (Math.abs(h1p - h2p) > 180) hMean += hMean < 360 ? 360 : -360;
-    hMean /= 2;
+  // The mean hue: the direction that halves the shorter arc between the two hues, that of the sum
+  // of their unit vectors (with a chroma of 0, the other hue: CIEDE2000 takes h' = 0 there and does
+  // not halve the sum). Only hues exactly opposite need the angles.
+  let cosH = (c1p > 0 ? a1p / c1p : 0) + (c2p > 0 ? a2p / c2p : 0);
+  let sinH = (c1p > 0 ? b1 / c1p : 0) + (c2p > 0 ? b2 / c2p : 0);
+  const length = Math.sqrt(cosH * cosH + sinH * sinH);
+  let hMean: number;
+  if (length > 1e-9 || product === 0) {
+    cosH = length > 0 ? cosH / length : 1;
+    sinH = length > 0 ? sinH / length : 0;
+    hMean = Math.atan2(sinH, cosH) * DEGREES;
+    if (hMean < 0) hMean += 360;
+  } else {
+    const h1p = hueDegrees(b1, a1p);
+    const h2p = hueDegrees(b2, a2p);
+    hMean = (h1p + h2p + (Math.abs(h1p - h2p) > 180 ? (h1p + h2p < 360 ? 360 : -360) : 0)) / 2;
+    cosH = Math.cos(hMean * RADIANS);
+    sinH = Math.sin(hMean * RADIANS);
+    let deltaHue = h2p - h1p;
+    if (deltaHue > 180) deltaHue -= 360;
+    else if (deltaHue < -180) deltaHue += 360;
+    deltaH = deltaHue < 0 ? -Math.sqrt(Math.max(0, squared)) : Math.sqrt(Math.max(0, squared));
   }
-  // T's four cosines from one cosine and one sine of the mean hue, by the multiple-angle formulas.
-  const cosH = Math.cos(hMean * RADIANS);
-  const sinH = Math.sin(hMean * RADIANS);
+  // T's four cosines from the cosine and sine of the mean hue, by the multiple-angle formulas.
   const cos2H = 2 * cosH * cosH - 1;
   const sin2H = 2 * sinH * cosH;
   const cos3H = cosH * (4 * cosH * cosH - 3);
