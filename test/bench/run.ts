@@ -18,7 +18,7 @@ import { compileFloor } from './floor-compile.js';
 import { markdownTable, ratioCell, seconds, share, type Target } from './table.js';
 import { BIN, NODE, REPO_ROOT, sharedFolder } from './paths.js';
 
-const RUNS = 3;
+const RUNS = 5;
 const TILE_SIZE = 20;
 const TILES_ACROSS = 200;
 const TARGET_PHOTO = 'photo-003.jpg';
