@@ -52,6 +52,7 @@ export class WorkerCells implements CellSource {
   private readonly pending = new Map<number, { resolve: (cells: CellAnswers) => void; reject: (error: Error) => void }>();
   private nextId = 0;
   private failure: Error | undefined;
+  private closing: Promise<void> | undefined;
 
   constructor(data: CellWorkerData) {
     this.worker = startWorker(import.meta.url, 'cell-worker', data, { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB });
@@ -81,8 +82,10 @@ export class WorkerCells implements CellSource {
     });
   }
 
-  async close(): Promise<void> {
-    await this.worker.terminate();
+  /** Stops the worker; the same promise for every call. */
+  close(): Promise<void> {
+    this.closing ??= this.worker.terminate().then(() => undefined);
+    return this.closing;
   }
 
   private fail(error: Error): void {
