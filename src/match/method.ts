@@ -138,6 +138,43 @@ export function colourCost(method: MatchMethod, cells: Float32Array, cell: numbe
   return ciede2000At(cells, a, tiles, b);
 }
 
+/**
+ * structureCost of `tile` for `cell` as it is (into `out[0]`) and mirrored (into `out[1]`), in one
+ * pass over the cell's sub-squares: placement costs every candidate both ways.
+ */
+export function structureCosts(method: MatchMethod, cells: Float32Array, cell: number, tiles: Float32Array, tile: number, out: Float64Array): void {
+  const length = descriptorLength(method);
+  if (method.metric === 'rgb' || length === 3) {
+    out[0] = 0;
+    out[1] = 0;
+    return;
+  }
+  const a = cell * length + 3;
+  const b = tile * length + 3;
+  const { grid } = method;
+  let straight = 0;
+  let mirrored = 0;
+  for (let sub = 0; sub < grid * grid; sub++) {
+    const x = a + sub * 3;
+    const y = b + sub * 3;
+    const z = b + mirroredSub(sub, grid) * 3;
+    // (Products and plain declarations: ** and destructuring are slow in code not yet optimised.)
+    const l = cells[x]!;
+    const u = cells[x + 1]!;
+    const v = cells[x + 2]!;
+    const dl = l - tiles[y]!;
+    const du = u - tiles[y + 1]!;
+    const dv = v - tiles[y + 2]!;
+    const ml = l - tiles[z]!;
+    const mu = u - tiles[z + 1]!;
+    const mv = v - tiles[z + 2]!;
+    straight += Math.sqrt(dl * dl + du * du + dv * dv);
+    mirrored += Math.sqrt(ml * ml + mu * mu + mv * mv);
+  }
+  out[0] = (method.structureWeight * straight) / (grid * grid);
+  out[1] = (method.structureWeight * mirrored) / (grid * grid);
+}
+
 /** The part of the match cost from the sub-squares (0 for the rgb metric and a 1x1 grid). */
 export function structureCost(method: MatchMethod, cells: Float32Array, cell: number, tiles: Float32Array, tile: number, mirrored: boolean): number {
   const length = descriptorLength(method);

@@ -1,7 +1,7 @@
 import { TsmosaicError } from '../errors.js';
 import type { AnnSearch } from '../index-store/ann.js';
 import { cachedSearch, type CellAnswers } from './cell-search.js';
-import { colourCost, descriptorLength, structureCost, type MatchMethod } from './method.js';
+import { colourCost, descriptorLength, structureCost, structureCosts, type MatchMethod } from './method.js';
 import { shuffledOrder } from './random.js';
 
 /** Rules on where tiles may go. */
@@ -171,6 +171,8 @@ export function createTilePlacer(
   let choices = new Int32Array(maxChoices);
   let costs = new Float64Array(maxChoices);
   let choiceCount = 0;
+  // A candidate's structure cost as it is and mirrored.
+  const structures = new Float64Array(2);
 
   /**
    * Costs every candidate (tile * 2 + mirrored) for a cell, from the band's index answers for it,
@@ -196,9 +198,15 @@ export function createTilePlacer(
       }
       // The mean colours' cost is the same for a tile and its mirror image: computed once.
       const colour = colourCost(method, cells, at, descriptors, tile);
-      for (let variant = 0; variant < variants; variant++) {
-        choices[filled] = tile * 2 + variant;
-        costs[filled++] = colour + structureCost(method, cells, at, descriptors, tile, variant === 1);
+      if (variants === 2) {
+        structureCosts(method, cells, at, descriptors, tile, structures);
+        choices[filled] = tile * 2;
+        costs[filled++] = colour + structures[0]!;
+        choices[filled] = tile * 2 + 1;
+        costs[filled++] = colour + structures[1]!;
+      } else {
+        choices[filled] = tile * 2;
+        costs[filled++] = colour + structureCost(method, cells, at, descriptors, tile, false);
       }
     }
     return k;
