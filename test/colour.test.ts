@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ciede2000 } from '../src/colour/ciede2000.js';
 import { srgbArrayToLab, srgbToLab } from '../src/colour/lab.js';
+import { seededRandom } from '../src/match/random.js';
 
 // Table 1 of Sharma, Wu and Dalal (2005): L1 a1 b1, L2 a2 b2, ΔE00 (all 34 pairs).
 const SHARMA_PAIRS: [number, number, number, number, number, number, number][] = [
@@ -47,6 +48,20 @@ test('CIEDE2000 matches all 34 published test pairs of Sharma, Wu and Dalal, in 
     assert.ok(Math.abs(ciede2000(l2, a2, b2, l1, a1, b1) - expected) < 5e-5, `pair ${i + 1} reversed`);
   });
   assert.equal(ciede2000(50, 10, -10, 50, 10, -10), 0);
+});
+
+test('CIEDE2000 is exactly 0 between a colour and itself, and the same both ways', () => {
+  const random = seededRandom(11);
+  for (let i = 0; i < 2000; i++) {
+    const [l, a, b] = [random() * 100, random() * 200 - 100, random() * 200 - 100];
+    assert.equal(ciede2000(l, a, b, l, a, b), 0, `${l} ${a} ${b}`);
+    // Hues a little apart and nearly opposite, where the hue vectors' products lose precision first.
+    for (const turn of [1e-6, 0.01, Math.PI - 1e-6]) {
+      const [a2, b2] = [a * Math.cos(turn) - b * Math.sin(turn), a * Math.sin(turn) + b * Math.cos(turn)];
+      const there = ciede2000(l, a, b, l + 1, a2, b2);
+      assert.ok(Math.abs(there - ciede2000(l + 1, a2, b2, l, a, b)) <= 1e-12 * there, `${l} ${a} ${b} turned ${turn}`);
+    }
+  }
 });
 
 test('sRGB to CIELAB (D65) gives the reference values', () => {

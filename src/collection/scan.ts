@@ -39,9 +39,11 @@ interface SetAside {
  *
  * fast-glob walks the collection's real folders (its own following of links would go round a
  * loop until ELOOP). The links it is not shown are then looked at, and those to folders walked by
- * fast-glob in turn, one after the other in path order, and so on: a folder inside the collection
- * is scanned at its real path, and which of two links to a folder is followed does not depend on
- * timing. fast-glob gives plain paths: as entry objects, 25,000 files took 30 MB more memory.
+ * fast-glob in turn, one after the other in path order within each walk, and so on: a folder
+ * inside the collection is scanned at its real path (unless its name holds a line break, which
+ * sets it aside like a link, and a link to it comes first), and which of two links to a folder is
+ * followed does not depend on timing. fast-glob gives plain paths: as entry objects, 25,000 files
+ * took 30 MB more memory.
  */
 export async function scanCollection(collection: string, exclude: string[] = []): Promise<ScanResult> {
   const excluded = new Set(exclude.map((folder) => path.resolve(folder)));

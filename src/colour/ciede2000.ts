@@ -48,12 +48,14 @@ export function ciede2000At(one: Float32Array | Float64Array, first: number, oth
 
   const deltaL = l2 - l1;
   const deltaC = c2p - c1p;
-  // The hue difference 2 sqrt(C1' C2') sin(dh' / 2) from the hue vectors: its square is
-  // 2 (C1' C2' - a1' a2' - b1 b2), its sign that of dh', the sign of their cross product (0 when a
-  // chroma is 0). No angle is needed, which saves two arctangents and a sine a pair.
-  const squared = 2 * (product - (a1p * a2p + b1 * b2));
+  // The hue difference 2 sqrt(C1' C2') sin(dh' / 2) from the hue vectors' dot and cross products
+  // (sin dh' = cross / C1'C2', cos dh' = dot / C1'C2'; both 0 when a chroma is 0): for hues less
+  // than 90 degrees apart cross sqrt(2 / (C1'C2' + dot)), exactly 0 for equal hues, else
+  // sqrt(2 (C1'C2' - dot)) with the sign of cross, both without cancellation. No angle is needed,
+  // which saves two arctangents and a sine a pair.
+  const dot = a1p * a2p + b1 * b2;
   const cross = a1p * b2 - b1 * a2p;
-  let deltaH = squared > 0 ? (cross < 0 ? -Math.sqrt(squared) : Math.sqrt(squared)) : 0;
+  let deltaH = dot > 0 ? cross * Math.sqrt(2 / (product + dot)) : (cross < 0 ? -1 : 1) * Math.sqrt(2 * (product - dot));
 
   const lMean = (l1 + l2) / 2;
   const cMean = (c1p + c2p) / 2;
@@ -78,7 +80,7 @@ export function ciede2000At(one: Float32Array | Float64Array, first: number, oth
     let deltaHue = h2p - h1p;
     if (deltaHue > 180) deltaHue -= 360;
     else if (deltaHue < -180) deltaHue += 360;
-    deltaH = deltaHue < 0 ? -Math.sqrt(Math.max(0, squared)) : Math.sqrt(Math.max(0, squared));
+    deltaH = (deltaHue < 0 ? -1 : 1) * Math.sqrt(2 * (product - dot));
   }
   // T's four cosines from the cosine and sine of the mean hue, by the multiple-angle formulas.
   const cos2H = 2 * cosH * cosH - 1;

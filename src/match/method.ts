@@ -123,7 +123,7 @@ export function mirroredSub(sub: number, grid: number): number {
 
 /*
  * The cost of `tile` (optionally mirrored) for `cell`, what the placement minimises, is
- * colourCost + structureCost; `cells` and `tiles` are descriptor arrays of the method. The two
+ * colourCost + structureCosts; `cells` and `tiles` are descriptor arrays of the method. The two
  * parts are apart because the colour part is the same for a tile and its mirror image.
  */
 
@@ -139,8 +139,9 @@ export function colourCost(method: MatchMethod, cells: Float32Array, cell: numbe
 }
 
 /**
- * structureCost of `tile` for `cell` as it is (into `out[0]`) and mirrored (into `out[1]`), in one
- * pass over the cell's sub-squares: placement costs every candidate both ways.
+ * The part of the match cost from the sub-squares (0 for the rgb metric and a 1x1 grid), of `tile`
+ * for `cell` as it is (into `out[0]`) and mirrored (into `out[1]`), in one pass over the cell's
+ * sub-squares: placement costs every candidate both ways.
  */
 export function structureCosts(method: MatchMethod, cells: Float32Array, cell: number, tiles: Float32Array, tile: number, out: Float64Array): void {
   const length = descriptorLength(method);
@@ -173,20 +174,4 @@ export function structureCosts(method: MatchMethod, cells: Float32Array, cell: n
   }
   out[0] = (method.structureWeight * straight) / (grid * grid);
   out[1] = (method.structureWeight * mirrored) / (grid * grid);
-}
-
-/** The part of the match cost from the sub-squares (0 for the rgb metric and a 1x1 grid). */
-export function structureCost(method: MatchMethod, cells: Float32Array, cell: number, tiles: Float32Array, tile: number, mirrored: boolean): number {
-  const length = descriptorLength(method);
-  if (method.metric === 'rgb' || length === 3) return 0;
-  const a = cell * length;
-  const b = tile * length;
-  const subs = method.grid * method.grid;
-  let structure = 0;
-  for (let sub = 0; sub < subs; sub++) {
-    const x = a + 3 + sub * 3;
-    const y = b + 3 + (mirrored ? mirroredSub(sub, method.grid) : sub) * 3;
-    structure += Math.sqrt((cells[x]! - tiles[y]!) ** 2 + (cells[x + 1]! - tiles[y + 1]!) ** 2 + (cells[x + 2]! - tiles[y + 2]!) ** 2);
-  }
-  return (method.structureWeight * structure) / subs;
 }

@@ -1,7 +1,7 @@
 import { TsmosaicError } from '../errors.js';
 import type { AnnSearch } from '../index-store/ann.js';
 import { cachedSearch, type CellAnswers } from './cell-search.js';
-import { colourCost, descriptorLength, structureCost, structureCosts, type MatchMethod } from './method.js';
+import { colourCost, descriptorLength, structureCosts, type MatchMethod } from './method.js';
 import { shuffledOrder } from './random.js';
 
 /** Rules on where tiles may go. */
@@ -198,15 +198,10 @@ export function createTilePlacer(
       }
       // The mean colours' cost is the same for a tile and its mirror image: computed once.
       const colour = colourCost(method, cells, at, descriptors, tile);
-      if (variants === 2) {
-        structureCosts(method, cells, at, descriptors, tile, structures);
-        choices[filled] = tile * 2;
-        costs[filled++] = colour + structures[0]!;
-        choices[filled] = tile * 2 + 1;
-        costs[filled++] = colour + structures[1]!;
-      } else {
-        choices[filled] = tile * 2;
-        costs[filled++] = colour + structureCost(method, cells, at, descriptors, tile, false);
+      structureCosts(method, cells, at, descriptors, tile, structures);
+      for (let variant = 0; variant < variants; variant++) {
+        choices[filled] = tile * 2 + variant;
+        costs[filled++] = colour + structures[variant]!;
       }
     }
     return k;
@@ -237,8 +232,9 @@ export function createTilePlacer(
     let bestCost = Infinity;
     for (const tile of tiles) {
       const colour = colourCost(method, band.descriptors, at, descriptors, tile);
+      structureCosts(method, band.descriptors, at, descriptors, tile, structures);
       for (let variant = 0; variant < variants; variant++) {
-        const cost = colour + structureCost(method, band.descriptors, at, descriptors, tile, variant === 1);
+        const cost = colour + structures[variant]!;
         if (cost < bestCost) [best, bestCost] = [tile * 2 + variant, cost];
       }
     }

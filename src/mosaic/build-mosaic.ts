@@ -86,7 +86,7 @@ export interface BuildMosaicOptions {
  * 20 rows at a time, so that memory does not grow with huge grids.
  */
 const SAMPLED_CELLS = 4096;
-/** Grids of at least this many cells are described and searched by a worker thread (see WorkerCells); smaller ones are over before it would have started. */
+/** Grids of at least this many cells are described and searched by a worker thread (see WorkerCells); smaller ones stop it (started before the grid is known) and are described and searched on this thread. */
 const WORKER_CELLS = 4 * SAMPLED_CELLS;
 /** Bands a cell worker is asked for ahead of the one being placed. */
 const BANDS_AHEAD = 3;
@@ -160,6 +160,8 @@ export async function buildMosaic(index: string, target: string, options: BuildM
   // loads that index on the other core while this thread reads the target (loading sharp blocks it
   // for ~80 ms) and loads the rest. A smaller grid stops it.
   let worker = ownAnn ? new WorkerCells({ index, manifest: { tileCount: manifest.tileCount, crops, ann: manifest.ann } }) : undefined;
+  // A worker stopped early is still waited for before returning (it may be loading its index).
+  let stopped: Promise<void> | undefined;
   try {
     const tileSize = expectInteger('tileSize', options.tileSize ?? manifest.tileSize, 1, Math.min(MAX_TILE_SIZE, manifest.tileSize));
     const targetSize = await readTargetSize(target);
@@ -175,7 +177,7 @@ export async function buildMosaic(index: string, target: string, options: BuildM
       if (minDistance < 1) onNote?.(`the index has only ${manifest.tileCount} tiles: tiles may repeat next to each other`);
     }
     if (worker && columns * rows < WORKER_CELLS) {
-      void worker.close();
+      stopped = worker.close();
       worker = undefined;
     }
 
@@ -192,8 +194,9 @@ export async function buildMosaic(index: string, target: string, options: BuildM
     const candidates = candidateCount(method, rules, columns * rows, ownAnn ? tileCount : tileCount / step);
     // The target decodes in libuv's pool while the index is read and described here.
     const targetLoading = loadTarget(target, columns, rows, targetSize);
-    // Awaited below; not unhandled if the index fails first.
-    targetLoading.then((image) => worker?.start({ target: image, columns, rows, method }, candidates), () => undefined);
+    // Awaited below; not unhandled if the index fails first (nor if the worker cannot be given it:
+    // its bands then fail).
+    targetLoading.then((image) => worker?.start({ target: image, columns, rows, method }, candidates)).catch(() => undefined);
     // Rows placed at a time, and sampled at a time (a multiple: a band of placement is sampled at once).
     const placementRows = placementBandRows(columns, rows, rules);
     const sampledRows = placementRows > 1 ? placementRows : Math.max(1, Math.floor(SAMPLED_CELLS / columns));
@@ -249,12 +252,12 @@ export async function buildMosaic(index: string, target: string, options: BuildM
         placer.placeRows(placedRows, count, answerRows(sampled.cells, columns, placedRows - sampled.band.firstRow, count));
         placedRows += count;
       }
-      // The cell worker stops as soon as every row is placed, freeing its heap and HNSW copy. A deep
-      // zoom pyramid, whose buffers come next, waits for it; other outputs write their last bands
-      // meanwhile (waiting took 11-25 ms).
+      // The cell worker stops as soon as every row is placed, freeing its heap and HNSW copy. A PNG
+      // writes its last bands meanwhile (waiting took 11-25 ms); the other outputs, which place
+      // every row before their canvas, band files or pyramid buffers are made, wait for it.
       if (placedRows === rows) {
         const closing = worker?.close();
-        if (format === 'dzi') await closing;
+        if (format !== 'png') await closing;
       }
       matching += (performance.now() - started) / 1000;
     };
@@ -301,7 +304,7 @@ export async function buildMosaic(index: string, target: string, options: BuildM
       timings,
     };
   } finally {
-    await worker?.close();
+    await Promise.all([worker?.close(), stopped]);
   }
 }
 

@@ -25,8 +25,9 @@ export async function readTargetSize(file: string): Promise<{ width: number; hei
   } catch {
     throw new TsmosaicError(`target image not found: ${file}`);
   }
+  // Outside the try: sharp failing to load is not the target's fault.
+  const sharp = await loadSharp();
   try {
-    const sharp = await loadSharp();
     const { width, height, orientation } = await sharp(file, OPEN_OPTIONS).metadata();
     if (!width || !height) throw new Error('no dimensions');
     return (orientation ?? 1) >= 5 ? { width: height, height: width } : { width, height };
@@ -41,8 +42,8 @@ export async function readTargetSize(file: string): Promise<{ width: number; hei
  */
 export async function loadTarget(file: string, columns: number, rows: number, size: { width: number; height: number }): Promise<TargetImage> {
   const reduce = size.width > columns * MAX_SAMPLES_PER_CELL || size.height > rows * MAX_SAMPLES_PER_CELL;
+  const sharp = await loadSharp();
   try {
-    const sharp = await loadSharp();
     return await decodeSrgb(sharp(file, OPEN_OPTIONS), reduce ? { width: columns * MAX_SAMPLES_PER_CELL, height: rows * MAX_SAMPLES_PER_CELL } : undefined);
   } catch (error) {
     throw new TsmosaicError(`cannot decode the target image ${file}: ${reasonOf(error)}`);
