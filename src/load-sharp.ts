@@ -13,8 +13,9 @@ const CACHE_OFF_VARIABLE = 'TSMOSAIC_SHARP_CACHE_OFF';
 let loading: Promise<SharpModule> | undefined;
 
 /**
- * sharp, loaded on first use. Loading it (libvips' native library) blocks the thread for ~80 ms:
- * `build` first starts its cell worker, which boots on the other core meanwhile.
+ * sharp, loaded on first use; every module of tsmosaic gets it here, so that disableSharpCache
+ * holds for all. Loading it (libvips' native library) blocks the thread for ~80 ms: `build` first
+ * starts its cell worker, which boots on the other core meanwhile.
  */
 export function loadSharp(): Promise<SharpModule> {
   loading ??= import('sharp').then(({ default: sharp }) => {

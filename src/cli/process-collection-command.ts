@@ -1,8 +1,8 @@
 import { setFlagsFromString } from 'node:v8';
-import sharp from 'sharp';
 import { processCollection, type ProcessCollectionOptions, type Shard } from '../collection/process-collection.js';
 import type { CropCount } from '../collection/features.js';
 import type { TileFit } from '../collection/load-tile.js';
+import { disableSharpCache } from '../load-sharp.js';
 import { abortOnSignals } from './interrupt.js';
 import { printResult, roundSeconds } from './output.js';
 import { createReporter } from './progress.js';
@@ -23,7 +23,7 @@ const STAGES = { scan: 'scanning', tiles: 'tiles', index: 'indexing' } as const;
 /** `tsmosaic process-collection <collection...>`: prints the index path, or the JSON summary. */
 export async function runProcessCollection(collections: string[], flags: ProcessCollectionFlags): Promise<void> {
   // Every file is decoded once: libvips' operation cache would only hold memory and cost time.
-  sharp.cache(false);
+  disableSharpCache();
   // V8 doubles the young generation each time the bytes surviving its collections add up to its
   // size, so a long run ends with ~32 MB of it that a short one never gets (measured: +24 MB of RSS
   // at 25,000 images); the small default is enough here. (Node 20; newer V8 ignores a factor below 2.)

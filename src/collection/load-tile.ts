@@ -1,7 +1,7 @@
 import { closeSync, constants, fstatSync, openSync, read, readSync } from 'node:fs';
 import { open } from 'node:fs/promises';
-import sharp from 'sharp';
 import { reasonOf } from '../errors.js';
+import { loadSharp } from '../load-sharp.js';
 import { areaAverage, toBytes } from '../raster/area-average.js';
 import type { CropCount } from './features.js';
 import { fingerprintBytes, fingerprintFile } from './fingerprint.js';
@@ -47,6 +47,8 @@ export interface LoadedTile {
  * @throws {UnreadableImageError} with a short reason when the file is not a usable image.
  */
 export async function loadTile(file: string, tileSize: number, fit: TileFit, crops: CropCount = 1, reading?: ReadBuffer): Promise<LoadedTile> {
+  // Outside the try: sharp failing to load is not this file's fault.
+  const sharp = await loadSharp();
   try {
     const { input, size, mtimeMs, fingerprint } = await readImageFile(file, reading);
     const short = tileSize * DECODE_SCALE;

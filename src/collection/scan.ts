@@ -61,7 +61,7 @@ export async function scanCollection(collection: string, exclude: string[] = [])
    */
   const list = async (root: string, prefix: string, aside: SetAside[], folder: string): Promise<Dirent[]> => {
     const below = path.relative(root, folder);
-    const relative = prefix && below ? `${prefix}/${below}` : prefix || below;
+    const relative = joinRelative(prefix, below);
     let identity: string;
     try {
       const info = await stat(folder);
@@ -87,7 +87,7 @@ export async function scanCollection(collection: string, exclude: string[] = [])
       if (entry.name.startsWith('.')) return false;
       if (entry.isDirectory() && excluded.has(path.join(folder, entry.name))) return false;
       if (!entry.isSymbolicLink() && !LINE_BREAK.test(entry.name)) return true;
-      aside.push({ path: below ? `${below}/${entry.name}` : entry.name, dirent: entry });
+      aside.push({ path: joinRelative(below, entry.name), dirent: entry });
       return false;
     });
   };
@@ -111,7 +111,7 @@ export async function scanCollection(collection: string, exclude: string[] = [])
       fs: { readdir: readFolder as NonNullable<fg.Options['fs']>['readdir'] },
     });
     // Files and real folders: a folder with an image name is listed too.
-    for (const below of walked) if (IMAGE_NAME.test(below)) files.push(prefix ? `${prefix}/${below}` : below);
+    for (const below of walked) if (IMAGE_NAME.test(below)) files.push(joinRelative(prefix, below));
     // Path order, so that the links are walked in an order that does not depend on timing.
     aside.sort((a, b) => byCodePoint(a.path, b.path));
     const isFolder = await Promise.all(
@@ -120,12 +120,17 @@ export async function scanCollection(collection: string, exclude: string[] = [])
     aside.forEach((entry, i) => {
       const absolute = path.join(root, entry.path);
       if (isFolder[i] && excluded.has(absolute)) return;
-      const child = prefix ? `${prefix}/${entry.path}` : entry.path;
+      const child = joinRelative(prefix, entry.path);
       if (isFolder[i]) walks.push([absolute, child]);
       if (IMAGE_NAME.test(entry.dirent.name)) files.push(child);
     });
   }
   return { files: files.sort(byCodePoint), problems: problems.sort((a, b) => byCodePoint(a.relative, b.relative)) };
+}
+
+/** '/'-separated `below` inside `folder`, either of which may be '' (the collection itself). */
+function joinRelative(folder: string, below: string): string {
+  return folder && below ? `${folder}/${below}` : folder || below;
 }
 
 function byCodePoint(a: string, b: string): number {

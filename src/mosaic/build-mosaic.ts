@@ -183,9 +183,9 @@ export async function buildMosaic(index: string, target: string, options: BuildM
 
     const timings: BuildTimings = { loadIndex: 0, target: 0, match: 0, assemble: 0, encode: 0 };
     let mark = performance.now();
-    const lap = (step: keyof BuildTimings): void => {
+    const lap = (part: keyof BuildTimings): void => {
       const now = performance.now();
-      timings[step] = (now - mark) / 1000;
+      timings[part] = (now - mark) / 1000;
       mark = now;
     };
 

@@ -1,4 +1,4 @@
-import sharp from 'sharp';
+import { loadSharp } from '../load-sharp.js';
 import { decodeSrgb, type TargetImage } from '../mosaic/target.js';
 import { areaAverage } from '../raster/area-average.js';
 import { meanDifferenceOfGrids, STRUCTURE_GRID, type Fidelity } from './fidelity.js';
@@ -8,6 +8,7 @@ import { meanDifferenceOfGrids, STRUCTURE_GRID, type Fidelity } from './fidelity
  * grid: both images decoded and reduced by the same exact area average as `measureFidelity`.
  */
 export async function compareImages(targetFile: string, mosaicFile: string, columns: number, rows: number): Promise<Fidelity> {
+  const sharp = await loadSharp();
   const [target, mosaic] = await Promise.all([targetFile, mosaicFile].map((file) => decodeSrgb(sharp(file, { autoOrient: true, limitInputPixels: false }))));
   const grids = (image: TargetImage, scale: number): Float32Array =>
     areaAverage(image.pixels, image.width, image.height, 3, columns * scale, rows * scale);
