@@ -31,7 +31,7 @@ export interface CellWorkerStart {
   candidates: number;
 }
 
-export type CellWorkerRequest = CellWorkerStart | { id: number; band: RowBand };
+export type CellWorkerRequest = CellWorkerStart | { id: number; band: RowBand } | { stop: true };
 export type CellWorkerReply = { id: number; cells: CellAnswers } | { id: number; error: string };
 
 /**
@@ -53,6 +53,7 @@ export class WorkerCells implements CellSource {
   private nextId = 0;
   private failure: Error | undefined;
   private closing: Promise<void> | undefined;
+  private readonly exited: Promise<void>;
 
   constructor(data: CellWorkerData) {
     this.worker = startWorker(import.meta.url, 'cell-worker', data, { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB });
@@ -64,7 +65,12 @@ export class WorkerCells implements CellSource {
       else waiting?.resolve(reply.cells);
     });
     this.worker.on('error', (error) => this.fail(new TsmosaicError(`the cell worker failed: ${reasonOf(error)}`, 1, { cause: error })));
-    this.worker.on('exit', (code) => this.fail(new TsmosaicError(`the cell worker stopped (exit code ${code})`)));
+    this.exited = new Promise((resolve) =>
+      this.worker.on('exit', (code) => {
+        this.fail(new TsmosaicError(`the cell worker stopped (exit code ${code})`));
+        resolve();
+      }),
+    );
   }
 
   start(grid: CellGrid, candidates: number): void {
@@ -82,9 +88,18 @@ export class WorkerCells implements CellSource {
     });
   }
 
-  /** Stops the worker; the same promise for every call. */
+  /**
+   * Stops the worker once it is done with what it was asked (at once when idle); the same promise
+   * for every call. It is asked to end rather than terminated: terminating a worker still loading
+   * its index killed the whole process when it came inside hnswlib-node's native module set-up
+   * (a fatal N-API error, seen in CI on a small grid, whose worker is stopped while it starts).
+   */
   close(): Promise<void> {
-    this.closing ??= this.worker.terminate().then(() => undefined);
+    if (!this.closing) {
+      const request: CellWorkerRequest = { stop: true };
+      this.worker.postMessage(request);
+      this.closing = this.exited;
+    }
     return this.closing;
   }
 

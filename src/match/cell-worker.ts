@@ -30,9 +30,18 @@ let giveJob: (job: Job) => void = () => undefined;
 const job = new Promise<Job>((resolve) => (giveJob = resolve));
 // Requests are answered in order, one at a time, once the grid and target are here.
 let queue = Promise.resolve();
+let gridGiven = false;
 
 port.on('message', (message: CellWorkerRequest) => {
+  if ('stop' in message) {
+    // After the bands asked for, if they can be answered (they wait for the grid): the thread
+    // ends between tasks, never inside native code.
+    if (gridGiven) queue = queue.then(() => process.exit(0));
+    else process.exit(0);
+    return;
+  }
   if ('grid' in message) {
+    gridGiven = true;
     // Buffers arrive as plain Uint8Arrays.
     const { grid, candidates } = message;
     const { pixels } = grid.target;
