@@ -176,9 +176,9 @@ export function createTilePlacer(
 
   /**
    * Costs every candidate (tile * 2 + mirrored) for a cell, from the band's index answers for it,
-   * into `choices` and `costs`; gives how many tiles the index answered.
+   * into `choices` and `costs`.
    */
-  const costCandidates = (cell: number): number => {
+  const costCandidates = (cell: number): void => {
     const { k, neighbors, descriptors: cells } = band;
     const at = cell - bandStart;
     const first = at * k;
@@ -204,7 +204,6 @@ export function createTilePlacer(
         costs[filled++] = colour + structures[variant]!;
       }
     }
-    return k;
   };
 
   /**
@@ -245,6 +244,59 @@ export function createTilePlacer(
   let step = 0;
   let bands = 0;
 
+  /** Records `chosen` (tile * 2 + mirrored) as the tile of `cell`. */
+  const place = (cell: number, chosen: number): void => {
+    tiles[cell] = chosen >> 1;
+    mirrored[cell] = chosen & 1;
+    const picture = pictureOf(chosen >> 1);
+    uses[picture]!++;
+    placedTile[cell - windowTop * columns] = picture;
+    if (minDistance > 0) (positions[picture] ??= []).push(cell);
+    if (onProgress && (step + 1) % progressStep === 0) onProgress(step + 1, cellCount);
+    step++;
+  };
+
+  /**
+   * Places the band's cells from position `from` of its fill order (`order`, or row-major) on,
+   * and stops at the first whose candidates the rules all block, giving its position (bandCells
+   * when none is). The rare farther search is left to the caller: optimised code that had never
+   * run it was thrown away when it first did (twice a bench build, each recompiling ~80 ms).
+   */
+  const placeRun = (from: number, bandCells: number, order: Uint32Array | null): number => {
+    for (let inBand = from; inBand < bandCells; inBand++) {
+      const cell = bandStart + (order ? order[inBand]! : inBand);
+      let chosen: number | undefined;
+      if (constrained || reranked) {
+        costCandidates(cell);
+        chosen = bestAllowed(cell);
+      } else {
+        // pycollage's method (no rules, no ranking): the nearest tile, no list needed.
+        chosen = band.neighbors[(cell - bandStart) * band.k]! * 2;
+      }
+      if (chosen === undefined) return inBand;
+      place(cell, chosen);
+    }
+    return bandCells;
+  };
+
+  /**
+   * The choice for a cell whose ranked candidates are all blocked: walks further out in the
+   * index's own order and ranks only the first few allowed tiles by cost (ranking every farther
+   * tile cost more than all the rest); when max-uses has exhausted every tile near here, keeps
+   * the budget and gives up the distance.
+   */
+  const fartherChoice = (cell: number): number => {
+    for (let wanted = band.k * 4; ; wanted *= 4) {
+      const { neighbors } = search(cell, Math.min(wanted, searchable));
+      const open = neighbors.filter((candidate) => allowedHere(candidate, cell)).slice(0, FARTHER_RANKED);
+      if (open.length > 0) return cheapest(cell, open);
+      if (wanted >= searchable) break;
+    }
+    const { neighbors } = search(cell, searchable);
+    relaxed++;
+    return cheapest(cell, [neighbors.find((tile) => uses[pictureOf(tile)]! < maxUses) ?? neighbors[0]!]);
+  };
+
   const placeRows: TilePlacer['placeRows'] = (firstRow, rowCount, cells) => {
     bandStart = firstRow * columns;
     const bandCells = rowCount * columns;
@@ -271,38 +323,9 @@ export function createTilePlacer(
     }
     bands++;
 
-    for (let inBand = 0; inBand < bandCells; inBand++, step++) {
+    for (let inBand = placeRun(0, bandCells, order); inBand < bandCells; inBand = placeRun(inBand + 1, bandCells, order)) {
       const cell = bandStart + (order ? order[inBand]! : inBand);
-      // pycollage's method (no rules, no ranking): the nearest tile, no list needed.
-      let chosen: number | undefined;
-      let fetched = 1;
-      if (constrained || reranked) {
-        fetched = costCandidates(cell);
-        chosen = bestAllowed(cell);
-      } else {
-        chosen = cells.neighbors[(cell - bandStart) * cells.k]! * 2;
-      }
-      // All ranked candidates blocked: walk further out in the index's own order and rank only the
-      // first few allowed tiles by cost (ranking every farther tile cost more than all the rest).
-      for (let wanted = fetched * 4; chosen === undefined; wanted *= 4) {
-        const { neighbors } = search(cell, Math.min(wanted, searchable));
-        const open = neighbors.filter((candidate) => allowedHere(candidate, cell)).slice(0, FARTHER_RANKED);
-        if (open.length > 0) chosen = cheapest(cell, open);
-        if (wanted >= searchable) break;
-      }
-      if (chosen === undefined) {
-        // Only max-uses can exhaust every tile near here: keep the budget, give up the distance.
-        const { neighbors } = search(cell, searchable);
-        chosen = cheapest(cell, [neighbors.find((tile) => uses[pictureOf(tile)]! < maxUses) ?? neighbors[0]!]);
-        relaxed++;
-      }
-      tiles[cell] = chosen >> 1;
-      mirrored[cell] = chosen & 1;
-      const picture = pictureOf(chosen >> 1);
-      uses[picture]!++;
-      placedTile[cell - windowTop * columns] = picture;
-      if (minDistance > 0) (positions[picture] ??= []).push(cell);
-      if (onProgress && (step + 1) % progressStep === 0) onProgress(step + 1, cellCount);
+      place(cell, fartherChoice(cell));
     }
     if (firstRow + rowCount === rows) onProgress?.(cellCount, cellCount);
   };
