@@ -3,7 +3,8 @@ import type { TileStore } from '../index-store/tile-store.js';
 import { writeDeepZoom, assertDeepZoomReplaceable } from './deep-zoom.js';
 import { writeImage, type OutputFormat } from './encode.js';
 import { writeThroughTemporary } from './output-files.js';
-import { writePng } from './write-png.js';
+import { TileRowDeflater } from './tile-deflate.js';
+import { writeCodedPng, writePng, type PngRowCoder } from './write-png.js';
 import { renderRegion, type MosaicPlan, type Region } from './render-region.js';
 import { writeLargeImage } from './write-large-image.js';
 
@@ -63,17 +64,36 @@ export async function writeMosaic(plan: MosaicPlan, store: TileStore, file: stri
   if (format === 'dzi') {
     await writeDeepZoom(plan, store, file, { signal, onProgress: (done, total) => onProgress?.('tiles', done, total) });
   } else if (format === 'png') {
-    // One band buffer, rendered into again and again: the first band is the tallest.
-    let band: Buffer | undefined;
-    const renderBand = async (top: number, rows: number): Promise<Buffer> => {
-      await placed?.(Math.ceil((top + rows) / store.tileSize));
-      return render({ left: 0, top, width, height: rows }, (band ??= Buffer.allocUnsafe(rows * width * 3)));
-    };
-    await writeThroughTemporary(
-      file,
-      (temporary) => writePng(temporary, width, height, renderBand, { signal, onProgress: (done, total) => onProgress?.('encode', done, total) }),
-      signal,
-    );
+    const encodeProgress = (done: number, total: number): void => onProgress?.('encode', done, total);
+    const placedThrough = (top: number, rows: number): Promise<void> | undefined => placed?.(Math.ceil((top + rows) / store.tileSize));
+    if (TileRowDeflater.supports(plan, store)) {
+      // Coded straight from the tiles: no pixels rendered (the coding's time counts as rendering).
+      const coder = new TileRowDeflater(plan, store);
+      const ready = async (top: number, rows: number): Promise<void> => {
+        await placedThrough(top, rows);
+      };
+      const timed: PngRowCoder = {
+        band: (top, rows) => {
+          const started = performance.now();
+          const bytes = coder.band(top, rows);
+          renderSeconds += (performance.now() - started) / 1000;
+          return bytes;
+        },
+        finish: () => coder.finish(),
+        get adler() {
+          return coder.adler;
+        },
+      };
+      await writeThroughTemporary(file, (temporary) => writeCodedPng(temporary, width, height, timed, { ready, signal, onProgress: encodeProgress }), signal);
+    } else {
+      // One band buffer, rendered into again and again: the first band is the tallest.
+      let band: Buffer | undefined;
+      const renderBand = async (top: number, rows: number): Promise<Buffer> => {
+        await placedThrough(top, rows);
+        return render({ left: 0, top, width, height: rows }, (band ??= Buffer.allocUnsafe(rows * width * 3)));
+      };
+      await writeThroughTemporary(file, (temporary) => writePng(temporary, width, height, renderBand, { signal, onProgress: encodeProgress }), signal);
+    }
   } else if (width * height * 3 <= ONE_PIECE_MAX_BYTES) {
     onProgress?.('render', 0, height);
     const canvas = render({ left: 0, top: 0, width, height });

@@ -2,8 +2,9 @@ import { closeSync, openSync, writeSync } from 'node:fs';
 import zlib from 'node:zlib';
 
 /*
- * PNG written band by band, with the bands deflated in parallel on libuv's thread pool: pigz's
- * method. Each band of filtered rows is a raw deflate stream of its own, ended by a sync flush
+ * PNG written band by band. Mosaics are usually coded straight from their tiles (writeCodedPng
+ * with a TileRowDeflater, see tile-deflate.ts); otherwise (writePng) the rendered bands are
+ * filtered here and deflated in parallel on libuv's thread pool: pigz's method. Each band of filtered rows is a raw deflate stream of its own, ended by a sync flush
  * (byte-aligned, not final) and the last one finished, so their concatenation is one valid
  * deflate stream; the zlib header and the Adler-32 of all rows (summed as they are filtered) are written here. libvips encodes
  * PNG on one thread: on a 4000x2500 mosaic it took 0.6-0.75 s, these bands on two cores ~0.4 s,
@@ -52,31 +53,20 @@ export async function writePng(
 ): Promise<void> {
   const { onProgress, signal } = options;
   const rowBytes = width * 3 + 1;
-  const bandRows = Math.max(1, Math.min(height, Math.floor(BAND_BYTES / rowBytes)));
-  const descriptor = openSync(file, 'w');
+  const bandRows = pngBandRows(width, height);
+  const png = openPng(file, width, height);
   // Bands in flight, oldest first; each with its own filtered copy, read by the pool while it works.
   const deflating: { rows: number; compressed: Promise<Buffer> }[] = [];
   const spare: Buffer[] = [];
-  const write = (bytes: Uint8Array): void => {
-    for (let written = 0; written < bytes.length; ) written += writeSync(descriptor, bytes, written, bytes.length - written);
-  };
   let rowsWritten = 0;
   let adler = 1;
   const writeOldest = async (): Promise<void> => {
     const band = deflating.shift()!;
-    writeChunk(write, 'IDAT', await band.compressed);
+    png.data(await band.compressed);
     rowsWritten += band.rows;
     onProgress?.(rowsWritten, height);
   };
   try {
-    write(SIGNATURE);
-    const header = Buffer.alloc(13);
-    header.writeUInt32BE(width, 0);
-    header.writeUInt32BE(height, 4);
-    header[8] = 8; // bits per channel
-    header[9] = 2; // colour type: RGB
-    writeChunk(write, 'IHDR', header);
-    writeChunk(write, 'IDAT', ZLIB_HEADER);
     for (let top = 0; top < height; top += bandRows) {
       signal?.throwIfAborted();
       const rows = Math.min(bandRows, height - top);
@@ -92,21 +82,101 @@ export async function writePng(
     }
     while (deflating.length > 0) await writeOldest();
     signal?.throwIfAborted();
-    const trailer = Buffer.alloc(4);
-    trailer.writeUInt32BE(adler, 0);
-    writeChunk(write, 'IDAT', trailer);
-    writeChunk(write, 'IEND', Buffer.alloc(0));
+    png.end(adler);
   } catch (error) {
     // Bands still deflating finish in the pool; their results are dropped.
     for (const band of deflating) band.compressed.catch(() => undefined);
-    try {
-      closeSync(descriptor);
-    } catch {
-      // the first error is the one to report
-    }
+    png.abandon();
     throw error;
   }
-  closeSync(descriptor);
+}
+
+/** What codes a PNG's image data itself, band by band (see TileRowDeflater): the deflate data of its Sub-filtered rows. */
+export interface PngRowCoder {
+  /** The deflate data of rows [top, top + rows), continuing the rows before (bands come top to bottom). */
+  band(top: number, rows: number): Uint8Array;
+  /** The end of the deflate data, after the last band. */
+  finish(): Uint8Array;
+  /** Adler-32 of the filtered rows coded so far. */
+  readonly adler: number;
+}
+
+/**
+ * Writes a `width` x `height` 8-bit RGB PNG whose image data `coder` makes, in bands of the same
+ * rows as writePng's; `ready(top, rows)` is awaited before each band is coded (rows placed).
+ * On error or abort the file is left for the caller to remove.
+ */
+export async function writeCodedPng(
+  file: string,
+  width: number,
+  height: number,
+  coder: PngRowCoder,
+  options: { ready?: (top: number, rows: number) => Promise<void>; onProgress?: (rowsWritten: number, height: number) => void; signal?: AbortSignal } = {},
+): Promise<void> {
+  const { ready, onProgress, signal } = options;
+  const bandRows = pngBandRows(width, height);
+  const png = openPng(file, width, height);
+  try {
+    for (let top = 0; top < height; top += bandRows) {
+      signal?.throwIfAborted();
+      const rows = Math.min(bandRows, height - top);
+      await ready?.(top, rows);
+      png.data(coder.band(top, rows));
+      onProgress?.(top + rows, height);
+    }
+    png.data(coder.finish());
+    png.end(coder.adler);
+  } catch (error) {
+    png.abandon();
+    throw error;
+  }
+}
+
+/**
+ * A PNG being written to `file` (created, or truncated): its signature, header and the zlib
+ * stream's header are written; `data` adds deflate data (an IDAT chunk), `end` the Adler-32 and
+ * the end, closing the file; `abandon` closes it after an error.
+ */
+function openPng(file: string, width: number, height: number): { data: (bytes: Uint8Array) => void; end: (adler: number) => void; abandon: () => void } {
+  const descriptor = openSync(file, 'w');
+  const write = (bytes: Uint8Array): void => {
+    for (let written = 0; written < bytes.length; ) written += writeSync(descriptor, bytes, written, bytes.length - written);
+  };
+  try {
+    write(SIGNATURE);
+    const header = Buffer.alloc(13);
+    header.writeUInt32BE(width, 0);
+    header.writeUInt32BE(height, 4);
+    header[8] = 8; // bits per channel
+    header[9] = 2; // colour type: RGB
+    writeChunk(write, 'IHDR', header);
+    writeChunk(write, 'IDAT', ZLIB_HEADER);
+  } catch (error) {
+    closeSync(descriptor);
+    throw error;
+  }
+  return {
+    data: (bytes) => writeChunk(write, 'IDAT', bytes),
+    end: (adler) => {
+      const trailer = Buffer.alloc(4);
+      trailer.writeUInt32BE(adler, 0);
+      writeChunk(write, 'IDAT', trailer);
+      writeChunk(write, 'IEND', new Uint8Array(0));
+      closeSync(descriptor);
+    },
+    abandon: () => {
+      try {
+        closeSync(descriptor);
+      } catch {
+        // the first error is the one to report
+      }
+    },
+  };
+}
+
+/** Rows of the bands a `width` x `height` PNG is written in: BAND_BYTES of filtered rows. */
+function pngBandRows(width: number, height: number): number {
+  return Math.max(1, Math.min(height, Math.floor(BAND_BYTES / (width * 3 + 1))));
 }
 
 /** Raw deflate of one band on the thread pool, in one piece (the default 16 KiB chunks return to the main thread for each). */
@@ -188,7 +258,7 @@ export function subFilter(pixels: Buffer, filtered: Buffer, rows: number, rowByt
 }
 
 /** Writes one PNG chunk: length, type, data, CRC-32 of type and data. */
-function writeChunk(write: (bytes: Uint8Array) => void, type: string, data: Buffer): void {
+function writeChunk(write: (bytes: Uint8Array) => void, type: string, data: Uint8Array): void {
   const head = Buffer.alloc(8);
   head.writeUInt32BE(data.length, 0);
   head.write(type, 4, 'latin1');
