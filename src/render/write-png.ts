@@ -4,11 +4,12 @@ import zlib from 'node:zlib';
 /*
  * PNG written band by band. Mosaics are usually coded straight from their tiles (writeCodedPng
  * with a TileRowDeflater, see tile-deflate.ts); otherwise (writePng) the rendered bands are
- * filtered here and deflated in parallel on libuv's thread pool: pigz's method. Each band of filtered rows is a raw deflate stream of its own, ended by a sync flush
- * (byte-aligned, not final) and the last one finished, so their concatenation is one valid
- * deflate stream; the zlib header and the Adler-32 of all rows (summed as they are filtered) are written here. libvips encodes
- * PNG on one thread: on a 4000x2500 mosaic it took 0.6-0.75 s, these bands on two cores ~0.4 s,
- * and memory holds a few bands whatever the image size.
+ * filtered here and deflated in parallel on libuv's thread pool: pigz's method. Each band of
+ * filtered rows is a raw deflate stream of its own, ended by a sync flush (byte-aligned, not
+ * final) and the last one finished, so their concatenation is one valid deflate stream; the zlib
+ * header and the Adler-32 of all rows (summed as they are filtered) are written here. libvips
+ * encodes PNG on one thread: on a 4000x2500 mosaic it took 0.6-0.75 s, these bands on two cores
+ * ~0.4 s, and memory holds a few bands whatever the image size.
  */
 
 /** Raw bytes of a band: a few hundred rows of everyday mosaics, a few rows of the widest. */
