@@ -6,6 +6,7 @@ import { buildMosaic, processCollection } from '../src/index.js';
 import { loadIndex, readManifest } from '../src/index-store/read-index.js';
 import { DEFAULT_METHOD } from '../src/match/defaults.js';
 import { answerCells, cachedSearch } from '../src/match/cell-search.js';
+import { startCellWorkerAhead, stopCellWorkerAhead, takeWorkerStartedAhead } from '../src/match/cell-worker-ahead.js';
 import { tileDescriptors } from '../src/match/method.js';
 import { candidateCount, createTilePlacer, placementBandRows, type PlacementRules } from '../src/match/placement.js';
 import { seededRandom } from '../src/match/random.js';
@@ -131,6 +132,19 @@ test('a grid large enough for the cell worker is placed exactly as on one thread
   const { cells } = JSON.parse(await readFile(plan, 'utf8')) as { cells: { tile: number }[] };
   const local = await placeInBands(160, 1, rules);
   assert.deepEqual(cells.map((cell) => cell.tile), local.tiles);
+});
+
+test('a cell worker started ahead, as the CLI starts it, is taken by the next build; one no build takes is stopped', async () => {
+  startCellWorkerAhead();
+  const plan = path.join(root, 'ahead-plan.json');
+  await buildMosaic(index, target, { out: path.join(root, 'ahead.png'), tilesAcross: 160, tileSize: 1, minDistance: 2, seed: 3, plan });
+  assert.equal(takeWorkerStartedAhead(), undefined, 'the build took the worker');
+  const { cells } = JSON.parse(await readFile(plan, 'utf8')) as { cells: { tile: number }[] };
+  assert.deepEqual(cells.map((cell) => cell.tile), (await placeInBands(160, 1, { minDistance: 2, maxUses: Infinity, seed: 3 })).tiles);
+  startCellWorkerAhead();
+  // Resolves once the thread has ended (asked between tasks, after it has loaded).
+  await stopCellWorkerAhead();
+  assert.equal(takeWorkerStartedAhead(), undefined);
 });
 
 test('rows are placed one at a time, but under a --max-uses budget in one fill order (bands of 32,768 cells beyond 131,072)', () => {

@@ -1,4 +1,5 @@
 import { CommanderError } from 'commander';
+import { stopCellWorkerAhead } from '../match/cell-worker-ahead.js';
 import { InterruptedError, TsmosaicError } from '../errors.js';
 import { createProgram } from './program.js';
 
@@ -21,6 +22,7 @@ export async function runMain(argv: string[] = process.argv): Promise<void> {
       // The pipeline has removed its temporaries; native work still running (a libvips encode
       // cannot be cancelled) must not keep the process alive.
       process.stderr.write(`tsmosaic: ${error.message}\n`);
+      await stopCellWorkerAhead();
       process.exit(error.exitCode);
     } else if (error instanceof TsmosaicError) {
       process.stderr.write(`tsmosaic: ${error.message}\n`);
@@ -29,5 +31,8 @@ export async function runMain(argv: string[] = process.argv): Promise<void> {
       process.stderr.write(`tsmosaic: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
       process.exitCode = 1;
     }
+  } finally {
+    // A cell worker started ahead that no build took (an error first, a small grid's build, --help).
+    await stopCellWorkerAhead();
   }
 }

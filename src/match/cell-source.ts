@@ -4,6 +4,7 @@ import type { AnnSearch } from '../index-store/ann.js';
 import type { IndexManifest } from '../index-store/format.js';
 import type { RowBand } from '../mosaic/target-means.js';
 import { startWorker } from '../start-worker.js';
+import { CELL_WORKER_LIMITS, takeWorkerStartedAhead } from './cell-worker-ahead.js';
 import { answerCells, cachedSearch, type CellAnswers, type CellGrid } from './cell-search.js';
 
 /** Where placement gets the cells of each band of rows from (see answerCells). */
@@ -19,7 +20,10 @@ export function localCells(grid: CellGrid, ann: AnnSearch, candidates: number): 
   return { answer: (band) => answerCells(grid, band, search, candidates), close: () => Promise.resolve() };
 }
 
-/** What the cell worker (cell-worker.ts) is started with: the index folder, whose HNSW index it loads at once. */
+/**
+ * What the cell worker (cell-worker.ts) is started with, or, started ahead (see
+ * startCellWorkerAhead), sent first: the index folder, whose HNSW index it loads at once.
+ */
 export interface CellWorkerData {
   index: string;
   manifest: Pick<IndexManifest, 'tileCount' | 'crops' | 'ann'>;
@@ -31,18 +35,13 @@ export interface CellWorkerStart {
   candidates: number;
 }
 
-export type CellWorkerRequest = CellWorkerStart | { id: number; band: RowBand } | { stop: true };
+export type CellWorkerRequest = CellWorkerData | CellWorkerStart | { id: number; band: RowBand } | { stop: true };
 export type CellWorkerReply = { id: number; cells: CellAnswers } | { id: number; error: string };
 
 /**
- * The worker's young generation: its short-lived garbage (the search's keys and answers) in
- * fewer, cheaper collections than in V8's default.
- */
-const YOUNG_GENERATION_MB = 48;
-
-/**
  * Cells answered by a worker thread, so that describing cells and searching the index run on
- * another core while this thread places the band before. It is started with the index alone, so
+ * another core while this thread places the band before. It is started with the index alone (or
+ * takes the worker the CLI started ahead, see startCellWorkerAhead, and hands it the index), so
  * that it boots and loads its HNSW index while this thread reads the target; bands may be asked
  * for before the grid and the decoded target are given (`start`), and are answered once they are.
  * Its failures reject as TsmosaicErrors.
@@ -56,7 +55,13 @@ export class WorkerCells implements CellSource {
   private readonly exited: Promise<void>;
 
   constructor(data: CellWorkerData) {
-    this.worker = startWorker(import.meta.url, 'cell-worker', data, { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB });
+    const ahead = takeWorkerStartedAhead();
+    if (ahead) {
+      this.worker = ahead;
+      this.worker.postMessage(data satisfies CellWorkerRequest);
+    } else {
+      this.worker = startWorker(import.meta.url, 'cell-worker', data, CELL_WORKER_LIMITS);
+    }
     this.worker.on('message', (reply: CellWorkerReply) => {
       const waiting = this.pending.get(reply.id);
       this.pending.delete(reply.id);

@@ -8,19 +8,19 @@ import type { CellWorkerData, CellWorkerReply, CellWorkerRequest } from './cell-
 /**
  * A worker thread that describes bands of grid cells and asks the index for their candidates
  * (answerCells), one band after another as they are asked for, while the main thread places the
- * band before: its own copy of the HNSW index, loaded from the index folder as soon as it starts,
- * while the main thread reads the target and loads the rest.
+ * band before. It loads its own copy of the HNSW index from the index folder as soon as it knows
+ * it (in its start-up data, or, started ahead of the build, in its first message), while the main
+ * thread reads the target and loads the rest.
  */
-const data = workerData as CellWorkerData;
 const port = parentPort!;
+// Bands are moved to the main thread (a transfer detaches their buffers here). The first buffer
+// detached in a thread makes V8 throw away all the optimised code that touched typed arrays there
+// (it is compiled assuming no buffer is ever detached): detached now, before there is any.
+const detached = new ArrayBuffer(8);
+structuredClone(detached, { transfer: [detached] });
 let ann: AnnSearch | undefined;
 let loadError: string | undefined;
-try {
-  ann = loadIndexAnn(data.index, data.manifest);
-} catch (error) {
-  loadError = reasonOf(error);
-}
-/** The grid, with the decoded target, and how to search for its cells (undefined when the HNSW index failed to load). */
+/** The grid, with the decoded target, and how to search for its cells (undefined when the index failed to load). */
 interface Job {
   grid: CellGrid;
   candidates: number;
@@ -32,7 +32,21 @@ const job = new Promise<Job>((resolve) => (giveJob = resolve));
 let queue = Promise.resolve();
 let gridGiven = false;
 
+function load(data: CellWorkerData): void {
+  try {
+    ann = loadIndexAnn(data.index, data.manifest);
+  } catch (error) {
+    loadError = reasonOf(error);
+  }
+}
+
+if (!(workerData as { ahead?: boolean }).ahead) load(workerData as CellWorkerData);
+
 port.on('message', (message: CellWorkerRequest) => {
+  if ('index' in message) {
+    load(message);
+    return;
+  }
   if ('stop' in message) {
     // After the bands asked for, if they can be answered (they wait for the grid): the thread
     // ends between tasks, never inside native code.

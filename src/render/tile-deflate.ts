@@ -53,8 +53,9 @@ const MAX_STORE_BYTES = 64 * 1024 * 1024;
  * stream (the zlib header and Adler-32 trailer are the caller's; `adler` sums the rows coded).
  */
 export class TileRowDeflater {
-  /** Adler-32 of the filtered rows coded so far. */
-  adler = 1;
+  /** Adler-32's two sums over the filtered rows coded so far, each below 65521 (kept apart: numbers that fit 31 bits keep V8's optimised code on its fast path). */
+  private sumA = 1;
+  private sumB = 0;
   private readonly plan: MosaicPlan;
   private readonly store: TileStore;
   private readonly rowBytes: number;
@@ -85,6 +86,11 @@ export class TileRowDeflater {
     this.rowBytes = plan.columns * store.tileSize * 3;
     this.cached = new Int32Array(store.count * 2 * store.tileSize).fill(-1);
     this.segment = new Uint8Array(Math.max(0, store.tileSize * 3 - 3));
+  }
+
+  /** Adler-32 of the filtered rows coded so far. */
+  get adler(): number {
+    return ((this.sumB << 16) | this.sumA) >>> 0;
   }
 
   /**
@@ -126,8 +132,8 @@ export class TileRowDeflater {
         pending = value >>> (count - offset);
       }
     };
-    let a = this.adler & 0xffff;
-    let b = this.adler >>> 16;
+    let a = this.sumA;
+    let b = this.sumB;
     put(codes[FILTER_SUB]!, lengths[FILTER_SUB]!);
     a += FILTER_SUB;
     b += a;
@@ -173,7 +179,8 @@ export class TileRowDeflater {
     }
     words[word] = pending;
     this.position = word * 32 + offset;
-    this.adler = ((b << 16) | a) >>> 0;
+    this.sumA = a;
+    this.sumB = b;
   }
 
   /** The end of the deflate data: the last block's end and an empty final block, padded to a byte. */
