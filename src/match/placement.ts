@@ -208,20 +208,27 @@ export function createTilePlacer(
 
   /**
    * The least costly of the costed candidates (ties: the smaller choice) that the rules allow in
-   * `cell`, or undefined. Picked by selection, not sorting: the first pick is nearly always allowed.
+   * `cell`, or undefined. Picked by selection, not sorting: the first pick is nearly always
+   * allowed. The rules block pictures, so a blocked pick rules out every candidate of its picture
+   * (other crops, the mirror image), dropped in the next pass: with --min-distance 5 many are.
    */
   const bestAllowed = (cell: number): number | undefined => {
-    for (let left = choiceCount; left > 0; left--) {
+    let blocked = -1;
+    for (;;) {
       let best = -1;
       for (let i = 0; i < choiceCount; i++) {
         if (choices[i]! < 0) continue;
+        if (blocked >= 0 && pictureOf(choices[i]! >> 1) === blocked) {
+          choices[i] = -1;
+          continue;
+        }
         if (best < 0 || costs[i]! < costs[best]! || (costs[i] === costs[best] && choices[i]! < choices[best]!)) best = i;
       }
+      if (best < 0) return undefined;
       const choice = choices[best]!;
       if (!constrained || allowedHere(choice >> 1, cell)) return choice;
-      choices[best] = -1;
+      blocked = pictureOf(choice >> 1);
     }
-    return undefined;
   };
 
   /** `tile * 2 + mirrored` of the least costly tile and orientation among `tiles`. */
