@@ -28,8 +28,13 @@ const MAX_CODE_LENGTH_BITS = 7;
 const CODE_LENGTH_ORDER = [16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15];
 const FILTER_SUB = 1;
 const ADLER_MODULUS = 65521;
-/** One sampled row in this many of a band's rows (a number prime to tile sizes, so that rows at every height in tiles are seen). */
-const SAMPLE_EVERY = 23;
+/**
+ * One sampled row in this many of the first band's rows, which the first code is made from, and of
+ * a later band's, which only decide whether it needs a code of its own (prime numbers, so that rows
+ * at every height in tiles are seen).
+ */
+const SAMPLE_FIRST_EVERY = 11;
+const SAMPLE_EVERY = 41;
 /**
  * A band starts a new block with its own code when its sample would code this much shorter with
  * it (in bits a coded byte, beyond the new header's bits spread over the band).
@@ -320,7 +325,8 @@ export class TileRowDeflater {
   private chooseCode(top: number, rows: number): void {
     const counts = new Float64Array(LITERALS);
     let sampled = 0;
-    for (let y = top; y < top + rows; y += SAMPLE_EVERY) sampled += this.countRow(y, counts);
+    const every = this.lengths ? SAMPLE_EVERY : SAMPLE_FIRST_EVERY;
+    for (let y = top; y < top + rows; y += every) sampled += this.countRow(y, counts);
     // Every byte value can be coded (one not in the sample may still be met), and the block's end.
     for (let symbol = 0; symbol < LITERALS; symbol++) counts[symbol]!++;
     const lengths = huffmanLengths(counts, MAX_CODE_BITS);
