@@ -23,61 +23,141 @@ export interface CellGrid {
 }
 
 /**
- * Tiles of the index answers kept for sharing between cells: 25,000 answers of 16, about 12 MB
+ * Tiles of the index answers kept for sharing between cells: 25,000 answers of 16, about 3 MB
  * (a 200 x 125 grid asks about 7,800). The cache is emptied when full. It is bounded by tiles, not
  * answers: the searches farther out for cells whose candidates are all blocked ask for 64, 256, ...
- * tiles. Memory: 100,000 answers of 16 held 100 MB more at 500 Mpx than at 100 Mpx, with the
- * garbage of the last one; 50,000 in each of two threads (the cell worker's, this thread's) made
- * a 500 Mpx PNG peak 27 % above a 100 Mpx one.
+ * tiles. Memory: 100,000 answers of 16 (as JS arrays then) held 100 MB more at 500 Mpx than at
+ * 100 Mpx, with the garbage of the last one; 50,000 in each of two threads (the cell worker's,
+ * this thread's) made a 500 Mpx PNG peak 27 % above a 100 Mpx one.
  */
 const CACHE_TILES = 25_000 * 16;
+/** Answers the cache holds at most (each asks for at least one tile: an index of a few tiles answers few). */
+const CACHE_ANSWERS = 32_768;
 /**
  * Query vectors are rounded to this many units for sharing index answers: whole sRGB levels, as
  * pycollage's 8-bit target pixels, and 2 CIELAB units (measured: cell ΔE00 +0.3%, half the time).
  */
 const QUERY_ROUNDING = { rgb: 1, lab: 2 } as const;
 
-/** The index's `wanted` nearest tiles to cell `cell` of the descriptor array `cells`. */
-export type CachedSearch = (cells: Float32Array, cell: number, wanted: number) => { neighbors: number[]; distances: number[] };
-
 /**
- * `ann`'s `wanted` nearest tiles to a cell's descriptor. Nearby cells often want the same tiles:
- * the index is asked once per coarsely rounded query vector, and each cell then ranks that shared
- * candidate set by its own exact cost.
+ * `ann`'s nearest tiles to cells' descriptors. Nearby cells often want the same tiles: the index
+ * is asked once per coarsely rounded query vector, and each cell then ranks that shared candidate
+ * set by its own exact cost. The answers are kept in typed arrays found through a hash table of the
+ * rounded vectors (open addressing): with a Map of string keys and the index's arrays kept, the
+ * cell worker spent 57 ms of the bench build in young-generation collections copying the kept
+ * answers.
  */
-export function cachedSearch(ann: AnnSearch, method: MatchMethod): CachedSearch {
-  const cache = new Map<string, { neighbors: number[]; distances: number[] }>();
-  let cachedTiles = 0;
-  const rounding = QUERY_ROUNDING[method.metric];
-  const length = descriptorLength(method);
-  const searchable = ann.getCurrentCount();
-  // Reused for every query: the cell's descriptor and index vector, and the codes of its key as a plain array (a string
-  // made from it by apply took a fifteenth of the time of spreading a typed array).
-  const descriptor = new Float32Array(length);
-  const vector = new Float32Array(length);
-  const keyCodes = new Array<number>(length + 2).fill(0);
-  return (cells, cell, wanted) => {
+export class CachedSearch {
+  /** The answers' tiles, nearest first, and their squared distances in the index's space: answer a's are [start(a), start(a) + count(a)). */
+  neighbors = new Int32Array(4096);
+  distances = new Float32Array(4096);
+  private readonly rounding: number;
+  private readonly length: number;
+  private readonly searchable: number;
+  /** Each answer's key: `wanted`, then the rounded vector, as 32-bit integers. */
+  private readonly keys: Int32Array;
+  private readonly starts = new Int32Array(CACHE_ANSWERS);
+  private readonly counts = new Int32Array(CACHE_ANSWERS);
+  /** Slots of the hash table: answer + 1, 0 when empty; twice the answers, so that chains stay short. */
+  private readonly slots = new Int32Array(CACHE_ANSWERS * 2);
+  private answers = 0;
+  private used = 0;
+  // Reused for every query: the cell's descriptor, its index vector and its key.
+  private readonly descriptor: Float32Array;
+  private readonly vector: Float32Array;
+  private readonly key: Int32Array;
+
+  constructor(
+    private readonly ann: AnnSearch,
+    private readonly method: MatchMethod,
+  ) {
+    this.rounding = QUERY_ROUNDING[method.metric];
+    this.length = descriptorLength(method);
+    this.searchable = ann.getCurrentCount();
+    this.keys = new Int32Array(CACHE_ANSWERS * (this.length + 1));
+    this.descriptor = new Float32Array(this.length);
+    this.vector = new Float32Array(this.length);
+    this.key = new Int32Array(this.length + 1);
+  }
+
+  /** Where answer `answer` starts in `neighbors` and `distances`. */
+  start(answer: number): number {
+    return this.starts[answer]!;
+  }
+
+  /** How many tiles answer `answer` holds: `wanted`, or fewer when the index holds fewer or the search found fewer. */
+  count(answer: number): number {
+    return this.counts[answer]!;
+  }
+
+  /**
+   * The answer, from the cache or the index, giving the `wanted` nearest tiles to cell `cell` of
+   * the descriptor array `cells` (see start and count); valid until the next search.
+   */
+  search(cells: Float32Array, cell: number, wanted: number): number {
+    const { length, key, keys, slots, descriptor } = this;
+    const keyLength = length + 1;
+    const mask = slots.length - 1;
     for (let i = 0; i < length; i++) descriptor[i] = cells[cell * length + i]!;
-    const query = annVectors(descriptor, method, vector);
-    // One flat string of 16-bit codes: a template built piece by piece is a rope of a dozen
-    // strings, several times the memory of its text, for each of the cache's entries.
-    keyCodes[0] = wanted & 0xffff;
-    keyCodes[1] = wanted >>> 16;
-    for (let i = 0; i < length; i++) keyCodes[i + 2] = (Math.round(query[i]! / rounding) + 0x8000) & 0xffff;
-    const key = String.fromCharCode.apply(null, keyCodes);
-    let found = cache.get(key);
-    if (!found) {
-      found = ann.searchKnn(Array.from(query), Math.min(wanted, searchable));
-      // Bounded, so memory does not grow with gigapixel grids.
-      if (cachedTiles + found.neighbors.length > CACHE_TILES) {
-        cache.clear();
-        cachedTiles = 0;
-      }
-      cache.set(key, found);
-      cachedTiles += found.neighbors.length;
+    const query = annVectors(descriptor, this.method, this.vector);
+    key[0] = wanted;
+    let hash = Math.imul(wanted, 0x9e3779b1);
+    for (let i = 0; i < length; i++) {
+      key[i + 1] = Math.round(query[i]! / this.rounding);
+      hash = Math.imul(hash ^ key[i + 1]!, 0x01000193);
     }
-    return found;
-  };
+    const home = (hash ^ (hash >>> 15)) & mask;
+    let slot = home;
+    for (; slots[slot] !== 0; slot = (slot + 1) & mask) {
+      const answer = slots[slot]! - 1;
+      let same = true;
+      for (let i = 0; i < keyLength && same; i++) same = keys[answer * keyLength + i] === key[i];
+      if (same) return answer;
+    }
+    const found = this.ann.searchKnn(Array.from(query), Math.min(wanted, this.searchable));
+    const count = found.neighbors.length;
+    // Bounded, so memory does not grow with gigapixel grids: emptied when full.
+    if (this.answers === CACHE_ANSWERS || this.used + count > CACHE_TILES) {
+      slots.fill(0);
+      this.answers = 0;
+      this.used = 0;
+      slot = home;
+    }
+    if (this.used + count > this.neighbors.length) this.grow(this.used + count);
+    const answer = this.answers++;
+    keys.set(key, answer * keyLength);
+    this.starts[answer] = this.used;
+    this.counts[answer] = count;
+    this.neighbors.set(found.neighbors, this.used);
+    this.distances.set(found.distances, this.used);
+    this.used += count;
+    slots[slot] = answer + 1;
+    return answer;
+  }
+
+  /** The `wanted` nearest tiles to cell `cell` of `cells`, as search, as views (valid until the next search). */
+  nearest(cells: Float32Array, cell: number, wanted: number): { neighbors: Int32Array; distances: Float32Array } {
+    const answer = this.search(cells, cell, wanted);
+    const start = this.starts[answer]!;
+    const end = start + this.counts[answer]!;
+    return { neighbors: this.neighbors.subarray(start, end), distances: this.distances.subarray(start, end) };
+  }
+
+  /** Room for `tiles` tiles of answers (up to CACHE_TILES, more for a single larger answer). */
+  private grow(tiles: number): void {
+    const size = Math.max(tiles, Math.min(CACHE_TILES, this.neighbors.length * 2));
+    const neighbors = new Int32Array(size);
+    const distances = new Float32Array(size);
+    neighbors.set(this.neighbors.subarray(0, this.used));
+    distances.set(this.distances.subarray(0, this.used));
+    this.neighbors = neighbors;
+    this.distances = distances;
+  }
+}
+
+/** A CachedSearch of `ann` for descriptors of `method`. */
+export function cachedSearch(ann: AnnSearch, method: MatchMethod): CachedSearch {
+  return new CachedSearch(ann, method);
 }
 
 /**
@@ -93,13 +173,15 @@ export async function answerCells(grid: CellGrid, band: RowBand, search: CachedS
   const neighbors = new Int32Array(cells * k);
   const distances = new Float32Array(cells * k);
   for (let cell = 0; cell < cells; cell++) {
-    const found = search(descriptors, cell, k);
+    const answer = search.search(descriptors, cell, k);
+    const start = search.start(answer);
+    const count = search.count(answer);
     // k is at most the index's tiles, but an approximate search may answer fewer: the last one
     // found stands in for the missing ones (a tile twice among the candidates changes nothing).
     for (let i = 0; i < k; i++) {
-      const answer = Math.min(i, found.neighbors.length - 1);
-      neighbors[cell * k + i] = found.neighbors[answer]!;
-      distances[cell * k + i] = found.distances[answer]!;
+      const at = start + Math.min(i, count - 1);
+      neighbors[cell * k + i] = search.neighbors[at]!;
+      distances[cell * k + i] = search.distances[at]!;
     }
   }
   return { descriptors, k, neighbors, distances };

@@ -164,7 +164,7 @@ export function createTilePlacer(
 
   // Farther tiles, when every answer of the band's is blocked.
   const searchCached = cachedSearch(ann, method);
-  const search = (cell: number, wanted: number): { neighbors: number[] } => searchCached(band.descriptors, cell - bandStart, wanted);
+  const search = (cell: number, wanted: number): { neighbors: Int32Array } => searchCached.nearest(band.descriptors, cell - bandStart, wanted);
 
   // The candidates of the cell being chosen (tile * 2 + mirrored) and their costs, unsorted.
   const maxChoices = CANDIDATES * variants;
@@ -232,11 +232,12 @@ export function createTilePlacer(
   };
 
   /** `tile * 2 + mirrored` of the least costly tile and orientation among `tiles`. */
-  const cheapest = (cell: number, tiles: number[]): number => {
+  const cheapest = (cell: number, tiles: ArrayLike<number>): number => {
     const at = cell - bandStart;
     let best = tiles[0]! * 2;
     let bestCost = Infinity;
-    for (const tile of tiles) {
+    for (let i = 0; i < tiles.length; i++) {
+      const tile = tiles[i]!;
       const colour = colourCost(method, band.descriptors, at, descriptors, tile);
       structureCosts(method, band.descriptors, at, descriptors, tile, structures);
       for (let variant = 0; variant < variants; variant++) {
