@@ -131,6 +131,13 @@ test('--help and --version exit 0 on stdout', async () => {
   assert.match(stdout, /^\d+\.\d+\.\d+\n$/);
 });
 
+test('build works where no worker thread may start (the cell worker the CLI starts ahead is no error)', async () => {
+  // Node's permission model refuses worker threads: starting one throws.
+  const { code, stdout } = await runCli(['build', '--help'], { node: ['--experimental-permission', '--allow-fs-read=*'] });
+  assert.equal(code, 0);
+  assert.match(stdout, /^Usage: tsmosaic build/);
+});
+
 test('a corrupt collection file does not stop the run; a wholly bad collection exits 1', async () => {
   const bad = path.join(root, 'bad-collection');
   await mkdir(bad);

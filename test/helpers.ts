@@ -61,10 +61,10 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs the real bin/tsmosaic.js with `args`. */
-export function runCli(args: string[], options: { cwd?: string } = {}): Promise<CliResult> {
+/** Runs the real bin/tsmosaic.js with `args` (and node's own options `node`). */
+export function runCli(args: string[], options: { cwd?: string; node?: string[] } = {}): Promise<CliResult> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { cwd: options.cwd ?? ROOT, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
+    execFile(process.execPath, [...(options.node ?? []), BIN, ...args], { cwd: options.cwd ?? ROOT, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
       const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
       resolve({ code, stdout, stderr });
     });

@@ -51,6 +51,8 @@ test('huffmanLengths: optimal when the code fits, complete and within the limit 
   assert.deepEqual([...huffmanLengths([0, 5, 0], 15)], [0, 1, 0]);
   assert.deepEqual([...huffmanLengths([0, 0], 15)], [0, 0]);
   assert.throws(() => huffmanLengths(new Array<number>(9).fill(1), 3), /9 symbols do not fit codes of 3 bits/);
+  assert.throws(() => huffmanLengths([1, 0.5], 15), /frequency of symbol 1: 0.5/);
+  assert.throws(() => huffmanLengths([2 ** 40, 1], 15), /frequency of symbol 0/);
 });
 
 test('reversedCodes gives RFC 1951’s canonical codes, bit-reversed', () => {
@@ -142,6 +144,8 @@ test('a PNG mosaic written from its tiles decodes to the rendered pixels', async
   const { data, width, height } = await decode(file);
   assert.deepEqual([width, height], [400, 320]);
   assert.ok(data.equals(renderRegion(plan, store, { left: 0, top: 0, width, height })));
-  // A tinted plan (--blend) is rendered and deflated by zlib instead.
+  // A tinted plan (--blend), and a store over 32 MB, are rendered and deflated by zlib instead.
   assert.equal(TileRowDeflater.supports({ ...plan, tint: new Float32Array(plan.tiles.length * 3) }, store), false);
+  const large = new TileStore(Buffer.alloc(20 * 20 * 3 * 28_000), 20, 28_000);
+  assert.equal(TileRowDeflater.supports(plan, large), false);
 });

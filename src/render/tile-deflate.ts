@@ -50,8 +50,13 @@ const CACHE_WORDS = 16 * 1024 * 1024;
  * bytes), then the bits, from the least significant of the first word.
  */
 const RECORD_HEADER = 5;
-/** Tile stores up to this size are coded so (the index of coded rows takes 4 bytes a tile row); larger ones go through pixels. */
-const MAX_STORE_BYTES = 64 * 1024 * 1024;
+/**
+ * Tile stores up to this size (27,000 tiles of 20 px) are coded so: the coded rows of all their
+ * tiles both ways fit the cache at the bench's 6.5 bits a byte. Larger ones are rendered and
+ * deflated by zlib, as with the cache emptied again and again their rows would be coded many
+ * times.
+ */
+const MAX_STORE_BYTES = 32 * 1024 * 1024;
 
 /**
  * Codes the Sub-filtered rows of a mosaic's PNG band by band, top to bottom, as one raw deflate
@@ -71,7 +76,7 @@ export class TileRowDeflater {
   /** The current block's code: lengths and bit-reversed codes of the 257 literals; undefined before the first band. */
   private lengths: Uint8Array | undefined;
   private codes: Uint16Array = new Uint16Array(LITERALS);
-  /** Where each coded tile row's record starts in `cache` (-1: not coded with the current code), by (tile * 2 + mirrored) * tileSize + row. */
+  /** Where each coded tile row's record starts in `cache` (-1: not coded with the current code), by (tile * 2 + mirrored) * tileSize + row: 8 bytes a tile row. */
   private readonly cached: Int32Array;
   /** Records of coded tile rows (see RECORD_HEADER). */
   private cache = new Int32Array(1024);
@@ -81,7 +86,9 @@ export class TileRowDeflater {
 
   /** Whether `plan` over `store` can be coded so (else render pixels and deflate them). */
   static supports(plan: MosaicPlan, store: TileStore): boolean {
-    return plan.tint === undefined && store.pixels.length <= MAX_STORE_BYTES && endianness() === 'LE';
+    // (A tile's rows coded at worst must fit the cache: tiles of 1,024 px take 1.5 M words.)
+    const tileWords = recordWords(store.tileSize) * store.tileSize;
+    return plan.tint === undefined && store.pixels.length <= MAX_STORE_BYTES && tileWords <= CACHE_WORDS && endianness() === 'LE';
   }
 
   constructor(plan: MosaicPlan, store: TileStore) {
@@ -249,7 +256,7 @@ export class TileRowDeflater {
     const { tileSize, tileBytes, pixels } = this.store;
     const codes = this.codes;
     const lengths = this.lengths!;
-    const most = RECORD_HEADER + Math.ceil(((tileSize - 1) * 3 * MAX_CODE_BITS) / 32) + 1;
+    const most = recordWords(tileSize);
     if (this.cacheUsed + most * tileSize > CACHE_WORDS) this.clearCache();
     if (this.cacheUsed + most * tileSize > this.cache.length) {
       const grown = new Int32Array(Math.min(CACHE_WORDS, Math.max(this.cache.length * 2, this.cacheUsed + most * tileSize)));
@@ -383,6 +390,11 @@ function codeLengthCode(all: number[]): { codeLengths: Uint8Array; codeLengthCod
   for (const length of all) counts[length]!++;
   const codeLengths = huffmanLengths(counts, MAX_CODE_LENGTH_BITS);
   return { codeLengths, codeLengthCodes: reversedCodes(codeLengths) };
+}
+
+/** Words of the cache a tile row of `tileSize` px takes at most: its record header and 15 bits a byte after the first pixel. */
+function recordWords(tileSize: number): number {
+  return RECORD_HEADER + Math.ceil(((tileSize - 1) * 3 * MAX_CODE_BITS) / 32) + 1;
 }
 
 /** Bits that coding symbols counted in `counts` with code `lengths` takes. */
