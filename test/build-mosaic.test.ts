@@ -142,6 +142,19 @@ test('clear errors for a missing, foreign or outdated index and a bad target', a
   await assert.rejects(buildMosaic(index, target, { out: target }), /would overwrite the target/);
 });
 
+test('a target that cannot be decoded is named, whether this thread or the cell worker decodes it, and no output is left', async () => {
+  // A whole header, half the pixels: read as an image, but not decoded.
+  const whole = await sharp({ create: { width: 40, height: 30, channels: 3, noise: { type: 'gaussian', mean: 128, sigma: 40 } } }).png().toBuffer();
+  const target = path.join(root, 'cut-target.png');
+  await writeFile(target, whole.subarray(0, Math.floor(whole.length / 2)));
+  // 4 x 3 cells on this thread; 160 x 120 (over 16,384) by the worker.
+  for (const tilesAcross of [4, 160]) {
+    const out = path.join(root, `cut-${tilesAcross}.png`);
+    await assert.rejects(buildMosaic(index, target, { out, tilesAcross, tileSize: 1 }), /cannot decode the target image .*cut-target\.png/);
+    assert.ok(!(await readdir(root)).some((name) => name.includes(`cut-${tilesAcross}.png`)));
+  }
+});
+
 test('a damaged HNSW index is named, whether this thread or the cell worker reads it, and no output is left', async () => {
   const damaged = path.join(root, 'damaged-hnsw');
   await cp(index, damaged, { recursive: true });

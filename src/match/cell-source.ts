@@ -3,6 +3,7 @@ import { reasonOf, TsmosaicError } from '../errors.js';
 import type { AnnSearch } from '../index-store/ann.js';
 import type { IndexManifest } from '../index-store/format.js';
 import type { RowBand } from '../mosaic/target-means.js';
+import type { TargetSize } from '../mosaic/target.js';
 import { startWorker } from '../start-worker.js';
 import { CELL_WORKER_LIMITS, takeWorkerStartedAhead } from './cell-worker-ahead.js';
 import { answerCells, cachedSearch, type CellAnswers, type CellGrid } from './cell-search.js';
@@ -29,26 +30,31 @@ export interface CellWorkerData {
   manifest: Pick<IndexManifest, 'tileCount' | 'crops' | 'ann'>;
 }
 
-/** The grid whose cells the worker answers, with the decoded target, and the index answers a cell wants (see candidateCount). */
+/** A grid of cells over a target image file of `size`, which the worker decodes itself (see loadTarget). */
+export type CellWorkerGrid = Omit<CellGrid, 'target'> & { target: string; size: TargetSize };
+
+/** The grid whose cells the worker answers and the index answers a cell wants (see candidateCount). */
 export interface CellWorkerStart {
-  grid: CellGrid;
+  grid: CellWorkerGrid;
   candidates: number;
 }
 
-export type CellWorkerRequest = CellWorkerData | CellWorkerStart | { id: number; band: RowBand } | { stop: true };
-export type CellWorkerReply = { id: number; cells: CellAnswers } | { id: number; error: string };
+export type CellWorkerRequest = CellWorkerData | CellWorkerStart | { id: number; band: RowBand } | { id: number; sizeOf: string } | { stop: true };
+export type CellWorkerReply = { id: number; cells: CellAnswers } | { id: number; size: TargetSize } | { id: number; error: string };
 
 /**
  * Cells answered by a worker thread, so that describing cells and searching the index run on
  * another core while this thread places the band before. It is started with the index alone (or
  * takes the worker the CLI started ahead, see startCellWorkerAhead, and hands it the index), so
- * that it boots and loads its HNSW index while this thread reads the target; bands may be asked
- * for before the grid and the decoded target are given (`start`), and are answered once they are.
- * Its failures reject as TsmosaicErrors.
+ * that it boots and loads its HNSW index and sharp while this thread loads the rest; it decodes
+ * the target itself. Bands may be asked for before the grid is given (`start`), and are answered
+ * once it is and the target is decoded. Its failures reject as TsmosaicErrors.
  */
 export class WorkerCells implements CellSource {
   private readonly worker: Worker;
-  private readonly pending = new Map<number, { resolve: (cells: CellAnswers) => void; reject: (error: Error) => void }>();
+  /** Whether it was started ahead of the build, so is likely booted, with sharp loaded, by the time the build asks (see targetSize). */
+  readonly startedAhead: boolean;
+  private readonly pending = new Map<number, { resolve: (answer: CellAnswers | TargetSize) => void; reject: (error: Error) => void }>();
   private nextId = 0;
   private failure: Error | undefined;
   private closing: Promise<void> | undefined;
@@ -56,6 +62,7 @@ export class WorkerCells implements CellSource {
 
   constructor(data: CellWorkerData) {
     const ahead = takeWorkerStartedAhead();
+    this.startedAhead = ahead !== undefined;
     if (ahead) {
       this.worker = ahead;
       this.worker.postMessage(data satisfies CellWorkerRequest);
@@ -67,7 +74,7 @@ export class WorkerCells implements CellSource {
       this.pending.delete(reply.id);
       // The worker's own errors say what went wrong (a damaged HNSW index, say) in a line.
       if ('error' in reply) waiting?.reject(new TsmosaicError(reply.error));
-      else waiting?.resolve(reply.cells);
+      else waiting?.resolve('cells' in reply ? reply.cells : reply.size);
     });
     this.worker.on('error', (error) => this.fail(new TsmosaicError(`the cell worker failed: ${reasonOf(error)}`, 1, { cause: error })));
     this.exited = new Promise((resolve) =>
@@ -78,18 +85,28 @@ export class WorkerCells implements CellSource {
     );
   }
 
-  start(grid: CellGrid, candidates: number): void {
+  /** The displayed size of the target image file `file` (see readTargetSize), read by the worker. */
+  targetSize(file: string): Promise<TargetSize> {
+    return this.ask((id) => ({ id, sizeOf: file })) as Promise<TargetSize>;
+  }
+
+  /** The grid to answer, over the target image file the worker decodes. */
+  start(grid: CellWorkerGrid, candidates: number): void {
     const request: CellWorkerRequest = { grid, candidates };
     this.worker.postMessage(request);
   }
 
   answer(band: RowBand): Promise<CellAnswers> {
+    return this.ask((id) => ({ id, band })) as Promise<CellAnswers>;
+  }
+
+  /** Sends the request `request(id)` and gives the worker's reply to it. */
+  private ask(request: (id: number) => CellWorkerRequest): Promise<CellAnswers | TargetSize> {
     if (this.failure) return Promise.reject(this.failure);
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      const request: CellWorkerRequest = { id, band };
-      this.worker.postMessage(request);
+      this.worker.postMessage(request(id));
     });
   }
 

@@ -2,6 +2,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { reasonOf } from '../errors.js';
 import type { AnnSearch } from '../index-store/ann.js';
 import { loadIndexAnn } from '../index-store/read-index.js';
+import { loadSharp } from '../load-sharp.js';
+import { loadTarget, readTargetSize } from '../mosaic/target.js';
 import { answerCells, cachedSearch, type CachedSearch, type CellGrid } from './cell-search.js';
 import type { CellWorkerData, CellWorkerReply, CellWorkerRequest } from './cell-source.js';
 
@@ -9,8 +11,8 @@ import type { CellWorkerData, CellWorkerReply, CellWorkerRequest } from './cell-
  * A worker thread that describes bands of grid cells and asks the index for their candidates
  * (answerCells), one band after another as they are asked for, while the main thread places the
  * band before. It loads its own copy of the HNSW index from the index folder as soon as it knows
- * it (in its start-up data, or, started ahead of the build, in its first message), while the main
- * thread reads the target and loads the rest.
+ * it (in its start-up data, or, started ahead of the build, in its first message), and sharp, and
+ * decodes the target itself, while the main thread loads the rest.
  */
 const port = parentPort!;
 // Bands are moved to the main thread (a transfer detaches their buffers here). The first buffer
@@ -27,7 +29,14 @@ interface Job {
   search: CachedSearch | undefined;
 }
 let giveJob: (job: Job) => void = () => undefined;
-const job = new Promise<Job>((resolve) => (giveJob = resolve));
+let failJob: (error: unknown) => void = () => undefined;
+const job = new Promise<Job>((resolve, reject) => {
+  giveJob = resolve;
+  failJob = reject;
+});
+job.catch(() => undefined); // each band asked for reports it
+// sharp, for the target, loaded while this thread would wait. It decodes one image: no cache.
+loadSharp().then((sharp) => sharp.cache(false), () => undefined);
 // Requests are answered in order, one at a time, once the grid and target are here.
 let queue = Promise.resolve();
 let gridGiven = false;
@@ -56,11 +65,20 @@ port.on('message', (message: CellWorkerRequest) => {
   }
   if ('grid' in message) {
     gridGiven = true;
-    // Buffers arrive as plain Uint8Arrays.
     const { grid, candidates } = message;
-    const { pixels } = grid.target;
-    const target = { ...grid.target, pixels: Buffer.from(pixels.buffer, pixels.byteOffset, pixels.length) };
-    giveJob({ grid: { ...grid, target }, candidates, search: ann && cachedSearch(ann, grid.method) });
+    const { target: file, size, columns, rows, method } = grid;
+    loadTarget(file, columns, rows, size).then(
+      (target) => giveJob({ grid: { target, columns, rows, method }, candidates, search: ann && cachedSearch(ann, method) }),
+      (error: unknown) => failJob(error),
+    );
+    return;
+  }
+  if ('sizeOf' in message) {
+    const { id, sizeOf } = message;
+    readTargetSize(sizeOf).then(
+      (size) => port.postMessage({ id, size } satisfies CellWorkerReply),
+      (error: unknown) => port.postMessage({ id, error: reasonOf(error) } satisfies CellWorkerReply),
+    );
     return;
   }
   queue = queue.then(async () => {

@@ -20,7 +20,7 @@ import type { MosaicPlan } from '../render/render-region.js';
 import { temporaryPath } from '../render/output-files.js';
 import { assertOutputReplaceable, writeMosaic } from '../render/write-mosaic.js';
 import { assertOutputFits, chooseGrid, DEFAULT_MAX_COLUMNS, DEFAULT_MAX_PIXELS } from './grid.js';
-import { loadTarget, readTargetSize } from './target.js';
+import { loadTarget, readTargetSize, type TargetImage } from './target.js';
 import { targetMeans, type RowBand } from './target-means.js';
 
 export interface BuildProgress {
@@ -157,14 +157,16 @@ export async function buildMosaic(index: string, target: string, options: BuildM
   const ownAnn = step === 1 && sameIndexSpace(method, manifest.ann.method);
   // Grids of a few bands or more, searched with the index's own HNSW index, get their cells
   // described and searched by a worker. It is started now, before the grid is known: it boots and
-  // loads that index on the other core while this thread reads the target (loading sharp blocks it
-  // for ~80 ms) and loads the rest. A smaller grid stops it.
+  // loads that index and sharp on the other core while this thread loads the rest; it decodes the
+  // target itself. A smaller grid stops it.
   let worker = ownAnn ? new WorkerCells({ index, manifest: { tileCount: manifest.tileCount, crops, ann: manifest.ann } }) : undefined;
   // A worker stopped early is still waited for before returning (it may be loading its index).
   let stopped: Promise<void> | undefined;
   try {
     const tileSize = expectInteger('tileSize', options.tileSize ?? manifest.tileSize, 1, Math.min(MAX_TILE_SIZE, manifest.tileSize));
-    const targetSize = await readTargetSize(target);
+    // The target's header: read by a worker the CLI started ahead, booted by now with sharp loaded
+    // (sharp then never loads on this thread for a PNG: loading it blocks a thread for ~50 ms).
+    const targetSize = worker?.startedAhead ? await worker.targetSize(target) : await readTargetSize(target);
     const grid = chooseGrid(targetSize.width, targetSize.height, tilesAcross);
     if (grid.sampledDown) {
       onNote?.(`${target} is ${targetSize.width} px wide: sampling it down to ${DEFAULT_MAX_COLUMNS} tiles across (--tiles-across sets another width)`);
@@ -192,11 +194,13 @@ export async function buildMosaic(index: string, target: string, options: BuildM
     onProgress?.({ stage: 'load', done: 0, total: 1 });
     const rules = { minDistance, maxUses, seed };
     const candidates = candidateCount(method, rules, columns * rows, ownAnn ? tileCount : tileCount / step);
-    // The target decodes in libuv's pool while the index is read and described here.
-    const targetLoading = loadTarget(target, columns, rows, targetSize);
-    // Awaited below; not unhandled if the index fails first (nor if the worker cannot be given it:
-    // its bands then fail).
-    targetLoading.then((image) => worker?.start({ target: image, columns, rows, method }, candidates)).catch(() => undefined);
+    // The decoded target: the worker decodes its own; here it is needed without a worker (it then
+    // decodes in libuv's pool while the index is read and described), and for --blend and the
+    // fidelity measure.
+    let targetLoading: Promise<TargetImage> | undefined;
+    const decodedTarget = (): Promise<TargetImage> => (targetLoading ??= loadTarget(target, columns, rows, targetSize));
+    if (worker) worker.start({ target, size: targetSize, columns, rows, method }, candidates);
+    if (!worker || blend > 0 || options.measure) decodedTarget().catch(() => undefined); // awaited below
     // Rows placed at a time, and sampled at a time (a multiple: a band of placement is sampled at once).
     const placementRows = placementBandRows(columns, rows, rules);
     const sampledRows = placementRows > 1 ? placementRows : Math.max(1, Math.floor(SAMPLED_CELLS / columns));
@@ -225,10 +229,9 @@ export async function buildMosaic(index: string, target: string, options: BuildM
     onProgress?.({ stage: 'load', done: 1, total: 1 });
     lap('loadIndex');
 
-    const image = await targetLoading;
+    if (!source) source = localCells({ target: await decodedTarget(), columns, rows, method }, ann, candidates);
     lap('target');
     signal?.throwIfAborted();
-    source ??= localCells({ target: image, columns, rows, method }, ann, candidates);
 
     // Rows are placed one at a time (see createTilePlacer; under a budget in larger bands) when the
     // writer asks for them: a PNG's bands deflate on the thread pool while later rows are placed.
@@ -264,7 +267,7 @@ export async function buildMosaic(index: string, target: string, options: BuildM
     const plan: MosaicPlan = { columns, rows, tiles: placer.tiles, mirrored: placer.mirrored };
     if (blend > 0) {
       await placeThrough(rows);
-      plan.tint = blendTint(await targetMeans(image, columns, rows), placer.tiles, loaded, blend);
+      plan.tint = blendTint(await targetMeans(await decodedTarget(), columns, rows), placer.tiles, loaded, blend);
     }
 
     const width = columns * tileSize;
@@ -287,7 +290,7 @@ export async function buildMosaic(index: string, target: string, options: BuildM
     timings.encode -= matching + written.renderSeconds;
 
     const deltaE = options.measure
-      ? measureFidelity(plan, await targetMeans(image, columns * STRUCTURE_GRID, rows * STRUCTURE_GRID), store === loaded.tiles ? loaded.features : renderedStructure(store))
+      ? measureFidelity(plan, await targetMeans(await decodedTarget(), columns * STRUCTURE_GRID, rows * STRUCTURE_GRID), store === loaded.tiles ? loaded.features : renderedStructure(store))
       : undefined;
     if (deltaE) lap('measure');
 

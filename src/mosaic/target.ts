@@ -15,11 +15,17 @@ export interface TargetImage {
   height: number;
 }
 
+/** A target's displayed size in pixels. */
+export interface TargetSize {
+  width: number;
+  height: number;
+}
+
 /**
  * The displayed size of the target image (EXIF orientation applied).
  * @throws {TsmosaicError} when the file is missing or not an image.
  */
-export async function readTargetSize(file: string): Promise<{ width: number; height: number }> {
+export async function readTargetSize(file: string): Promise<TargetSize> {
   try {
     await stat(file);
   } catch {
@@ -40,7 +46,7 @@ export async function readTargetSize(file: string): Promise<{ width: number; hei
  * Decodes the target to sRGB, alpha flattened onto white. A target with more than
  * MAX_SAMPLES_PER_CELL pixels per cell side is reduced first, so memory follows the grid, not the photo.
  */
-export async function loadTarget(file: string, columns: number, rows: number, size: { width: number; height: number }): Promise<TargetImage> {
+export async function loadTarget(file: string, columns: number, rows: number, size: TargetSize): Promise<TargetImage> {
   const reduce = size.width > columns * MAX_SAMPLES_PER_CELL || size.height > rows * MAX_SAMPLES_PER_CELL;
   const sharp = await loadSharp();
   try {
