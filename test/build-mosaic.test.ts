@@ -144,7 +144,7 @@ test('clear errors for a missing, foreign or outdated index and a bad target', a
 
 test('a target that cannot be decoded is named, whether this thread or the cell worker decodes it, and no output is left', async () => {
   // A whole header, half the pixels: read as an image, but not decoded.
-  const whole = await sharp({ create: { width: 40, height: 30, channels: 3, noise: { type: 'gaussian', mean: 128, sigma: 40 } } }).png().toBuffer();
+  const whole = await sharp({ create: { width: 40, height: 30, channels: 3, background: '#808080', noise: { type: 'gaussian', mean: 128, sigma: 40 } } }).png().toBuffer();
   const target = path.join(root, 'cut-target.png');
   await writeFile(target, whole.subarray(0, Math.floor(whole.length / 2)));
   // 4 x 3 cells on this thread; 160 x 120 (over 16,384) by the worker.
