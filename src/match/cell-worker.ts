@@ -41,19 +41,26 @@ loadSharp().then((sharp) => sharp.cache(false), () => undefined);
 let queue = Promise.resolve();
 let gridGiven = false;
 
-function load(data: CellWorkerData): void {
-  try {
-    ann = loadIndexAnn(data.index, data.manifest);
-  } catch (error) {
-    loadError = reasonOf(error);
-  }
-}
+let giveIndex: (data: CellWorkerData) => void = () => undefined;
+/** The HNSW index loaded (or failed to load: see loadError), once the index folder is known. */
+const indexLoaded = new Promise<void>((resolve) => {
+  giveIndex = (data) =>
+    // After the requests already here: the target's header is read (in libuv's pool) first.
+    setImmediate(() => {
+      try {
+        ann = loadIndexAnn(data.index, data.manifest);
+      } catch (error) {
+        loadError = reasonOf(error);
+      }
+      resolve();
+    });
+});
 
-if (!(workerData as { ahead?: boolean }).ahead) load(workerData as CellWorkerData);
+if (!(workerData as { ahead?: boolean }).ahead) giveIndex(workerData as CellWorkerData);
 
 port.on('message', (message: CellWorkerRequest) => {
   if ('index' in message) {
-    load(message);
+    giveIndex(message);
     return;
   }
   if ('stop' in message) {
@@ -67,8 +74,8 @@ port.on('message', (message: CellWorkerRequest) => {
     gridGiven = true;
     const { grid, candidates } = message;
     const { target: file, size, columns, rows, method } = grid;
-    loadTarget(file, columns, rows, size).then(
-      (target) => giveJob({ grid: { target, columns, rows, method }, candidates, search: ann && cachedSearch(ann, method) }),
+    Promise.all([loadTarget(file, columns, rows, size), indexLoaded]).then(
+      ([target]) => giveJob({ grid: { target, columns, rows, method }, candidates, search: ann && cachedSearch(ann, method) }),
       (error: unknown) => failJob(error),
     );
     return;
