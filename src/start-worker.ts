@@ -9,3 +9,18 @@ export function startWorker(moduleUrl: string, name: string, workerData: unknown
   const script = JSON.stringify(new URL(`./${name}.ts`, moduleUrl).href);
   return new Worker(`import('tsx/esm/api').then(({ register }) => { register(); return import(${script}); });`, { eval: true, workerData, resourceLimits });
 }
+
+let detached = false;
+
+/**
+ * Detaches a buffer, once per thread, before there is optimised code to lose: the first buffer
+ * detached in a thread (moved to another by postMessage) makes V8 throw away that thread's
+ * optimised code that touched typed arrays (compiled assuming that no buffer is ever detached).
+ * Threads that move buffers call it as they start.
+ */
+export function detachBufferOnce(): void {
+  if (detached) return;
+  detached = true;
+  const buffer = new ArrayBuffer(8);
+  structuredClone(buffer, { transfer: [buffer] });
+}

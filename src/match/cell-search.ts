@@ -160,18 +160,24 @@ export function cachedSearch(ann: AnnSearch, method: MatchMethod): CachedSearch 
   return new CachedSearch(ann, method);
 }
 
+/** Fresh memory for answerCells' arrays. */
+function newMemory(bytes: number): ArrayBuffer {
+  return new ArrayBuffer(bytes);
+}
+
 /**
  * Describes the cells of rows `band` of `grid` from the target and asks the index (through
- * `search`) for each one's `k` nearest tiles (k at most the tiles the index holds).
+ * `search`) for each one's `k` nearest tiles (k at most the tiles the index holds). Its three
+ * arrays are each the whole of a buffer that `memory` gives (by default, new ones).
  */
-export async function answerCells(grid: CellGrid, band: RowBand, search: CachedSearch, k: number): Promise<CellAnswers> {
+export async function answerCells(grid: CellGrid, band: RowBand, search: CachedSearch, k: number, memory: (bytes: number) => ArrayBuffer = newMemory): Promise<CellAnswers> {
   const { target, columns, rows, method } = grid;
   const length = descriptorLength(method);
   const grain = length === 3 ? 1 : method.grid;
-  const descriptors = cellDescriptors(await targetMeans(target, columns, rows, grain, band), columns, band.rows, method);
   const cells = columns * band.rows;
-  const neighbors = new Int32Array(cells * k);
-  const distances = new Float32Array(cells * k);
+  const descriptors = cellDescriptors(await targetMeans(target, columns, rows, grain, band), columns, band.rows, method, new Float32Array(memory(cells * length * 4)));
+  const neighbors = new Int32Array(memory(cells * k * 4));
+  const distances = new Float32Array(memory(cells * k * 4));
   for (let cell = 0; cell < cells; cell++) {
     const answer = search.search(descriptors, cell, k);
     const start = search.start(answer);

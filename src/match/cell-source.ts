@@ -4,7 +4,7 @@ import type { AnnSearch } from '../index-store/ann.js';
 import type { IndexManifest } from '../index-store/format.js';
 import type { RowBand } from '../mosaic/target-means.js';
 import type { TargetSize } from '../mosaic/target.js';
-import { startWorker } from '../start-worker.js';
+import { detachBufferOnce, startWorker } from '../start-worker.js';
 import { CELL_WORKER_LIMITS, takeWorkerStartedAhead } from './cell-worker-ahead.js';
 import { answerCells, cachedSearch, type CellAnswers, type CellGrid } from './cell-search.js';
 
@@ -39,7 +39,7 @@ export interface CellWorkerStart {
   candidates: number;
 }
 
-export type CellWorkerRequest = CellWorkerData | CellWorkerStart | { id: number; band: RowBand } | { id: number; sizeOf: string } | { stop: true };
+export type CellWorkerRequest = CellWorkerData | CellWorkerStart | { id: number; band: RowBand } | { id: number; sizeOf: string } | { recycle: ArrayBuffer[] } | { stop: true };
 export type CellWorkerReply = { id: number; cells: CellAnswers } | { id: number; size: TargetSize } | { id: number; error: string };
 
 /**
@@ -61,6 +61,8 @@ export class WorkerCells implements CellSource {
   private readonly exited: Promise<void>;
 
   constructor(data: CellWorkerData) {
+    // Bands' buffers are moved back to the worker (see recycle), which detaches them here.
+    detachBufferOnce();
     const ahead = takeWorkerStartedAhead();
     this.startedAhead = ahead !== undefined;
     if (ahead) {
@@ -98,6 +100,18 @@ export class WorkerCells implements CellSource {
 
   answer(band: RowBand): Promise<CellAnswers> {
     return this.ask((id) => ({ id, band })) as Promise<CellAnswers>;
+  }
+
+  /**
+   * Gives the memory of a band's answers back to the worker once its rows are placed, for later
+   * bands: moved buffers freed here only at the next full garbage collection made a 100 Mpx
+   * PNG build's memory climb by ~70 MB over its run. `cells`' arrays are empty afterwards.
+   */
+  recycle(cells: CellAnswers): void {
+    if (this.closing || this.failure) return;
+    const buffers = [cells.descriptors.buffer, cells.neighbors.buffer, cells.distances.buffer] as ArrayBuffer[];
+    const request: CellWorkerRequest = { recycle: buffers };
+    this.worker.postMessage(request, buffers);
   }
 
   /** Sends the request `request(id)` and gives the worker's reply to it. */

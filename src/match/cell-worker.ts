@@ -4,6 +4,7 @@ import type { AnnSearch } from '../index-store/ann.js';
 import { loadIndexAnn } from '../index-store/read-index.js';
 import { loadSharp } from '../load-sharp.js';
 import { loadTarget, readTargetSize } from '../mosaic/target.js';
+import { detachBufferOnce } from '../start-worker.js';
 import { answerCells, cachedSearch, type CachedSearch, type CellGrid } from './cell-search.js';
 import type { CellWorkerData, CellWorkerReply, CellWorkerRequest } from './cell-source.js';
 
@@ -15,11 +16,8 @@ import type { CellWorkerData, CellWorkerReply, CellWorkerRequest } from './cell-
  * decodes the target itself, while the main thread loads the rest.
  */
 const port = parentPort!;
-// Bands are moved to the main thread (a transfer detaches their buffers here). The first buffer
-// detached in a thread makes V8 throw away all the optimised code that touched typed arrays there
-// (it is compiled assuming no buffer is ever detached): detached now, before there is any.
-const detached = new ArrayBuffer(8);
-structuredClone(detached, { transfer: [detached] });
+// Bands are moved to the main thread, which detaches their buffers here.
+detachBufferOnce();
 let ann: AnnSearch | undefined;
 let loadError: string | undefined;
 /** The grid, with the decoded target, and how to search for its cells (undefined when the index failed to load). */
@@ -37,6 +35,9 @@ const job = new Promise<Job>((resolve, reject) => {
 job.catch(() => undefined); // each band asked for reports it
 // sharp, for the target, loaded while this thread would wait. It decodes one image: no cache.
 loadSharp().then((sharp) => sharp.cache(false), () => undefined);
+// Buffers of bands the main thread has placed, given back for later bands of the same size.
+const spare = new Map<number, ArrayBuffer[]>();
+const memory = (bytes: number): ArrayBuffer => spare.get(bytes)?.pop() ?? new ArrayBuffer(bytes);
 // Requests are answered in order, one at a time, once the grid and target are here.
 let queue = Promise.resolve();
 let gridGiven = false;
@@ -61,6 +62,15 @@ if (!(workerData as { ahead?: boolean }).ahead) giveIndex(workerData as CellWork
 port.on('message', (message: CellWorkerRequest) => {
   if ('index' in message) {
     giveIndex(message);
+    return;
+  }
+  if ('recycle' in message) {
+    for (const buffer of message.recycle) {
+      const same = spare.get(buffer.byteLength) ?? [];
+      // A few of each size: the bands asked for ahead.
+      if (same.length < 8) same.push(buffer);
+      spare.set(buffer.byteLength, same);
+    }
     return;
   }
   if ('stop' in message) {
@@ -93,7 +103,7 @@ port.on('message', (message: CellWorkerRequest) => {
     try {
       const { grid, candidates, search } = await job;
       if (!search) throw new Error(loadError);
-      const cells = await answerCells(grid, message.band, search, candidates);
+      const cells = await answerCells(grid, message.band, search, candidates, memory);
       reply = { id: message.id, cells };
       // Moved, not copied: answerCells made the three arrays, each in a buffer of its own.
       port.postMessage(reply, [cells.descriptors.buffer, cells.neighbors.buffer, cells.distances.buffer] as ArrayBuffer[]);

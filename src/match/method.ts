@@ -92,12 +92,12 @@ export function tileDescriptors(features: Float32Array, count: number, method: M
 
 /**
  * The descriptors of every cell of a `columns` x `rows` grid, row-major, from the target's sRGB
- * means at `grid` x the grid's resolution (see targetMeans).
+ * means at `grid` x the grid's resolution (see targetMeans); written to the start of `into` when given.
  */
-export function cellDescriptors(means: Float32Array, columns: number, rows: number, method: MatchMethod): Float32Array {
+export function cellDescriptors(means: Float32Array, columns: number, rows: number, method: MatchMethod, into?: Float32Array): Float32Array {
   const grid = descriptorLength(method) === 3 ? 1 : method.grid;
   const width = columns * grid;
-  return describe(means, columns * rows, grid, (cell) => (Math.floor(cell / columns) * grid * width + (cell % columns) * grid) * 3, width * 3, method);
+  return describe(means, columns * rows, grid, (cell) => (Math.floor(cell / columns) * grid * width + (cell % columns) * grid) * 3, width * 3, method, into);
 }
 
 /**

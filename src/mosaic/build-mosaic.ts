@@ -246,6 +246,8 @@ export async function buildMosaic(index: string, target: string, options: BuildM
       while (placedRows < wanted) {
         signal?.throwIfAborted();
         if (!sampled || placedRows === sampled.band.firstRow + sampled.band.rows) {
+          // The band placed, its memory goes back to the worker for a later one.
+          if (sampled) worker?.recycle(sampled.cells);
           askAhead(1);
           const { band, cells } = asked.shift()!;
           sampled = { band, cells: await cells };
