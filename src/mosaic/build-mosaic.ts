@@ -234,7 +234,7 @@ export async function buildMosaic(index: string, target: string, options: BuildM
     signal?.throwIfAborted();
 
     // Rows are placed one at a time (see createTilePlacer; under a budget in larger bands) when the
-    // writer asks for them: a PNG's bands deflate on the thread pool while later rows are placed.
+    // writer asks for them: a PNG's bands are coded and written as their rows are placed.
     // The target is sampled SAMPLED_CELLS at a time, so memory does not grow with huge grids.
     const catalogue = { count: loaded.tiles.count, descriptors, ann, cropsPerPicture: crops };
     const placer = createTilePlacer(method, columns, rows, catalogue, rules, (done, total) => onProgress?.({ stage: 'match', done, total }));
