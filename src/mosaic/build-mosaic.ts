@@ -96,7 +96,7 @@ export interface BuildTimings {
   loadIndex: number;
   target: number;
   match: number;
-  /** Copying tile rows into raw pixels on the main thread (a PNG's bands are rendered while earlier ones deflate). */
+  /** Making the output's pixels on the main thread: copying tile rows into raw bands, or, for a PNG coded from its tiles (see TileRowDeflater), coding them. */
   assemble: number;
   /** The rest of writing the output: encoding and writing (deep zoom: all of it, its workers render). */
   encode: number;
