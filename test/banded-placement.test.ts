@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { buildMosaic, processCollection } from '../src/index.js';
 import { loadIndex, readManifest } from '../src/index-store/read-index.js';
 import { DEFAULT_METHOD } from '../src/match/defaults.js';
-import { answerCells, cachedSearch } from '../src/match/cell-search.js';
+import { answerCells, CachedSearch } from '../src/match/cell-search.js';
 import { startCellWorkerAhead, stopCellWorkerAhead, takeWorkerStartedAhead } from '../src/match/cell-worker-ahead.js';
 import { tileDescriptors } from '../src/match/method.js';
 import { candidateCount, createTilePlacer, placementBandRows, type PlacementRules } from '../src/match/placement.js';
@@ -83,7 +83,7 @@ async function placeInBands(columns: number, bandRows: number, rules: PlacementR
   const rows = Math.round((columns * 45) / 60);
   const image = await loadTarget(target, columns, rows, await readTargetSize(target));
   const placer = createTilePlacer(DEFAULT_METHOD, columns, rows, catalogue, rules);
-  const search = cachedSearch(loaded.ann, DEFAULT_METHOD);
+  const search = new CachedSearch(loaded.ann, DEFAULT_METHOD);
   const candidates = candidateCount(DEFAULT_METHOD, rules, columns * rows, count);
   for (let firstRow = 0; firstRow < rows; firstRow += bandRows) {
     const band = { firstRow, rows: Math.min(bandRows, rows - firstRow) };

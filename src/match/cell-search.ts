@@ -155,11 +155,6 @@ export class CachedSearch {
   }
 }
 
-/** A CachedSearch of `ann` for descriptors of `method`. */
-export function cachedSearch(ann: AnnSearch, method: MatchMethod): CachedSearch {
-  return new CachedSearch(ann, method);
-}
-
 /** Fresh memory for answerCells' arrays. */
 function newMemory(bytes: number): ArrayBuffer {
   return new ArrayBuffer(bytes);

@@ -6,7 +6,7 @@ import type { RowBand } from '../mosaic/target-means.js';
 import type { TargetSize } from '../mosaic/target.js';
 import { detachBufferOnce, startWorker } from '../start-worker.js';
 import { CELL_WORKER_LIMITS, takeWorkerStartedAhead } from './cell-worker-ahead.js';
-import { answerCells, cachedSearch, type CellAnswers, type CellGrid } from './cell-search.js';
+import { answerCells, CachedSearch, type CellAnswers, type CellGrid } from './cell-search.js';
 
 /** Where placement gets the cells of each band of rows from (see answerCells). */
 export interface CellSource {
@@ -17,7 +17,7 @@ export interface CellSource {
 
 /** Cells answered on this thread, with `ann`. */
 export function localCells(grid: CellGrid, ann: AnnSearch, candidates: number): CellSource {
-  const search = cachedSearch(ann, grid.method);
+  const search = new CachedSearch(ann, grid.method);
   return { answer: (band) => answerCells(grid, band, search, candidates), close: () => Promise.resolve() };
 }
 

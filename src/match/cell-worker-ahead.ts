@@ -14,7 +14,7 @@ import type { CellWorkerRequest } from './cell-source.js';
 export const CELL_WORKER_LIMITS = { maxYoungGenerationSizeMb: 48 };
 
 /** A cell worker started before any build asked for one (see startCellWorkerAhead), until one takes it. */
-let startedAhead: Worker | undefined;
+let workerAhead: Worker | undefined;
 
 /**
  * Starts a cell worker now, for the next WorkerCells to take: the CLI calls it as it starts a
@@ -23,22 +23,22 @@ let startedAhead: Worker | undefined;
  * not keep the process alive; `stopCellWorkerAhead` ends it if no build took it.
  */
 export function startCellWorkerAhead(): void {
-  if (startedAhead) return;
+  if (workerAhead) return;
   const worker = startWorker(import.meta.url, 'cell-worker', { ahead: true }, CELL_WORKER_LIMITS);
   worker.unref();
   // A worker that failed before a build took it is not taken (the build starts its own, whose
   // failure it reports); one taken reports its failures to the build.
   worker.on('error', () => undefined);
   worker.once('exit', () => {
-    if (startedAhead === worker) startedAhead = undefined;
+    if (workerAhead === worker) workerAhead = undefined;
   });
-  startedAhead = worker;
+  workerAhead = worker;
 }
 
 /** The worker started ahead, if any (once), kept alive from now on. */
 export function takeWorkerStartedAhead(): Worker | undefined {
-  const worker = startedAhead;
-  startedAhead = undefined;
+  const worker = workerAhead;
+  workerAhead = undefined;
   worker?.ref();
   return worker;
 }
@@ -49,8 +49,8 @@ export function takeWorkerStartedAhead(): Worker | undefined {
  * as process exit would, can abort the process).
  */
 export async function stopCellWorkerAhead(): Promise<void> {
-  const worker = startedAhead;
-  startedAhead = undefined;
+  const worker = workerAhead;
+  workerAhead = undefined;
   if (!worker) return;
   // Kept alive until it has ended (the process would otherwise exit first, ending it mid-task).
   worker.ref();

@@ -5,7 +5,7 @@ import { loadIndexAnn } from '../index-store/read-index.js';
 import { loadSharp } from '../load-sharp.js';
 import { loadTarget, readTargetSize } from '../mosaic/target.js';
 import { detachBufferOnce } from '../start-worker.js';
-import { answerCells, cachedSearch, type CachedSearch, type CellGrid } from './cell-search.js';
+import { answerCells, CachedSearch, type CellGrid } from './cell-search.js';
 import type { CellWorkerData, CellWorkerReply, CellWorkerRequest } from './cell-source.js';
 
 /**
@@ -85,7 +85,7 @@ port.on('message', (message: CellWorkerRequest) => {
     const { grid, candidates } = message;
     const { target: file, size, columns, rows, method } = grid;
     Promise.all([loadTarget(file, columns, rows, size), indexLoaded]).then(
-      ([target]) => giveJob({ grid: { target, columns, rows, method }, candidates, search: ann && cachedSearch(ann, method) }),
+      ([target]) => giveJob({ grid: { target, columns, rows, method }, candidates, search: ann && new CachedSearch(ann, method) }),
       (error: unknown) => failJob(error),
     );
     return;

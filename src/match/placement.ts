@@ -1,6 +1,6 @@
 import { TsmosaicError } from '../errors.js';
 import type { AnnSearch } from '../index-store/ann.js';
-import { cachedSearch, type CellAnswers } from './cell-search.js';
+import { CachedSearch, type CellAnswers } from './cell-search.js';
 import { colourCost, descriptorLength, structureCosts, type MatchMethod } from './method.js';
 import { shuffledOrder } from './random.js';
 
@@ -163,7 +163,7 @@ export function createTilePlacer(
   };
 
   // Farther tiles, when every answer of the band's is blocked.
-  const searchCached = cachedSearch(ann, method);
+  const searchCached = new CachedSearch(ann, method);
   const search = (cell: number, wanted: number): { neighbors: Int32Array } => searchCached.nearest(band.descriptors, cell - bandStart, wanted);
 
   // The candidates of the cell being chosen (tile * 2 + mirrored) and their costs, unsorted.

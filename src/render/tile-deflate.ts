@@ -37,7 +37,7 @@ const SAMPLE_FIRST_EVERY = 11;
 const SAMPLE_EVERY = 41;
 /**
  * A band starts a new block with its own code when its sample would code this much shorter with
- * it (in bits a coded byte, beyond the new header's bits spread over the band).
+ * it, and the bits saved over the band exceed two blocks' headers.
  */
 const NEW_CODE_GAIN = 0.01;
 /** About the bits of a dynamic block's header (259 code lengths of 3-5 bits, and their code). */
@@ -81,7 +81,7 @@ export class TileRowDeflater {
   /** Records of coded tile rows (see RECORD_HEADER). */
   private cache = new Int32Array(1024);
   private cacheUsed = 0;
-  /** The bytes of one filtered tile row, from its fourth on. */
+  /** The Sub-filtered bytes of one tile row after its first pixel (see filteredRow), reused. */
   private readonly segment: Uint8Array;
 
   /** Whether `plan` over `store` can be coded so (else render pixels and deflate them). */
@@ -264,36 +264,33 @@ export class TileRowDeflater {
       this.cache = grown;
     }
     const cache = this.cache;
-    // Pixels are read left to right as placed: backwards through a mirrored tile's rows.
-    const step = flip ? -3 : 3;
     for (let row = 0; row < tileSize; row++) {
       const record = this.cacheUsed;
       const rowStart = tile * tileBytes + row * tileSize * 3;
       const first = flip ? rowStart + (tileSize - 1) * 3 : rowStart;
       const end = flip ? rowStart : rowStart + (tileSize - 1) * 3;
-      // The bytes after the first pixel, each minus the byte a pixel before it, and their code.
+      // The bytes after the first pixel and their code, gathered in a local word as codeRow does.
+      const segment = this.filteredRow(tile, flip, row);
       let sum = 0;
       let weighted = 0;
       let bits = 0;
       let word = record + RECORD_HEADER;
       let offset = 0;
       let pending = 0;
-      for (let x = 1, at = first + step; x < tileSize; x++, at += step) {
-        for (let c = 0; c < 3; c++) {
-          const byte = (pixels[at + c]! - pixels[at + c - step]!) & 0xff;
-          // Adler-32's sums over these bytes: the second gains the first after each byte.
-          sum += byte;
-          weighted += sum;
-          const length = lengths[byte]!;
-          const value = codes[byte]!;
-          bits += length;
-          pending |= value << offset;
-          offset += length;
-          if (offset >= 32) {
-            cache[word++] = pending;
-            offset -= 32;
-            pending = value >>> (length - offset);
-          }
+      for (let i = 0; i < segment.length; i++) {
+        const byte = segment[i]!;
+        // Adler-32's sums over these bytes: the second gains the first after each byte.
+        sum += byte;
+        weighted += sum;
+        const length = lengths[byte]!;
+        const value = codes[byte]!;
+        bits += length;
+        pending |= value << offset;
+        offset += length;
+        if (offset >= 32) {
+          cache[word++] = pending;
+          offset -= 32;
+          pending = value >>> (length - offset);
         }
       }
       if (offset > 0) cache[word++] = pending;
@@ -317,10 +314,12 @@ export class TileRowDeflater {
     const { tileSize, tileBytes, pixels } = this.store;
     const segment = this.segment;
     const rowStart = tile * tileBytes + rowInTile * tileSize * 3;
-    for (let x = 1; x < tileSize; x++) {
-      const here = rowStart + (flip ? tileSize - 1 - x : x) * 3;
-      const left = rowStart + (flip ? tileSize - x : x - 1) * 3;
-      for (let c = 0; c < 3; c++) segment[(x - 1) * 3 + c] = (pixels[here + c]! - pixels[left + c]!) & 0xff;
+    // Pixels are read left to right as placed: backwards through a mirrored tile's rows.
+    const step = flip ? -3 : 3;
+    for (let i = 0, at = (flip ? rowStart + (tileSize - 1) * 3 : rowStart) + step; i < segment.length; i += 3, at += step) {
+      segment[i] = pixels[at]! - pixels[at - step]!;
+      segment[i + 1] = pixels[at + 1]! - pixels[at + 1 - step]!;
+      segment[i + 2] = pixels[at + 2]! - pixels[at + 2 - step]!;
     }
     return segment;
   }

@@ -65,13 +65,12 @@ export async function writeMosaic(plan: MosaicPlan, store: TileStore, file: stri
     await writeDeepZoom(plan, store, file, { signal, onProgress: (done, total) => onProgress?.('tiles', done, total) });
   } else if (format === 'png') {
     const encodeProgress = (done: number, total: number): void => onProgress?.('encode', done, total);
-    const placedThrough = (top: number, rows: number): Promise<void> | undefined => placed?.(Math.ceil((top + rows) / store.tileSize));
+    const placedThrough = async (top: number, rows: number): Promise<void> => {
+      await placed?.(Math.ceil((top + rows) / store.tileSize));
+    };
     if (TileRowDeflater.supports(plan, store)) {
       // Coded straight from the tiles: no pixels rendered (the coding's time counts as rendering).
       const coder = new TileRowDeflater(plan, store);
-      const ready = async (top: number, rows: number): Promise<void> => {
-        await placedThrough(top, rows);
-      };
       const timed: PngRowCoder = {
         band: (top, rows) => {
           const started = performance.now();
@@ -84,7 +83,7 @@ export async function writeMosaic(plan: MosaicPlan, store: TileStore, file: stri
           return coder.adler;
         },
       };
-      await writeThroughTemporary(file, (temporary) => writeCodedPng(temporary, width, height, timed, { ready, signal, onProgress: encodeProgress }), signal);
+      await writeThroughTemporary(file, (temporary) => writeCodedPng(temporary, width, height, timed, { ready: placedThrough, signal, onProgress: encodeProgress }), signal);
     } else {
       // One band buffer, rendered into again and again: the first band is the tallest.
       let band: Buffer | undefined;
