@@ -6,11 +6,14 @@ const { HierarchicalNSW } = hnswlib;
 export type AnnIndex = InstanceType<typeof HierarchicalNSW>;
 
 /**
- * hnswlib-node construction parameters used for every index. efConstruction 64 builds 2.7x faster
- * than 200 (10,000 tiles: 1.8 s against 5.1 s here) at the same mosaic: cell/structure ΔE00 on the
- * bench 2.27/5.58 against 2.26/5.58, 4.01/7.42 at min-distance 5 either way.
+ * hnswlib-node construction parameters used for every index. efConstruction 64 built 2.7x faster
+ * than 200 (10,000 tiles: 1.8 s against 5.1 s) at the same mosaic: cell/structure ΔE00 on the
+ * bench 2.27/5.58 against 2.26/5.58, 4.01/7.42 at min-distance 5 either way. 40 costs
+ * process-collection ~0.4 s less CPU than 64 on the bench's 2,000 pictures (9.45 s against 9.92,
+ * medians of 6) at the same mosaics: mean ΔE00 over the six fidelity targets 2.211/5.530 against
+ * 2.208/5.532, at min-distance 5 3.824/7.144 against 3.826/7.149 (32: 2.230/5.532, worse cells).
  */
-export const ANN_PARAMETERS = { space: 'l2', m: 16, efConstruction: 64, seed: 100 } as const;
+export const ANN_PARAMETERS = { space: 'l2', m: 16, efConstruction: 40, seed: 100 } as const;
 /** Search breadth: measured on 2,000 tiles, ef 16 finds the exact nearest colour for 99% of queries at ~110,000 queries/s (ef 64: 99.97% at 43,000/s). */
 const SEARCH_EF = 16;
 
