@@ -54,12 +54,16 @@ export async function writeMosaic(plan: MosaicPlan, store: TileStore, file: stri
   const width = plan.columns * store.tileSize;
   const height = plan.rows * store.tileSize;
   let renderSeconds = 0;
-  const render = (region: Region, into?: Buffer): Buffer => {
+  /** `work`, its time added to renderSeconds. */
+  const timed = <Args extends unknown[], Result>(work: (...args: Args) => Result) => (...args: Args): Result => {
     const started = performance.now();
-    const pixels = renderRegion(plan, store, region, into);
-    renderSeconds += (performance.now() - started) / 1000;
-    return pixels;
+    try {
+      return work(...args);
+    } finally {
+      renderSeconds += (performance.now() - started) / 1000;
+    }
   };
+  const render = timed((region: Region, into?: Buffer): Buffer => renderRegion(plan, store, region, into));
   if (format !== 'png') await placed?.(plan.rows);
   if (format === 'dzi') {
     await writeDeepZoom(plan, store, file, { signal, onProgress: (done, total) => onProgress?.('tiles', done, total) });
@@ -71,19 +75,14 @@ export async function writeMosaic(plan: MosaicPlan, store: TileStore, file: stri
     if (TileRowDeflater.supports(plan, store)) {
       // Coded straight from the tiles: no pixels rendered (the coding's time counts as rendering).
       const coder = new TileRowDeflater(plan, store);
-      const timed: PngRowCoder = {
-        band: (top, rows) => {
-          const started = performance.now();
-          const bytes = coder.band(top, rows);
-          renderSeconds += (performance.now() - started) / 1000;
-          return bytes;
-        },
+      const timedCoder: PngRowCoder = {
+        band: timed((top: number, rows: number) => coder.band(top, rows)),
         finish: () => coder.finish(),
         get adler() {
           return coder.adler;
         },
       };
-      await writeThroughTemporary(file, (temporary) => writeCodedPng(temporary, width, height, timed, { ready: placedThrough, signal, onProgress: encodeProgress }), signal);
+      await writeThroughTemporary(file, (temporary) => writeCodedPng(temporary, width, height, timedCoder, { ready: placedThrough, signal, onProgress: encodeProgress }), signal);
     } else {
       // One band buffer, rendered into again and again: the first band is the tallest.
       let band: Buffer | undefined;
