@@ -18,7 +18,12 @@ import { compileFloor } from './floor-compile.js';
 import { markdownTable, ratioCell, seconds, share, type Target } from './table.js';
 import { BIN, NODE, REPO_ROOT, sharedFolder } from './paths.js';
 
-const RUNS = 5;
+/**
+ * Runs of each command, taken in rounds. 7 rather than 5: on these shared 2-core machines one
+ * command's wall time swung by up to 30 % between neighbouring runs (the floor 4.11-5.18 s in one
+ * bench), and the ratios' lines are a few percent from where they are measured.
+ */
+const RUNS = 7;
 const TILE_SIZE = 20;
 const TILES_ACROSS = 200;
 const TARGET_PHOTO = 'photo-003.jpg';
