@@ -90,8 +90,9 @@ export function areaAverage(
 ): Float32Array {
   const x = axisWeights(window.width, targetWidth);
   const y = axisWeights(window.height, targetHeight);
+  if (firstRow < 0 || rowCount < 0 || firstRow + rowCount > targetHeight) throw new RangeError(`rows ${firstRow}-${firstRow + rowCount - 1} are outside the ${targetHeight} rows of the result`);
   const cells = into ? into.subarray(0, rowCount * targetWidth * channels) : new Float32Array(rowCount * targetWidth * channels);
-  if (rowCount <= 0) return cells;
+  if (rowCount === 0) return cells;
   // Sources grow with cells, so the first tap of the first row and the last of the last bound the source rows needed.
   const sourceTop = y.source[firstRow * y.taps]!;
   const sourceRows = y.source[(firstRow + rowCount) * y.taps - 1]! + 1 - sourceTop;
