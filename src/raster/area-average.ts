@@ -34,6 +34,7 @@ const recentWeights = new Map<number, AxisWeights>();
 function computeAxisWeights(sourceLength: number, targetLength: number): AxisWeights {
   const scale = sourceLength / targetLength;
   const cells: { sources: number[]; shares: number[] }[] = [];
+  let taps = 1;
   for (let target = 0; target < targetLength; target++) {
     const start = target * scale;
     const end = start + scale;
@@ -46,8 +47,8 @@ function computeAxisWeights(sourceLength: number, targetLength: number): AxisWei
       }
     }
     cells.push(cell);
+    taps = Math.max(taps, cell.sources.length);
   }
-  const taps = Math.max(1, ...cells.map((cell) => cell.sources.length));
   const source = new Int32Array(targetLength * taps);
   const weight = new Float64Array(targetLength * taps);
   cells.forEach(({ sources, shares }, target) => {
@@ -92,7 +93,8 @@ export function areaAverage(
   const y = axisWeights(window.height, targetHeight);
   if (firstRow < 0 || rowCount < 0 || firstRow + rowCount > targetHeight) throw new RangeError(`rows ${firstRow}-${firstRow + rowCount - 1} are outside the ${targetHeight} rows of the result`);
   const cells = into ? into.subarray(0, rowCount * targetWidth * channels) : new Float32Array(rowCount * targetWidth * channels);
-  if (rowCount === 0) return cells;
+  // (an empty window has nothing to average: zeros, as before the gather form)
+  if (rowCount === 0 || window.width === 0 || window.height === 0) return cells.fill(0);
   // Sources grow with cells, so the first tap of the first row and the last of the last bound the source rows needed.
   const sourceTop = y.source[firstRow * y.taps]!;
   const sourceRows = y.source[(firstRow + rowCount) * y.taps - 1]! + 1 - sourceTop;
