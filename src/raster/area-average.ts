@@ -3,8 +3,8 @@
  * `weight[c * taps + k]` times source pixel `source[c * taps + k]` (a cell's weights sum to 1).
  * Every cell has the same number of taps, the most any cell overlaps; cells that overlap fewer
  * repeat their last source with weight 0, so the inner loops have a fixed length (and the usual
- * 2 and 3 taps get unrolled loops: process-collection's crops, 40 px and 28 px to 20, ran 2.3x
- * faster than with a list of (source, cell, weight) entries).
+ * 2 and 3 taps get unrolled loops: process-collection's crops, 40 px and 28 px to 20, and their
+ * 4x4 features took 1.6x less time than with a list of (source, cell, weight) entries).
  */
 interface AxisWeights {
   taps: number;
