@@ -291,9 +291,13 @@ export async function buildMosaic(index: string, target: string, options: BuildM
     timings.assemble = written.renderSeconds;
     timings.encode -= matching + written.renderSeconds;
 
-    const deltaE = options.measure
-      ? measureFidelity(plan, await targetMeans(await decodedTarget(), columns * STRUCTURE_GRID, rows * STRUCTURE_GRID), store === loaded.tiles ? loaded.features : renderedStructure(store))
-      : undefined;
+    let deltaE: Fidelity | undefined;
+    if (options.measure) {
+      const target = await decodedTarget();
+      const structureRows = (firstRow: number, count: number): Promise<Float32Array> =>
+        targetMeans(target, columns * STRUCTURE_GRID, rows * STRUCTURE_GRID, 1, { firstRow: firstRow * STRUCTURE_GRID, rows: count * STRUCTURE_GRID });
+      deltaE = await measureFidelity(plan, structureRows, store === loaded.tiles ? loaded.features : renderedStructure(store));
+    }
     if (deltaE) lap('measure');
 
     return {

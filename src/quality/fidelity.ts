@@ -14,27 +14,57 @@ export interface Fidelity {
 export const STRUCTURE_GRID = STORED_GRID;
 
 /**
+ * Cells measured at a time: the structure grid of a band (16 sub-squares a cell, sRGB and CIELAB,
+ * target and mosaic) takes ~400 bytes a cell, so a whole 2-gigapixel mosaic's (5 M cells) peaked at
+ * 3.9 GB; bands of this many cells keep it to a few MB.
+ */
+const FIDELITY_BAND_CELLS = 16_384;
+
+/**
  * How faithful a mosaic is to its target: both reduced to the same grid by an exact area average
  * (sRGB means), each mean converted to CIELAB (D65), and the mean CIEDE2000 over the grid, at cell
- * scale (columns x rows) and structure scale (4 columns x 4 rows). Lower is better.
+ * scale (columns x rows) and structure scale (4 columns x 4 rows). Lower is better. Measured a band
+ * of rows at a time: the bands' sums add up to the whole grid's (up to rounding in the last digits).
  *
- * @param targetStructure the target's sRGB means on the (4 columns) x (4 rows) grid
+ * @param targetStructure the target's sRGB means on the (4 columns) x (4 rows) grid, for the
+ *   `rows` rows of cells from `firstRow` (4 x `rows` rows of sub-squares)
  * @param tileStructure   every tile's 4x4 sRGB means as rendered (tile-major, 48 values a tile)
+ * @param bandCells       cells measured at a time (tests set it small)
  * Mirrored tiles and `--blend` tints in the plan are taken into account.
  */
-export function measureFidelity(plan: MosaicPlan, targetStructure: Float32Array, tileStructure: Float32Array): Fidelity {
-  const { columns, rows, tiles, tint, mirrored } = plan;
+export async function measureFidelity(
+  plan: MosaicPlan,
+  targetStructure: (firstRow: number, rows: number) => Promise<Float32Array> | Float32Array,
+  tileStructure: Float32Array,
+  bandCells = FIDELITY_BAND_CELLS,
+): Promise<Fidelity> {
+  const { columns, rows } = plan;
+  const bandRows = Math.max(1, Math.floor(bandCells / columns));
+  const sums = { cell: 0, structure: 0 };
+  for (let firstRow = 0; firstRow < rows; firstRow += bandRows) {
+    const count = Math.min(bandRows, rows - firstRow);
+    measureBand(plan, firstRow, count, await targetStructure(firstRow, count), tileStructure, sums);
+  }
+  const cells = columns * rows;
+  return { cell: sums.cell / cells, structure: sums.structure / (cells * STRUCTURE_GRID * STRUCTURE_GRID) };
+}
+
+/** Adds the CIEDE2000 of rows [firstRow, firstRow + rows) of the grid to `sums` (see measureFidelity). */
+function measureBand(plan: MosaicPlan, firstRow: number, rows: number, targetStructure: Float32Array, tileStructure: Float32Array, sums: Fidelity): void {
+  const { columns, tiles, tint, mirrored } = plan;
   const side = STRUCTURE_GRID;
   const subs = side * side;
   const width = columns * side;
   const cells = columns * rows;
+  if (targetStructure.length !== cells * subs * 3) throw new RangeError(`expected ${cells * subs * 3} target means for ${rows} rows, received ${targetStructure.length}`);
   // The mosaic's sub-square and cell means, in the target's layout, then everything to CIELAB at once.
   const mosaicStructure = new Float32Array(targetStructure.length);
   const mosaicCells = new Float32Array(cells * 3);
   const targetCells = new Float32Array(cells * 3);
-  for (let cell = 0; cell < cells; cell++) {
-    const x0 = (cell % columns) * side;
-    const y0 = Math.floor(cell / columns) * side;
+  for (let local = 0; local < cells; local++) {
+    const cell = firstRow * columns + local;
+    const x0 = (local % columns) * side;
+    const y0 = Math.floor(local / columns) * side;
     const tileBase = tiles[cell]! * subs * 3;
     for (let sub = 0; sub < subs; sub++) {
       const at = ((y0 + Math.floor(sub / side)) * width + x0 + (sub % side)) * 3;
@@ -42,19 +72,25 @@ export function measureFidelity(plan: MosaicPlan, targetStructure: Float32Array,
       for (let c = 0; c < 3; c++) {
         const value = tileStructure[from + c]! + (tint ? tint[cell * 3 + c]! : 0);
         mosaicStructure[at + c] = Math.min(255, Math.max(0, value));
-        mosaicCells[cell * 3 + c]! += mosaicStructure[at + c]! / subs;
-        targetCells[cell * 3 + c]! += targetStructure[at + c]! / subs;
+        mosaicCells[local * 3 + c]! += mosaicStructure[at + c]! / subs;
+        targetCells[local * 3 + c]! += targetStructure[at + c]! / subs;
       }
     }
   }
-  return { cell: meanDifferenceOfGrids(targetCells, mosaicCells), structure: meanDifferenceOfGrids(targetStructure, mosaicStructure) };
+  sums.cell += sumDifferenceOfGrids(targetCells, mosaicCells);
+  sums.structure += sumDifferenceOfGrids(targetStructure, mosaicStructure);
 }
 
 /** Mean CIEDE2000 between two same-sized grids of interleaved sRGB means. */
 export function meanDifferenceOfGrids(a: Float32Array, b: Float32Array): number {
+  return sumDifferenceOfGrids(a, b) / (a.length / 3);
+}
+
+/** Sum of the CIEDE2000 between two same-sized grids of interleaved sRGB means, cell by cell. */
+function sumDifferenceOfGrids(a: Float32Array, b: Float32Array): number {
   const labA = srgbArrayToLab(a);
   const labB = srgbArrayToLab(b);
   let sum = 0;
   for (let i = 0; i < labA.length; i += 3) sum += ciede2000At(labA, i, labB, i);
-  return sum / (labA.length / 3);
+  return sum;
 }
