@@ -4,7 +4,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { loadIndex, readManifest } from '../src/index.js';
 import { FEATURE_DIMENSIONS } from '../src/collection/features.js';
-import { ANN_SHARD_TILES, annShardFile, buildAnn, createAnn, loadAnn, loadAnnShards, ONE_SHARD_TILES, ShardedAnn } from '../src/index-store/ann.js';
+import { ANN_SHARD_TILES, AnnShardWriter, annShardFile, buildAnn, createAnn, loadAnn, loadAnnShards, ONE_SHARD_TILES, ShardedAnn } from '../src/index-store/ann.js';
 import type { TileSource } from '../src/index-store/format.js';
 import { IndexWriter } from '../src/index-store/write-index.js';
 import { DEFAULT_METHOD } from '../src/match/defaults.js';
@@ -176,6 +176,36 @@ test('a run that fits one shard builds it as tiles arrive: the same files as bui
     assert.ok(live.ann.equals(atTheEnd.ann), `hnsw.bin with ${expectedTiles} tiles expected`);
     assert.deepEqual(live.manifest, atTheEnd.manifest);
   }
+});
+
+test('a shard writer adds its vectors in runs: the same graph as adding them one by one, whatever the run length', async () => {
+  const root = await tempDir();
+  const length = descriptorLength(DEFAULT_METHOD);
+  const count = 100;
+  const random = seededRandom(21);
+  const vectors = new Float32Array(count * length).map(() => random() * 100);
+  const expected = path.join(root, 'expected.bin');
+  buildAnn(vectors, length, count).writeIndexSync(expected);
+  for (const batch of [1, 7, 100, 1000]) {
+    const writer = new AnnShardWriter(length, batch);
+    // A shard given up halfway (its held vectors too) leaves nothing behind for the next.
+    writer.start(count);
+    for (let i = 0; i < 10; i++) writer.add(vectors.subarray(i * length, (i + 1) * length), 1000 + i);
+    writer.drop();
+    writer.start(count);
+    for (let i = 0; i < count; i++) writer.add(vectors.subarray(i * length, (i + 1) * length), i);
+    const file = path.join(root, `batch-${batch}.bin`);
+    const range = writer.write(file);
+    assert.ok((await readFile(file)).equals(await readFile(expected)), `runs of ${batch}: same hnsw file as buildAnn`);
+    let low = Infinity;
+    let high = -Infinity;
+    for (let i = 0; i < count; i++) {
+      low = Math.min(low, vectors[i * length]!);
+      high = Math.max(high, vectors[i * length]!);
+    }
+    assert.deepEqual(range, [low, high]);
+  }
+  assert.throws(() => new AnnShardWriter(length).add([1, 2, 3], 0), RangeError);
 });
 
 test('shard size: one shard of ONE_SHARD_TILES when the expected tiles fit it, else shards of ANN_SHARD_TILES', async () => {

@@ -23,7 +23,7 @@ const tileSize = Number(tileSizeArgument);
 sharp.cache(false);
 const files = (await readdir(dir)).filter((name) => IMAGE_FILE.test(name)).sort();
 // Same default as processCollection's `concurrency`.
-const concurrency = os.availableParallelism() * 2;
+const concurrency = os.availableParallelism() * 4;
 
 let next = 0;
 let bytes = 0;

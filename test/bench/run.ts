@@ -169,7 +169,7 @@ async function runBench(context: { work: string; target: string; collection: str
 
   const out: string[] = [];
   out.push(`## tsmosaic bench (${new Date().toISOString()})`, '');
-  out.push(`- machine: ${os.availableParallelism()} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, sharp ${sharp.versions.sharp} (libvips ${sharp.versions.vips}), tsmosaic/floor decode ${os.availableParallelism() * 2} images at once`);
+  out.push(`- machine: ${os.availableParallelism()} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, sharp ${sharp.versions.sharp} (libvips ${sharp.versions.vips}), tsmosaic/floor hand ${os.availableParallelism() * 4} images at once to the decoders`);
   out.push(`- collection: ${COLLECTION_SIZE} JPEGs (make-collection seed 2000) in ${collection}`);
   out.push(`- target: ${path.basename(target)} ${targetWidth}x${targetHeight}; ${TILES_ACROSS} tiles across, ${TILE_SIZE} px tiles, PNG`);
   out.push(`- tsmosaic build output: ${tsmosaicOut.width}x${tsmosaicOut.height} (${buildMedian.columns}x${buildMedian.rows} tiles)`);
