@@ -4,7 +4,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { loadIndex, readManifest } from '../src/index.js';
 import { FEATURE_DIMENSIONS } from '../src/collection/features.js';
-import { ANN_SHARD_TILES, AnnShardWriter, annShardFile, buildAnn, createAnn, loadAnn, loadAnnShards, ONE_SHARD_TILES, ShardedAnn } from '../src/index-store/ann.js';
+import { ADD_BATCH, ANN_SHARD_TILES, AnnShardWriter, annShardFile, buildAnn, createAnn, loadAnn, loadAnnShards, ONE_SHARD_TILES, ShardedAnn } from '../src/index-store/ann.js';
 import type { TileSource } from '../src/index-store/format.js';
 import { IndexWriter } from '../src/index-store/write-index.js';
 import { DEFAULT_METHOD } from '../src/match/defaults.js';
@@ -161,11 +161,12 @@ test('a tile with damaged (NaN) features still gives a readable index: its light
 
 test('a run that fits one shard builds it as tiles arrive: the same files as building it at the end', async () => {
   const root = await tempDir();
-  const count = 300;
+  // More than one run of ADD_BATCH tiles, so the live shard adds runs while tiles arrive.
+  const count = ADD_BATCH * 2 + 60;
   const features = randomFeatures(count, 11);
   const write = async (name: string, expectedTiles?: number): Promise<{ ann: Buffer; manifest: unknown }> => {
     const target = path.join(root, name);
-    await writeTiles(target, features, { roots: ['/a'], tileSize: 1, annShardTiles: 1000, ...(expectedTiles === undefined ? {} : { expectedTiles }) }, () => new Uint8Array(3), (id) => ({ source: `${id}.jpg`, size: 1, mtimeMs: 1 }));
+    await writeTiles(target, features, { roots: ['/a'], tileSize: 1, annShardTiles: 2000, ...(expectedTiles === undefined ? {} : { expectedTiles }) }, () => new Uint8Array(3), (id) => ({ source: `${id}.jpg`, size: 1, mtimeMs: 1 }));
     const { ann } = await readManifest(target);
     return { ann: await readFile(path.join(target, annShardFile(0))), manifest: ann };
   };
@@ -186,17 +187,24 @@ test('a shard writer adds its vectors in runs: the same graph as adding them one
   const vectors = new Float32Array(count * length).map(() => random() * 100);
   const expected = path.join(root, 'expected.bin');
   buildAnn(vectors, length, count).writeIndexSync(expected);
-  for (const batch of [1, 7, 100, 1000]) {
+  // One scratch vector, overwritten before every add, as the index writer's callers do.
+  const scratch = new Float32Array(length);
+  const add = (writer: AnnShardWriter, i: number, label: number): void => {
+    scratch.set(vectors.subarray(i * length, (i + 1) * length));
+    writer.add(scratch, label);
+    scratch.fill(-1);
+  };
+  for (const [batch, restart] of [[1, 'drop'], [7, 'drop'], [7, 'start'], [100, 'drop'], [1000, 'start']] as const) {
     const writer = new AnnShardWriter(length, batch);
     // A shard given up halfway (its held vectors too) leaves nothing behind for the next.
     writer.start(count);
-    for (let i = 0; i < 10; i++) writer.add(vectors.subarray(i * length, (i + 1) * length), 1000 + i);
-    writer.drop();
+    for (let i = 0; i < 10; i++) add(writer, i, 1000 + i);
+    if (restart === 'drop') writer.drop();
     writer.start(count);
-    for (let i = 0; i < count; i++) writer.add(vectors.subarray(i * length, (i + 1) * length), i);
-    const file = path.join(root, `batch-${batch}.bin`);
+    for (let i = 0; i < count; i++) add(writer, i, i);
+    const file = path.join(root, `batch-${batch}-${restart}.bin`);
     const range = writer.write(file);
-    assert.ok((await readFile(file)).equals(await readFile(expected)), `runs of ${batch}: same hnsw file as buildAnn`);
+    assert.ok((await readFile(file)).equals(await readFile(expected)), `runs of ${batch}, restarted by ${restart}: same hnsw file as buildAnn`);
     let low = Infinity;
     let high = -Infinity;
     for (let i = 0; i < count; i++) {

@@ -21,15 +21,16 @@ export function isCropCount(value: unknown): value is CropCount {
 /** Length of the stored feature vector for each kind. */
 export const FEATURE_DIMENSIONS: Record<FeatureKind, number> = { 'srgb-grid': STORED_GRID * STORED_GRID * 3 };
 
-/** The stored features of one tile (interleaved 8-bit RGB, `tileSize` px square). */
-export function tileFeatures(pixels: Uint8Array, tileSize: number): Float32Array {
-  return areaAverage(pixels, tileSize, tileSize, 3, STORED_GRID, STORED_GRID);
+/** The stored features of one tile (interleaved 8-bit RGB, `tileSize` px square), in `into` when given. */
+export function tileFeatures(pixels: Uint8Array, tileSize: number, into?: Float32Array): Float32Array {
+  return areaAverage(pixels, tileSize, tileSize, 3, STORED_GRID, STORED_GRID, 0, STORED_GRID, undefined, into);
 }
 
-/** The stored features of `count` tiles stored one after another (a picture's crops), concatenated. */
-export function tilesFeatures(pixels: Uint8Array, tileSize: number, count: number): Float32Array {
+/** The stored features of `count` tiles stored one after another (a picture's crops), concatenated (in `into` when given). */
+export function tilesFeatures(pixels: Uint8Array, tileSize: number, count: number, into?: Float32Array): Float32Array {
   const tileBytes = tileSize * tileSize * 3;
-  const features = new Float32Array(count * FEATURE_DIMENSIONS['srgb-grid']);
-  for (let i = 0; i < count; i++) features.set(tileFeatures(pixels.subarray(i * tileBytes, (i + 1) * tileBytes), tileSize), i * FEATURE_DIMENSIONS['srgb-grid']);
+  const length = FEATURE_DIMENSIONS['srgb-grid'];
+  const features = into ? into.subarray(0, count * length) : new Float32Array(count * length);
+  for (let i = 0; i < count; i++) tileFeatures(pixels.subarray(i * tileBytes, (i + 1) * tileBytes), tileSize, features.subarray(i * length, (i + 1) * length));
   return features;
 }

@@ -43,10 +43,11 @@ export interface LoadedTile {
  * RGB): EXIF orientation applied, any colour model converted to sRGB, alpha flattened onto white,
  * decoded once at twice the tile size with JPEG shrink-on-load, then cut into squares (see
  * `cropWindows`; with `stretch` the whole picture is first squashed to a square) that are each
- * reduced to the tile size by an exact area average.
+ * reduced to the tile size by an exact area average. `reading`: see ReadBuffer; `into`: memory for
+ * the tiles (the result's `pixels` is then a view of it).
  * @throws {UnreadableImageError} with a short reason when the file is not a usable image.
  */
-export async function loadTile(file: string, tileSize: number, fit: TileFit, crops: CropCount = 1, reading?: ReadBuffer): Promise<LoadedTile> {
+export async function loadTile(file: string, tileSize: number, fit: TileFit, crops: CropCount = 1, reading?: ReadBuffer, into?: Buffer): Promise<LoadedTile> {
   // Outside the try: sharp failing to load is not this file's fault.
   const sharp = await loadSharp();
   try {
@@ -62,7 +63,7 @@ export async function loadTile(file: string, tileSize: number, fit: TileFit, cro
       .raw({ depth: 'uchar' })
       .toBuffer({ resolveWithObject: true });
     if (info.channels !== 3) throw new UnreadableImageError(`unexpected decoded shape ${info.width}x${info.height}x${info.channels}`);
-    return { pixels: cutTiles(data, info.width, info.height, tileSize, crops), size, mtimeMs, fingerprint };
+    return { pixels: cutTiles(data, info.width, info.height, tileSize, crops, into), size, mtimeMs, fingerprint };
   } catch (error) {
     if (error instanceof UnreadableImageError) throw error;
     const reason = describeSharpError(error);
@@ -151,10 +152,11 @@ export function cropWindows(width: number, height: number, crops: CropCount): [n
 /** One tile's float means, reused for every crop of every picture. */
 let means = new Float32Array(0);
 
-/** The tiles of `cropWindows`, each reduced to `tileSize` by an exact area average, one after another. */
-function cutTiles(pixels: Buffer, width: number, height: number, tileSize: number, crops: CropCount): Buffer {
+/** The tiles of `cropWindows`, each reduced to `tileSize` by an exact area average, one after another (in `into` when given). */
+function cutTiles(pixels: Buffer, width: number, height: number, tileSize: number, crops: CropCount, into?: Buffer): Buffer {
   const tileBytes = tileSize * tileSize * 3;
-  const tiles = Buffer.alloc(tileBytes * crops);
+  if (into && into.length < tileBytes * crops) throw new RangeError(`${into.length} bytes cannot hold ${crops} tiles of ${tileSize} px`);
+  const tiles = into ? into.subarray(0, tileBytes * crops) : Buffer.alloc(tileBytes * crops);
   if (means.length < tileBytes) means = new Float32Array(tileBytes);
   cropWindows(width, height, crops).forEach(([left, top, side], i) => {
     toBytes(areaAverage(pixels, width, height, 3, tileSize, tileSize, 0, tileSize, { left, top, width: side, height: side }, means), tiles, i * tileBytes);

@@ -218,11 +218,12 @@ function step(lightness: number): number {
 }
 
 /**
- * Vectors an AnnShardWriter holds before adding them to the graph together. Added one picture at a
- * time, between decodes that had pushed the graph out of the CPU caches, 10,000 tiles took ~0.5 s
- * of process-collection's main thread; added in runs, the graph stays cached (measured building
- * 10,000 of the bench's tiles with the caches flushed before every run: 490-510 ms in runs of
- * 5 tiles, 220-340 ms in runs of 125, 200-330 ms in runs of 625 or all at once).
+ * Vectors an AnnShardWriter holds before adding them to the graph together (five crops of 128
+ * pictures). Added one picture at a time, between decodes that had pushed the graph out of the CPU
+ * caches, the bench's 10,000 tiles took 0.45-0.56 s of process-collection's main thread (CPU
+ * profiles of three runs); in runs of 640, 0.25-0.31 s. Building those tiles alone with the caches
+ * flushed before every run: 490-510 ms in runs of 5 tiles, 220-340 ms in runs of 125, 200-330 ms
+ * in runs of 625 or all at once. A run holds the main thread for ~15-20 ms.
  */
 export const ADD_BATCH = 640;
 
@@ -286,7 +287,10 @@ export class AnnShardWriter {
 
   private addPending(): void {
     const { dimensions } = this;
-    for (let i = 0; i < this.pendingCount; i++) this.ann.addPoint(Array.from(this.pending.subarray(i * dimensions, (i + 1) * dimensions)), this.pendingLabels[i]!);
-    this.pendingCount = 0;
+    try {
+      for (let i = 0; i < this.pendingCount; i++) this.ann.addPoint(Array.from(this.pending.subarray(i * dimensions, (i + 1) * dimensions)), this.pendingLabels[i]!);
+    } finally {
+      this.pendingCount = 0;
+    }
   }
 }

@@ -202,7 +202,7 @@ function scratchRows(length: number): Float64Array {
 }
 
 /** Rounds float means to bytes, clamped to 0..255. */
-export function toBytes(values: Float32Array, into = new Uint8Array(values.length), offset = 0): Uint8Array {
+export function toBytes(values: Float32Array, into: Uint8Array<ArrayBufferLike> = new Uint8Array(values.length), offset = 0): Uint8Array<ArrayBufferLike> {
   // (value + 0.5) | 0 is Math.round for the values left between the clamps (1.6x faster than
   // Math.min(255, Math.max(0, Math.round(value))) on a tile's 1,200 values).
   for (let i = 0; i < values.length; i++) {

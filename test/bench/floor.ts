@@ -3,18 +3,18 @@
  * square raw tile with sharp, as many at once as tsmosaic loads, and nothing else (no scan library,
  * no features, no index). run.ts compiles this file to plain JS so that tsx's start-up is not timed.
  *
- * Usage: node floor.mjs DIR [TILE_SIZE]   prints {"files", "bytes", "concurrency"} on stdout.
+ * Usage: node floor.mjs DIR TILE_SIZE CONCURRENCY   prints {"files", "bytes", "concurrency"} on stdout;
+ * the bench passes tsmosaic's tile size and its default number of pictures in flight.
  */
 import { readdir } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 
 const IMAGE_FILE = /\.(jpe?g|png|webp|gif|tiff?|avif|hei[cf])$/i;
 
-const [dir, tileSizeArgument = '20'] = process.argv.slice(2);
-if (dir === undefined) {
-  process.stderr.write('usage: floor DIR [TILE_SIZE]\n');
+const [dir, tileSizeArgument, concurrencyArgument] = process.argv.slice(2);
+if (dir === undefined || tileSizeArgument === undefined || concurrencyArgument === undefined) {
+  process.stderr.write('usage: floor DIR TILE_SIZE CONCURRENCY\n');
   process.exit(2);
 }
 const tileSize = Number(tileSizeArgument);
@@ -22,8 +22,8 @@ const tileSize = Number(tileSizeArgument);
 // (measured here: the floor took 7.0 s with it and 5.7 s without on the 2000-image collection).
 sharp.cache(false);
 const files = (await readdir(dir)).filter((name) => IMAGE_FILE.test(name)).sort();
-// Same default as processCollection's `concurrency`.
-const concurrency = os.availableParallelism() * 4;
+// As many at once as processCollection's default `concurrency` (given by the bench).
+const concurrency = Number(concurrencyArgument);
 
 let next = 0;
 let bytes = 0;

@@ -17,6 +17,7 @@ import { fidelityBench } from './fidelity.js';
 import { compileFloor } from './floor-compile.js';
 import { markdownTable, ratioCell, seconds, share, type Target } from './table.js';
 import { BIN, NODE, REPO_ROOT, sharedFolder } from './paths.js';
+import { defaultConcurrency } from '../../src/collection/process-collection.js';
 
 /**
  * Runs of each command, taken in rounds. 7 rather than 5: on these shared 2-core machines one
@@ -94,7 +95,7 @@ async function runBench(context: { work: string; target: string; collection: str
   const floorSpec: SeriesSpec = {
     label: 'floor',
     warmUp: true,
-    command: () => [NODE, floor, collection, String(TILE_SIZE)],
+    command: () => [NODE, floor, collection, String(TILE_SIZE), String(defaultConcurrency())],
     check: ({ stdout }) => {
       const { files } = JSON.parse(stdout) as { files: number };
       if (files !== COLLECTION_SIZE) throw new Error(`floor decoded ${files} files, expected ${COLLECTION_SIZE}`);
@@ -169,7 +170,7 @@ async function runBench(context: { work: string; target: string; collection: str
 
   const out: string[] = [];
   out.push(`## tsmosaic bench (${new Date().toISOString()})`, '');
-  out.push(`- machine: ${os.availableParallelism()} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, sharp ${sharp.versions.sharp} (libvips ${sharp.versions.vips}), tsmosaic/floor hand ${os.availableParallelism() * 4} images at once to the decoders`);
+  out.push(`- machine: ${os.availableParallelism()} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, sharp ${sharp.versions.sharp} (libvips ${sharp.versions.vips}), tsmosaic and the floor keep ${defaultConcurrency()} pictures in flight`);
   out.push(`- collection: ${COLLECTION_SIZE} JPEGs (make-collection seed 2000) in ${collection}`);
   out.push(`- target: ${path.basename(target)} ${targetWidth}x${targetHeight}; ${TILES_ACROSS} tiles across, ${TILE_SIZE} px tiles, PNG`);
   out.push(`- tsmosaic build output: ${tsmosaicOut.width}x${tsmosaicOut.height} (${buildMedian.columns}x${buildMedian.rows} tiles)`);

@@ -19,6 +19,7 @@ import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { compileFloor } from './floor-compile.js';
+import { defaultConcurrency } from '../../src/collection/process-collection.js';
 import { measure, measureRounds, runVisible, type Series, type SeriesSpec } from './measure.js';
 import { ensureCollection, ensureTools } from './setup.js';
 import { markdownTable, ratioCell, seconds } from './table.js';
@@ -221,7 +222,7 @@ async function photos(work: string, shared: string, metapixel: boolean): Promise
     const index = (run: number): string => path.join(work, `photos-index-${count}-${run}`);
     const library = (run: number): string => path.join(work, `photos-library-${count}-${run}`);
     specs.push(
-      { label: `floor (${count} x 12 MP)`, warmUp: true, command: () => [NODE, floor, dir, String(TILE_SIZE)] },
+      { label: `floor (${count} x 12 MP)`, warmUp: true, command: () => [NODE, floor, dir, String(TILE_SIZE), String(defaultConcurrency())] },
       { label: `process-collection (${count} x 12 MP)`, warmUp: true, command: (run) => processCommand(dir, index(run)), check: ({ stdout }) => void parseSummary(stdout, count) },
     );
     if (metapixel) {
