@@ -3,7 +3,8 @@ import { writeFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import sharp from 'sharp';
-import { cropWindows, loadTile, UnreadableImageError } from '../src/collection/load-tile.js';
+import { cropWindows, loadTile, ReadBuffer, ReadBudget, UnreadableImageError } from '../src/collection/load-tile.js';
+import { seededRandom } from '../src/match/random.js';
 import { colourDistance, meanOf, pngClaiming, rawImage, solidImage, tempDir } from './helpers.js';
 
 const dir = await tempDir();
@@ -136,6 +137,33 @@ test('unusable files are refused with a reason', async () => {
       return true;
     });
   }
+});
+
+test('files over 1 MB are read whole within the shared budget, else decoded from disk: the same tiles and fingerprint', async () => {
+  // Noise compresses poorly: a PNG of 1.9 MB or so.
+  const random = seededRandom(5);
+  const noise = Buffer.from(new Uint8Array(800 * 800 * 3).map(() => Math.floor(random() * 256)));
+  const file = path.join(dir, 'noise.png');
+  await sharp(noise, { raw: { width: 800, height: 800, channels: 3 } }).png({ compressionLevel: 0 }).toFile(file);
+  const loads: Record<string, Awaited<ReturnType<typeof loadTile>>> = {};
+  for (const [name, limit] of [['whole', 64 * 1024 * 1024], ['from disk', 1]] as const) {
+    const budget = new ReadBudget(limit);
+    // Two loads at once share the budget; each gives its bytes back when done.
+    const [first, second] = await Promise.all([loadTile(file, 8, 'crop', 5, new ReadBuffer(budget)), loadTile(file, 8, 'crop', 5, new ReadBuffer(budget))]);
+    assert.equal(budget.held, 0, `${name}: nothing held after the loads`);
+    assert.equal(budget.peak > 0, name === 'whole', `${name}: ${budget.peak} bytes held at most`);
+    assert.ok(first.pixels.equals(second.pixels));
+    loads[name] = first;
+  }
+  assert.ok(loads.whole!.size > 1024 * 1024, `a ${loads.whole!.size}-byte file`);
+  assert.ok(loads.whole!.pixels.equals(loads['from disk']!.pixels));
+  assert.equal(loads.whole!.fingerprint, loads['from disk']!.fingerprint);
+  // A file that cannot be decoded gives its bytes back too.
+  const broken = path.join(dir, 'broken.png');
+  await writeFile(broken, Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47]), noise.subarray(0, 1_200_000)]));
+  const budget = new ReadBudget();
+  await assert.rejects(loadTile(broken, 8, 'crop', 1, new ReadBuffer(budget)), UnreadableImageError);
+  assert.equal(budget.held, 0);
 });
 
 test('an image over the pixel limit is refused from its header', async () => {

@@ -50,8 +50,11 @@ export interface LoadedTile {
 export async function loadTile(file: string, tileSize: number, fit: TileFit, crops: CropCount = 1, reading?: ReadBuffer, into?: Buffer): Promise<LoadedTile> {
   // Outside the try: sharp failing to load is not this file's fault.
   const sharp = await loadSharp();
+  const budget = reading?.budget;
+  let held = 0;
   try {
-    const { input, size, mtimeMs, fingerprint } = await readImageFile(file, reading);
+    const { input, size, mtimeMs, fingerprint, heldBytes } = await readImageFile(file, reading);
+    held = heldBytes;
     const short = tileSize * DECODE_SCALE;
     // `outside` keeps the aspect with the short side at `short`, so no header read is needed first;
     // never enlarged, so a 16383x1 strip stays that small (enlarged, its long side would be 655,320 px);
@@ -70,6 +73,8 @@ export async function loadTile(file: string, tileSize: number, fit: TileFit, cro
     // libvips sometimes reports a cut-off PNG or JPEG only as "Unknown error": say what it is.
     if (!reason.startsWith('truncated') && (await endsEarly(file))) throw new UnreadableImageError(`truncated image (${reason})`);
     throw new UnreadableImageError(reason);
+  } finally {
+    budget?.give(held);
   }
 }
 
@@ -77,12 +82,52 @@ export async function loadTile(file: string, tileSize: number, fit: TileFit, cro
 const SYNC_READ_BYTES = 1024 * 1024;
 
 /**
+ * Bytes of files larger than SYNC_READ_BYTES that the loads sharing a ReadBudget hold whole at once
+ * (read, waiting for a decoder, decoding). A file that would go past it is decoded from disk
+ * instead: eight pictures in flight of up to READ_WHOLE_BYTES each could otherwise hold 512 MB.
+ */
+const HELD_READ_BYTES = 128 * 1024 * 1024;
+
+/** What the `loadTile` calls sharing it (one run's decoders) hold of large files read whole; see HELD_READ_BYTES. */
+export class ReadBudget {
+  private bytes = 0;
+  private most = 0;
+
+  constructor(readonly limit = HELD_READ_BYTES) {}
+
+  /** Bytes held now. */
+  get held(): number {
+    return this.bytes;
+  }
+
+  /** The most bytes held at once so far. */
+  get peak(): number {
+    return this.most;
+  }
+
+  /** Counts `size` bytes as held and returns true, or returns false when they would go past the limit. */
+  take(size: number): boolean {
+    if (this.bytes + size > this.limit) return false;
+    this.bytes += size;
+    this.most = Math.max(this.most, this.bytes);
+    return true;
+  }
+
+  give(size: number): void {
+    this.bytes -= size;
+  }
+}
+
+/**
  * Memory that one caller of `loadTile` at a time reads files of up to SYNC_READ_BYTES into, so that
  * a run over thousands of pictures does not leave a buffer per file for the garbage collector
- * (they lingered by the megabyte and raised peak memory as collections grew).
+ * (they lingered by the megabyte and raised peak memory as collections grew). Larger files are
+ * read into buffers of their own, within `budget`, which the decoders of a run share.
  */
 export class ReadBuffer {
   private buffer = Buffer.allocUnsafe(0);
+
+  constructor(readonly budget = new ReadBudget()) {}
 
   /** `size` bytes of this buffer when it may grow to that, else a new buffer. */
   take(size: number): Buffer {
@@ -102,22 +147,29 @@ const READ_WHOLE_BYTES = 64 * 1024 * 1024;
  * asynchronously 5.6 s. Small files' bytes go into `reading` (see ReadBuffer). O_NONBLOCK keeps a
  * FIFO with an image's name from blocking the run; it is then refused as not a regular file.
  */
-async function readImageFile(file: string, reading = new ReadBuffer()): Promise<{ input: string | Buffer; size: number; mtimeMs: number; fingerprint: string }> {
+async function readImageFile(file: string, reading = new ReadBuffer()): Promise<{ input: string | Buffer; size: number; mtimeMs: number; fingerprint: string; heldBytes: number }> {
   const descriptor = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
+  const { budget } = reading;
+  let heldBytes = 0;
   try {
     const info = fstatSync(descriptor);
     const { size, mtimeMs } = info;
     if (!info.isFile()) throw new UnreadableImageError('not a regular file');
     if (size === 0) throw new UnreadableImageError('empty file');
-    if (size > READ_WHOLE_BYTES) return { input: file, size, mtimeMs, fingerprint: await fingerprintFile(file, size) };
+    const large = size > SYNC_READ_BYTES;
+    if (size > READ_WHOLE_BYTES || (large && !budget.take(size))) return { input: file, size, mtimeMs, fingerprint: await fingerprintFile(file, size), heldBytes };
+    if (large) heldBytes = size;
     // Through the descriptor already open: the bytes are those of the file just measured.
     const bytes = reading.take(size);
     let length = 0;
     for (let read = -1; read !== 0 && length < size; length += read) {
-      read = size <= SYNC_READ_BYTES ? readSync(descriptor, bytes, length, size - length, length) : await readAt(descriptor, bytes, length, size - length);
+      read = large ? await readAt(descriptor, bytes, length, size - length) : readSync(descriptor, bytes, length, size - length, length);
     }
     if (length !== size) throw new UnreadableImageError('file changed while it was read');
-    return { input: bytes, size, mtimeMs, fingerprint: fingerprintBytes(bytes) };
+    return { input: bytes, size, mtimeMs, fingerprint: fingerprintBytes(bytes), heldBytes };
+  } catch (error) {
+    budget.give(heldBytes);
+    throw error;
   } finally {
     closeSync(descriptor);
   }

@@ -11,7 +11,7 @@ import { readManifest } from '../index-store/read-index.js';
 import { openEarlierTiles, tileKey, type EarlierTile, type EarlierTiles } from '../index-store/reuse.js';
 import { CROP_COUNTS, FEATURE_DIMENSIONS, isCropCount, tilesFeatures, type CropCount, type FeatureKind } from './features.js';
 import { fingerprintFile } from './fingerprint.js';
-import { loadTile, ReadBuffer, type TileFit, UnreadableImageError } from './load-tile.js';
+import { loadTile, ReadBuffer, ReadBudget, type TileFit, UnreadableImageError } from './load-tile.js';
 import { scanCollection } from './scan.js';
 
 /** Progress of a long step: `done` of `total` units. */
@@ -190,6 +190,8 @@ export async function processCollection(collection: string | string[], options: 
     // Tiles finish out of order; they are written in scan order so ids are deterministic.
     const finished = new Map<number, ReadyTile | SkippedFile>();
     const memory = new TileMemoryPool(tileSize * tileSize * 3 * crops, featureDimensions * crops);
+    // Large files read whole, counted across the decoders (see ReadBudget).
+    const budget = new ReadBudget();
     let nextToWrite = 0;
     let nextToLoad = 0;
     const flush = async (): Promise<void> => {
@@ -212,7 +214,7 @@ export async function processCollection(collection: string | string[], options: 
       }
     };
     const worker = async (): Promise<void> => {
-      const reading = new ReadBuffer();
+      const reading = new ReadBuffer(budget);
       while (nextToLoad < files.length) {
         signal?.throwIfAborted();
         const position = nextToLoad++;
