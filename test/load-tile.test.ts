@@ -145,9 +145,19 @@ test('files over 1 MB are read whole within the shared budget, else decoded from
   const noise = Buffer.from(new Uint8Array(800 * 800 * 3).map(() => Math.floor(random() * 256)));
   const file = path.join(dir, 'noise.png');
   await sharp(noise, { raw: { width: 800, height: 800, channels: 3 } }).png({ compressionLevel: 0 }).toFile(file);
+  /** A budget that remembers the most bytes held at once. */
+  class WatchedBudget extends ReadBudget {
+    peak = 0;
+
+    override take(size: number): boolean {
+      const taken = super.take(size);
+      this.peak = Math.max(this.peak, this.held);
+      return taken;
+    }
+  }
   const loads: Record<string, Awaited<ReturnType<typeof loadTile>>> = {};
   for (const [name, limit] of [['whole', 64 * 1024 * 1024], ['from disk', 1]] as const) {
-    const budget = new ReadBudget(limit);
+    const budget = new WatchedBudget(limit);
     // Two loads at once share the budget; each gives its bytes back when done.
     const [first, second] = await Promise.all([loadTile(file, 8, 'crop', 5, new ReadBuffer(budget)), loadTile(file, 8, 'crop', 5, new ReadBuffer(budget))]);
     assert.equal(budget.held, 0, `${name}: nothing held after the loads`);

@@ -91,7 +91,6 @@ const HELD_READ_BYTES = 128 * 1024 * 1024;
 /** What the `loadTile` calls sharing it (one run's decoders) hold of large files read whole; see HELD_READ_BYTES. */
 export class ReadBudget {
   private bytes = 0;
-  private most = 0;
 
   constructor(readonly limit = HELD_READ_BYTES) {}
 
@@ -100,16 +99,10 @@ export class ReadBudget {
     return this.bytes;
   }
 
-  /** The most bytes held at once so far. */
-  get peak(): number {
-    return this.most;
-  }
-
   /** Counts `size` bytes as held and returns true, or returns false when they would go past the limit. */
   take(size: number): boolean {
     if (this.bytes + size > this.limit) return false;
     this.bytes += size;
-    this.most = Math.max(this.most, this.bytes);
     return true;
   }
 

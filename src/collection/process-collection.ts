@@ -76,6 +76,7 @@ export interface ProcessCollectionResult {
 }
 
 export const DEFAULT_TILE_SIZE = 20;
+export const DEFAULT_CROPS: CropCount = 5;
 
 /**
  * Pictures in flight by default: twice the threads of libuv's pool, which runs sharp's decoders
@@ -89,7 +90,6 @@ export function defaultConcurrency(): number {
   const decoders = Number.parseInt(process.env.UV_THREADPOOL_SIZE ?? '', 10);
   return 2 * (decoders >= 1 && decoders <= 128 ? decoders : 4);
 }
-export const DEFAULT_CROPS: CropCount = 5;
 
 /** A file found by the scan: its collection folder (index into the roots) and its relative path. */
 interface ScannedFile {
