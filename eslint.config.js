@@ -3,7 +3,7 @@ import eslint from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'coverage/', 'scratch/'] },
+  { ignores: ['dist/', 'node_modules/', 'coverage/', 'scratch/', '.dependency-cruiser.cjs'] },
   eslint.configs.recommended,
   ...tseslint.configs.strict,
   {

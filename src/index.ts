@@ -1,9 +1,9 @@
 export { processCollection, DEFAULT_TILE_SIZE } from './collection/process-collection.js';
 export type { ProcessCollectionOptions, ProcessCollectionResult, Progress, Shard, SkippedFile } from './collection/process-collection.js';
-export type { TileFit } from './collection/load-tile.js';
-export { buildMosaic } from './mosaic/build-mosaic.js';
-export type { BuildMosaicOptions, BuildMosaicResult, BuildProgress, BuildTimings } from './mosaic/build-mosaic.js';
-export { DEFAULT_MAX_COLUMNS, DEFAULT_MAX_PIXELS } from './mosaic/grid.js';
+export type { TileFit } from './tiles/features.js';
+export { buildMosaic } from './build/build-mosaic.js';
+export type { BuildMosaicOptions, BuildMosaicResult, BuildProgress, BuildTimings } from './build/build-mosaic.js';
+export { DEFAULT_MAX_COLUMNS, DEFAULT_MAX_PIXELS } from './build/grid.js';
 export { readManifest, loadIndex } from './index-store/read-index.js';
 export { describeIndex } from './index-store/describe-index.js';
 export { mergeIndexes } from './index-store/merge-indexes.js';

@@ -4,14 +4,14 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { buildMosaic, processCollection } from '../src/index.js';
 import { loadIndex, readManifest } from '../src/index-store/read-index.js';
-import { DEFAULT_METHOD } from '../src/match/defaults.js';
+import { DEFAULT_METHOD } from '../src/tiles/descriptors.js';
 import { answerCells, CachedSearch } from '../src/match/cell-search.js';
 import { startCellWorkerAhead, stopCellWorkerAhead, takeWorkerStartedAhead } from '../src/match/cell-worker-ahead.js';
-import { tileDescriptors } from '../src/match/method.js';
+import { tileDescriptors } from '../src/tiles/descriptors.js';
 import { candidateCount, createTilePlacer, placementBandRows, type PlacementRules } from '../src/match/placement.js';
 import { seededRandom } from '../src/match/random.js';
-import { loadTarget, readTargetSize } from '../src/mosaic/target.js';
-import { targetMeans } from '../src/mosaic/target-means.js';
+import { loadTarget, readTargetSize } from '../src/target/target.js';
+import { targetMeans } from '../src/target/target-means.js';
 import { areaAverage } from '../src/raster/area-average.js';
 import { rawImage, solidImage, tempDir } from './helpers.js';
 

@@ -3,7 +3,7 @@ import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import sharp from 'sharp';
-import { TileStore } from '../src/index-store/tile-store.js';
+import { TileStore } from '../src/tiles/tile-store.js';
 import { deepZoomLayout, dziDescriptor, tileRegion, writeDeepZoom } from '../src/render/deep-zoom.js';
 import { renderRegion, type MosaicPlan, type Region } from '../src/render/render-region.js';
 import { writeMosaic } from '../src/render/write-mosaic.js';

@@ -3,7 +3,7 @@ import { mkdir, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import sharp from 'sharp';
-import { TileStore } from '../src/index-store/tile-store.js';
+import { TileStore } from '../src/tiles/tile-store.js';
 import { RenderArena, renderRegion, type MosaicPlan, type Region } from '../src/render/render-region.js';
 import { ONE_PIECE_MAX_BYTES, writeMosaic } from '../src/render/write-mosaic.js';
 import { vipsHeader } from '../src/render/vips-file.js';

@@ -3,7 +3,8 @@ import { writeFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import sharp from 'sharp';
-import { cropWindows, loadTile, ReadBuffer, ReadBudget, UnreadableImageError } from '../src/collection/load-tile.js';
+import { cropWindows } from '../src/tiles/crop-windows.js';
+import { loadTile, ReadBuffer, ReadBudget, UnreadableImageError } from '../src/collection/load-tile.js';
 import { seededRandom } from '../src/match/random.js';
 import { colourDistance, meanOf, pngClaiming, rawImage, solidImage, tempDir } from './helpers.js';
 

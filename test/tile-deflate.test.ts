@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { test } from 'node:test';
 import zlib from 'node:zlib';
-import { TileStore } from '../src/index-store/tile-store.js';
+import { TileStore } from '../src/tiles/tile-store.js';
 import { seededRandom } from '../src/match/random.js';
 import { huffmanLengths, reversedCodes } from '../src/render/huffman.js';
 import { renderRegion, type MosaicPlan } from '../src/render/render-region.js';

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import sharp from 'sharp';
-import { TileStore } from '../src/index-store/tile-store.js';
+import { TileStore } from '../src/tiles/tile-store.js';
 import { renderRegion, type MosaicPlan } from '../src/render/render-region.js';
 import { writeMosaic } from '../src/render/write-mosaic.js';
 import { tempDir } from './helpers.js';

@@ -3,12 +3,12 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import { loadIndex, readManifest } from '../src/index.js';
-import { FEATURE_DIMENSIONS } from '../src/collection/features.js';
+import { FEATURE_DIMENSIONS } from '../src/tiles/features.js';
 import { ADD_BATCH, ANN_SHARD_TILES, AnnShardWriter, annShardFile, buildAnn, createAnn, loadAnn, loadAnnShards, ONE_SHARD_TILES, ShardedAnn } from '../src/index-store/ann.js';
 import type { TileSource } from '../src/index-store/format.js';
 import { IndexWriter } from '../src/index-store/write-index.js';
-import { DEFAULT_METHOD } from '../src/match/defaults.js';
-import { annVectors, descriptorLength, tileDescriptors } from '../src/match/method.js';
+import { DEFAULT_METHOD } from '../src/tiles/descriptors.js';
+import { annVectors, descriptorLength, tileDescriptors } from '../src/tiles/descriptors.js';
 import { seededRandom } from '../src/match/random.js';
 import { tempDir } from './helpers.js';
 

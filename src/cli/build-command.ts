@@ -1,5 +1,5 @@
 import { disableSharpCache } from '../load-sharp.js';
-import { buildMosaic, type BuildMosaicOptions } from '../mosaic/build-mosaic.js';
+import { buildMosaic, type BuildMosaicOptions } from '../build/build-mosaic.js';
 import { abortOnSignals } from './interrupt.js';
 import { createReporter } from './progress.js';
 import { printResult, round, roundSeconds } from './output.js';

@@ -1,7 +1,6 @@
 import { CommanderError } from 'commander';
-import { stopCellWorkerAhead } from '../match/cell-worker-ahead.js';
 import { InterruptedError, TsmosaicError } from '../errors.js';
-import { createProgram } from './program.js';
+import { startCellWorkerAhead, stopCellWorkerAhead } from '../match/cell-worker-ahead.js';
 
 /** Commander outcomes that are not errors. */
 const SUCCESS_CODES = new Set(['commander.helpDisplayed', 'commander.version']);
@@ -11,7 +10,17 @@ const SUCCESS_CODES = new Set(['commander.helpDisplayed', 'commander.version']);
  * interrupted. The only place that turns errors into messages and exit codes.
  */
 export async function runMain(argv: string[] = process.argv): Promise<void> {
+  // `build` starts its cell worker before the rest of tsmosaic loads, so that the thread boots on
+  // the other core meanwhile (one that cannot start is no error: the build starts its own, or works without).
+  if (argv[2] === 'build') {
+    try {
+      startCellWorkerAhead();
+    } catch {
+      // see above
+    }
+  }
   try {
+    const { createProgram } = await import('./program.js');
     await createProgram().parseAsync(argv);
     process.exitCode = 0;
   } catch (error) {

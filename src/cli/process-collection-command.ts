@@ -1,7 +1,6 @@
 import { setFlagsFromString } from 'node:v8';
 import { processCollection, type ProcessCollectionOptions, type Shard } from '../collection/process-collection.js';
-import type { CropCount } from '../collection/features.js';
-import type { TileFit } from '../collection/load-tile.js';
+import type { CropCount, TileFit } from '../tiles/features.js';
 import { disableSharpCache } from '../load-sharp.js';
 import { abortOnSignals } from './interrupt.js';
 import { printResult, roundSeconds } from './output.js';

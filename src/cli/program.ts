@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
-import { CROP_COUNTS } from '../collection/features.js';
+import { CROP_COUNTS } from '../tiles/features.js';
 import { integerChoice, integerOption, numberOption, shardOption } from './parse.js';
 
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };

@@ -3,11 +3,9 @@ import { open } from 'node:fs/promises';
 import { reasonOf } from '../errors.js';
 import { loadSharp } from '../load-sharp.js';
 import { areaAverage, toBytes } from '../raster/area-average.js';
-import type { CropCount } from './features.js';
+import type { CropCount, TileFit } from '../tiles/features.js';
+import { cropWindows } from '../tiles/crop-windows.js';
 import { fingerprintBytes, fingerprintFile } from './fingerprint.js';
-
-/** How a non-square picture becomes a square tile. */
-export type TileFit = 'crop' | 'stretch';
 
 /** sharp's default pixel limit; larger images are refused from their header, before decoding. */
 export const MAX_INPUT_PIXELS = 0x3fff * 0x3fff;
@@ -21,12 +19,8 @@ export class UnreadableImageError extends Error {
 }
 
 
-/** Edge of the corner crops as a share of the picture's short side. */
-export const CORNER_CROP = 0.7;
 /** The picture is decoded at this many times the tile size (short side) before cropping. */
 const DECODE_SCALE = 2;
-/** Longest side that corner crops are taken from, in short sides: a panorama's corners lie in its centre part of this length. */
-const MAX_ASPECT = 4;
 
 /** A decoded picture's tiles and the identity of the file it came from. */
 export interface LoadedTile {
@@ -171,27 +165,6 @@ async function readImageFile(file: string, reading = new ReadBuffer()): Promise<
 /** `fs.read` of `length` bytes at `position` into `buffer` at the same offset, as a promise of the bytes read. */
 function readAt(descriptor: number, buffer: Buffer, position: number, length: number): Promise<number> {
   return new Promise((resolve, reject) => read(descriptor, buffer, position, length, position, (error, bytesRead) => (error ? reject(error) : resolve(bytesRead))));
-}
-
-/**
- * Squares cut from a `width` x `height` picture, as [left, top, side]: first the centre square of
- * the short side (the classic tile), then (crops 5) squares of CORNER_CROP of the short side in
- * the corners of the picture's centre part of at most MAX_ASPECT short sides (the four corners of
- * the whole picture, unless it is a panorama), which often differ in colour and layout from the centre.
- */
-export function cropWindows(width: number, height: number, crops: CropCount): [number, number, number][] {
-  const short = Math.min(width, height);
-  const windows: [number, number, number][] = [[Math.floor((width - short) / 2), Math.floor((height - short) / 2), short]];
-  if (crops === 1) return windows;
-  const keptWidth = Math.min(width, MAX_ASPECT * short);
-  const keptHeight = Math.min(height, MAX_ASPECT * short);
-  const left = Math.floor((width - keptWidth) / 2);
-  const top = Math.floor((height - keptHeight) / 2);
-  const side = Math.max(1, Math.round(short * CORNER_CROP));
-  const right = left + keptWidth - side;
-  const bottom = top + keptHeight - side;
-  for (const [x, y] of [[left, top], [right, top], [left, bottom], [right, bottom]] as const) windows.push([x, y, side]);
-  return windows;
 }
 
 /** One tile's float means, reused for every crop of every picture. */

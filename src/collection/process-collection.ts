@@ -4,14 +4,14 @@ import { performance } from 'node:perf_hooks';
 import { crc32 } from 'node:zlib';
 import { isDeepStrictEqual } from 'node:util';
 import { TsmosaicError, UsageError } from '../errors.js';
-import { expectInteger, expectOneOf, MAX_TILE_SIZE } from '../options.js';
+import { expectInteger, expectOneOf, MAX_TILE_SIZE } from '../options/validate.js';
 import { annDescription, IndexWriter, readSources, type FoundCheckpoint, type ReusableAnn } from '../index-store/write-index.js';
 import { INDEX_FILES, rootsOf, type IndexManifest, type TileSource } from '../index-store/format.js';
 import { readManifest } from '../index-store/read-index.js';
 import { openEarlierTiles, tileKey, type EarlierTile, type EarlierTiles } from '../index-store/reuse.js';
-import { CROP_COUNTS, FEATURE_DIMENSIONS, isCropCount, tilesFeatures, type CropCount, type FeatureKind } from './features.js';
+import { CROP_COUNTS, FEATURE_DIMENSIONS, isCropCount, tilesFeatures, type CropCount, type FeatureKind, type TileFit } from '../tiles/features.js';
 import { fingerprintFile } from './fingerprint.js';
-import { loadTile, ReadBuffer, ReadBudget, type TileFit, UnreadableImageError } from './load-tile.js';
+import { loadTile, ReadBuffer, ReadBudget, UnreadableImageError } from './load-tile.js';
 import { scanCollection } from './scan.js';
 
 /** Progress of a long step: `done` of `total` units. */

@@ -1,6 +1,6 @@
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { TileFit } from '../collection/load-tile.js';
+import type { TileFit } from '../tiles/features.js';
 import { annShardCount } from './ann.js';
 import { rootsOf, type IndexManifest } from './format.js';
 import { readManifest } from './read-index.js';

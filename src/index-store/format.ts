@@ -1,6 +1,5 @@
-import type { CropCount, FeatureKind } from '../collection/features.js';
-import type { TileFit } from '../collection/load-tile.js';
-import type { MatchMethod } from '../match/method.js';
+import type { CropCount, FeatureKind, TileFit } from '../tiles/features.js';
+import type { MatchMethod } from '../tiles/descriptors.js';
 
 /** The least and greatest first vector component (CIELAB lightness) of an HNSW shard's tiles. */
 export type LightnessRange = [number, number];

@@ -1,11 +1,11 @@
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { TsmosaicError, reasonOf } from '../errors.js';
-import { FEATURE_DIMENSIONS, isCropCount } from '../collection/features.js';
+import { FEATURE_DIMENSIONS, isCropCount } from '../tiles/features.js';
 import { annShardCount, loadAnnShards, type AnnSearch } from './ann.js';
-import { descriptorLength } from '../match/method.js';
+import { descriptorLength } from '../tiles/descriptors.js';
 import { INDEX_FILES, INDEX_FORMAT, INDEX_FORMAT_VERSION, type IndexManifest } from './format.js';
-import { TileStore } from './tile-store.js';
+import { TileStore } from '../tiles/tile-store.js';
 
 /** An index loaded for matching and rendering. */
 export interface LoadedIndex {

@@ -5,13 +5,12 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { TsmosaicError, reasonOf } from '../errors.js';
-import { STORED_GRID, type CropCount, type FeatureKind } from '../collection/features.js';
-import { DEFAULT_METHOD } from '../match/defaults.js';
-import type { TileFit } from '../collection/load-tile.js';
+import { STORED_GRID, type CropCount, type FeatureKind, type TileFit } from '../tiles/features.js';
+
 import { ANN_PARAMETERS, ANN_SHARD_TILES, AnnShardWriter, annShardCount, annShardFile, LightnessShards, ONE_SHARD_TILES } from './ann.js';
-import { annVectors, descriptorLength, tileDescriptors } from '../match/method.js';
+import { annVectors, DEFAULT_METHOD, descriptorLength, tileDescriptors } from '../tiles/descriptors.js';
 import { CHECKPOINT_FILE, INDEX_FILES, INDEX_FORMAT, INDEX_FORMAT_VERSION, SOURCES_FILE, type Checkpoint, type IndexManifest, type LightnessRange, type TileSource } from './format.js';
-import { isAlive, pathExists } from '../files.js';
+import { isAlive, pathExists } from '../files/paths.js';
 
 /** What the writer needs to know before the first tile. */
 export interface IndexWriterOptions {

@@ -1,7 +1,7 @@
 import type { AnnSearch } from '../index-store/ann.js';
-import type { TargetImage } from '../mosaic/target.js';
-import { targetMeans, type RowBand } from '../mosaic/target-means.js';
-import { annVectors, cellDescriptors, descriptorLength, type MatchMethod } from './method.js';
+import type { TargetImage } from '../target/target.js';
+import { targetMeans, type RowBand } from '../target/target-means.js';
+import { annVectors, cellDescriptors, descriptorLength, type MatchMethod } from '../tiles/descriptors.js';
 
 /** A band of grid cells as placement needs them: their descriptors and each one's nearest tiles by the index. */
 export interface CellAnswers {

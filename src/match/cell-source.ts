@@ -1,11 +1,11 @@
 import type { Worker } from 'node:worker_threads';
 import { reasonOf, TsmosaicError } from '../errors.js';
 import type { AnnSearch } from '../index-store/ann.js';
-import type { IndexManifest } from '../index-store/format.js';
-import type { RowBand } from '../mosaic/target-means.js';
-import type { TargetSize } from '../mosaic/target.js';
+import type { RowBand } from '../target/target-means.js';
+import type { TargetSize } from '../target/target.js';
 import { detachBufferOnce, startWorker } from '../start-worker.js';
 import { CELL_WORKER_LIMITS, takeWorkerStartedAhead } from './cell-worker-ahead.js';
+import type { CellWorkerData, CellWorkerGrid, CellWorkerReply, CellWorkerRequest } from './cell-worker-protocol.js';
 import { answerCells, CachedSearch, type CellAnswers, type CellGrid } from './cell-search.js';
 
 /** Where placement gets the cells of each band of rows from (see answerCells). */
@@ -20,27 +20,6 @@ export function localCells(grid: CellGrid, ann: AnnSearch, candidates: number): 
   const search = new CachedSearch(ann, grid.method);
   return { answer: (band) => answerCells(grid, band, search, candidates), close: () => Promise.resolve() };
 }
-
-/**
- * What the cell worker (cell-worker.ts) is started with, or, started ahead (see
- * startCellWorkerAhead), sent first: the index folder, whose HNSW index it loads at once.
- */
-export interface CellWorkerData {
-  index: string;
-  manifest: Pick<IndexManifest, 'tileCount' | 'crops' | 'ann'>;
-}
-
-/** A grid of cells over a target image file of `size`, which the worker decodes itself (see loadTarget). */
-export type CellWorkerGrid = Omit<CellGrid, 'target'> & { target: string; size: TargetSize };
-
-/** The grid whose cells the worker answers and the index answers a cell wants (see candidateCount). */
-export interface CellWorkerStart {
-  grid: CellWorkerGrid;
-  candidates: number;
-}
-
-export type CellWorkerRequest = CellWorkerData | CellWorkerStart | { id: number; band: RowBand } | { id: number; sizeOf: string } | { recycle: ArrayBuffer[] } | { stop: true };
-export type CellWorkerReply = { id: number; cells: CellAnswers } | { id: number; size: TargetSize } | { id: number; error: string };
 
 /**
  * Cells answered by a worker thread, so that describing cells and searching the index run on

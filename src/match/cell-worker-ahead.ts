@@ -1,6 +1,6 @@
 import type { Worker } from 'node:worker_threads';
 import { startWorker } from '../start-worker.js';
-import type { CellWorkerRequest } from './cell-source.js';
+import type { CellWorkerRequest } from './cell-worker-protocol.js';
 
 /*
  * The cell worker (cell-worker.ts) started ahead of a build. This module loads nothing else, so

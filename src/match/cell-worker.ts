@@ -3,10 +3,10 @@ import { reasonOf } from '../errors.js';
 import type { AnnSearch } from '../index-store/ann.js';
 import { loadIndexAnn } from '../index-store/read-index.js';
 import { loadSharp } from '../load-sharp.js';
-import { loadTarget, readTargetSize } from '../mosaic/target.js';
+import { loadTarget, readTargetSize } from '../target/target.js';
 import { detachBufferOnce } from '../start-worker.js';
 import { answerCells, CachedSearch, type CellGrid } from './cell-search.js';
-import type { CellWorkerData, CellWorkerReply, CellWorkerRequest } from './cell-source.js';
+import type { CellWorkerData, CellWorkerReply, CellWorkerRequest } from './cell-worker-protocol.js';
 
 /**
  * A worker thread that describes bands of grid cells and asks the index for their candidates

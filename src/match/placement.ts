@@ -1,8 +1,11 @@
 import { TsmosaicError } from '../errors.js';
 import type { AnnSearch } from '../index-store/ann.js';
 import { CachedSearch, type CellAnswers } from './cell-search.js';
-import { colourCost, descriptorLength, structureCosts, type MatchMethod } from './method.js';
+import { colourCost, descriptorLength, structureCosts, type MatchMethod } from '../tiles/descriptors.js';
 import { shuffledOrder } from './random.js';
+
+/** No picture beside itself, nor diagonally, unless told otherwise (1 left diagonal runs of one tile: docs/design.md). */
+export const DEFAULT_MIN_DISTANCE = 1.5;
 
 /** Rules on where tiles may go. */
 export interface PlacementRules {

@@ -1,5 +1,5 @@
 import { loadSharp } from '../load-sharp.js';
-import { decodeSrgb, type TargetImage } from '../mosaic/target.js';
+import { decodeSrgb, type TargetImage } from '../target/target.js';
 import { areaAverage } from '../raster/area-average.js';
 import { meanDifferenceOfGrids, STRUCTURE_GRID, type Fidelity } from './fidelity.js';
 

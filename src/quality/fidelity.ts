@@ -1,8 +1,8 @@
-import { STORED_GRID } from '../collection/features.js';
+import { STORED_GRID } from '../tiles/features.js';
 import { ciede2000At } from '../colour/ciede2000.js';
 import { srgbArrayToLab } from '../colour/lab.js';
-import { mirroredSub } from '../match/method.js';
-import type { MosaicPlan } from '../render/render-region.js';
+import { mirroredSub } from '../tiles/descriptors.js';
+import type { MosaicPlan } from '../tiles/mosaic-plan.js';
 
 /** Mean CIEDE2000 between target and mosaic at cell scale and at structure scale (4x finer). */
 export interface Fidelity {

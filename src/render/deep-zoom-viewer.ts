@@ -2,8 +2,8 @@ import { cp, readFile, rename, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { TsmosaicError } from '../errors.js';
-import type { DeepZoomLayout } from './deep-zoom.js';
-import { pathExists } from '../files.js';
+import type { DeepZoomLayout } from './deep-zoom-layout.js';
+import { pathExists } from '../files/paths.js';
 import { moveIntoPlace, removeStaleTemporaries, temporaryPath } from './output-files.js';
 
 /** The viewer page and the folder of OpenSeadragon beside it. */

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
-import { TileStore } from '../index-store/tile-store.js';
+import { TileStore } from '../tiles/tile-store.js';
 import { tileCanvasBytes, tileRegion, type DeepZoomLayout } from './deep-zoom-layout.js';
 import { RenderArena, renderRegion, type MosaicPlan } from './render-region.js';
 import { TileEncoder } from './tile-encoder.js';

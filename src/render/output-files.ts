@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { TsmosaicError, reasonOf } from '../errors.js';
-import { isAlive } from '../files.js';
+import { isAlive } from '../files/paths.js';
 
 /**
  * Outputs are written under hidden temporary names in the output's own folder and renamed into

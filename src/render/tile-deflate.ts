@@ -1,5 +1,5 @@
 import { endianness } from 'node:os';
-import type { TileStore } from '../index-store/tile-store.js';
+import type { TileStore } from '../tiles/tile-store.js';
 import { huffmanLengths, reversedCodes } from './huffman.js';
 import type { MosaicPlan } from './render-region.js';
 

@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import type { TileStore } from '../index-store/tile-store.js';
+import type { TileStore } from '../tiles/tile-store.js';
 import { writeDeepZoom, assertDeepZoomReplaceable } from './deep-zoom.js';
 import { writeImage, type OutputFormat } from './encode.js';
 import { writeThroughTemporary } from './output-files.js';

@@ -1,4 +1,4 @@
-import { STORED_GRID } from '../collection/features.js';
+import { STORED_GRID } from './features.js';
 import { ciede2000At } from '../colour/ciede2000.js';
 import { srgbToLabAt } from '../colour/lab.js';
 
@@ -19,6 +19,9 @@ export interface MatchMethod {
   /** Also try every tile mirrored left-right (lab only). */
   mirror: boolean;
 }
+
+/** The match method `build` uses unless told otherwise, and the one process-collection indexes (chosen by measurement: docs/design.md). */
+export const DEFAULT_METHOD: MatchMethod = { metric: 'lab', grid: 2, structureWeight: 0.3, mirror: true };
 
 /** pycollage's method. */
 export const RGB_METHOD: MatchMethod = { metric: 'rgb', grid: 1, structureWeight: 0, mirror: false };

@@ -9,6 +9,9 @@ export type FeatureKind = 'srgb-grid';
 
 export const STORED_GRID = 4;
 
+/** How a non-square picture becomes a square tile: `crop` keeps its centre, `stretch` squashes it whole. */
+export type TileFit = 'crop' | 'stretch';
+
 /** Tiles an index may cut from each picture: 1 (its centre square) or 5 (and four corner squares; see `cropWindows`). */
 export const CROP_COUNTS = [1, 5] as const;
 export type CropCount = (typeof CROP_COUNTS)[number];
