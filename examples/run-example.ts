@@ -194,10 +194,15 @@ async function main(): Promise<void> {
     process.stderr.write(lap());
 
     const output = await tsmosaic([
-      'build', index, display(TARGET),
-      '--tiles-across', String(TILES_ACROSS),
-      '--tile-size', String(OUTPUT_TILE_SIZE),
-      '-o', OUTPUT,
+      'build',
+      index,
+      display(TARGET),
+      '--tiles-across',
+      String(TILES_ACROSS),
+      '--tile-size',
+      String(OUTPUT_TILE_SIZE),
+      '-o',
+      OUTPUT,
     ]);
     process.stderr.write(lap());
 

@@ -32,5 +32,8 @@ export function loadSharp(): Promise<SharpModule> {
  */
 export function disableSharpCache(): void {
   process.env[CACHE_OFF_VARIABLE] = '1';
-  loading?.then((sharp) => sharp.cache(false), () => undefined);
+  loading?.then(
+    (sharp) => sharp.cache(false),
+    () => undefined,
+  );
 }

@@ -7,7 +7,11 @@ import { Worker, type ResourceLimits } from 'node:worker_threads';
 export function startWorker(moduleUrl: string, name: string, workerData: unknown, resourceLimits?: ResourceLimits): Worker {
   if (!moduleUrl.endsWith('.ts')) return new Worker(new URL(`./${name}.js`, moduleUrl), { workerData, resourceLimits });
   const script = JSON.stringify(new URL(`./${name}.ts`, moduleUrl).href);
-  return new Worker(`import('tsx/esm/api').then(({ register }) => { register(); return import(${script}); });`, { eval: true, workerData, resourceLimits });
+  return new Worker(`import('tsx/esm/api').then(({ register }) => { register(); return import(${script}); });`, {
+    eval: true,
+    workerData,
+    resourceLimits,
+  });
 }
 
 let detached = false;

@@ -30,7 +30,14 @@ test('areaAverage gives each cell its overlapping pixels in windows of any size,
   const [pictureWidth, pictureHeight] = [11, 9];
   for (const channels of [3, 1, 4]) {
     const pixels = Uint8Array.from({ length: pictureWidth * pictureHeight * channels }, (_, i) => (i * 37) % 256);
-    const windows = [[0, 0, 11, 9, 2], [1, 1, 3, 3, 3], [2, 0, 4, 5, 3], [0, 1, 6, 4, 3], [1, 0, 9, 9, 2], [3, 2, 7, 5, 3]] as const;
+    const windows = [
+      [0, 0, 11, 9, 2],
+      [1, 1, 3, 3, 3],
+      [2, 0, 4, 5, 3],
+      [0, 1, 6, 4, 3],
+      [1, 0, 9, 9, 2],
+      [3, 2, 7, 5, 3],
+    ] as const;
     for (const [left, top, width, height, cells] of windows) {
       const cut = new Uint8Array(width * height * channels);
       for (let y = 0; y < height; y++) {
@@ -43,11 +50,17 @@ test('areaAverage gives each cell its overlapping pixels in windows of any size,
       const lastRow = areaAverage(pixels, pictureWidth, pictureHeight, channels, cells, cells, cells - 1, 1, { left, top, width, height });
       const rowLength = cells * channels;
       for (let i = 0; i < expected.length; i++) {
-        assert.ok(Math.abs(whole[i]! - expected[i]!) < 1e-3, `${channels} channels, window ${left},${top} ${width}x${height} value ${i}: ${whole[i]} against ${expected[i]}`);
+        assert.ok(
+          Math.abs(whole[i]! - expected[i]!) < 1e-3,
+          `${channels} channels, window ${left},${top} ${width}x${height} value ${i}: ${whole[i]} against ${expected[i]}`,
+        );
       }
       for (let i = 0; i < rowLength; i++) {
         const value = expected[(cells - 1) * rowLength + i]!;
-        assert.ok(Math.abs(lastRow[i]! - value) < 1e-3, `${channels} channels, window ${left},${top} ${width}x${height}, last row value ${i}: ${lastRow[i]} against ${value}`);
+        assert.ok(
+          Math.abs(lastRow[i]! - value) < 1e-3,
+          `${channels} channels, window ${left},${top} ${width}x${height}, last row value ${i}: ${lastRow[i]} against ${value}`,
+        );
       }
     }
   }
@@ -55,7 +68,18 @@ test('areaAverage gives each cell its overlapping pixels in windows of any size,
 
 test('areaAverage refuses rows outside the result, and gives zeros for an empty window', () => {
   assert.throws(() => areaAverage(Uint8Array.from([1, 2, 3, 4]), 2, 2, 1, 1, 2, 1, 2), RangeError);
-  const empty = areaAverage(Uint8Array.from([1, 2, 3, 4]), 2, 2, 1, 2, 2, 0, 2, { left: 1, top: 1, width: 0, height: 1 }, new Float32Array(4).fill(7));
+  const empty = areaAverage(
+    Uint8Array.from([1, 2, 3, 4]),
+    2,
+    2,
+    1,
+    2,
+    2,
+    0,
+    2,
+    { left: 1, top: 1, width: 0, height: 1 },
+    new Float32Array(4).fill(7),
+  );
   assert.deepEqual(Array.from(empty), [0, 0, 0, 0]);
 });
 
@@ -65,10 +89,16 @@ function naiveAverage(pixels: Uint8Array, width: number, height: number, channel
   const overlap = (start: number, end: number, pixel: number): number => Math.max(0, Math.min(end, pixel + 1) - Math.max(start, pixel));
   for (let row = 0; row < rows; row++) {
     for (let column = 0; column < columns; column++) {
-      const [x0, x1, y0, y1] = [(column * width) / columns, ((column + 1) * width) / columns, (row * height) / rows, ((row + 1) * height) / rows];
+      const [x0, x1, y0, y1] = [
+        (column * width) / columns,
+        ((column + 1) * width) / columns,
+        (row * height) / rows,
+        ((row + 1) * height) / rows,
+      ];
       for (let channel = 0; channel < channels; channel++) {
         let sum = 0;
-        for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) sum += overlap(x0, x1, x) * overlap(y0, y1, y) * pixels[(y * width + x) * channels + channel]!;
+        for (let y = 0; y < height; y++)
+          for (let x = 0; x < width; x++) sum += overlap(x0, x1, x) * overlap(y0, y1, y) * pixels[(y * width + x) * channels + channel]!;
         cells.push(sum / ((x1 - x0) * (y1 - y0)));
       }
     }

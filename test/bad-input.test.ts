@@ -10,12 +10,19 @@ import { colourDistance, pngClaiming, runCli, solidImage, tempDir } from './help
 const isRoot = process.getuid?.() === 0;
 
 /** A collection with one good picture and one file of every kind of bad input the issue lists. */
-async function badCollection(root: string): Promise<{ collection: string; bad: Record<string, RegExp>; good: Record<string, readonly number[]> }> {
+async function badCollection(
+  root: string,
+): Promise<{ collection: string; bad: Record<string, RegExp>; good: Record<string, readonly number[]> }> {
   const collection = path.join(root, 'collection');
   await mkdir(collection, { recursive: true });
-  const noise = (width: number, height: number): Buffer => Buffer.from(Array.from({ length: width * height * 3 }, (_, i) => (i * 7919) % 251));
-  const jpeg = await sharp(noise(300, 200), { raw: { width: 300, height: 200, channels: 3 } }).jpeg().toBuffer();
-  const png = await sharp(noise(300, 200), { raw: { width: 300, height: 200, channels: 3 } }).png().toBuffer();
+  const noise = (width: number, height: number): Buffer =>
+    Buffer.from(Array.from({ length: width * height * 3 }, (_, i) => (i * 7919) % 251));
+  const jpeg = await sharp(noise(300, 200), { raw: { width: 300, height: 200, channels: 3 } })
+    .jpeg()
+    .toBuffer();
+  const png = await sharp(noise(300, 200), { raw: { width: 300, height: 200, channels: 3 } })
+    .png()
+    .toBuffer();
   await writeFile(path.join(collection, 'truncated.jpg'), jpeg.subarray(0, Math.floor(jpeg.length / 2)));
   await writeFile(path.join(collection, 'truncated.png'), png.subarray(0, Math.floor(png.length / 2)));
   await writeFile(path.join(collection, 'zero.jpg'), '');
@@ -41,8 +48,11 @@ async function badCollection(root: string): Promise<{ collection: string; bad: R
   await solidImage(path.join(collection, 'ünïcødé-写真.png'), [30, 200, 40]);
   await solidImage(path.join(collection, 'new\nline.png'), [40, 60, 220]);
   // An animated GIF: a yellow frame, then a black one; the tile is the first frame.
-  const frame = (r: number, g: number, b: number): sharp.Sharp => sharp({ create: { width: 24, height: 24, channels: 3, background: { r, g, b } } });
-  const gif = await sharp([await frame(240, 230, 40).png().toBuffer(), await frame(0, 0, 0).png().toBuffer()], { join: { animated: true } }).gif().toBuffer();
+  const frame = (r: number, g: number, b: number): sharp.Sharp =>
+    sharp({ create: { width: 24, height: 24, channels: 3, background: { r, g, b } } });
+  const gif = await sharp([await frame(240, 230, 40).png().toBuffer(), await frame(0, 0, 0).png().toBuffer()], { join: { animated: true } })
+    .gif()
+    .toBuffer();
   await writeFile(path.join(collection, 'animated.gif'), gif);
   const good: Record<string, readonly number[]> = {
     'with space.png': [230, 30, 30],
@@ -66,7 +76,11 @@ test('every kind of bad input gives one warning, the run goes on and the index i
   for (const { file, reason } of summary.skipped) assert.match(reason, bad[path.basename(file)]!, file);
   const lines = stderr.trimEnd().split('\n');
   for (const name of Object.keys(bad)) {
-    assert.equal(lines.filter((line) => line.startsWith('tsmosaic: warning: skipped ') && line.includes(JSON.stringify(name).slice(1, -1))).length, 1, `one warning for ${name}: ${stderr}`);
+    assert.equal(
+      lines.filter((line) => line.startsWith('tsmosaic: warning: skipped ') && line.includes(JSON.stringify(name).slice(1, -1))).length,
+      1,
+      `one warning for ${name}: ${stderr}`,
+    );
   }
   assert.ok(lines.includes(`tsmosaic: ${Object.keys(good).length} tiles indexed, ${Object.keys(bad).length} files skipped`), stderr);
   assert.equal(lines.length, Object.keys(bad).length + 1, `nothing else on stderr: ${stderr}`);
@@ -75,7 +89,10 @@ test('every kind of bad input gives one warning, the run goes on and the index i
   assert.deepEqual(loaded.manifest.tiles.map(({ source }) => source).sort(), Object.keys(good).sort(), 'odd names are stored as they are');
   loaded.manifest.tiles.forEach(({ source }, id) => {
     const pixel = loaded.tiles.tile(id * loaded.manifest.crops);
-    assert.ok(colourDistance([pixel[0]!, pixel[1]!, pixel[2]!], good[source]!) <= 6, `${JSON.stringify(source)}: ${pixel.subarray(0, 3).join(',')}`);
+    assert.ok(
+      colourDistance([pixel[0]!, pixel[1]!, pixel[2]!], good[source]!) <= 6,
+      `${JSON.stringify(source)}: ${pixel.subarray(0, 3).join(',')}`,
+    );
   });
 });
 
@@ -97,22 +114,32 @@ test('a file deleted between scan and read is one warning, and the run goes on',
   });
   assert.equal(result.tiles, 1);
   assert.deepEqual(skipped, ['vanishes.png: file disappeared before it could be read']);
-  assert.deepEqual((await loadIndex(result.index)).manifest.tiles.map(({ source }) => source), ['stays.png']);
+  assert.deepEqual(
+    (await loadIndex(result.index)).manifest.tiles.map(({ source }) => source),
+    ['stays.png'],
+  );
 });
 
-test('an unreadable file (chmod 000) is one warning (skipped when running as root, which can read it anyway)', { skip: isRoot && 'root ignores file permissions' }, async () => {
-  const root = await tempDir();
-  const collection = path.join(root, 'collection');
-  await mkdir(collection);
-  await solidImage(path.join(collection, 'readable.png'), [10, 200, 10]);
-  const locked = await solidImage(path.join(collection, 'locked.png'), [200, 10, 10]);
-  await chmod(locked, 0o000);
-  try {
-    const result = await processCollection(collection, { tileSize: 8 });
-    assert.equal(result.tiles, 1);
-    assert.deepEqual(result.skipped.map(({ file, reason }) => `${path.basename(file)}: ${reason}`), ['locked.png: permission denied']);
-  } finally {
-    await chmod(locked, 0o644);
-  }
-  assert.ok((await readFile(locked)).length > 0);
-});
+test(
+  'an unreadable file (chmod 000) is one warning (skipped when running as root, which can read it anyway)',
+  { skip: isRoot && 'root ignores file permissions' },
+  async () => {
+    const root = await tempDir();
+    const collection = path.join(root, 'collection');
+    await mkdir(collection);
+    await solidImage(path.join(collection, 'readable.png'), [10, 200, 10]);
+    const locked = await solidImage(path.join(collection, 'locked.png'), [200, 10, 10]);
+    await chmod(locked, 0o000);
+    try {
+      const result = await processCollection(collection, { tileSize: 8 });
+      assert.equal(result.tiles, 1);
+      assert.deepEqual(
+        result.skipped.map(({ file, reason }) => `${path.basename(file)}: ${reason}`),
+        ['locked.png: permission denied'],
+      );
+    } finally {
+      await chmod(locked, 0o644);
+    }
+    assert.ok((await readFile(locked)).length > 0);
+  },
+);

@@ -31,7 +31,14 @@ function closeRepeats(tiles: ArrayLike<number>, columns: number, rows: number, d
       for (let dy = 0; dy <= distance; dy++) {
         for (let dx = -distance; dx <= distance; dx++) {
           const [ox, oy] = [x + dx, y + dy];
-          if ((dy > 0 || dx > 0) && dx * dx + dy * dy <= distance ** 2 && ox >= 0 && ox < columns && oy < rows && tiles[oy * columns + ox] === tiles[y * columns + x]) {
+          if (
+            (dy > 0 || dx > 0) &&
+            dx * dx + dy * dy <= distance ** 2 &&
+            ox >= 0 &&
+            ox < columns &&
+            oy < rows &&
+            tiles[oy * columns + ox] === tiles[y * columns + x]
+          ) {
             found.push(`(${x},${y})-(${ox},${oy})`);
           }
         }
@@ -44,31 +51,54 @@ function closeRepeats(tiles: ArrayLike<number>, columns: number, rows: number, d
 const collection = path.join(root, 'tiles');
 await mkdir(collection, { recursive: true });
 await Promise.all(
-  Array.from({ length: 40 }, (_, i) => solidImage(path.join(collection, `t${i}.png`), [(i * 53) % 256, (i * 97 + 40) % 256, (i * 31 + 90) % 256], 16, 16)),
+  Array.from({ length: 40 }, (_, i) =>
+    solidImage(path.join(collection, `t${i}.png`), [(i * 53) % 256, (i * 97 + 40) % 256, (i * 31 + 90) % 256], 16, 16),
+  ),
 );
 const index = (await processCollection(collection, { out: path.join(root, 'index'), tileSize: 4 })).index;
 const target = await rawImage(path.join(root, 'noise.png'), noise(60, 45, 3), 60, 45);
 
 test('areaAverage of a range of rows equals those rows of the whole result', () => {
   const pixels = noise(37, 29, 1);
-  for (const [width, height] of [[11, 7], [37, 29], [80, 61]] as const) {
+  for (const [width, height] of [
+    [11, 7],
+    [37, 29],
+    [80, 61],
+  ] as const) {
     const whole = areaAverage(pixels, 37, 29, 3, width, height);
-    for (const [firstRow, rowCount] of [[0, 1], [2, 3], [height - 2, 2], [0, height]] as const) {
-      assert.deepEqual(areaAverage(pixels, 37, 29, 3, width, height, firstRow, rowCount), whole.subarray(firstRow * width * 3, (firstRow + rowCount) * width * 3));
+    for (const [firstRow, rowCount] of [
+      [0, 1],
+      [2, 3],
+      [height - 2, 2],
+      [0, height],
+    ] as const) {
+      assert.deepEqual(
+        areaAverage(pixels, 37, 29, 3, width, height, firstRow, rowCount),
+        whole.subarray(firstRow * width * 3, (firstRow + rowCount) * width * 3),
+      );
     }
   }
 });
 
 test('targetMeans of a band of rows equals those rows of the whole grid, reduced or enlarged', async () => {
   const image = await loadTarget(target, 200, 150, await readTargetSize(target));
-  for (const [columns, grid] of [[20, 1], [20, 2], [90, 2], [90, 4]] as const) {
+  for (const [columns, grid] of [
+    [20, 1],
+    [20, 2],
+    [90, 2],
+    [90, 4],
+  ] as const) {
     const rows = Math.round((columns * 45) / 60);
     const whole = await targetMeans(image, columns, rows, grid);
     const perRow = columns * grid * grid * 3;
     for (let firstRow = 0; firstRow < rows; firstRow += 7) {
       const band = { firstRow, rows: Math.min(7, rows - firstRow) };
       const part = await targetMeans(image, columns, rows, grid, band);
-      assert.deepEqual(part, whole.subarray(firstRow * perRow, (firstRow + band.rows) * perRow), `${columns} columns, grid ${grid}, rows from ${firstRow}`);
+      assert.deepEqual(
+        part,
+        whole.subarray(firstRow * perRow, (firstRow + band.rows) * perRow),
+        `${columns} columns, grid ${grid}, rows from ${firstRow}`,
+      );
     }
   }
 });
@@ -79,7 +109,12 @@ async function placeInBands(columns: number, bandRows: number, rules: PlacementR
   const loaded = await loadIndex(index, manifest);
   const count = loaded.tiles.count;
   assert.equal(count, manifest.tileCount * 5, 'five crops per picture');
-  const catalogue = { count, descriptors: tileDescriptors(loaded.features, count, DEFAULT_METHOD), ann: loaded.ann, cropsPerPicture: manifest.crops };
+  const catalogue = {
+    count,
+    descriptors: tileDescriptors(loaded.features, count, DEFAULT_METHOD),
+    ann: loaded.ann,
+    cropsPerPicture: manifest.crops,
+  };
   const rows = Math.round((columns * 45) / 60);
   const image = await loadTarget(target, columns, rows, await readTargetSize(target));
   const placer = createTilePlacer(DEFAULT_METHOD, columns, rows, catalogue, rules);
@@ -120,18 +155,36 @@ test('a build, placed row by row and sampled 4096 cells at a time, keeps min-dis
   assert.ok(result.columns * result.rows > 2 * 4096, `${result.columns} x ${result.rows} cells are more than two samplings`);
   const { cells } = JSON.parse(await readFile(plan, 'utf8')) as { cells: { tile: number }[] };
   assert.equal(cells.length, result.columns * result.rows);
-  assert.deepEqual(closeRepeats(cells.map((cell) => cell.tile), result.columns, result.rows, 2), []);
+  assert.deepEqual(
+    closeRepeats(
+      cells.map((cell) => cell.tile),
+      result.columns,
+      result.rows,
+      2,
+    ),
+    [],
+  );
 });
 
 test('a grid large enough for the cell worker is placed exactly as on one thread', async () => {
   // 160 x 120 cells: more than the 16,384 from which build describes and searches cells in a worker thread.
   const plan = path.join(root, 'worker-plan.json');
   const rules = { minDistance: 2, maxUses: Infinity, seed: 3 };
-  const result = await buildMosaic(index, target, { out: path.join(root, 'worker.png'), tilesAcross: 160, tileSize: 1, minDistance: 2, seed: 3, plan });
+  const result = await buildMosaic(index, target, {
+    out: path.join(root, 'worker.png'),
+    tilesAcross: 160,
+    tileSize: 1,
+    minDistance: 2,
+    seed: 3,
+    plan,
+  });
   assert.ok(result.columns * result.rows >= 16_384, `${result.columns} x ${result.rows}`);
   const { cells } = JSON.parse(await readFile(plan, 'utf8')) as { cells: { tile: number }[] };
   const local = await placeInBands(160, 1, rules);
-  assert.deepEqual(cells.map((cell) => cell.tile), local.tiles);
+  assert.deepEqual(
+    cells.map((cell) => cell.tile),
+    local.tiles,
+  );
 });
 
 test('a cell worker started ahead, as the CLI starts it, is taken by the next build; one no build takes is stopped', async () => {
@@ -140,7 +193,10 @@ test('a cell worker started ahead, as the CLI starts it, is taken by the next bu
   await buildMosaic(index, target, { out: path.join(root, 'ahead.png'), tilesAcross: 160, tileSize: 1, minDistance: 2, seed: 3, plan });
   assert.equal(takeWorkerStartedAhead(), undefined, 'the build took the worker');
   const { cells } = JSON.parse(await readFile(plan, 'utf8')) as { cells: { tile: number }[] };
-  assert.deepEqual(cells.map((cell) => cell.tile), (await placeInBands(160, 1, { minDistance: 2, maxUses: Infinity, seed: 3 })).tiles);
+  assert.deepEqual(
+    cells.map((cell) => cell.tile),
+    (await placeInBands(160, 1, { minDistance: 2, maxUses: Infinity, seed: 3 })).tiles,
+  );
   startCellWorkerAhead();
   // Resolves once the thread has ended (asked between tasks, after it has loaded).
   await stopCellWorkerAhead();

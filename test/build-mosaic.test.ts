@@ -19,7 +19,10 @@ async function paletteTarget(file: string, width: number, height: number): Promi
   for (let i = 0; i < width * height; i++) {
     const choice = (i * 5 + Math.floor(i / width)) % PALETTE.length;
     layout.push(choice);
-    pixels.set(PALETTE[choice]!.map((value, c) => Math.min(255, Math.max(0, value + ((i + c) % 7) - 3))), i * 3);
+    pixels.set(
+      PALETTE[choice]!.map((value, c) => Math.min(255, Math.max(0, value + ((i + c) % 7) - 3))),
+      i * 3,
+    );
   }
   await rawImage(file, pixels, width, height);
   return layout;
@@ -46,13 +49,19 @@ test('one tile per target pixel, each the tile of the nearest colour', async () 
 
 test('a wide target is sampled down to 200 columns with a note; --tiles-across overrides', async () => {
   const target = path.join(root, 'wide.png');
-  await sharp({ create: { width: 500, height: 100, channels: 3, background: { r: 230, g: 30, b: 30 } } }).png().toFile(target);
+  await sharp({ create: { width: 500, height: 100, channels: 3, background: { r: 230, g: 30, b: 30 } } })
+    .png()
+    .toFile(target);
   const notes: string[] = [];
   const wide = await buildMosaic(index, target, { out: path.join(root, 'wide-mosaic.png'), onNote: (note) => notes.push(note) });
   assert.deepEqual([wide.columns, wide.rows], [200, 40]);
   assert.equal(notes.length, 1);
   assert.match(notes[0]!, /500 px wide: sampling it down to 200 tiles across/);
-  const narrow = await buildMosaic(index, target, { out: path.join(root, 'narrow.png'), tilesAcross: 25, onNote: (note) => notes.push(note) });
+  const narrow = await buildMosaic(index, target, {
+    out: path.join(root, 'narrow.png'),
+    tilesAcross: 25,
+    onNote: (note) => notes.push(note),
+  });
   assert.deepEqual([narrow.columns, narrow.rows, narrow.width, narrow.height], [25, 5, 250, 50]);
   const upscaled = await buildMosaic(index, target, { out: path.join(root, 'up.png'), tilesAcross: 1000, maxPixels: 1e8 });
   assert.deepEqual([upscaled.columns, upscaled.rows], [1000, 200], '--tiles-across also goes beyond one tile per pixel');
@@ -82,7 +91,10 @@ test('a smaller output tile size scales the tiles down', async () => {
     const found = paletteIndex(meanOf(mosaic.data, 20, (cell % 5) * 4, Math.floor(cell / 5) * 4, 4, 4));
     assert.equal(found, expected, `cell ${cell}`);
   });
-  await assert.rejects(buildMosaic(index, target, { out, tileSize: TILE + 1 }), /Expected integer between 1 and 10 for tileSize but received 11/);
+  await assert.rejects(
+    buildMosaic(index, target, { out, tileSize: TILE + 1 }),
+    /Expected integer between 1 and 10 for tileSize but received 11/,
+  );
 });
 
 test('writes every supported format, chosen by extension', async () => {
@@ -97,7 +109,11 @@ test('writes every supported format, chosen by extension', async () => {
     const expected = { jpg: 'jpeg', tif: 'tiff', avif: 'heif' }[extension] ?? extension;
     assert.equal(metadata.format, expected, extension);
   }
-  assert.deepEqual((await readdir(path.join(root, 'formats'))).filter((name) => name.startsWith('.')), [], 'no temporary files left');
+  assert.deepEqual(
+    (await readdir(path.join(root, 'formats'))).filter((name) => name.startsWith('.')),
+    [],
+    'no temporary files left',
+  );
   await assert.rejects(buildMosaic(index, target, { out: path.join(root, 'm.bmp') }), /cannot tell the output format of .*m\.bmp/);
 });
 
@@ -107,7 +123,10 @@ test('refuses outputs over the pixel or format limits before any work, suggestin
   const out = path.join(root, 'limit.png');
   await assert.rejects(buildMosaic(index, target, { out, maxPixels: 50_000 }), (error: unknown) => {
     assert.ok(error instanceof TsmosaicError);
-    assert.match(error.message, /the mosaic would be 400x300 px \(0\.1 megapixels\), more than --max-pixels 50000: use --tiles-across 25 or fewer, or write deep zoom tiles \(-o <name>\.dzi or --deepzoom <dir>\), which have no size limit$/);
+    assert.match(
+      error.message,
+      /the mosaic would be 400x300 px \(0\.1 megapixels\), more than --max-pixels 50000: use --tiles-across 25 or fewer, or write deep zoom tiles \(-o <name>\.dzi or --deepzoom <dir>\), which have no size limit$/,
+    );
     return true;
   });
   // 25 columns of 10 px = 250x190 = 47,500 px: the suggestion really fits.
@@ -127,12 +146,18 @@ test('clear errors for a missing, foreign or outdated index and a bad target', a
   await assert.rejects(buildMosaic(path.join(root, 'no-index'), target, { out }), /index folder not found: .*no-index/);
   const foreign = path.join(root, 'foreign');
   await mkdir(foreign);
-  await assert.rejects(buildMosaic(foreign, target, { out }), /is not a tsmosaic index \(no manifest\.json\); run process-collection first/);
+  await assert.rejects(
+    buildMosaic(foreign, target, { out }),
+    /is not a tsmosaic index \(no manifest\.json\); run process-collection first/,
+  );
   const old = path.join(root, 'old-index');
   await mkdir(old);
   const manifest = JSON.parse(await readFile(path.join(index, 'manifest.json'), 'utf8')) as { version: number };
   await writeFile(path.join(old, 'manifest.json'), JSON.stringify({ ...manifest, version: 0 }));
-  await assert.rejects(buildMosaic(old, target, { out }), new RegExp(`index format version 0, this tsmosaic reads version ${INDEX_FORMAT_VERSION}: run process-collection again`));
+  await assert.rejects(
+    buildMosaic(old, target, { out }),
+    new RegExp(`index format version 0, this tsmosaic reads version ${INDEX_FORMAT_VERSION}: run process-collection again`),
+  );
   await writeFile(path.join(old, 'manifest.json'), JSON.stringify({ ...manifest }));
   await assert.rejects(buildMosaic(old, target, { out }), /is damaged: cannot read tiles\.rgb/);
   await assert.rejects(buildMosaic(index, path.join(root, 'missing.png'), { out }), /target image not found: .*missing\.png/);
@@ -144,7 +169,11 @@ test('clear errors for a missing, foreign or outdated index and a bad target', a
 
 test('a target that cannot be decoded is named, whether this thread or the cell worker decodes it, and no output is left', async () => {
   // A whole header, half the pixels: read as an image, but not decoded.
-  const whole = await sharp({ create: { width: 40, height: 30, channels: 3, background: '#808080', noise: { type: 'gaussian', mean: 128, sigma: 40 } } }).png().toBuffer();
+  const whole = await sharp({
+    create: { width: 40, height: 30, channels: 3, background: '#808080', noise: { type: 'gaussian', mean: 128, sigma: 40 } },
+  })
+    .png()
+    .toBuffer();
   const target = path.join(root, 'cut-target.png');
   await writeFile(target, whole.subarray(0, Math.floor(whole.length / 2)));
   // 4 x 3 cells on this thread; 160 x 120 (over 16,384) by the worker.
@@ -164,7 +193,10 @@ test('a damaged HNSW index is named, whether this thread or the cell worker read
   // 4 x 3 cells on this thread; 160 x 120 (over 16,384) by the worker.
   for (const tilesAcross of [4, 160]) {
     const out = path.join(root, `damaged-${tilesAcross}.png`);
-    await assert.rejects(buildMosaic(damaged, target, { out, tilesAcross, tileSize: 1 }), /damaged-hnsw is damaged: cannot read its HNSW index/);
+    await assert.rejects(
+      buildMosaic(damaged, target, { out, tilesAcross, tileSize: 1 }),
+      /damaged-hnsw is damaged: cannot read its HNSW index/,
+    );
     assert.ok(!(await readdir(root)).some((name) => name.includes(`damaged-${tilesAcross}.png`)));
   }
 });

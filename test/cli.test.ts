@@ -12,7 +12,12 @@ import { PALETTE, paletteCollection } from './fixtures.js';
 const root = await tempDir();
 const collection = await paletteCollection(root, { withBadFiles: true });
 const target = path.join(root, 'dolphin.png');
-await rawImage(target, Uint8Array.from({ length: 12 * 8 * 3 }, (_, i) => PALETTE[Math.floor(i / 3) % PALETTE.length]![i % 3]!), 12, 8);
+await rawImage(
+  target,
+  Uint8Array.from({ length: 12 * 8 * 3 }, (_, i) => PALETTE[Math.floor(i / 3) % PALETTE.length]![i % 3]!),
+  12,
+  8,
+);
 
 /** stderr must never carry a stack trace. */
 function assertNoStack(stderr: string): void {
@@ -24,9 +29,18 @@ test('process-collection prints the index path on stdout and warnings on stderr'
   assert.equal(code, 0, stderr);
   assert.equal(stdout, `${path.join(root, 'index')}\n`);
   const warnings = stderr.trim().split('\n');
-  assert.ok(warnings.some((line) => /^tsmosaic: warning: skipped ".*empty\.jpg": empty file$/.test(line)), stderr);
-  assert.ok(warnings.some((line) => /^tsmosaic: warning: skipped ".*notes\.jpg": /.test(line)), stderr);
-  assert.ok(warnings.some((line) => /8 tiles indexed, 2 files skipped/.test(line)), stderr);
+  assert.ok(
+    warnings.some((line) => /^tsmosaic: warning: skipped ".*empty\.jpg": empty file$/.test(line)),
+    stderr,
+  );
+  assert.ok(
+    warnings.some((line) => /^tsmosaic: warning: skipped ".*notes\.jpg": /.test(line)),
+    stderr,
+  );
+  assert.ok(
+    warnings.some((line) => /8 tiles indexed, 2 files skipped/.test(line)),
+    stderr,
+  );
 });
 
 test('process-collection --json prints one JSON object; --quiet silences stderr', async () => {
@@ -62,7 +76,18 @@ test('build --json reports the grid and the distinct tiles used', async () => {
   const summary = JSON.parse(stdout) as Record<string, unknown>;
   assert.deepEqual(
     { ...summary, seconds: 0, timings: 0, deltaE: 0 },
-    { output: out, width: 30, height: 20, columns: 6, rows: 4, distinctTiles: summary.distinctTiles, maxUses: summary.maxUses, deltaE: 0, seconds: 0, timings: 0 },
+    {
+      output: out,
+      width: 30,
+      height: 20,
+      columns: 6,
+      rows: 4,
+      distinctTiles: summary.distinctTiles,
+      maxUses: summary.maxUses,
+      deltaE: 0,
+      seconds: 0,
+      timings: 0,
+    },
   );
   assert.ok(typeof summary.distinctTiles === 'number' && summary.distinctTiles >= 2 && summary.distinctTiles <= PALETTE.length);
   assert.ok(typeof summary.maxUses === 'number' && summary.maxUses >= 1);
@@ -76,9 +101,15 @@ test('job failures exit 1 with one line on stderr', async () => {
   const cases: [string[], RegExp][] = [
     [['process-collection', path.join(root, 'missing')], /^tsmosaic: collection folder not found: .*missing\n$/],
     [['build', path.join(root, 'no-index'), target], /^tsmosaic: index folder not found: .*no-index\n$/],
-    [['build', collection, target], /^tsmosaic: .*collection is not a tsmosaic index \(no manifest\.json\); run process-collection first\n$/],
+    [
+      ['build', collection, target],
+      /^tsmosaic: .*collection is not a tsmosaic index \(no manifest\.json\); run process-collection first\n$/,
+    ],
     [['build', path.join(root, 'index'), path.join(root, 'nope.png')], /^tsmosaic: target image not found: .*nope\.png\n$/],
-    [['build', path.join(root, 'index'), target, '--max-pixels', '20000'], /^tsmosaic: the mosaic would be 240x160 px \(0\.0 megapixels\), more than --max-pixels 20000: use --tiles-across \d+ or fewer, or write deep zoom tiles \(-o <name>\.dzi or --deepzoom <dir>\), which have no size limit\n$/],
+    [
+      ['build', path.join(root, 'index'), target, '--max-pixels', '20000'],
+      /^tsmosaic: the mosaic would be 240x160 px \(0\.0 megapixels\), more than --max-pixels 20000: use --tiles-across \d+ or fewer, or write deep zoom tiles \(-o <name>\.dzi or --deepzoom <dir>\), which have no size limit\n$/,
+    ],
   ];
   await runCli(['process-collection', collection, '-q']);
   for (const [args, expected] of cases) {
@@ -125,7 +156,8 @@ test('--help and --version exit 0 on stdout', async () => {
     assert.match(stdout, /^Usage: tsmosaic/);
   }
   const help = await runCli(['build', '--help']);
-  for (const option of ['--out', '--tiles-across', '--tile-size', '--max-pixels', '--json', '--quiet']) assert.match(help.stdout, new RegExp(option));
+  for (const option of ['--out', '--tiles-across', '--tile-size', '--max-pixels', '--json', '--quiet'])
+    assert.match(help.stdout, new RegExp(option));
   const { code, stdout } = await runCli(['--version']);
   assert.equal(code, 0);
   assert.match(stdout, /^\d+\.\d+\.\d+\n$/);
@@ -150,7 +182,10 @@ test('a corrupt collection file does not stop the run; a wholly bad collection e
   assert.ok(!(await readdir(root)).includes('bad-index'));
 });
 
-for (const [signal, exitCode] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+for (const [signal, exitCode] of [
+  ['SIGINT', 130],
+  ['SIGTERM', 143],
+] as const) {
   test(`${signal} stops process-collection with exit ${exitCode}, keeping the previous index and the work done for the next run`, async () => {
     const big = path.join(root, `big-collection-${signal}`);
     await mkdir(big);
@@ -170,7 +205,13 @@ for (const [signal, exitCode] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
     // Interrupt once the run has written tiles into its temporary folder, i.e. mid-way through the work.
     const started = async (): Promise<boolean> => {
       const temporary = (await readdir(path.dirname(out))).find((name) => name.startsWith('.index.tmp-'));
-      return temporary !== undefined && (await stat(path.join(path.dirname(out), temporary, 'tiles.rgb')).then((info) => info.size > 0, () => false));
+      return (
+        temporary !== undefined &&
+        (await stat(path.join(path.dirname(out), temporary, 'tiles.rgb')).then(
+          (info) => info.size > 0,
+          () => false,
+        ))
+      );
     };
     while (!(await started())) await delay(5);
     child.kill(signal);
@@ -210,7 +251,9 @@ test('SIGINT during a large build exits 130 and leaves no output and no temporar
   const folder = path.join(root, 'sigint-build');
   await mkdir(folder);
   // 1000 x 667 tiles of 20 px: 800 MB of raw pixels, streamed through a temporary file.
-  const child = spawn(process.execPath, [BIN, 'build', index, target, '--tiles-across', '1000', '-o', path.join(folder, 'm.png')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [BIN, 'build', index, target, '--tiles-across', '1000', '-o', path.join(folder, 'm.png')], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   while (!(await readdir(folder)).some((name) => name.startsWith('.m.png.tmp-'))) await delay(5);

@@ -44,7 +44,10 @@ const SHARMA_PAIRS: [number, number, number, number, number, number, number][] =
 
 test('CIEDE2000 matches all 34 published test pairs of Sharma, Wu and Dalal, in both orders', () => {
   SHARMA_PAIRS.forEach(([l1, a1, b1, l2, a2, b2, expected], i) => {
-    assert.ok(Math.abs(ciede2000(l1, a1, b1, l2, a2, b2) - expected) < 5e-5, `pair ${i + 1}: ${ciede2000(l1, a1, b1, l2, a2, b2)} vs ${expected}`);
+    assert.ok(
+      Math.abs(ciede2000(l1, a1, b1, l2, a2, b2) - expected) < 5e-5,
+      `pair ${i + 1}: ${ciede2000(l1, a1, b1, l2, a2, b2)} vs ${expected}`,
+    );
     assert.ok(Math.abs(ciede2000(l2, a2, b2, l1, a1, b1) - expected) < 5e-5, `pair ${i + 1} reversed`);
   });
   assert.equal(ciede2000(50, 10, -10, 50, 10, -10), 0);

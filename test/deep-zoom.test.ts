@@ -71,13 +71,20 @@ test('writes every tile of every level, mip-mapped and halved levels showing the
   assert.equal(progress.at(-1), 1);
   assert.deepEqual((await readdir(folder)).sort(), ['bee.dzi', 'bee_files', 'index.html', 'openseadragon']);
   assert.equal(await readFile(file, 'utf8'), dziDescriptor(layout));
-  assert.deepEqual((await readdir(path.join(folder, 'bee_files'))).sort((a, b) => Number(a) - Number(b)), layout.levels.map((level) => String(level.level)));
+  assert.deepEqual(
+    (await readdir(path.join(folder, 'bee_files'))).sort((a, b) => Number(a) - Number(b)),
+    layout.levels.map((level) => String(level.level)),
+  );
 
   const full = renderRegion(mosaic, store, { left: 0, top: 0, width: 1200, height: 840 });
   for (const level of layout.levels) {
     const files = await readdir(path.join(folder, 'bee_files', String(level.level)));
     assert.equal(files.length, level.columns * level.rows, `level ${level.level}`);
-    for (const [column, row] of [[0, 0], [level.columns - 1, level.rows - 1], [Math.floor(level.columns / 2), Math.floor(level.rows / 2)]] as const) {
+    for (const [column, row] of [
+      [0, 0],
+      [level.columns - 1, level.rows - 1],
+      [Math.floor(level.columns / 2), Math.floor(level.rows / 2)],
+    ] as const) {
       const region = tileRegion(layout, level, column, row);
       const tile = path.join(folder, 'bee_files', String(level.level), `${column}_${row}.jpg`);
       const { data, info } = await sharp(tile).raw().toBuffer({ resolveWithObject: true });
@@ -121,9 +128,15 @@ test('writing again replaces the pyramid; foreign files are never replaced', asy
   const foreign = path.join(root, 'foreign');
   await mkdir(foreign);
   await writeFile(path.join(foreign, 'index.html'), '<p>my home page</p>');
-  await assert.rejects(writeMosaic(plan(10, 7, store.count), store, path.join(foreign, 'm.dzi'), 'dzi'), /index\.html exists and was not written by tsmosaic/);
+  await assert.rejects(
+    writeMosaic(plan(10, 7, store.count), store, path.join(foreign, 'm.dzi'), 'dzi'),
+    /index\.html exists and was not written by tsmosaic/,
+  );
   await mkdir(path.join(foreign, 'n_files'));
-  await assert.rejects(writeMosaic(plan(10, 7, store.count), store, path.join(foreign, 'n.dzi'), 'dzi'), /n_files exists and is not the tile folder of n\.dzi/);
+  await assert.rejects(
+    writeMosaic(plan(10, 7, store.count), store, path.join(foreign, 'n.dzi'), 'dzi'),
+    /n_files exists and is not the tile folder of n\.dzi/,
+  );
   assert.deepEqual((await readdir(foreign)).sort(), ['index.html', 'n_files']);
 });
 
@@ -142,4 +155,3 @@ test('an aborted pyramid leaves nothing behind', async () => {
   await assert.rejects(writing, (error) => error === reason);
   assert.deepEqual(await readdir(folder), []);
 });
-

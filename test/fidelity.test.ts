@@ -6,7 +6,7 @@ import type { MosaicPlan } from '../src/render/render-region.js';
 /** Deterministic pseudo-random numbers in [0, 1). */
 function random(seed: number): () => number {
   let state = seed;
-  return () => ((state = (state * 1103515245 + 12345) % 2147483648) / 2147483648);
+  return () => (state = (state * 1103515245 + 12345) % 2147483648) / 2147483648;
 }
 
 const subs = STRUCTURE_GRID * STRUCTURE_GRID;
@@ -32,11 +32,43 @@ test('measureFidelity band by band gives what it gives over the whole grid at on
   const whole = await measureFidelity(plan, targetRows, tileStructure, Infinity);
   assert.deepEqual(asked, [[0, 5]]);
   assert.ok(whole.cell > 5 && whole.structure > whole.cell, JSON.stringify(whole));
-  for (const [bandCells, bands] of [[7, [[0, 1], [1, 1], [2, 1], [3, 1], [4, 1]]], [15, [[0, 2], [2, 2], [4, 1]]], [1, [[0, 1], [1, 1], [2, 1], [3, 1], [4, 1]]]] as const) {
+  for (const [bandCells, bands] of [
+    [
+      7,
+      [
+        [0, 1],
+        [1, 1],
+        [2, 1],
+        [3, 1],
+        [4, 1],
+      ],
+    ],
+    [
+      15,
+      [
+        [0, 2],
+        [2, 2],
+        [4, 1],
+      ],
+    ],
+    [
+      1,
+      [
+        [0, 1],
+        [1, 1],
+        [2, 1],
+        [3, 1],
+        [4, 1],
+      ],
+    ],
+  ] as const) {
     asked.length = 0;
     const banded = await measureFidelity(plan, targetRows, tileStructure, bandCells);
     assert.deepEqual(asked, bands);
-    assert.ok(Math.abs(banded.cell - whole.cell) < 1e-9 && Math.abs(banded.structure - whole.structure) < 1e-9, `${bandCells} cells a band: ${JSON.stringify(banded)} against ${JSON.stringify(whole)}`);
+    assert.ok(
+      Math.abs(banded.cell - whole.cell) < 1e-9 && Math.abs(banded.structure - whole.structure) < 1e-9,
+      `${bandCells} cells a band: ${JSON.stringify(banded)} against ${JSON.stringify(whole)}`,
+    );
   }
 });
 
@@ -48,6 +80,12 @@ test('measureFidelity is the mean CIEDE2000 of the cells and of the sub-squares'
   // The target's structure grid is row-major over the whole 8 x 4 grid of sub-squares: every sub-square grey.
   const target = new Float32Array(2 * subs * 3).fill(128);
   const fidelity = await measureFidelity(plan, () => target, tileStructure);
-  const expected = (meanDifferenceOfGrids(Float32Array.from([128, 128, 128]), Float32Array.from([200, 30, 30])) + meanDifferenceOfGrids(Float32Array.from([128, 128, 128]), Float32Array.from([30, 30, 200]))) / 2;
-  assert.ok(Math.abs(fidelity.cell - expected) < 1e-4 && Math.abs(fidelity.structure - expected) < 1e-4, `${JSON.stringify(fidelity)} against ${expected}`);
+  const expected =
+    (meanDifferenceOfGrids(Float32Array.from([128, 128, 128]), Float32Array.from([200, 30, 30])) +
+      meanDifferenceOfGrids(Float32Array.from([128, 128, 128]), Float32Array.from([30, 30, 200]))) /
+    2;
+  assert.ok(
+    Math.abs(fidelity.cell - expected) < 1e-4 && Math.abs(fidelity.structure - expected) < 1e-4,
+    `${JSON.stringify(fidelity)} against ${expected}`,
+  );
 });

@@ -32,7 +32,7 @@ test('in a large file, the head, the tail and the sampled blocks count, and so d
   const reference = await fingerprintOf('large.bin', large);
   const middle = size - 2 * 65536 - 4096;
   // Offsets inside: the first 64 KiB (EXIF), the last 64 KiB, the first and a later sampled block.
-  for (const offset of [100, size - 10, 65536 + 10, 65536 + Math.floor(middle * 5 / 13) + 100]) {
+  for (const offset of [100, size - 10, 65536 + 10, 65536 + Math.floor((middle * 5) / 13) + 100]) {
     const changed = Buffer.from(large);
     changed[offset]! ^= 0xff;
     assert.notEqual(await fingerprintOf(`changed-${offset}.bin`, changed), reference, `byte ${offset}`);

@@ -59,7 +59,10 @@ test('new and changed files are decoded, touched ones reused, deleted ones dropp
   const loaded = await loadIndex(out);
   const changed = manifest.tiles.findIndex(({ source }) => source === 'c0.jpg');
   const pixel = loaded.tiles.tile(changed);
-  assert.ok(colourDistance([pixel[0]!, pixel[1]!, pixel[2]!], [10, 120, 250]) <= 4, `the changed file's new colour: ${pixel.subarray(0, 3).join(',')}`);
+  assert.ok(
+    colourDistance([pixel[0]!, pixel[1]!, pixel[2]!], [10, 120, 250]) <= 4,
+    `the changed file's new colour: ${pixel.subarray(0, 3).join(',')}`,
+  );
 });
 
 test('a file rewritten with the same size and a new mtime is decoded again (its fingerprint differs)', async () => {
@@ -67,7 +70,10 @@ test('a file rewritten with the same size and a new mtime is decoded again (its 
   const collection = await paletteCollection(root);
   const out = path.join(root, 'index');
   const file = path.join(collection, 'same-size.png');
-  const png = (r: number, g: number, b: number): Promise<Buffer> => sharp({ create: { width: 30, height: 30, channels: 3, background: { r, g, b } } }).png().toBuffer();
+  const png = (r: number, g: number, b: number): Promise<Buffer> =>
+    sharp({ create: { width: 30, height: 30, channels: 3, background: { r, g, b } } })
+      .png()
+      .toBuffer();
   const [before, after] = [await png(10, 20, 30), await png(200, 100, 50)];
   assert.equal(before.length, after.length, 'fixture: both files have the same size');
   await writeFile(file, before);

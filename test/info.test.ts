@@ -18,20 +18,23 @@ test('info tells tiles, tile size, features, sources, size on disk and format ve
   assert.equal(json.code, 0, json.stderr);
   assert.equal(json.stderr, '');
   const info = JSON.parse(json.stdout) as Record<string, unknown>;
-  assert.deepEqual({ ...info, createdAt: undefined }, {
-    index,
-    format: 'tsmosaic-index',
-    version: 3,
-    createdAt: undefined,
-    tiles: PALETTE.length,
-    tileSize: 9,
-    fit: 'stretch',
-    crops: 5,
-    features: { kind: 'srgb-grid', grid: 4, dimensions: 48 },
-    ann: { shards: 1, shardTiles: ONE_SHARD_TILES },
-    sources: [{ folder: collection, tiles: PALETTE.length }],
-    bytes,
-  });
+  assert.deepEqual(
+    { ...info, createdAt: undefined },
+    {
+      index,
+      format: 'tsmosaic-index',
+      version: 3,
+      createdAt: undefined,
+      tiles: PALETTE.length,
+      tileSize: 9,
+      fit: 'stretch',
+      crops: 5,
+      features: { kind: 'srgb-grid', grid: 4, dimensions: 48 },
+      ann: { shards: 1, shardTiles: ONE_SHARD_TILES },
+      sources: [{ folder: collection, tiles: PALETTE.length }],
+      bytes,
+    },
+  );
   assert.ok(!Number.isNaN(Date.parse(info.createdAt as string)));
 
   const text = await runCli(['info', index]);

@@ -52,7 +52,6 @@ function sampleRegions(width: number, height: number, seed: number): Region[] {
   return regions;
 }
 
-
 test('the libvips header is the one libvips writes', async () => {
   const file = path.join(root, 'reference.v');
   await sharp({ create: { width: 5, height: 3, channels: 3, background: { r: 1, g: 2, b: 3 } } }).toFile(file);
@@ -75,7 +74,11 @@ for (const format of ['png', 'tiff'] as const) {
     const stages = new Map<string, number>();
     await writeMosaic(plan, store, file, format, { onProgress: (stage, done, total) => stages.set(stage, done / total) });
     // PNG renders and encodes band by band in one step.
-    assert.deepEqual(Object.fromEntries(stages), format === 'png' ? { encode: 1 } : { render: 1, encode: 1 }, 'progress ends at 100 % for every step');
+    assert.deepEqual(
+      Object.fromEntries(stages),
+      format === 'png' ? { encode: 1 } : { render: 1, encode: 1 },
+      'progress ends at 100 % for every step',
+    );
     assert.deepEqual(await readdir(folder), [path.basename(file)], 'the temporary files are gone');
 
     const { data, info } = await sharp(file, { limitInputPixels: false }).raw().toBuffer({ resolveWithObject: true });
@@ -155,18 +158,29 @@ test('tile rows copied as 32-bit words (tiles of 4n px) or bytes, mirrored or no
       return store.pixels[plan.tiles[cell]! * store.tileBytes + ((y % tileSize) * tileSize + tileX) * 3 + c]!;
     };
     // Whole rows (aligned), and regions starting and ending inside tiles (unaligned pieces).
-    for (const region of [{ left: 0, top: 0, width, height }, { left: 1, top: 3, width: width - 3, height: height - 5 }, { left: tileSize, top: 1, width: 2 * tileSize, height: 2 }]) {
+    for (const region of [
+      { left: 0, top: 0, width, height },
+      { left: 1, top: 3, width: width - 3, height: height - 5 },
+      { left: tileSize, top: 1, width: 2 * tileSize, height: 2 },
+    ]) {
       const expected = Buffer.alloc(region.width * region.height * 3);
       for (let y = 0; y < region.height; y++) {
-        for (let x = 0; x < region.width; x++) for (let c = 0; c < 3; c++) expected[(y * region.width + x) * 3 + c] = pixelAt(region.left + x, region.top + y, c);
+        for (let x = 0; x < region.width; x++)
+          for (let c = 0; c < 3; c++) expected[(y * region.width + x) * 3 + c] = pixelAt(region.left + x, region.top + y, c);
       }
       assert.ok(renderRegion(plan, store, region).equals(expected), `tile size ${tileSize}, region ${JSON.stringify(region)}`);
       // Into a canvas at an odd byte offset: every row by Buffer.copy.
       const odd = Buffer.alloc(expected.length + 1).subarray(1);
-      assert.ok(renderRegion(plan, store, region, odd).equals(expected), `odd canvas, tile size ${tileSize}, region ${JSON.stringify(region)}`);
+      assert.ok(
+        renderRegion(plan, store, region, odd).equals(expected),
+        `odd canvas, tile size ${tileSize}, region ${JSON.stringify(region)}`,
+      );
       // Into a canvas in the tiles' own memory: rows by copyWithin.
       const arena = new RenderArena(store, expected.length, 1);
-      assert.ok(renderRegion(plan, arena.store, region, arena.canvases[0]).equals(expected), `arena, tile size ${tileSize}, region ${JSON.stringify(region)}`);
+      assert.ok(
+        renderRegion(plan, arena.store, region, arena.canvases[0]).equals(expected),
+        `arena, tile size ${tileSize}, region ${JSON.stringify(region)}`,
+      );
     }
   }
 });

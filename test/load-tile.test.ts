@@ -24,16 +24,41 @@ test('a solid JPEG becomes a tile of its colour', async () => {
   const { pixels, size } = await loadTile(file, 20, 'crop');
   assert.equal(pixels.length, 20 * 20 * 3);
   assert.ok(size > 0);
-  assert.ok(colourDistance(meanOf(pixels, Math.sqrt(pixels.length / 3), 0, 0, Math.sqrt(pixels.length / 3), Math.sqrt(pixels.length / 3)), [200, 40, 90]) <= 3, `mean ${meanOf(pixels, Math.sqrt(pixels.length / 3), 0, 0, Math.sqrt(pixels.length / 3), Math.sqrt(pixels.length / 3))}`);
+  assert.ok(
+    colourDistance(
+      meanOf(pixels, Math.sqrt(pixels.length / 3), 0, 0, Math.sqrt(pixels.length / 3), Math.sqrt(pixels.length / 3)),
+      [200, 40, 90],
+    ) <= 3,
+    `mean ${meanOf(pixels, Math.sqrt(pixels.length / 3), 0, 0, Math.sqrt(pixels.length / 3), Math.sqrt(pixels.length / 3))}`,
+  );
 });
 
 test('grayscale, 16-bit, CMYK and palette images become 8-bit sRGB tiles', async () => {
   const base = sharp({ create: { width: 40, height: 30, channels: 3, background: { r: 30, g: 140, b: 220 } } });
   const files = {
-    gray: await base.clone().toColourspace('b-w').png().toFile(path.join(dir, 'gray.png')).then(() => path.join(dir, 'gray.png')),
-    rgb16: await base.clone().toColourspace('rgb16').png().toFile(path.join(dir, 'rgb16.png')).then(() => path.join(dir, 'rgb16.png')),
-    cmyk: await base.clone().toColourspace('cmyk').jpeg().toFile(path.join(dir, 'cmyk.jpg')).then(() => path.join(dir, 'cmyk.jpg')),
-    palette: await base.clone().png({ palette: true }).toFile(path.join(dir, 'palette.png')).then(() => path.join(dir, 'palette.png')),
+    gray: await base
+      .clone()
+      .toColourspace('b-w')
+      .png()
+      .toFile(path.join(dir, 'gray.png'))
+      .then(() => path.join(dir, 'gray.png')),
+    rgb16: await base
+      .clone()
+      .toColourspace('rgb16')
+      .png()
+      .toFile(path.join(dir, 'rgb16.png'))
+      .then(() => path.join(dir, 'rgb16.png')),
+    cmyk: await base
+      .clone()
+      .toColourspace('cmyk')
+      .jpeg()
+      .toFile(path.join(dir, 'cmyk.jpg'))
+      .then(() => path.join(dir, 'cmyk.jpg')),
+    palette: await base
+      .clone()
+      .png({ palette: true })
+      .toFile(path.join(dir, 'palette.png'))
+      .then(() => path.join(dir, 'palette.png')),
   };
   const sixteen = await sharp(files.rgb16).metadata();
   assert.equal(sixteen.depth, 'ushort', 'fixture is really 16-bit');
@@ -56,9 +81,14 @@ test('grayscale, 16-bit, CMYK and palette images become 8-bit sRGB tiles', async
 
 test('transparent pixels are flattened onto white', async () => {
   const file = path.join(dir, 'transparent.png');
-  await sharp({ create: { width: 24, height: 24, channels: 4, background: { r: 255, g: 0, b: 0, alpha: 0 } } }).png().toFile(file);
+  await sharp({ create: { width: 24, height: 24, channels: 4, background: { r: 255, g: 0, b: 0, alpha: 0 } } })
+    .png()
+    .toFile(file);
   const { pixels } = await loadTile(file, 8, 'crop');
-  assert.deepEqual(meanOf(pixels, Math.sqrt(pixels.length / 3), 0, 0, Math.sqrt(pixels.length / 3), Math.sqrt(pixels.length / 3)), [255, 255, 255]);
+  assert.deepEqual(
+    meanOf(pixels, Math.sqrt(pixels.length / 3), 0, 0, Math.sqrt(pixels.length / 3), Math.sqrt(pixels.length / 3)),
+    [255, 255, 255],
+  );
 });
 
 test('crop keeps the centre square, stretch squashes the whole picture', async () => {
@@ -72,7 +102,10 @@ test('crop keeps the centre square, stretch squashes the whole picture', async (
   const file = await rawImage(path.join(dir, 'thirds.png'), pixels, width, height);
   const cropped = await loadTile(file, 12, 'crop');
   // The resampling kernel may tint the outermost columns; the body of the tile is green.
-  assert.ok(colourDistance(meanOf(cropped.pixels, 12, 2, 0, 8, 12), [0, 255, 0]) <= 4, `crop is green: ${meanOf(cropped.pixels, 12, 2, 0, 8, 12)}`);
+  assert.ok(
+    colourDistance(meanOf(cropped.pixels, 12, 2, 0, 8, 12), [0, 255, 0]) <= 4,
+    `crop is green: ${meanOf(cropped.pixels, 12, 2, 0, 8, 12)}`,
+  );
   const stretched = await loadTile(file, 12, 'stretch');
   assert.ok(colourDistance(meanOf(stretched.pixels, 12, 0, 0, 3, 12), [255, 0, 0]) <= 2, 'stretch keeps red on the left');
   assert.ok(colourDistance(meanOf(stretched.pixels, 12, 9, 0, 3, 12), [0, 0, 255]) <= 2, 'stretch keeps blue on the right');
@@ -80,10 +113,21 @@ test('crop keeps the centre square, stretch squashes the whole picture', async (
 
 test('five crops: the centre square, then squares of 0.7 of the short side in the four corners', async () => {
   assert.deepEqual(cropWindows(60, 40, 1), [[10, 0, 40]]);
-  assert.deepEqual(cropWindows(60, 40, 5), [[10, 0, 40], [0, 0, 28], [32, 0, 28], [0, 12, 28], [32, 12, 28]]);
+  assert.deepEqual(cropWindows(60, 40, 5), [
+    [10, 0, 40],
+    [0, 0, 28],
+    [32, 0, 28],
+    [0, 12, 28],
+    [32, 12, 28],
+  ]);
   // A picture in four coloured quadrants: each corner crop is mostly its own quadrant's colour,
   // the centre square an even mix.
-  const quadrants = [[255, 0, 0], [0, 255, 0], [0, 0, 255], [255, 255, 0]];
+  const quadrants = [
+    [255, 0, 0],
+    [0, 255, 0],
+    [0, 0, 255],
+    [255, 255, 0],
+  ];
   const pixels = new Uint8Array(40 * 40 * 3);
   for (let y = 0; y < 40; y++) for (let x = 0; x < 40; x++) pixels.set(quadrants[(y < 20 ? 0 : 2) + (x < 20 ? 0 : 1)]!, (y * 40 + x) * 3);
   const file = await rawImage(path.join(dir, 'quadrants.png'), pixels, 40, 40);
@@ -96,7 +140,10 @@ test('five crops: the centre square, then squares of 0.7 of the short side in th
     // The corner of the crop that is the picture's corner has the quadrant's colour.
     const x = quadrant % 2 === 0 ? 0 : 6;
     const y = quadrant < 2 ? 0 : 6;
-    assert.ok(colourDistance(meanOf(crop, 10, x, y, 4, 4), colour) <= 4, `crop ${quadrant + 1}: ${meanOf(crop, 10, x, y, 4, 4)} vs ${colour}`);
+    assert.ok(
+      colourDistance(meanOf(crop, 10, x, y, 4, 4), colour) <= 4,
+      `crop ${quadrant + 1}: ${meanOf(crop, 10, x, y, 4, 4)} vs ${colour}`,
+    );
   });
 });
 
@@ -145,7 +192,9 @@ test('files over 1 MB are read whole within the shared budget, else decoded from
   const random = seededRandom(5);
   const noise = Buffer.from(new Uint8Array(800 * 800 * 3).map(() => Math.floor(random() * 256)));
   const file = path.join(dir, 'noise.png');
-  await sharp(noise, { raw: { width: 800, height: 800, channels: 3 } }).png({ compressionLevel: 0 }).toFile(file);
+  await sharp(noise, { raw: { width: 800, height: 800, channels: 3 } })
+    .png({ compressionLevel: 0 })
+    .toFile(file);
   /** A budget that remembers the most bytes held at once. */
   class WatchedBudget extends ReadBudget {
     peak = 0;
@@ -157,10 +206,16 @@ test('files over 1 MB are read whole within the shared budget, else decoded from
     }
   }
   const loads: Record<string, Awaited<ReturnType<typeof loadTile>>> = {};
-  for (const [name, limit] of [['whole', 64 * 1024 * 1024], ['from disk', 1]] as const) {
+  for (const [name, limit] of [
+    ['whole', 64 * 1024 * 1024],
+    ['from disk', 1],
+  ] as const) {
     const budget = new WatchedBudget(limit);
     // Two loads at once share the budget; each gives its bytes back when done.
-    const [first, second] = await Promise.all([loadTile(file, 8, 'crop', 5, new ReadBuffer(budget)), loadTile(file, 8, 'crop', 5, new ReadBuffer(budget))]);
+    const [first, second] = await Promise.all([
+      loadTile(file, 8, 'crop', 5, new ReadBuffer(budget)),
+      loadTile(file, 8, 'crop', 5, new ReadBuffer(budget)),
+    ]);
     assert.equal(budget.held, 0, `${name}: nothing held after the loads`);
     assert.equal(budget.peak > 0, name === 'whole', `${name}: ${budget.peak} bytes held at most`);
     assert.ok(first.pixels.equals(second.pixels));
@@ -187,10 +242,15 @@ test('an image over the pixel limit is refused from its header', async () => {
 test('a thin strip (4000x2, decoded without enlargement) and a picture under the decode size both become full tiles of their colour', async () => {
   // 4000x2: enlarged to a short side of 2 x 20 px it would be 80,000 px long.
   const strip = path.join(dir, 'strip.png');
-  await sharp(Buffer.alloc(4000 * 2 * 3, 200), { raw: { width: 4000, height: 2, channels: 3 } }).png().toFile(strip);
+  await sharp(Buffer.alloc(4000 * 2 * 3, 200), { raw: { width: 4000, height: 2, channels: 3 } })
+    .png()
+    .toFile(strip);
   const { pixels } = await loadTile(strip, 20, 'crop', 5);
   assert.equal(pixels.length, 5 * 20 * 20 * 3);
-  assert.ok(pixels.every((value) => Math.abs(value - 200) <= 1), 'every crop is the strip colour');
+  assert.ok(
+    pixels.every((value) => Math.abs(value - 200) <= 1),
+    'every crop is the strip colour',
+  );
   // 12x12, under twice the tile size: still a full tile of its colour.
   const small = await solidImage(path.join(dir, 'small.png'), [30, 160, 90], 12, 12);
   const { pixels: tile } = await loadTile(small, 20, 'crop');

@@ -20,7 +20,12 @@ async function colourfulCollection(name: string, count: number): Promise<string>
   await mkdir(folder, { recursive: true });
   await Promise.all(
     Array.from({ length: count }, (_, i) =>
-      solidImage(path.join(folder, `t${String(i).padStart(3, '0')}.png`), [(i * 53) % 256, (i * 97 + 40) % 256, (i * 31 + 90) % 256], 16, 16),
+      solidImage(
+        path.join(folder, `t${String(i).padStart(3, '0')}.png`),
+        [(i * 53) % 256, (i * 97 + 40) % 256, (i * 31 + 90) % 256],
+        16,
+        16,
+      ),
     ),
   );
   return (await processCollection(folder, { out: path.join(root, `${name}-index`), tileSize: 8 })).index;
@@ -56,7 +61,13 @@ test('the plan lists every cell row-major with its tile and source', async () =>
 });
 
 test('--min-distance: no tile repeats within that many cells; by default not even diagonally', async () => {
-  for (const [minDistance, options] of [[1.5, {}], [1, { minDistance: 1 }], [2, { minDistance: 2 }], [2.5, { minDistance: 2.5 }], [3, { minDistance: 3 }]] as const) {
+  for (const [minDistance, options] of [
+    [1.5, {}],
+    [1, { minDistance: 1 }],
+    [2, { minDistance: 2 }],
+    [2.5, { minDistance: 2.5 }],
+    [3, { minDistance: 3 }],
+  ] as const) {
     const plan = await buildPlan(index, target, { tilesAcross: 24, ...options });
     const at = (x: number, y: number): number => plan.cells[y * plan.columns + x]!.tile;
     const reach = Math.floor(minDistance);
@@ -76,7 +87,10 @@ test('--min-distance: no tile repeats within that many cells; by default not eve
   }
   // Without the rule the same smooth gradient repeats tiles side by side.
   const free = await buildPlan(index, target, { tilesAcross: 24, minDistance: 0 });
-  assert.ok(free.cells.some((cell, i) => i % free.columns > 0 && free.cells[i - 1]!.tile === cell.tile), 'repeats happen without the rule');
+  assert.ok(
+    free.cells.some((cell, i) => i % free.columns > 0 && free.cells[i - 1]!.tile === cell.tile),
+    'repeats happen without the rule',
+  );
 });
 
 test('--max-uses and --unique cap how often each tile is used', async () => {
@@ -94,7 +108,10 @@ test('--max-uses and --unique cap how often each tile is used', async () => {
     buildMosaic(index, target, { out: path.join(root, 'u.png'), tilesAcross: 12, unique: true }),
     /108 cells with each tile used at most 1 time need at least 108 tiles; the index has 60/,
   );
-  await assert.rejects(buildMosaic(index, target, { out: path.join(root, 'u.png'), tilesAcross: 12, minDistance: 5 }), /--min-distance 5 needs at least 81 different tiles .* the index has 60/);
+  await assert.rejects(
+    buildMosaic(index, target, { out: path.join(root, 'u.png'), tilesAcross: 12, minDistance: 5 }),
+    /--min-distance 5 needs at least 81 different tiles .* the index has 60/,
+  );
 });
 
 test('the same seed gives the same mosaic; another seed another one', async () => {
@@ -143,7 +160,10 @@ test('corner crops: build picks the part of a picture that fits, and the rules c
   const centres = (await processCollection(folder, { out: path.join(root, 'quadrants-index1'), tileSize: 8, crops: 1 })).index;
   const minDistance = 2;
   const plan = await buildPlan(cropped, target, { tilesAcross: 16, minDistance });
-  assert.ok(plan.cells.some(({ crop }) => crop !== 0), 'corner crops are used');
+  assert.ok(
+    plan.cells.some(({ crop }) => crop !== 0),
+    'corner crops are used',
+  );
   for (const { tile, crop, source } of plan.cells) {
     assert.ok(crop !== undefined && crop >= 0 && crop < 5);
     assert.equal(source, `q${String(tile).padStart(2, '0')}.png`, 'tile is the picture');
@@ -152,17 +172,26 @@ test('corner crops: build picks the part of a picture that fits, and the rules c
     const [x, y] = [cell % plan.columns, Math.floor(cell / plan.columns)];
     plan.cells.forEach((other, j) => {
       const [ox, oy] = [j % plan.columns, Math.floor(j / plan.columns)];
-      if (j !== cell && (ox - x) ** 2 + (oy - y) ** 2 <= minDistance ** 2) assert.notEqual(other.tile, plan.cells[cell]!.tile, `two crops of one picture at (${x},${y}) and (${ox},${oy})`);
+      if (j !== cell && (ox - x) ** 2 + (oy - y) ** 2 <= minDistance ** 2)
+        assert.notEqual(other.tile, plan.cells[cell]!.tile, `two crops of one picture at (${x},${y}) and (${ox},${oy})`);
     });
   }
   // pycollage's method, --no-crops and an index of centre squares use crop 0 only.
-  for (const [index, options] of [[cropped, { metric: 'rgb' }], [cropped, { crops: false }], [centres, {}]] as const) {
+  for (const [index, options] of [
+    [cropped, { metric: 'rgb' }],
+    [cropped, { crops: false }],
+    [centres, {}],
+  ] as const) {
     const centrePlan = await buildPlan(index, target, { tilesAcross: 16, minDistance, ...options });
-    assert.ok(centrePlan.cells.every(({ crop }) => (crop ?? 0) === 0), JSON.stringify(options));
+    assert.ok(
+      centrePlan.cells.every(({ crop }) => (crop ?? 0) === 0),
+      JSON.stringify(options),
+    );
   }
   // The corners fit the gradient's colours better than the muddy centres.
   const fidelity = async (index: string, options: BuildMosaicOptions): Promise<number> =>
-    (await buildMosaic(index, target, { out: path.join(root, 'q.png'), tilesAcross: 16, minDistance, measure: true, ...options })).deltaE!.cell;
+    (await buildMosaic(index, target, { out: path.join(root, 'q.png'), tilesAcross: 16, minDistance, measure: true, ...options })).deltaE!
+      .cell;
   const [withCrops, without] = [await fidelity(cropped, {}), await fidelity(cropped, { crops: false })];
   assert.ok(withCrops < without * 0.8, `cell ΔE00 with crops ${withCrops.toFixed(2)}, centres only ${without.toFixed(2)}`);
   assert.equal(await fidelity(centres, {}), without, 'an index of centre squares matches the same');
@@ -202,7 +231,11 @@ test('structure decides the orientation with a 2x2 grid, and cannot with the mea
     });
   };
   assert.deepEqual(await darkSide({ mirror: false }), [...orientations], 'default 2x2 structure picks every orientation right');
-  assert.deepEqual(await darkSide({ method: { metric: 'lab', grid: 4, structureWeight: 0.5, mirror: false } }), [...orientations], 'so does 4x4');
+  assert.deepEqual(
+    await darkSide({ method: { metric: 'lab', grid: 4, structureWeight: 0.5, mirror: false } }),
+    [...orientations],
+    'so does 4x4',
+  );
   const meanOnly = await darkSide({ method: { metric: 'lab', grid: 1, structureWeight: 0, mirror: false } });
   assert.notDeepEqual(meanOnly, [...orientations], 'the mean colour alone cannot tell the halves apart');
 });
@@ -228,10 +261,17 @@ test('--blend 100 gives every cell its target colour while keeping the tile', as
 test('deltaE is zero for a mosaic of the target itself and grows with the difference', async () => {
   const sameIndex = await colourfulCollection('same', 12);
   const file = path.join(root, 'tile-target.png');
-  await sharp(path.join(root, 'same', 't005.png')).resize(4, 3).toFile(file);
+  await sharp(path.join(root, 'same', 't005.png'))
+    .resize(4, 3)
+    .toFile(file);
   const exact = await buildMosaic(sameIndex, file, { out: path.join(root, 'same.png'), minDistance: 0, measure: true });
   assert.ok(exact.deltaE!.cell < 0.5 && exact.deltaE!.structure < 0.5, JSON.stringify(exact.deltaE));
-  const gradient = await buildMosaic(sameIndex, target, { out: path.join(root, 'same2.png'), tilesAcross: 12, minDistance: 0, measure: true });
+  const gradient = await buildMosaic(sameIndex, target, {
+    out: path.join(root, 'same2.png'),
+    tilesAcross: 12,
+    minDistance: 0,
+    measure: true,
+  });
   assert.ok(gradient.deltaE!.cell > 2, JSON.stringify(gradient.deltaE));
 });
 

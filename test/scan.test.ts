@@ -19,7 +19,17 @@ async function touch(folder: string, names: string[]): Promise<void> {
 test('finds every image extension in any letter case, recursively, in code-point order, without hidden entries', async () => {
   const collection = path.join(await tempDir(), 'collection');
   const images = IMAGE_EXTENSIONS.flatMap((extension, i) => [`e${i}.${extension}`, `deep/er/E${i}.${extension.toUpperCase()}`]);
-  await touch(collection, [...images, 'mixed.JpEg', 'notes.txt', 'jpg', 'photo.jpg.txt', '.hidden.jpg', '.hidden/in.png', 'deep/.cache/thumb.jpg', 'deep/.x/y/z.gif']);
+  await touch(collection, [
+    ...images,
+    'mixed.JpEg',
+    'notes.txt',
+    'jpg',
+    'photo.jpg.txt',
+    '.hidden.jpg',
+    '.hidden/in.png',
+    'deep/.cache/thumb.jpg',
+    'deep/.x/y/z.gif',
+  ]);
   const { files, problems } = await scanCollection(collection);
   assert.deepEqual(files, [...images, 'mixed.JpEg'].sort());
   assert.deepEqual(problems, []);
@@ -27,7 +37,23 @@ test('finds every image extension in any letter case, recursively, in code-point
 
 test('names holding glob characters or line breaks are found, in a folder whose own name holds them too', async () => {
   const collection = path.join(await tempDir(), 'my [photos] (2024) {a,b} *?!');
-  const names = ['[1].jpg', '(2).png', '*.gif', '?.webp', '{3,4}.tif', '!5.jpeg', 'a\\(6).png', '@(7).avif', '+(8).heic', 'x|y.heif', '[sub]/**/in.jpg', 'new\nline.png', '\nleading.jpg', 'line\nbreak/in.png', 'line\nbreak/deeper/also\r.png'];
+  const names = [
+    '[1].jpg',
+    '(2).png',
+    '*.gif',
+    '?.webp',
+    '{3,4}.tif',
+    '!5.jpeg',
+    'a\\(6).png',
+    '@(7).avif',
+    '+(8).heic',
+    'x|y.heif',
+    '[sub]/**/in.jpg',
+    'new\nline.png',
+    '\nleading.jpg',
+    'line\nbreak/in.png',
+    'line\nbreak/deeper/also\r.png',
+  ];
   await touch(collection, names);
   const { files, problems } = await scanCollection(collection);
   assert.deepEqual(files, [...names].sort());
@@ -87,7 +113,7 @@ test('excluded folders are not scanned, nor listed when they have an image name'
   assert.deepEqual(await scanCollection(collection, exclude), { files: ['keep.jpg', 'nested/kept.png'], problems: [] });
 });
 
-test('a folder that cannot be listed is a problem with the system\'s reason, not an error', async () => {
+test("a folder that cannot be listed is a problem with the system's reason, not an error", async () => {
   const root = await tempDir();
   await touch(root, ['file.jpg']);
   const notFolder = await scanCollection(path.join(root, 'file.jpg'));
@@ -97,15 +123,22 @@ test('a folder that cannot be listed is a problem with the system\'s reason, not
   assert.match(notFolder.problems[0]!.reason, /^ENOTDIR: not a directory/);
 });
 
-test('an unreadable folder (chmod 000) is a problem, a hidden one is not even opened (skipped when running as root, which can read it anyway)', { skip: isRoot && 'root ignores folder permissions' }, async () => {
-  const collection = path.join(await tempDir(), 'collection');
-  await touch(collection, ['ok/a.jpg', 'locked/b.jpg', '.locked/c.jpg']);
-  await chmod(path.join(collection, 'locked'), 0o000);
-  await chmod(path.join(collection, '.locked'), 0o000);
-  try {
-    assert.deepEqual(await scanCollection(collection), { files: ['ok/a.jpg'], problems: [{ relative: 'locked', reason: 'folder not readable: permission denied' }] });
-  } finally {
-    await chmod(path.join(collection, 'locked'), 0o755);
-    await chmod(path.join(collection, '.locked'), 0o755);
-  }
-});
+test(
+  'an unreadable folder (chmod 000) is a problem, a hidden one is not even opened (skipped when running as root, which can read it anyway)',
+  { skip: isRoot && 'root ignores folder permissions' },
+  async () => {
+    const collection = path.join(await tempDir(), 'collection');
+    await touch(collection, ['ok/a.jpg', 'locked/b.jpg', '.locked/c.jpg']);
+    await chmod(path.join(collection, 'locked'), 0o000);
+    await chmod(path.join(collection, '.locked'), 0o000);
+    try {
+      assert.deepEqual(await scanCollection(collection), {
+        files: ['ok/a.jpg'],
+        problems: [{ relative: 'locked', reason: 'folder not readable: permission denied' }],
+      });
+    } finally {
+      await chmod(path.join(collection, 'locked'), 0o755);
+      await chmod(path.join(collection, '.locked'), 0o755);
+    }
+  },
+);

@@ -22,7 +22,8 @@ async function tilesBySource(index: string): Promise<Map<string, string>> {
   const roots = loaded.manifest.roots ?? [loaded.manifest.collection];
   const { crops } = loaded.manifest;
   // Every crop of the picture.
-  const pixels = (picture: number): string => loaded.tiles.pixels.subarray(picture * crops * loaded.tiles.tileBytes, (picture + 1) * crops * loaded.tiles.tileBytes).toString('hex');
+  const pixels = (picture: number): string =>
+    loaded.tiles.pixels.subarray(picture * crops * loaded.tiles.tileBytes, (picture + 1) * crops * loaded.tiles.tileBytes).toString('hex');
   return new Map(loaded.manifest.tiles.map(({ root, source }, id) => [path.join(roots[root ?? 0]!, source), pixels(id)]));
 }
 
@@ -41,7 +42,10 @@ test('process-collection takes several folders; each tile names its folder', asy
     ['0:c0.jpg', '0:c1.PNG', '0:c4.tif', '0:c5.png', '1:c7.gif', '1:nested/c2.webp', '1:nested/c6.JPG', '1:nested/deeper/c3.jpeg'],
   );
   const info = JSON.parse((await runCli(['info', out, '--json'])).stdout) as { sources: unknown };
-  assert.deepEqual(info.sources, [{ folder: first, tiles: 4 }, { folder: second, tiles: 4 }]);
+  assert.deepEqual(info.sources, [
+    { folder: first, tiles: 4 },
+    { folder: second, tiles: 4 },
+  ]);
   // The folders in the other order: every tile is still recognised and reused.
   const again = await processCollection([second, first], { out, tileSize: 6 });
   assert.deepEqual([again.processed, again.reused, again.removed], [0, PALETTE.length, 0]);
@@ -59,7 +63,18 @@ test('--shard i/n splits the files into n disjoint parts; merging the parts give
   const sizes: number[] = [];
   for (let i = 1; i <= 3; i++) {
     const part = path.join(root, `part${i}`);
-    const { code, stdout, stderr } = await runCli(['process-collection', first, second, '-o', part, '-s', '6', '--shard', `${i}/3`, '--json']);
+    const { code, stdout, stderr } = await runCli([
+      'process-collection',
+      first,
+      second,
+      '-o',
+      part,
+      '-s',
+      '6',
+      '--shard',
+      `${i}/3`,
+      '--json',
+    ]);
     assert.equal(code, 0, stderr);
     sizes.push((JSON.parse(stdout) as { tiles: number }).tiles);
     parts.push(part);
@@ -94,7 +109,10 @@ test('merge refuses indexes of another tile size or fit with a clear error, and 
   const { code, stdout, stderr } = await runCli(['merge', '-o', path.join(root, 'merged'), small.index, large.index]);
   assert.equal(code, 1);
   assert.equal(stdout, '');
-  assert.match(stderr, /^tsmosaic: cannot merge .*large with .*small: it has tile size 8, not 6 \(process both with the same --tile-size, --fit and --crops\)\n$/);
+  assert.match(
+    stderr,
+    /^tsmosaic: cannot merge .*large with .*small: it has tile size 8, not 6 \(process both with the same --tile-size, --fit and --crops\)\n$/,
+  );
   const missingOut = await runCli(['merge', small.index]);
   assert.equal(missingOut.code, 2);
   assert.match(missingOut.stderr, /required option '-o, --out <dir>' not specified/);

@@ -35,7 +35,10 @@ test('huffmanLengths: optimal when the code fits, complete and within the limit 
   const frequencies = Array.from({ length: 257 }, () => 1 + Math.floor(next() * 1000));
   const lengths = huffmanLengths(frequencies, 15);
   assert.equal(kraft(lengths), 1);
-  assert.equal(frequencies.reduce((bits, f, i) => bits + f * lengths[i]!, 0), huffmanCost(frequencies));
+  assert.equal(
+    frequencies.reduce((bits, f, i) => bits + f * lengths[i]!, 0),
+    huffmanCost(frequencies),
+  );
 
   // Fibonacci weights make a Huffman code as deep as there are symbols: 30 symbols, limited to 15 and to 7 bits.
   const fibonacci = [1, 1];
@@ -112,7 +115,13 @@ function coded(plan: MosaicPlan, store: TileStore, bandRows: number): { data: Bu
 
 test('TileRowDeflater codes exactly the Sub-filtered rows of the rendered mosaic, with their Adler-32', () => {
   // Tiles of 1 px (no bytes after the first pixel), odd sizes and 20 px; bands that split tiles.
-  for (const [tileSize, bandRows] of [[1, 3], [2, 5], [5, 7], [20, 13], [20, 1000]] as const) {
+  for (const [tileSize, bandRows] of [
+    [1, 3],
+    [2, 5],
+    [5, 7],
+    [20, 13],
+    [20, 1000],
+  ] as const) {
     const store = randomStore(40, tileSize, tileSize);
     const plan = randomPlan(9, 7, tileSize + 1, (_row, next) => Math.floor(next() * store.count));
     const expected = filteredRows(plan, store);

@@ -43,8 +43,15 @@ function meanDifference(a: Buffer, b: Buffer): number {
  * browser and sharp resample differently, and only what a person would see should count.
  */
 async function blocks(image: Buffer, raw?: { width: number; height: number; channels: 3 }): Promise<Buffer> {
-  const cropped = await sharp(image, raw ? { raw } : {}).removeAlpha().extract({ left: 0, top: 150, width: VIEW.width, height: VIEW.height - 150 }).raw().toBuffer();
-  return sharp(cropped, { raw: { width: VIEW.width, height: VIEW.height - 150, channels: 3 } }).resize(VIEW.width / 4, (VIEW.height - 150) / 4, { kernel: 'linear' }).raw().toBuffer();
+  const cropped = await sharp(image, raw ? { raw } : {})
+    .removeAlpha()
+    .extract({ left: 0, top: 150, width: VIEW.width, height: VIEW.height - 150 })
+    .raw()
+    .toBuffer();
+  return sharp(cropped, { raw: { width: VIEW.width, height: VIEW.height - 150, channels: 3 } })
+    .resize(VIEW.width / 4, (VIEW.height - 150) / 4, { kernel: 'linear' })
+    .raw()
+    .toBuffer();
 }
 
 interface ViewerWindow {
@@ -66,12 +73,23 @@ test('the viewer opens from file:// in Chromium, shows the mosaic and its tiles 
   const folder = await tempDir();
   const store = framedStore();
   // 150 x 100 tiles of 16 px: 2400 x 1600 px, levels 0 to 12.
-  const plan: MosaicPlan = { columns: 150, rows: 100, tiles: Uint32Array.from({ length: 15000 }, (_, i) => (i * 7 + Math.floor(i / 150) * 3) % 40) };
+  const plan: MosaicPlan = {
+    columns: 150,
+    rows: 100,
+    tiles: Uint32Array.from({ length: 15000 }, (_, i) => (i * 7 + Math.floor(i / 150) * 3) % 40),
+  };
   await writeMosaic(plan, store, path.join(folder, 'mosaic.dzi'), 'dzi');
 
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
   try {
     const page = await browser.newPage({ viewport: VIEW });
@@ -119,14 +137,22 @@ test('the viewer opens from file:// in Chromium, shows the mosaic and its tiles 
     const closeUp = await blocks(closeUpPng);
     const left = Math.round(shown.x);
     const top = Math.round(shown.y);
-    const expectedCloseUp = await sharp(renderRegion(plan, store, { left, top, width: 500, height: 375 }), { raw: { width: 500, height: 375, channels: 3 } })
+    const expectedCloseUp = await sharp(renderRegion(plan, store, { left, top, width: 500, height: 375 }), {
+      raw: { width: 500, height: 375, channels: 3 },
+    })
       .resize(VIEW.width, VIEW.height, { kernel: 'nearest' })
       .raw()
       .toBuffer()
       .then((pixels) => blocks(pixels, { ...VIEW, channels: 3 }));
     const closeUpDifference = meanDifference(closeUp, expectedCloseUp);
-    assert.ok(closeUpDifference < 20, `zoomed in, the tiles' frames line up with the mosaic (mean difference ${closeUpDifference.toFixed(1)})`);
-    assert.ok(requested.some((url) => url.includes(`/mosaic_files/${maxLevel}/`)), 'full-size tiles were loaded');
+    assert.ok(
+      closeUpDifference < 20,
+      `zoomed in, the tiles' frames line up with the mosaic (mean difference ${closeUpDifference.toFixed(1)})`,
+    );
+    assert.ok(
+      requested.some((url) => url.includes(`/mosaic_files/${maxLevel}/`)),
+      'full-size tiles were loaded',
+    );
     assert.deepEqual(problems, [], 'no errors in the console');
   } finally {
     await browser.close();

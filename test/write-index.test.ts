@@ -4,7 +4,18 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { loadIndex, readManifest } from '../src/index.js';
 import { FEATURE_DIMENSIONS } from '../src/tiles/features.js';
-import { ADD_BATCH, ANN_SHARD_TILES, AnnShardWriter, annShardFile, buildAnn, createAnn, loadAnn, loadAnnShards, ONE_SHARD_TILES, ShardedAnn } from '../src/index-store/ann.js';
+import {
+  ADD_BATCH,
+  ANN_SHARD_TILES,
+  AnnShardWriter,
+  annShardFile,
+  buildAnn,
+  createAnn,
+  loadAnn,
+  loadAnnShards,
+  ONE_SHARD_TILES,
+  ShardedAnn,
+} from '../src/index-store/ann.js';
 import type { TileSource } from '../src/index-store/format.js';
 import { IndexWriter } from '../src/index-store/write-index.js';
 import { DEFAULT_METHOD } from '../src/tiles/descriptors.js';
@@ -28,7 +39,13 @@ async function writeTiles(
   pixels: (id: number) => Uint8Array,
   source: (id: number) => TileSource,
 ): Promise<void> {
-  const writer = await IndexWriter.create(target, { ...options, fit: 'crop', featureKind: 'srgb-grid', featureDimensions: DIMENSIONS, crops: 1 });
+  const writer = await IndexWriter.create(target, {
+    ...options,
+    fit: 'crop',
+    featureKind: 'srgb-grid',
+    featureDimensions: DIMENSIONS,
+    crops: 1,
+  });
   for (let id = 0; id < features.length / DIMENSIONS; id++) {
     await writer.addTile(pixels(id), features.subarray(id * DIMENSIONS, (id + 1) * DIMENSIONS), source(id));
   }
@@ -49,7 +66,13 @@ test('the writer streams every tile to disk: the manifest lists them in order, h
     ...(id % 3 === 0 ? { root: 1 } : {}),
     fingerprint: `f${id}`,
   }));
-  await writeTiles(target, features, { roots: ['/a', '/b'], tileSize }, (id) => new Uint8Array(tileSize * tileSize * 3).fill(id % 256), (id) => sources[id]!);
+  await writeTiles(
+    target,
+    features,
+    { roots: ['/a', '/b'], tileSize },
+    (id) => new Uint8Array(tileSize * tileSize * 3).fill(id % 256),
+    (id) => sources[id]!,
+  );
 
   assert.deepEqual((await readdir(target)).sort(), ['features.f32', 'hnsw.bin', 'manifest.json', 'tiles.rgb']);
   const manifest = await readManifest(target);
@@ -60,16 +83,34 @@ test('the writer streams every tile to disk: the manifest lists them in order, h
   assert.equal(loaded.tiles.tile(300)[0], 300 % 256);
 
   const whole = path.join(root, 'whole.bin');
-  buildAnn(annVectors(tileDescriptors(features, count, DEFAULT_METHOD), DEFAULT_METHOD), descriptorLength(DEFAULT_METHOD), count).writeIndexSync(whole);
+  buildAnn(
+    annVectors(tileDescriptors(features, count, DEFAULT_METHOD), DEFAULT_METHOD),
+    descriptorLength(DEFAULT_METHOD),
+    count,
+  ).writeIndexSync(whole);
   assert.ok((await readFile(path.join(target, 'hnsw.bin'))).equals(await readFile(whole)), 'same graph as built from all features at once');
 });
 
 test('a writer with one picture of five crops writes a valid index of five tiles', async () => {
   const target = path.join(await tempDir(), 'index');
-  const writer = await IndexWriter.create(target, { roots: ['/a'], tileSize: 1, fit: 'stretch', featureKind: 'srgb-grid', featureDimensions: DIMENSIONS, crops: 5 });
+  const writer = await IndexWriter.create(target, {
+    roots: ['/a'],
+    tileSize: 1,
+    fit: 'stretch',
+    featureKind: 'srgb-grid',
+    featureDimensions: DIMENSIONS,
+    crops: 5,
+  });
   const features = Float32Array.from({ length: 5 * DIMENSIONS }, (_, i) => Math.floor(i / DIMENSIONS) * 10);
-  await assert.rejects(writer.addTile(new Uint8Array(15), features.subarray(DIMENSIONS), { source: 'x.png', size: 1, mtimeMs: 2 }), /expected 240 features, received 192/);
-  await writer.addTile(Uint8Array.from({ length: 15 }, (_, i) => i), features, { source: 'x.png', size: 1, mtimeMs: 2 });
+  await assert.rejects(
+    writer.addTile(new Uint8Array(15), features.subarray(DIMENSIONS), { source: 'x.png', size: 1, mtimeMs: 2 }),
+    /expected 240 features, received 192/,
+  );
+  await writer.addTile(
+    Uint8Array.from({ length: 15 }, (_, i) => i),
+    features,
+    { source: 'x.png', size: 1, mtimeMs: 2 },
+  );
   await writer.commit();
   const loaded = await loadIndex(target);
   assert.deepEqual(loaded.manifest.tiles, [{ source: 'x.png', size: 1, mtimeMs: 2 }]);
@@ -93,9 +134,19 @@ test('the HNSW index is written in shards of neighbouring lightness, each the gr
     const colour = [random(), random(), random()].map((value) => value * 235);
     for (let i = 0; i < DIMENSIONS; i++) features[tile * DIMENSIONS + i] = Math.round(colour[i % 3]! + random() * 20);
   }
-  await writeTiles(target, features, { roots: ['/a'], tileSize: 1, annShardTiles: shardTiles }, () => new Uint8Array(3), (id) => ({ source: `${id}.jpg`, size: 1, mtimeMs: 1 }));
+  await writeTiles(
+    target,
+    features,
+    { roots: ['/a'], tileSize: 1, annShardTiles: shardTiles },
+    () => new Uint8Array(3),
+    (id) => ({ source: `${id}.jpg`, size: 1, mtimeMs: 1 }),
+  );
   assert.deepEqual((await readdir(target)).filter((name) => name.startsWith('hnsw')).sort(), ['hnsw.1.bin', 'hnsw.2.bin', 'hnsw.bin']);
-  assert.deepEqual((await readdir(target)).sort(), ['features.f32', 'hnsw.1.bin', 'hnsw.2.bin', 'hnsw.bin', 'manifest.json', 'tiles.rgb'], 'no scratch file is left');
+  assert.deepEqual(
+    (await readdir(target)).sort(),
+    ['features.f32', 'hnsw.1.bin', 'hnsw.2.bin', 'hnsw.bin', 'manifest.json', 'tiles.rgb'],
+    'no scratch file is left',
+  );
   const { ann: described } = await readManifest(target);
   assert.equal(described.shardTiles, shardTiles);
 
@@ -106,7 +157,11 @@ test('the HNSW index is written in shards of neighbouring lightness, each the gr
   const stepOf = (tile: number): number => Math.min(4095, Math.floor((lightness(tile) / 100) * 4096));
   const ranked = Array.from({ length: count }, (_, tile) => tile).sort((a, b) => stepOf(a) - stepOf(b) || a - b);
   const expectedRanges: [number, number][] = [];
-  for (const [shard, first] of [[0, 0], [1, 1000], [2, 2000]] as const) {
+  for (const [shard, first] of [
+    [0, 0],
+    [1, 1000],
+    [2, 2000],
+  ] as const) {
     const tiles = ranked.slice(first, first + shardTiles).sort((a, b) => a - b);
     const own = createAnn(length, tiles.length);
     for (const tile of tiles) own.addPoint(Array.from(vectors.subarray(tile * length, (tile + 1) * length)), tile);
@@ -139,7 +194,10 @@ test('the HNSW index is written in shards of neighbouring lightness, each the gr
     const { neighbors, distances } = ann.searchKnn(vector, 16);
     assert.equal(distances[0], 0, 'a tile is at distance 0 of itself, whichever shard holds it');
     assert.equal(neighbors.length, 16);
-    assert.ok(distances.every((distance, i) => i === 0 || distance >= distances[i - 1]!), 'merged answers are sorted');
+    assert.ok(
+      distances.every((distance, i) => i === 0 || distance >= distances[i - 1]!),
+      'merged answers are sorted',
+    );
     // Shards whose lightness is too far to hold one of the 16 nearest are skipped: same answer as asking every shard.
     assert.deepEqual({ neighbors, distances }, everyShard.searchKnn(vector, 16));
   }
@@ -151,7 +209,13 @@ test('a tile with damaged (NaN) features still gives a readable index: its light
   const target = path.join(root, 'index');
   const features = randomFeatures(30, 5);
   features.fill(Number.NaN, 7 * DIMENSIONS, 8 * DIMENSIONS);
-  await writeTiles(target, features, { roots: ['/a'], tileSize: 1, annShardTiles: 10 }, () => new Uint8Array(3), (id) => ({ source: `${id}.jpg`, size: 1, mtimeMs: 1 }));
+  await writeTiles(
+    target,
+    features,
+    { roots: ['/a'], tileSize: 1, annShardTiles: 10 },
+    () => new Uint8Array(3),
+    (id) => ({ source: `${id}.jpg`, size: 1, mtimeMs: 1 }),
+  );
   const { ann: described } = await readManifest(target);
   assert.equal(described.shardLightness?.length, 3);
   assert.ok(described.shardLightness!.flat().every((value) => Number.isFinite(value)));
@@ -166,7 +230,13 @@ test('a run that fits one shard builds it as tiles arrive: the same files as bui
   const features = randomFeatures(count, 11);
   const write = async (name: string, expectedTiles?: number): Promise<{ ann: Buffer; manifest: unknown }> => {
     const target = path.join(root, name);
-    await writeTiles(target, features, { roots: ['/a'], tileSize: 1, annShardTiles: 2000, ...(expectedTiles === undefined ? {} : { expectedTiles }) }, () => new Uint8Array(3), (id) => ({ source: `${id}.jpg`, size: 1, mtimeMs: 1 }));
+    await writeTiles(
+      target,
+      features,
+      { roots: ['/a'], tileSize: 1, annShardTiles: 2000, ...(expectedTiles === undefined ? {} : { expectedTiles }) },
+      () => new Uint8Array(3),
+      (id) => ({ source: `${id}.jpg`, size: 1, mtimeMs: 1 }),
+    );
     const { ann } = await readManifest(target);
     return { ann: await readFile(path.join(target, annShardFile(0))), manifest: ann };
   };
@@ -194,7 +264,13 @@ test('a shard writer adds its vectors in runs: the same graph as adding them one
     writer.add(scratch, label);
     scratch.fill(-1);
   };
-  for (const [batch, restart] of [[1, 'drop'], [7, 'drop'], [7, 'start'], [100, 'drop'], [1000, 'start']] as const) {
+  for (const [batch, restart] of [
+    [1, 'drop'],
+    [7, 'drop'],
+    [7, 'start'],
+    [100, 'drop'],
+    [1000, 'start'],
+  ] as const) {
     const writer = new AnnShardWriter(length, batch);
     // A shard given up halfway (its held vectors too) leaves nothing behind for the next.
     writer.start(count);
@@ -204,7 +280,10 @@ test('a shard writer adds its vectors in runs: the same graph as adding them one
     for (let i = 0; i < count; i++) add(writer, i, i);
     const file = path.join(root, `batch-${batch}-${restart}.bin`);
     const range = writer.write(file);
-    assert.ok((await readFile(file)).equals(await readFile(expected)), `runs of ${batch}, restarted by ${restart}: same hnsw file as buildAnn`);
+    assert.ok(
+      (await readFile(file)).equals(await readFile(expected)),
+      `runs of ${batch}, restarted by ${restart}: same hnsw file as buildAnn`,
+    );
     let low = Infinity;
     let high = -Infinity;
     for (let i = 0; i < count; i++) {
@@ -221,7 +300,13 @@ test('shard size: one shard of ONE_SHARD_TILES when the expected tiles fit it, e
   const features = randomFeatures(20, 12);
   const shardTilesOf = async (name: string, expectedTiles?: number): Promise<number | undefined> => {
     const target = path.join(root, name);
-    await writeTiles(target, features, { roots: ['/a'], tileSize: 1, ...(expectedTiles === undefined ? {} : { expectedTiles }) }, () => new Uint8Array(3), (id) => ({ source: `${id}.jpg`, size: 1, mtimeMs: 1 }));
+    await writeTiles(
+      target,
+      features,
+      { roots: ['/a'], tileSize: 1, ...(expectedTiles === undefined ? {} : { expectedTiles }) },
+      () => new Uint8Array(3),
+      (id) => ({ source: `${id}.jpg`, size: 1, mtimeMs: 1 }),
+    );
     return (await readManifest(target)).ann.shardTiles;
   };
   assert.equal(await shardTilesOf('fits', ONE_SHARD_TILES), ONE_SHARD_TILES);

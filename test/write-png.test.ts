@@ -23,7 +23,11 @@ function zlibAdler32(bytes: Uint8Array): number {
 
 test('subFilter filters rows by Sub and sums zlib’s Adler-32 of them, four bytes at a time or one', () => {
   // 16 px rows (48 bytes, whole words) and 7 px rows (21 bytes); aligned pixels, and pixels one byte off.
-  for (const [width, offset] of [[16, 0], [16, 1], [7, 0]] as const) {
+  for (const [width, offset] of [
+    [16, 0],
+    [16, 1],
+    [7, 0],
+  ] as const) {
     const rows = 9;
     const rowBytes = width * 3;
     const memory = randomBytes(rows * rowBytes + offset, width + offset);
@@ -34,12 +38,19 @@ test('subFilter filters rows by Sub and sums zlib’s Adler-32 of them, four byt
     const expected = Buffer.alloc(rows * (rowBytes + 1));
     for (let y = 0; y < rows; y++) {
       expected[y * (rowBytes + 1)] = 1;
-      for (let i = 0; i < rowBytes; i++) expected[y * (rowBytes + 1) + 1 + i] = (pixels[y * rowBytes + i]! - (i >= 3 ? pixels[y * rowBytes + i - 3]! : 0) + 256) % 256;
+      for (let i = 0; i < rowBytes; i++)
+        expected[y * (rowBytes + 1) + 1 + i] = (pixels[y * rowBytes + i]! - (i >= 3 ? pixels[y * rowBytes + i - 3]! : 0) + 256) % 256;
     }
     const filtered = Buffer.alloc(expected.length);
     const half = Math.floor(rows / 2) * (rowBytes + 1);
     // Continued from the first rows' Adler-32, as band after band.
-    const adler = subFilter(pixels.subarray(half / (rowBytes + 1) * rowBytes), filtered.subarray(half), rows - half / (rowBytes + 1), rowBytes, subFilter(pixels, filtered, half / (rowBytes + 1), rowBytes, 1));
+    const adler = subFilter(
+      pixels.subarray((half / (rowBytes + 1)) * rowBytes),
+      filtered.subarray(half),
+      rows - half / (rowBytes + 1),
+      rowBytes,
+      subFilter(pixels, filtered, half / (rowBytes + 1), rowBytes, 1),
+    );
     assert.ok(filtered.equals(expected), `${width} px, offset ${offset}`);
     assert.equal(adler, zlibAdler32(expected), `Adler-32, ${width} px, offset ${offset}`);
   }
@@ -70,7 +81,11 @@ for (const [width, height] of [
     pixels.fill(90, 0, Math.floor(pixels.length / 3));
     const { file, bands } = await roundTrip(`exact-${width}x${height}.png`, pixels, width, height);
     if (width === 1300) assert.ok(bands.length > 4, `${bands.length} bands`);
-    assert.deepEqual(bands, [...bands].sort((a, b) => a - b), 'bands are rendered top to bottom');
+    assert.deepEqual(
+      bands,
+      [...bands].sort((a, b) => a - b),
+      'bands are rendered top to bottom',
+    );
     const decoded = await decode(file);
     assert.deepEqual([decoded.width, decoded.height], [width, height]);
     assert.ok(decoded.data.equals(pixels));
@@ -87,7 +102,7 @@ test('every chunk’s CRC and the zlib stream’s Adler-32 are right (the Adler-
   const png = await readFile(file);
   const types: string[] = [];
   const data: Buffer[] = [];
-  for (let at = 8; at < png.length; ) {
+  for (let at = 8; at < png.length;) {
     const length = png.readUInt32BE(at);
     const type = png.toString('latin1', at + 4, at + 8);
     const body = png.subarray(at + 8, at + 8 + length);
@@ -113,10 +128,16 @@ test('an aborted write stops between bands with the signal’s reason', async ()
   let bands = 0;
   const band = Buffer.alloc(width * 3 * height);
   await assert.rejects(
-    writePng(path.join(root, 'aborted.png'), width, height, (_top, rows) => {
-      if (++bands === 2) controller.abort(reason);
-      return band.subarray(0, rows * width * 3);
-    }, { signal: controller.signal }),
+    writePng(
+      path.join(root, 'aborted.png'),
+      width,
+      height,
+      (_top, rows) => {
+        if (++bands === 2) controller.abort(reason);
+        return band.subarray(0, rows * width * 3);
+      },
+      { signal: controller.signal },
+    ),
     (error) => error === reason,
   );
   assert.equal(bands, 2);
@@ -135,5 +156,8 @@ test('a band that fails to render stops the write with its error, and a short ba
     }),
     (error) => error === failure,
   );
-  await assert.rejects(writePng(path.join(root, 'short.png'), 10, 10, () => Buffer.alloc(10)), /band at row 0: 10 bytes for 10 rows of 10 px/);
+  await assert.rejects(
+    writePng(path.join(root, 'short.png'), 10, 10, () => Buffer.alloc(10)),
+    /band at row 0: 10 bytes for 10 rows of 10 px/,
+  );
 });

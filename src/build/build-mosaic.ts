@@ -10,7 +10,15 @@ import { buildAnn } from '../index-store/ann.js';
 import { loadIndex, readManifest, type LoadedIndex } from '../index-store/read-index.js';
 import type { TileStore } from '../tiles/tile-store.js';
 import { DEFAULT_MIN_DISTANCE } from '../match/placement.js';
-import { annVectors, DEFAULT_METHOD, descriptorLength, RGB_METHOD, sameIndexSpace, tileDescriptors, type MatchMethod } from '../tiles/descriptors.js';
+import {
+  annVectors,
+  DEFAULT_METHOD,
+  descriptorLength,
+  RGB_METHOD,
+  sameIndexSpace,
+  tileDescriptors,
+  type MatchMethod,
+} from '../tiles/descriptors.js';
 import { answerRows, type CellAnswers } from '../match/cell-search.js';
 import { localCells, WorkerCells, type CellSource } from '../match/cell-source.js';
 import { candidateCount, createTilePlacer, feasibleMinDistance, placementBandRows } from '../match/placement.js';
@@ -169,7 +177,9 @@ export async function buildMosaic(index: string, target: string, options: BuildM
     const targetSize = worker?.startedAhead ? await worker.targetSize(target) : await readTargetSize(target);
     const grid = chooseGrid(targetSize.width, targetSize.height, tilesAcross);
     if (grid.sampledDown) {
-      onNote?.(`${target} is ${targetSize.width} px wide: sampling it down to ${DEFAULT_MAX_COLUMNS} tiles across (--tiles-across sets another width)`);
+      onNote?.(
+        `${target} is ${targetSize.width} px wide: sampling it down to ${DEFAULT_MAX_COLUMNS} tiles across (--tiles-across sets another width)`,
+      );
     }
     assertOutputFits(grid, tileSize, targetSize, format, maxPixels);
     const { columns, rows } = grid;
@@ -225,7 +235,9 @@ export async function buildMosaic(index: string, target: string, options: BuildM
     const store = loaded.tiles.scaled(tileSize);
     const descriptors = tileDescriptors(loaded.features, loaded.tiles.count, method);
     const length = descriptorLength(method);
-    const ann = ownAnn ? loaded.ann : buildAnn(annVectors(everyNth(descriptors, length, step), method), length, loaded.tiles.count / step, step);
+    const ann = ownAnn
+      ? loaded.ann
+      : buildAnn(annVectors(everyNth(descriptors, length, step), method), length, loaded.tiles.count / step, step);
     onProgress?.({ stage: 'load', done: 1, total: 1 });
     lap('loadIndex');
 
@@ -237,7 +249,9 @@ export async function buildMosaic(index: string, target: string, options: BuildM
     // writer asks for them: a PNG's bands are coded and written as their rows are placed.
     // The target is sampled SAMPLED_CELLS at a time, so memory does not grow with huge grids.
     const catalogue = { count: loaded.tiles.count, descriptors, ann, cropsPerPicture: crops };
-    const placer = createTilePlacer(method, columns, rows, catalogue, rules, (done, total) => onProgress?.({ stage: 'match', done, total }));
+    const placer = createTilePlacer(method, columns, rows, catalogue, rules, (done, total) =>
+      onProgress?.({ stage: 'match', done, total }),
+    );
     let sampled: { band: RowBand; cells: CellAnswers } | undefined;
     let placedRows = 0;
     let matching = 0;
@@ -282,7 +296,8 @@ export async function buildMosaic(index: string, target: string, options: BuildM
       onProgress: (stage, done, total) => placedRows === rows && onProgress?.({ stage, done, total }),
     });
     const placement = placer.result();
-    if (placement.relaxed > 0) onNote?.(`${placement.relaxed} cells could not keep --min-distance ${minDistance} within --max-uses ${maxUses}`);
+    if (placement.relaxed > 0)
+      onNote?.(`${placement.relaxed} cells could not keep --min-distance ${minDistance} within --max-uses ${maxUses}`);
     if (options.plan) await writePlan(path.resolve(options.plan), plan, loaded);
     // The write's time: sampling, describing and placing rows (match), rendering on this thread
     // (assemble) and the rest, encoding, deep zoom tiles and the plan (encode).
@@ -295,7 +310,10 @@ export async function buildMosaic(index: string, target: string, options: BuildM
     if (options.measure) {
       const target = await decodedTarget();
       const structureRows = (firstRow: number, count: number): Promise<Float32Array> =>
-        targetMeans(target, columns * STRUCTURE_GRID, rows * STRUCTURE_GRID, 1, { firstRow: firstRow * STRUCTURE_GRID, rows: count * STRUCTURE_GRID });
+        targetMeans(target, columns * STRUCTURE_GRID, rows * STRUCTURE_GRID, 1, {
+          firstRow: firstRow * STRUCTURE_GRID,
+          rows: count * STRUCTURE_GRID,
+        });
       deltaE = await measureFidelity(plan, structureRows, store === loaded.tiles ? loaded.features : renderedStructure(store));
     }
     if (deltaE) lap('measure');
@@ -394,7 +412,9 @@ async function writePlan(file: string, plan: MosaicPlan, loaded: LoadedIndex): P
       const tile = Math.floor(plan.tiles[cell]! / crops);
       const crop = crops > 1 ? `,"crop":${plan.tiles[cell]! % crops}` : '';
       const mirrored = plan.mirrored?.[cell] ? ',"mirrored":true' : '';
-      await write(`${cell === 0 ? '' : ','}\n{"tile":${tile},"source":${JSON.stringify(loaded.manifest.tiles[tile]!.source)}${crop}${mirrored}}`);
+      await write(
+        `${cell === 0 ? '' : ','}\n{"tile":${tile},"source":${JSON.stringify(loaded.manifest.tiles[tile]!.source)}${crop}${mirrored}}`,
+      );
     }
     await write(']}\n');
     stream.end();

@@ -30,7 +30,13 @@ export function chooseGrid(targetWidth: number, targetHeight: number, tilesAcros
  * hold, with the largest `--tiles-across` that fits and deep zoom as the way to go larger.
  * @throws {TsmosaicError}
  */
-export function assertOutputFits(grid: GridSize, tileSize: number, target: { width: number; height: number }, format: OutputFormat, maxPixels: number): void {
+export function assertOutputFits(
+  grid: GridSize,
+  tileSize: number,
+  target: { width: number; height: number },
+  format: OutputFormat,
+  maxPixels: number,
+): void {
   const fits = (columns: number): boolean => {
     const width = columns * tileSize;
     const height = rowsFor(columns, target.width, target.height) * tileSize;

@@ -7,7 +7,19 @@ import { printResult, round, roundSeconds } from './output.js';
 /** The build options commander parses (same names as the API's), plus the CLI's own. */
 export type BuildFlags = Pick<
   BuildMosaicOptions,
-  'out' | 'tilesAcross' | 'tileSize' | 'maxPixels' | 'metric' | 'mirror' | 'crops' | 'minDistance' | 'maxUses' | 'unique' | 'seed' | 'blend' | 'plan'
+  | 'out'
+  | 'tilesAcross'
+  | 'tileSize'
+  | 'maxPixels'
+  | 'metric'
+  | 'mirror'
+  | 'crops'
+  | 'minDistance'
+  | 'maxUses'
+  | 'unique'
+  | 'seed'
+  | 'blend'
+  | 'plan'
 > & { deepzoom?: string; json?: boolean; measure?: boolean; quiet?: boolean };
 
 /** `tsmosaic build <index> <target>`: prints the output path, or the JSON summary. */
@@ -31,7 +43,11 @@ export async function runBuild(index: string, target: string, flags: BuildFlags)
     const { output, width, height, columns, rows, distinctTiles, maxUses, deltaE, seconds, timings } = result;
     const steps = Object.fromEntries(Object.entries(timings).map(([step, value]) => [step, roundSeconds(value)]));
     const fidelity = deltaE && { cell: round(deltaE.cell, 4), structure: round(deltaE.structure, 4) };
-    printResult(json, { output, width, height, columns, rows, distinctTiles, maxUses, deltaE: fidelity, seconds: roundSeconds(seconds), timings: steps }, output);
+    printResult(
+      json,
+      { output, width, height, columns, rows, distinctTiles, maxUses, deltaE: fidelity, seconds: roundSeconds(seconds), timings: steps },
+      output,
+    );
   } finally {
     reporter.stop();
     dispose();

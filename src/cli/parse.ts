@@ -16,7 +16,8 @@ export function integerOption(min: number, max = Number.MAX_SAFE_INTEGER): (valu
 export function numberOption(min: number, max: number): (value: string) => number {
   return (value: string) => {
     const number = Number(value);
-    if (!/^\s*\d+(\.\d+)?\s*$/.test(value) || number < min || number > max) throw new InvalidArgumentError(`Expected a number between ${min} and ${max}.`);
+    if (!/^\s*\d+(\.\d+)?\s*$/.test(value) || number < min || number > max)
+      throw new InvalidArgumentError(`Expected a number between ${min} and ${max}.`);
     return number;
   };
 }
@@ -25,7 +26,8 @@ export function numberOption(min: number, max: number): (value: string) => numbe
 export function integerChoice(allowed: readonly number[]): (value: string) => number {
   return (value: string) => {
     const number = Number(value);
-    if (!/^\s*\d+\s*$/.test(value) || !allowed.includes(number)) throw new InvalidArgumentError(`Allowed choices are ${allowed.join(', ')}.`);
+    if (!/^\s*\d+\s*$/.test(value) || !allowed.includes(number))
+      throw new InvalidArgumentError(`Allowed choices are ${allowed.join(', ')}.`);
     return number;
   };
 }

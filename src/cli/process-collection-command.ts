@@ -44,7 +44,8 @@ export async function runProcessCollection(collections: string[], flags: Process
   try {
     const result = await processCollection(collections, options);
     reporter.stop();
-    if (result.reused > 0 || result.removed > 0) reporter.line(`tsmosaic: ${result.processed} processed, ${result.reused} reused, ${result.removed} removed`);
+    if (result.reused > 0 || result.removed > 0)
+      reporter.line(`tsmosaic: ${result.processed} processed, ${result.reused} reused, ${result.removed} removed`);
     if (result.skipped.length > 0) reporter.line(`tsmosaic: ${result.tiles} tiles indexed, ${result.skipped.length} files skipped`);
     const { index, tiles, processed, reused, removed, skipped, seconds } = result;
     printResult(flags.json, { index, tiles, processed, reused, removed, skipped, seconds: roundSeconds(seconds) }, index);

@@ -23,7 +23,12 @@ export function createProgram(): Command {
     .option('-o, --out <dir>', 'index folder to write (default: "index" beside the first collection folder)')
     .option('-s, --tile-size <px>', 'edge of the stored square tiles in pixels', integerOption(1, 1024), 20)
     .addOption(new Option('--fit <mode>', 'how non-square pictures become square tiles').choices(['crop', 'stretch']).default('crop'))
-    .option('--crops <n>', 'tiles cut from each picture: 5 = the centre square and four corner squares, for build to choose from; 1 = the centre square only (choices: 1, 5)', integerChoice(CROP_COUNTS), 5)
+    .option(
+      '--crops <n>',
+      'tiles cut from each picture: 5 = the centre square and four corner squares, for build to choose from; 1 = the centre square only (choices: 1, 5)',
+      integerChoice(CROP_COUNTS),
+      5,
+    )
     .option('--rebuild', 'decode every file, even where the existing index has its tile')
     .option('--shard <i/n>', 'process only part i of n of the files (a fixed split by file path), to merge later', shardOption)
     .option('--json', 'print a JSON summary on stdout instead of the index path')
@@ -42,11 +47,27 @@ export function createProgram(): Command {
       '-o, --out <file>',
       'output image; the extension picks the format: png, jpg, jpeg, webp, tif, tiff, avif, or dzi for a Deep Zoom pyramid with an index.html viewer beside it (default: <target name>-mosaic.png)',
     )
-    .option('--deepzoom <dir>', 'write a Deep Zoom pyramid and its index.html viewer into this folder (created if missing) instead: <dir>/<target name>-mosaic.dzi')
-    .option('--tiles-across <n>', 'grid width in tiles; rows follow the target aspect (default: one tile per target pixel, at most 200)', integerOption(1))
+    .option(
+      '--deepzoom <dir>',
+      'write a Deep Zoom pyramid and its index.html viewer into this folder (created if missing) instead: <dir>/<target name>-mosaic.dzi',
+    )
+    .option(
+      '--tiles-across <n>',
+      'grid width in tiles; rows follow the target aspect (default: one tile per target pixel, at most 200)',
+      integerOption(1),
+    )
     .option('--tile-size <px>', 'output tile edge in pixels, at most the indexed size (default: the indexed size)', integerOption(1, 1024))
-    .option('--max-pixels <n>', 'refuse to write a single image with more pixels than this (deep zoom has no limit)', integerOption(1), 1_000_000_000)
-    .addOption(new Option('--metric <metric>', 'lab: perceptual colour and structure; rgb: mean RGB only, as pycollage').choices(['lab', 'rgb']).default('lab'))
+    .option(
+      '--max-pixels <n>',
+      'refuse to write a single image with more pixels than this (deep zoom has no limit)',
+      integerOption(1),
+      1_000_000_000,
+    )
+    .addOption(
+      new Option('--metric <metric>', 'lab: perceptual colour and structure; rgb: mean RGB only, as pycollage')
+        .choices(['lab', 'rgb'])
+        .default('lab'),
+    )
     .option('--no-mirror', 'never mirror tiles left-right (by default a mirrored tile is used where it fits better)')
     .option('--no-crops', 'use only the centre square of each picture, not the corner crops the index holds (lab metric; rgb always does)')
     .option(
@@ -57,7 +78,7 @@ export function createProgram(): Command {
     .option('--max-uses <k>', 'use each tile at most k times', integerOption(1))
     .option('--unique', 'use each tile at most once (= --max-uses 1)')
     .option('--seed <n>', 'seed of the fill order: the same seed gives the same mosaic', integerOption(0, 0xffffffff), 1)
-    .option('--blend <percent>', 'tint each tile toward its cell\'s target colour, 0-100', integerOption(0, 100), 0)
+    .option('--blend <percent>', "tint each tile toward its cell's target colour, 0-100", integerOption(0, 100), 0)
     .option('--plan <file>', 'also write the placement as JSON: { columns, rows, cells: [{ tile, source }] }')
     .option('--json', 'print a JSON summary on stdout instead of the output path, with the fidelity measure deltaE')
     .option('--no-measure', 'leave deltaE out of --json (saves the measuring time on huge mosaics)')

@@ -18,7 +18,6 @@ export class UnreadableImageError extends Error {
   }
 }
 
-
 /** The picture is decoded at this many times the tile size (short side) before cropping. */
 const DECODE_SCALE = 2;
 
@@ -41,7 +40,14 @@ export interface LoadedTile {
  * the tiles (the result's `pixels` is then a view of it).
  * @throws {UnreadableImageError} with a short reason when the file is not a usable image.
  */
-export async function loadTile(file: string, tileSize: number, fit: TileFit, crops: CropCount = 1, reading?: ReadBuffer, into?: Buffer): Promise<LoadedTile> {
+export async function loadTile(
+  file: string,
+  tileSize: number,
+  fit: TileFit,
+  crops: CropCount = 1,
+  reading?: ReadBuffer,
+  into?: Buffer,
+): Promise<LoadedTile> {
   // Outside the try: sharp failing to load is not this file's fault.
   const sharp = await loadSharp();
   const budget = reading?.budget;
@@ -53,7 +59,12 @@ export async function loadTile(file: string, tileSize: number, fit: TileFit, cro
     // `outside` keeps the aspect with the short side at `short`, so no header read is needed first;
     // never enlarged, so a 16383x1 strip stays that small (enlarged, its long side would be 655,320 px);
     // a picture with a short side under `short` is enlarged by cutTiles' area average instead.
-    const { data, info } = await sharp(input, { failOn: 'truncated', limitInputPixels: MAX_INPUT_PIXELS, sequentialRead: true, autoOrient: true })
+    const { data, info } = await sharp(input, {
+      failOn: 'truncated',
+      limitInputPixels: MAX_INPUT_PIXELS,
+      sequentialRead: true,
+      autoOrient: true,
+    })
       .resize(short, short, fit === 'crop' ? { fit: 'outside', withoutEnlargement: true } : { fit: 'fill' })
       .flatten({ background: '#ffffff' })
       .toColourspace('srgb')
@@ -134,7 +145,10 @@ const READ_WHOLE_BYTES = 64 * 1024 * 1024;
  * asynchronously 5.6 s. Small files' bytes go into `reading` (see ReadBuffer). O_NONBLOCK keeps a
  * FIFO with an image's name from blocking the run; it is then refused as not a regular file.
  */
-async function readImageFile(file: string, reading = new ReadBuffer()): Promise<{ input: string | Buffer; size: number; mtimeMs: number; fingerprint: string; heldBytes: number }> {
+async function readImageFile(
+  file: string,
+  reading = new ReadBuffer(),
+): Promise<{ input: string | Buffer; size: number; mtimeMs: number; fingerprint: string; heldBytes: number }> {
   const descriptor = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
   const { budget } = reading;
   let heldBytes = 0;
@@ -144,7 +158,8 @@ async function readImageFile(file: string, reading = new ReadBuffer()): Promise<
     if (!info.isFile()) throw new UnreadableImageError('not a regular file');
     if (size === 0) throw new UnreadableImageError('empty file');
     const large = size > SYNC_READ_BYTES;
-    if (size > READ_WHOLE_BYTES || (large && !budget.take(size))) return { input: file, size, mtimeMs, fingerprint: await fingerprintFile(file, size), heldBytes };
+    if (size > READ_WHOLE_BYTES || (large && !budget.take(size)))
+      return { input: file, size, mtimeMs, fingerprint: await fingerprintFile(file, size), heldBytes };
     if (large) heldBytes = size;
     // Through the descriptor already open: the bytes are those of the file just measured.
     const bytes = reading.take(size);
@@ -164,7 +179,9 @@ async function readImageFile(file: string, reading = new ReadBuffer()): Promise<
 
 /** `fs.read` of `length` bytes at `position` into `buffer` at the same offset, as a promise of the bytes read. */
 function readAt(descriptor: number, buffer: Buffer, position: number, length: number): Promise<number> {
-  return new Promise((resolve, reject) => read(descriptor, buffer, position, length, position, (error, bytesRead) => (error ? reject(error) : resolve(bytesRead))));
+  return new Promise((resolve, reject) =>
+    read(descriptor, buffer, position, length, position, (error, bytesRead) => (error ? reject(error) : resolve(bytesRead))),
+  );
 }
 
 /** One tile's float means, reused for every crop of every picture. */
@@ -177,7 +194,11 @@ function cutTiles(pixels: Buffer, width: number, height: number, tileSize: numbe
   const tiles = into ? into.subarray(0, tileBytes * crops) : Buffer.alloc(tileBytes * crops);
   if (means.length < tileBytes) means = new Float32Array(tileBytes);
   cropWindows(width, height, crops).forEach(([left, top, side], i) => {
-    toBytes(areaAverage(pixels, width, height, 3, tileSize, tileSize, 0, tileSize, { left, top, width: side, height: side }, means), tiles, i * tileBytes);
+    toBytes(
+      areaAverage(pixels, width, height, 3, tileSize, tileSize, 0, tileSize, { left, top, width: side, height: side }, means),
+      tiles,
+      i * tileBytes,
+    );
   });
   return tiles;
 }

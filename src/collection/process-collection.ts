@@ -9,7 +9,15 @@ import { annDescription, IndexWriter, readSources, type FoundCheckpoint, type Re
 import { INDEX_FILES, rootsOf, type IndexManifest, type TileSource } from '../index-store/format.js';
 import { readManifest } from '../index-store/read-index.js';
 import { openEarlierTiles, tileKey, type EarlierTile, type EarlierTiles } from '../index-store/reuse.js';
-import { CROP_COUNTS, FEATURE_DIMENSIONS, isCropCount, tilesFeatures, type CropCount, type FeatureKind, type TileFit } from '../tiles/features.js';
+import {
+  CROP_COUNTS,
+  FEATURE_DIMENSIONS,
+  isCropCount,
+  tilesFeatures,
+  type CropCount,
+  type FeatureKind,
+  type TileFit,
+} from '../tiles/features.js';
 import { fingerprintFile } from './fingerprint.js';
 import { loadTile, ReadBuffer, ReadBudget, UnreadableImageError } from './load-tile.js';
 import { scanCollection } from './scan.js';
@@ -123,7 +131,10 @@ interface TileMemory {
 class TileMemoryPool {
   private readonly spare: TileMemory[] = [];
 
-  constructor(private readonly pixelBytes: number, private readonly featureCount: number) {}
+  constructor(
+    private readonly pixelBytes: number,
+    private readonly featureCount: number,
+  ) {}
 
   take(): TileMemory {
     return this.spare.pop() ?? { pixels: Buffer.alloc(this.pixelBytes), features: new Float32Array(this.featureCount) };
@@ -145,7 +156,10 @@ class TileMemoryPool {
  * @example
  * const { index, tiles, reused } = await processCollection('./puppies', { tileSize: 32 });
  */
-export async function processCollection(collection: string | string[], options: ProcessCollectionOptions = {}): Promise<ProcessCollectionResult> {
+export async function processCollection(
+  collection: string | string[],
+  options: ProcessCollectionOptions = {},
+): Promise<ProcessCollectionResult> {
   const started = performance.now();
   const tileSize = expectInteger('tileSize', options.tileSize ?? DEFAULT_TILE_SIZE, 1, MAX_TILE_SIZE);
   const fit = expectOneOf('fit', options.fit ?? 'crop', ['crop', 'stretch']);
@@ -179,7 +193,11 @@ export async function processCollection(collection: string | string[], options: 
   const settings: Settings = { tileSize, fit, crops, featureKind, featureDimensions };
   const previous = options.rebuild ? undefined : await openPrevious(out, settings, onNote);
   // When the run fits one HNSW shard, it is built while decoding (unless the old one may be copied).
-  const writer = await IndexWriter.create(out, { roots, ...settings, expectedTiles: previous?.reusableAnn ? undefined : files.length * crops });
+  const writer = await IndexWriter.create(out, {
+    roots,
+    ...settings,
+    expectedTiles: previous?.reusableAnn ? undefined : files.length * crops,
+  });
   const resumed = options.rebuild ? undefined : await openCheckpoint(writer.checkpoints, settings);
   if (resumed) onNote?.(`resuming an interrupted run: ${resumed.tiles.count} tiles already done`);
   let processed = 0;
@@ -223,7 +241,9 @@ export async function processCollection(collection: string | string[], options: 
         const earlier = previous?.find(roots[file.root]!, file.relative);
         const done = resumed?.find(roots[file.root]!, file.relative);
         try {
-          const reused = (earlier && (await reuseIfUnchanged(absolute, file.root, earlier))) ?? (done && (await reuseIfUnchanged(absolute, file.root, done)));
+          const reused =
+            (earlier && (await reuseIfUnchanged(absolute, file.root, earlier))) ??
+            (done && (await reuseIfUnchanged(absolute, file.root, done)));
           finished.set(position, reused ?? (await decode(absolute, file, settings, reading, memory)));
         } catch (error) {
           if (!(error instanceof UnreadableImageError)) throw error;
@@ -262,7 +282,13 @@ export async function processCollection(collection: string | string[], options: 
   return { index: out, tiles: writer.tileCount, processed, reused, removed, skipped, seconds: (performance.now() - started) / 1000 };
 }
 
-async function decode(absolute: string, file: ScannedFile, { tileSize, fit, crops }: Settings, reading: ReadBuffer, pool: TileMemoryPool): Promise<ReadyTile> {
+async function decode(
+  absolute: string,
+  file: ScannedFile,
+  { tileSize, fit, crops }: Settings,
+  reading: ReadBuffer,
+  pool: TileMemoryPool,
+): Promise<ReadyTile> {
   const memory = pool.take();
   try {
     const { pixels, size, mtimeMs, fingerprint } = await loadTile(absolute, tileSize, fit, crops, reading, memory.pixels);
@@ -285,10 +311,19 @@ async function reuseIfUnchanged(absolute: string, root: number, earlier: Earlier
   }
   const known = earlier.source;
   if (size !== known.size) return undefined;
-  if (mtimeMs !== known.mtimeMs && (known.fingerprint === undefined || known.fingerprint !== (await fingerprintFile(absolute, size).catch(() => undefined)))) {
+  if (
+    mtimeMs !== known.mtimeMs &&
+    (known.fingerprint === undefined || known.fingerprint !== (await fingerprintFile(absolute, size).catch(() => undefined)))
+  ) {
     return undefined;
   }
-  const source: TileSource = { source: known.source, size, mtimeMs, ...(root > 0 ? { root } : {}), ...(known.fingerprint ? { fingerprint: known.fingerprint } : {}) };
+  const source: TileSource = {
+    source: known.source,
+    size,
+    mtimeMs,
+    ...(root > 0 ? { root } : {}),
+    ...(known.fingerprint ? { fingerprint: known.fingerprint } : {}),
+  };
   return { pixels: await earlier.store.pixels(earlier.id), features: earlier.store.features(earlier.id), source, earlier };
 }
 
@@ -314,7 +349,11 @@ interface PreviousIndex extends EarlierRun {
   reusableAnn: ReusableAnn | undefined;
 }
 
-async function earlierRun(tiles: EarlierTiles, sources: Iterable<TileSource> | AsyncIterable<TileSource>, roots: string[]): Promise<EarlierRun> {
+async function earlierRun(
+  tiles: EarlierTiles,
+  sources: Iterable<TileSource> | AsyncIterable<TileSource>,
+  roots: string[],
+): Promise<EarlierRun> {
   const byKey = new Map<string, EarlierTile>();
   let id = 0;
   for await (const source of sources) byKey.set(tileKey(roots[source.root ?? 0] ?? '', source.source), { store: tiles, id: id++, source });
@@ -329,7 +368,14 @@ async function earlierRun(tiles: EarlierTiles, sources: Iterable<TileSource> | A
 async function openCheckpoint(found: FoundCheckpoint[], settings: Settings): Promise<EarlierRun | undefined> {
   for (const { folder, checkpoint } of found) {
     const { tileSize, fit, crops, features, tileCount, roots } = checkpoint;
-    if (tileSize !== settings.tileSize || fit !== settings.fit || crops !== settings.crops || features.kind !== settings.featureKind || features.dimensions !== settings.featureDimensions) continue;
+    if (
+      tileSize !== settings.tileSize ||
+      fit !== settings.fit ||
+      crops !== settings.crops ||
+      features.kind !== settings.featureKind ||
+      features.dimensions !== settings.featureDimensions
+    )
+      continue;
     const store = await openEarlierTiles(folder, tileCount, tileSize, features.dimensions, crops);
     if (typeof store === 'string') continue;
     try {
@@ -345,7 +391,11 @@ async function openCheckpoint(found: FoundCheckpoint[], settings: Settings): Pro
  * Opens the index at `out` for reuse, or explains in a note why it cannot be reused (another tile
  * size or fit, an older format, damage) and returns undefined: then every file is decoded.
  */
-async function openPrevious(out: string, settings: Settings, onNote: ((message: string) => void) | undefined): Promise<PreviousIndex | undefined> {
+async function openPrevious(
+  out: string,
+  settings: Settings,
+  onNote: ((message: string) => void) | undefined,
+): Promise<PreviousIndex | undefined> {
   try {
     await stat(path.join(out, INDEX_FILES.manifest));
   } catch {
@@ -362,7 +412,8 @@ async function openPrevious(out: string, settings: Settings, onNote: ((message: 
   if (manifest.tileSize !== settings.tileSize) differences.push(`tile size ${manifest.tileSize}, this run ${settings.tileSize}`);
   if (manifest.fit !== settings.fit) differences.push(`fit ${manifest.fit}, this run ${settings.fit}`);
   if (manifest.crops !== settings.crops) differences.push(`${manifest.crops} crops per picture, this run ${settings.crops}`);
-  if (manifest.features.kind !== settings.featureKind || manifest.features.dimensions !== settings.featureDimensions) differences.push('other features');
+  if (manifest.features.kind !== settings.featureKind || manifest.features.dimensions !== settings.featureDimensions)
+    differences.push('other features');
   if (differences.length > 0) {
     onNote?.(`the existing index has ${differences.join(', ')}: processing every file`);
     return undefined;
@@ -376,7 +427,10 @@ async function openPrevious(out: string, settings: Settings, onNote: ((message: 
   const { shardLightness, ...ann } = manifest.ann;
   const { shardTiles } = ann;
   const reusable = shardLightness && shardTiles !== undefined && isDeepStrictEqual(ann, annDescription(shardTiles));
-  return { ...(await earlierRun(tiles, manifest.tiles, rootsOf(manifest))), reusableAnn: reusable ? { folder: out, shardLightness, shardTiles } : undefined };
+  return {
+    ...(await earlierRun(tiles, manifest.tiles, rootsOf(manifest))),
+    reusableAnn: reusable ? { folder: out, shardLightness, shardTiles } : undefined,
+  };
 }
 
 /** Whether a relative path belongs to a shard: a hash of the path, so adding files never moves others. */
@@ -399,7 +453,9 @@ function assertDistinct(given: string[], roots: string[]): void {
     for (const [j, other] of roots.entries()) {
       const relative = path.relative(other, root);
       if (i !== j && (relative === '' || (!relative.startsWith('..') && !path.isAbsolute(relative)))) {
-        throw new UsageError(`collection folders must not overlap: ${given[i]} is ${relative === '' ? 'the same as' : 'inside'} ${given[j]}`);
+        throw new UsageError(
+          `collection folders must not overlap: ${given[i]} is ${relative === '' ? 'the same as' : 'inside'} ${given[j]}`,
+        );
       }
     }
   }

@@ -80,7 +80,10 @@ export async function scanCollection(collection: string, exclude: string[] = [])
       entries = await readdir(folder, { withFileTypes: true });
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
-      problems.push({ relative, reason: code === 'EACCES' || code === 'EPERM' ? 'folder not readable: permission denied' : reasonOf(error) });
+      problems.push({
+        relative,
+        reason: code === 'EACCES' || code === 'EPERM' ? 'folder not readable: permission denied' : reasonOf(error),
+      });
       return [];
     }
     return entries.filter((entry) => {
@@ -97,8 +100,15 @@ export async function scanCollection(collection: string, exclude: string[] = [])
   const walks: [string, string][] = [[path.resolve(collection), '']];
   for (const [root, prefix] of walks) {
     const aside: SetAside[] = [];
-    const readFolder = (folder: string, _options: unknown, callback: (error: NodeJS.ErrnoException | null, entries: Dirent[]) => void): void => {
-      list(root, prefix, aside, folder).then((entries) => callback(null, entries), (error: NodeJS.ErrnoException) => callback(error, []));
+    const readFolder = (
+      folder: string,
+      _options: unknown,
+      callback: (error: NodeJS.ErrnoException | null, entries: Dirent[]) => void,
+    ): void => {
+      list(root, prefix, aside, folder).then(
+        (entries) => callback(null, entries),
+        (error: NodeJS.ErrnoException) => callback(error, []),
+      );
     };
     // A plain `**` under `cwd`: names are never read as patterns, whatever characters they hold.
     const walked = await fg('**', {
@@ -115,7 +125,14 @@ export async function scanCollection(collection: string, exclude: string[] = [])
     // Path order, so that the links are walked in an order that does not depend on timing.
     aside.sort((a, b) => byCodePoint(a.path, b.path));
     const isFolder = await Promise.all(
-      aside.map(({ path: below, dirent }) => (dirent.isSymbolicLink() ? stat(path.join(root, below)).then((info) => info.isDirectory(), () => false) : dirent.isDirectory())),
+      aside.map(({ path: below, dirent }) =>
+        dirent.isSymbolicLink()
+          ? stat(path.join(root, below)).then(
+              (info) => info.isDirectory(),
+              () => false,
+            )
+          : dirent.isDirectory(),
+      ),
     );
     aside.forEach((entry, i) => {
       const absolute = path.join(root, entry.path);

@@ -101,8 +101,12 @@ export function annShardCount(tiles: number, shardTiles: number | undefined): nu
  * the squared difference of the first components), which leaves the answer unchanged.
  */
 export class ShardedAnn implements AnnSearch {
-  constructor(private readonly shards: AnnSearch[], private readonly lightness?: LightnessRange[]) {
-    if (lightness && lightness.length !== shards.length) throw new RangeError(`${shards.length} shards but ${lightness.length} lightness ranges`);
+  constructor(
+    private readonly shards: AnnSearch[],
+    private readonly lightness?: LightnessRange[],
+  ) {
+    if (lightness && lightness.length !== shards.length)
+      throw new RangeError(`${shards.length} shards but ${lightness.length} lightness ranges`);
   }
 
   getCurrentCount(): number {
@@ -139,7 +143,10 @@ function mergeNearest(a: Answer, b: Answer, k: number): Answer {
   let i = 0;
   let j = 0;
   while (neighbors.length < k && (i < a.neighbors.length || j < b.neighbors.length)) {
-    const takeA = j >= b.neighbors.length || (i < a.neighbors.length && (a.distances[i]! < b.distances[j]! || (a.distances[i] === b.distances[j] && a.neighbors[i]! < b.neighbors[j]!)));
+    const takeA =
+      j >= b.neighbors.length ||
+      (i < a.neighbors.length &&
+        (a.distances[i]! < b.distances[j]! || (a.distances[i] === b.distances[j] && a.neighbors[i]! < b.neighbors[j]!)));
     if (takeA) {
       neighbors.push(a.neighbors[i]!);
       distances.push(a.distances[i++]!);
@@ -243,7 +250,10 @@ export class AnnShardWriter {
   private high = -Infinity;
 
   /** `batch`: vectors held before they are added (see ADD_BATCH). */
-  constructor(private readonly dimensions: number, private readonly batch = ADD_BATCH) {
+  constructor(
+    private readonly dimensions: number,
+    private readonly batch = ADD_BATCH,
+  ) {
     this.ann = new HierarchicalNSW(ANN_PARAMETERS.space, dimensions);
     this.pending = new Float32Array(batch * dimensions);
     this.pendingLabels = new Float64Array(batch);
@@ -258,7 +268,8 @@ export class AnnShardWriter {
   }
 
   add(vector: ArrayLike<number>, label: number): void {
-    if (vector.length !== this.dimensions) throw new RangeError(`expected a vector of ${this.dimensions} values, received ${vector.length}`);
+    if (vector.length !== this.dimensions)
+      throw new RangeError(`expected a vector of ${this.dimensions} values, received ${vector.length}`);
     this.pending.set(vector, this.pendingCount * this.dimensions);
     this.pendingLabels[this.pendingCount++] = label;
     if (this.pendingCount === this.batch) this.addPending();
@@ -288,7 +299,8 @@ export class AnnShardWriter {
   private addPending(): void {
     const { dimensions } = this;
     try {
-      for (let i = 0; i < this.pendingCount; i++) this.ann.addPoint(Array.from(this.pending.subarray(i * dimensions, (i + 1) * dimensions)), this.pendingLabels[i]!);
+      for (let i = 0; i < this.pendingCount; i++)
+        this.ann.addPoint(Array.from(this.pending.subarray(i * dimensions, (i + 1) * dimensions)), this.pendingLabels[i]!);
     } finally {
       this.pendingCount = 0;
     }

@@ -41,10 +41,14 @@ export async function mergeIndexes(inputs: string[], out: string, options: Merge
     if (manifest.fit !== first.fit) differences.push(`fit ${manifest.fit}, not ${first.fit}`);
     if (manifest.crops !== first.crops) differences.push(`${manifest.crops} crops per picture, not ${first.crops}`);
     if (manifest.features.kind !== first.features.kind || manifest.features.dimensions !== first.features.dimensions) {
-      differences.push(`features ${manifest.features.kind}/${manifest.features.dimensions}, not ${first.features.kind}/${first.features.dimensions}`);
+      differences.push(
+        `features ${manifest.features.kind}/${manifest.features.dimensions}, not ${first.features.kind}/${first.features.dimensions}`,
+      );
     }
     if (differences.length > 0) {
-      throw new TsmosaicError(`cannot merge ${inputs[i]} with ${inputs[0]}: it has ${differences.join(', ')} (process both with the same --tile-size, --fit and --crops)`);
+      throw new TsmosaicError(
+        `cannot merge ${inputs[i]} with ${inputs[0]}: it has ${differences.join(', ')} (process both with the same --tile-size, --fit and --crops)`,
+      );
     }
   });
 
@@ -67,9 +71,17 @@ export async function mergeIndexes(inputs: string[], out: string, options: Merge
       const inputRoots = rootsOf(manifest);
       let store: EarlierTiles;
       try {
-        store = await EarlierTiles.open(path.resolve(inputs[i]!), manifest.tileCount, manifest.tileSize, manifest.features.dimensions, manifest.crops);
+        store = await EarlierTiles.open(
+          path.resolve(inputs[i]!),
+          manifest.tileCount,
+          manifest.tileSize,
+          manifest.features.dimensions,
+          manifest.crops,
+        );
       } catch (error) {
-        throw new TsmosaicError(`${inputs[i]} is damaged (${error instanceof Error ? error.message : String(error)}): run process-collection again`);
+        throw new TsmosaicError(
+          `${inputs[i]} is damaged (${error instanceof Error ? error.message : String(error)}): run process-collection again`,
+        );
       }
       try {
         for (const [id, tile] of manifest.tiles.entries()) {

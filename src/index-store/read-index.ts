@@ -37,23 +37,34 @@ export async function readManifest(folder: string): Promise<IndexManifest> {
     manifest = JSON.parse(await readFile(path.join(folder, INDEX_FILES.manifest), 'utf8')) as Partial<IndexManifest>;
   } catch (error) {
     const missing = (error as NodeJS.ErrnoException).code === 'ENOENT';
-    throw new TsmosaicError(`${folder} is not a tsmosaic index (${missing ? 'no manifest.json' : `unreadable manifest.json: ${reasonOf(error)}`}); run process-collection first`);
+    throw new TsmosaicError(
+      `${folder} is not a tsmosaic index (${missing ? 'no manifest.json' : `unreadable manifest.json: ${reasonOf(error)}`}); run process-collection first`,
+    );
   }
   if (manifest.format !== INDEX_FORMAT) {
     throw new TsmosaicError(`${folder} is not a tsmosaic index (manifest.json has no "format": "${INDEX_FORMAT}")`);
   }
   if (manifest.version !== INDEX_FORMAT_VERSION) {
-    throw new TsmosaicError(`${folder} has index format version ${String(manifest.version)}, this tsmosaic reads version ${INDEX_FORMAT_VERSION}: ${RERUN}`);
+    throw new TsmosaicError(
+      `${folder} has index format version ${String(manifest.version)}, this tsmosaic reads version ${INDEX_FORMAT_VERSION}: ${RERUN}`,
+    );
   }
   const { tileSize, tileCount, crops, features, tiles, ann } = manifest;
   const valid =
-    Number.isInteger(tileSize) && tileSize! > 0 &&
+    Number.isInteger(tileSize) &&
+    tileSize! > 0 &&
     isCropCount(crops) &&
-    Number.isInteger(tileCount) && tileCount! > 0 &&
-    features !== undefined && FEATURE_DIMENSIONS[features.kind] === features.dimensions &&
-    ann !== undefined && typeof ann.method === 'object' && (ann.shardTiles === undefined || (Number.isInteger(ann.shardTiles) && ann.shardTiles > 0)) &&
-    (ann.shardLightness === undefined || (ann.shardTiles !== undefined && validRanges(ann.shardLightness, annShardCount(tileCount! * crops, ann.shardTiles)))) &&
-    Array.isArray(tiles) && tiles.length === tileCount;
+    Number.isInteger(tileCount) &&
+    tileCount! > 0 &&
+    features !== undefined &&
+    FEATURE_DIMENSIONS[features.kind] === features.dimensions &&
+    ann !== undefined &&
+    typeof ann.method === 'object' &&
+    (ann.shardTiles === undefined || (Number.isInteger(ann.shardTiles) && ann.shardTiles > 0)) &&
+    (ann.shardLightness === undefined ||
+      (ann.shardTiles !== undefined && validRanges(ann.shardLightness, annShardCount(tileCount! * crops, ann.shardTiles)))) &&
+    Array.isArray(tiles) &&
+    tiles.length === tileCount;
   if (!valid) throw new TsmosaicError(`${folder} has a damaged manifest.json: ${RERUN}`);
   return manifest as IndexManifest;
 }
@@ -65,7 +76,11 @@ export async function readManifest(folder: string): Promise<IndexManifest> {
  */
 export async function loadIndex(folder: string, manifest?: IndexManifest): Promise<LoadedIndex> {
   const checked = manifest ?? (await readManifest(folder));
-  const { tileSize, crops, features: { dimensions } } = checked;
+  const {
+    tileSize,
+    crops,
+    features: { dimensions },
+  } = checked;
   const tileCount = checked.tileCount * crops;
   const tilePixels = await readSized(folder, INDEX_FILES.tiles, tileCount * tileSize * tileSize * 3);
   const featureBytes = await readSized(folder, INDEX_FILES.features, tileCount * dimensions * 4);
@@ -117,7 +132,13 @@ class LazyAnn implements AnnSearch {
 
 /** Whether `ranges` is a list of `shards` [least, greatest] number pairs. */
 function validRanges(ranges: unknown, shards: number): boolean {
-  return Array.isArray(ranges) && ranges.length === shards && ranges.every((range) => Array.isArray(range) && range.length === 2 && range.every((value) => typeof value === 'number' && Number.isFinite(value)));
+  return (
+    Array.isArray(ranges) &&
+    ranges.length === shards &&
+    ranges.every(
+      (range) => Array.isArray(range) && range.length === 2 && range.every((value) => typeof value === 'number' && Number.isFinite(value)),
+    )
+  );
 }
 
 async function readSized(folder: string, name: string, expected: number): Promise<Buffer> {

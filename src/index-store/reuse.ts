@@ -88,7 +88,13 @@ export class EarlierTiles {
 }
 
 /** Opens earlier tiles, or returns the reason they cannot be used. */
-export async function openEarlierTiles(folder: string, count: number, tileSize: number, dimensions: number, crops: number): Promise<EarlierTiles | string> {
+export async function openEarlierTiles(
+  folder: string,
+  count: number,
+  tileSize: number,
+  dimensions: number,
+  crops: number,
+): Promise<EarlierTiles | string> {
   try {
     return await EarlierTiles.open(folder, count, tileSize, dimensions, crops);
   } catch (error) {

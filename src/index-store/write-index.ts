@@ -9,7 +9,17 @@ import { STORED_GRID, type CropCount, type FeatureKind, type TileFit } from '../
 
 import { ANN_PARAMETERS, ANN_SHARD_TILES, AnnShardWriter, annShardCount, annShardFile, LightnessShards, ONE_SHARD_TILES } from './ann.js';
 import { annVectors, DEFAULT_METHOD, descriptorLength, tileDescriptors } from '../tiles/descriptors.js';
-import { CHECKPOINT_FILE, INDEX_FILES, INDEX_FORMAT, INDEX_FORMAT_VERSION, SOURCES_FILE, type Checkpoint, type IndexManifest, type LightnessRange, type TileSource } from './format.js';
+import {
+  CHECKPOINT_FILE,
+  INDEX_FILES,
+  INDEX_FORMAT,
+  INDEX_FORMAT_VERSION,
+  SOURCES_FILE,
+  type Checkpoint,
+  type IndexManifest,
+  type LightnessRange,
+  type TileSource,
+} from './format.js';
 import { isAlive, pathExists } from '../files/paths.js';
 
 /** What the writer needs to know before the first tile. */
@@ -78,7 +88,11 @@ export class IndexWriter {
     if (expected !== undefined && expected <= this.shardTiles) {
       const shard = new AnnShardWriter(descriptorLength(DEFAULT_METHOD));
       shard.start(expected);
-      this.live = { shard, features: new Float32Array(options.featureDimensions * options.crops), vectors: new StoredToAnnVectors(options.crops) };
+      this.live = {
+        shard,
+        features: new Float32Array(options.featureDimensions * options.crops),
+        vectors: new StoredToAnnVectors(options.crops),
+      };
     }
   }
 
@@ -194,7 +208,16 @@ export class IndexWriter {
   private async writeCheckpoint(suspended: boolean): Promise<number> {
     const count = this.onDisk;
     const { roots, tileSize, fit, crops, featureKind: kind, featureDimensions: dimensions } = this.options;
-    const checkpoint: Checkpoint = { format: 'tsmosaic-checkpoint', suspended, roots, tileSize, fit, crops, features: { kind, dimensions }, tileCount: count };
+    const checkpoint: Checkpoint = {
+      format: 'tsmosaic-checkpoint',
+      suspended,
+      roots,
+      tileSize,
+      fit,
+      crops,
+      features: { kind, dimensions },
+      tileCount: count,
+    };
     const file = path.join(this.temporary, CHECKPOINT_FILE);
     try {
       await writeFile(`${file}.new`, JSON.stringify(checkpoint));
@@ -282,7 +305,13 @@ export interface ReusableAnn {
  * `shardLightness`: an index's HNSW shards are reusable only when equal (copied, they keep their size).
  */
 export function annDescription(shardTiles = ANN_SHARD_TILES): IndexManifest['ann'] {
-  return { distance: ANN_PARAMETERS.space, m: ANN_PARAMETERS.m, efConstruction: ANN_PARAMETERS.efConstruction, method: DEFAULT_METHOD, shardTiles };
+  return {
+    distance: ANN_PARAMETERS.space,
+    m: ANN_PARAMETERS.m,
+    efConstruction: ANN_PARAMETERS.efConstruction,
+    method: DEFAULT_METHOD,
+    shardTiles,
+  };
 }
 
 function temporaryPrefix(name: string): string {
@@ -357,7 +386,7 @@ class BatchFile {
   flush(): void {
     if (this.batched === 0) return;
     if (this.descriptor === undefined) throw new Error('file already closed');
-    for (let written = 0; written < this.batched; ) written += writeSync(this.descriptor, this.buffer, written, this.batched - written);
+    for (let written = 0; written < this.batched;) written += writeSync(this.descriptor, this.buffer, written, this.batched - written);
     this.batched = 0;
   }
 
@@ -486,7 +515,8 @@ async function annFromFeatures(folder: string, count: number, dimensions: number
     for (let shard = 0; shard < annShardCount(count, shardTiles); shard++) {
       const tiles = Math.max(0, Math.min(shardTiles, count - shard * shardTiles));
       const bytes = tiles * stride * 4;
-      if (readSync(rankedFd, new Uint8Array(shardRecords, 0, bytes), 0, bytes, shard * shardTiles * stride * 4) !== bytes) throw new Error(`${RANKED_FILE} is too short`);
+      if (readSync(rankedFd, new Uint8Array(shardRecords, 0, bytes), 0, bytes, shard * shardTiles * stride * 4) !== bytes)
+        throw new Error(`${RANKED_FILE} is too short`);
       const ids = new Uint32Array(shardRecords);
       const values = new Float32Array(shardRecords);
       // Tiles enter each shard in id order, as `buildAnn` adds them.
@@ -540,7 +570,7 @@ async function writeManifest(folder: string, header: Omit<IndexManifest, 'tiles'
     const length = Math.max(0, (await sources.stat()).size - 2);
     await manifest.write(JSON.stringify(header, null, 1).replace(/\n\}$/, ',\n "tiles": [\n'));
     const buffer = Buffer.alloc(COPY_BYTES);
-    for (let position = 0; position < length; ) {
+    for (let position = 0; position < length;) {
       const { bytesRead } = await sources.read(buffer, 0, Math.min(buffer.length, length - position), position);
       if (bytesRead === 0) throw new Error(`${SOURCES_FILE} is shorter than expected`);
       await manifest.write(buffer, 0, bytesRead);
@@ -556,14 +586,13 @@ async function writeManifest(folder: string, header: Omit<IndexManifest, 'tiles'
 async function readCheckpoint(folder: string): Promise<Checkpoint | undefined> {
   try {
     const checkpoint = JSON.parse(await readFile(path.join(folder, CHECKPOINT_FILE), 'utf8')) as Partial<Checkpoint>;
-    if (checkpoint.format === 'tsmosaic-checkpoint' && Number.isInteger(checkpoint.tileCount) && Array.isArray(checkpoint.roots)) return checkpoint as Checkpoint;
+    if (checkpoint.format === 'tsmosaic-checkpoint' && Number.isInteger(checkpoint.tileCount) && Array.isArray(checkpoint.roots))
+      return checkpoint as Checkpoint;
   } catch {
     // no checkpoint yet, or a damaged one: the folder is not reusable
   }
   return undefined;
 }
-
-
 
 /**
  * Moves the finished folder to `target`. A directory cannot be swapped atomically from Node, so the

@@ -165,12 +165,24 @@ function newMemory(bytes: number): ArrayBuffer {
  * `search`) for each one's `k` nearest tiles (k at most the tiles the index holds). Its three
  * arrays are each the whole of a buffer that `memory` gives (by default, new ones).
  */
-export async function answerCells(grid: CellGrid, band: RowBand, search: CachedSearch, k: number, memory: (bytes: number) => ArrayBuffer = newMemory): Promise<CellAnswers> {
+export async function answerCells(
+  grid: CellGrid,
+  band: RowBand,
+  search: CachedSearch,
+  k: number,
+  memory: (bytes: number) => ArrayBuffer = newMemory,
+): Promise<CellAnswers> {
   const { target, columns, rows, method } = grid;
   const length = descriptorLength(method);
   const grain = length === 3 ? 1 : method.grid;
   const cells = columns * band.rows;
-  const descriptors = cellDescriptors(await targetMeans(target, columns, rows, grain, band), columns, band.rows, method, new Float32Array(memory(cells * length * 4)));
+  const descriptors = cellDescriptors(
+    await targetMeans(target, columns, rows, grain, band),
+    columns,
+    band.rows,
+    method,
+    new Float32Array(memory(cells * length * 4)),
+  );
   const neighbors = new Int32Array(memory(cells * k * 4));
   const distances = new Float32Array(memory(cells * k * 4));
   for (let cell = 0; cell < cells; cell++) {
@@ -193,5 +205,10 @@ export function answerRows(answers: CellAnswers, columns: number, first: number,
   const { descriptors, k, neighbors, distances } = answers;
   const length = descriptors.length / (neighbors.length / k);
   const [from, to] = [first * columns, (first + count) * columns];
-  return { descriptors: descriptors.subarray(from * length, to * length), k, neighbors: neighbors.subarray(from * k, to * k), distances: distances.subarray(from * k, to * k) };
+  return {
+    descriptors: descriptors.subarray(from * length, to * length),
+    k,
+    neighbors: neighbors.subarray(from * k, to * k),
+    distances: distances.subarray(from * k, to * k),
+  };
 }

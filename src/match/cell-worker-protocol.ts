@@ -23,5 +23,11 @@ export interface CellWorkerStart {
   candidates: number;
 }
 
-export type CellWorkerRequest = CellWorkerData | CellWorkerStart | { id: number; band: RowBand } | { id: number; sizeOf: string } | { recycle: ArrayBuffer[] } | { stop: true };
+export type CellWorkerRequest =
+  | CellWorkerData
+  | CellWorkerStart
+  | { id: number; band: RowBand }
+  | { id: number; sizeOf: string }
+  | { recycle: ArrayBuffer[] }
+  | { stop: true };
 export type CellWorkerReply = { id: number; cells: CellAnswers } | { id: number; size: TargetSize } | { id: number; error: string };

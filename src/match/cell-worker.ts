@@ -34,7 +34,10 @@ const job = new Promise<Job>((resolve, reject) => {
 });
 job.catch(() => undefined); // each band asked for reports it
 // sharp, for the target, loaded while this thread would wait. It decodes one image: no cache.
-loadSharp().then((sharp) => sharp.cache(false), () => undefined);
+loadSharp().then(
+  (sharp) => sharp.cache(false),
+  () => undefined,
+);
 // Buffers of bands the main thread has placed, given back for later bands of the same size.
 const spare = new Map<number, ArrayBuffer[]>();
 const memory = (bytes: number): ArrayBuffer => spare.get(bytes)?.pop() ?? new ArrayBuffer(bytes);

@@ -167,7 +167,8 @@ export function createTilePlacer(
 
   // Farther tiles, when every answer of the band's is blocked.
   const searchCached = new CachedSearch(ann, method);
-  const search = (cell: number, wanted: number): { neighbors: Int32Array } => searchCached.nearest(band.descriptors, cell - bandStart, wanted);
+  const search = (cell: number, wanted: number): { neighbors: Int32Array } =>
+    searchCached.nearest(band.descriptors, cell - bandStart, wanted);
 
   // The candidates of the cell being chosen (tile * 2 + mirrored) and their costs, unsorted.
   const maxChoices = CANDIDATES * variants;
@@ -312,7 +313,9 @@ export function createTilePlacer(
     bandStart = firstRow * columns;
     const bandCells = rowCount * columns;
     if (cells.descriptors.length !== bandCells * length || cells.neighbors.length !== bandCells * cells.k) {
-      throw new RangeError(`rows ${firstRow}-${firstRow + rowCount - 1}: answers for ${cells.descriptors.length / length} cells, expected ${bandCells}`);
+      throw new RangeError(
+        `rows ${firstRow}-${firstRow + rowCount - 1}: answers for ${cells.descriptors.length / length} cells, expected ${bandCells}`,
+      );
     }
     band = cells;
     startWindow(firstRow, rowCount);
@@ -397,7 +400,9 @@ export function assertFeasible(cells: number, tileCount: number, { minDistance, 
   }
   const window = neighbourhood(minDistance);
   if (minDistance > 0 && tileCount < Math.min(window, cells)) {
-    throw new TsmosaicError(`--min-distance ${minDistance} needs at least ${window} different tiles around each cell; the index has ${tileCount} (use a smaller --min-distance)`);
+    throw new TsmosaicError(
+      `--min-distance ${minDistance} needs at least ${window} different tiles around each cell; the index has ${tileCount} (use a smaller --min-distance)`,
+    );
   }
 }
 

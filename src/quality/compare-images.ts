@@ -9,7 +9,9 @@ import { meanDifferenceOfGrids, STRUCTURE_GRID, type Fidelity } from './fidelity
  */
 export async function compareImages(targetFile: string, mosaicFile: string, columns: number, rows: number): Promise<Fidelity> {
   const sharp = await loadSharp();
-  const [target, mosaic] = await Promise.all([targetFile, mosaicFile].map((file) => decodeSrgb(sharp(file, { autoOrient: true, limitInputPixels: false }))));
+  const [target, mosaic] = await Promise.all(
+    [targetFile, mosaicFile].map((file) => decodeSrgb(sharp(file, { autoOrient: true, limitInputPixels: false }))),
+  );
   const grids = (image: TargetImage, scale: number): Float32Array =>
     areaAverage(image.pixels, image.width, image.height, 3, columns * scale, rows * scale);
   return {

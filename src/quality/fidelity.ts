@@ -50,13 +50,21 @@ export async function measureFidelity(
 }
 
 /** Adds the CIEDE2000 of rows [firstRow, firstRow + rows) of the grid to `sums` (see measureFidelity). */
-function measureBand(plan: MosaicPlan, firstRow: number, rows: number, targetStructure: Float32Array, tileStructure: Float32Array, sums: Fidelity): void {
+function measureBand(
+  plan: MosaicPlan,
+  firstRow: number,
+  rows: number,
+  targetStructure: Float32Array,
+  tileStructure: Float32Array,
+  sums: Fidelity,
+): void {
   const { columns, tiles, tint, mirrored } = plan;
   const side = STRUCTURE_GRID;
   const subs = side * side;
   const width = columns * side;
   const cells = columns * rows;
-  if (targetStructure.length !== cells * subs * 3) throw new RangeError(`expected ${cells * subs * 3} target means for ${rows} rows, received ${targetStructure.length}`);
+  if (targetStructure.length !== cells * subs * 3)
+    throw new RangeError(`expected ${cells * subs * 3} target means for ${rows} rows, received ${targetStructure.length}`);
   // The mosaic's sub-square and cell means, in the target's layout, then everything to CIELAB at once.
   const mosaicStructure = new Float32Array(targetStructure.length);
   const mosaicCells = new Float32Array(cells * 3);

@@ -91,7 +91,8 @@ export function areaAverage(
 ): Float32Array {
   const x = axisWeights(window.width, targetWidth);
   const y = axisWeights(window.height, targetHeight);
-  if (firstRow < 0 || rowCount < 0 || firstRow + rowCount > targetHeight) throw new RangeError(`rows ${firstRow}-${firstRow + rowCount - 1} are outside the ${targetHeight} rows of the result`);
+  if (firstRow < 0 || rowCount < 0 || firstRow + rowCount > targetHeight)
+    throw new RangeError(`rows ${firstRow}-${firstRow + rowCount - 1} are outside the ${targetHeight} rows of the result`);
   const cells = into ? into.subarray(0, rowCount * targetWidth * channels) : new Float32Array(rowCount * targetWidth * channels);
   // (an empty window has nothing to average: zeros, as before the gather form)
   if (rowCount === 0 || window.width === 0 || window.height === 0) return cells.fill(0);
@@ -179,7 +180,15 @@ function reduceRow3(pixels: Uint8Array, from: number, x: AxisWeights, rows: Floa
 }
 
 /** `reduceRow3` for any number of channels. */
-function reduceRow(pixels: Uint8Array, from: number, channels: number, x: AxisWeights, rows: Float64Array, to: number, cells: number): void {
+function reduceRow(
+  pixels: Uint8Array,
+  from: number,
+  channels: number,
+  x: AxisWeights,
+  rows: Float64Array,
+  to: number,
+  cells: number,
+): void {
   const { taps, source, weight } = x;
   for (let cell = 0; cell < cells; cell++) {
     for (let c = 0; c < channels; c++) {
@@ -202,7 +211,11 @@ function scratchRows(length: number): Float64Array {
 }
 
 /** Rounds float means to bytes, clamped to 0..255. */
-export function toBytes(values: Float32Array, into: Uint8Array<ArrayBufferLike> = new Uint8Array(values.length), offset = 0): Uint8Array<ArrayBufferLike> {
+export function toBytes(
+  values: Float32Array,
+  into: Uint8Array<ArrayBufferLike> = new Uint8Array(values.length),
+  offset = 0,
+): Uint8Array<ArrayBufferLike> {
   // (value + 0.5) | 0 is Math.round for the values left between the clamps (1.6x faster than
   // Math.min(255, Math.max(0, Math.round(value))) on a tile's 1,200 values).
   for (let i = 0; i < values.length; i++) {

@@ -32,7 +32,13 @@ export function deepZoomLayout(width: number, height: number, tileSize = DEEP_ZO
     const scale = 2 ** (maxLevel - level);
     const levelWidth = Math.ceil(width / scale);
     const levelHeight = Math.ceil(height / scale);
-    levels.push({ level, width: levelWidth, height: levelHeight, columns: Math.ceil(levelWidth / tileSize), rows: Math.ceil(levelHeight / tileSize) });
+    levels.push({
+      level,
+      width: levelWidth,
+      height: levelHeight,
+      columns: Math.ceil(levelWidth / tileSize),
+      rows: Math.ceil(levelHeight / tileSize),
+    });
   }
   return { width, height, tileSize, overlap, format: 'jpg', levels };
 }

@@ -29,7 +29,9 @@ export async function assertViewerReplaceable(folder: string): Promise<void> {
     // no page yet
   }
   if (html !== undefined && !html.includes(GENERATOR)) {
-    throw new TsmosaicError(`${page} exists and was not written by tsmosaic; refusing to replace it (write the deep zoom into another folder)`);
+    throw new TsmosaicError(
+      `${page} exists and was not written by tsmosaic; refusing to replace it (write the deep zoom into another folder)`,
+    );
   }
   const library = path.join(folder, VIEWER_LIBRARY);
   if ((await pathExists(library)) && !(await pathExists(path.join(library, 'openseadragon.min.js')))) {

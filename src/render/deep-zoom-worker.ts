@@ -72,7 +72,13 @@ async function startRow(job: TileRowJob): Promise<void> {
       arena = new RenderArena(shared.scaled(cellSize), canvasBytes, data.canvases);
       arenas.set(cellSize, arena);
     }
-    const plan: MosaicPlan = { columns: job.columns, rows: job.tiles.length / job.columns, tiles: job.tiles, mirrored: job.mirrored, tint: job.tint };
+    const plan: MosaicPlan = {
+      columns: job.columns,
+      rows: job.tiles.length / job.columns,
+      tiles: job.tiles,
+      mirrored: job.mirrored,
+      tint: job.tint,
+    };
     const written: Promise<void>[] = [];
     for (let column = 0; column < level.columns; column++) {
       const region = tileRegion(layout, level, column, job.row);
@@ -88,7 +94,8 @@ async function startRow(job: TileRowJob): Promise<void> {
     }
     void Promise.all(written).then(
       () => port.postMessage({ id: job.id, tiles: level.columns } satisfies TileRowReply),
-      (error: unknown) => port.postMessage({ id: job.id, error: error instanceof Error ? error.message : String(error) } satisfies TileRowReply),
+      (error: unknown) =>
+        port.postMessage({ id: job.id, error: error instanceof Error ? error.message : String(error) } satisfies TileRowReply),
     );
   } catch (error) {
     port.postMessage({ id: job.id, error: error instanceof Error ? error.message : String(error) } satisfies TileRowReply);

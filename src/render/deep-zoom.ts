@@ -10,7 +10,15 @@ import { pathExists } from '../files/paths.js';
 import { moveIntoPlace, removeStaleTemporaries, temporaryPath } from './output-files.js';
 import { RenderArena, renderRegion, type MosaicPlan, type Region } from './render-region.js';
 import { assertViewerReplaceable, writeViewer } from './deep-zoom-viewer.js';
-import { deepZoomLayout, dziDescriptor, tileCanvasBytes, tileRegion, tilesFolderOf, type DeepZoomLayout, type DeepZoomLevel } from './deep-zoom-layout.js';
+import {
+  deepZoomLayout,
+  dziDescriptor,
+  tileCanvasBytes,
+  tileRegion,
+  tilesFolderOf,
+  type DeepZoomLayout,
+  type DeepZoomLevel,
+} from './deep-zoom-layout.js';
 import type { TileRowJob, TileRowReply, TileRowWorkerData } from './deep-zoom-worker.js';
 import { TileEncoder } from './tile-encoder.js';
 
@@ -34,7 +42,9 @@ export interface DeepZoomOptions {
 export async function assertDeepZoomReplaceable(file: string): Promise<void> {
   const tiles = tilesFolderOf(file);
   if ((await pathExists(tiles)) && !(await pathExists(file))) {
-    throw new TsmosaicError(`${tiles} exists and is not the tile folder of ${path.basename(file)}; refusing to replace it (choose another --out)`);
+    throw new TsmosaicError(
+      `${tiles} exists and is not the tile folder of ${path.basename(file)}; refusing to replace it (choose another --out)`,
+    );
   }
   await assertViewerReplaceable(path.dirname(file));
 }
@@ -53,7 +63,12 @@ export async function assertDeepZoomReplaceable(file: string): Promise<void> {
  * Everything is written into a hidden temporary folder and moved into place when complete.
  * @throws {TsmosaicError} on a write error; the signal's reason when aborted.
  */
-export async function writeDeepZoom(plan: MosaicPlan, store: TileStore, file: string, options: DeepZoomOptions = {}): Promise<DeepZoomLayout> {
+export async function writeDeepZoom(
+  plan: MosaicPlan,
+  store: TileStore,
+  file: string,
+  options: DeepZoomOptions = {},
+): Promise<DeepZoomLayout> {
   const { onProgress, signal } = options;
   const layout = deepZoomLayout(plan.columns * store.tileSize, plan.rows * store.tileSize);
   const name = path.basename(file, path.extname(file));
@@ -104,7 +119,14 @@ function mippedLevels(tileSize: number, layout: DeepZoomLayout): number {
 }
 
 /** Hands every tile row of the mip-mapped levels to the workers, finest level first. */
-async function writeMippedLevels(plan: MosaicPlan, store: TileStore, layout: DeepZoomLayout, mipped: number, workers: TileRowWorkers, signal?: AbortSignal): Promise<void> {
+async function writeMippedLevels(
+  plan: MosaicPlan,
+  store: TileStore,
+  layout: DeepZoomLayout,
+  mipped: number,
+  workers: TileRowWorkers,
+  signal?: AbortSignal,
+): Promise<void> {
   const maxLevel = layout.levels.length - 1;
   for (let k = 0; k <= mipped; k++) {
     const level = layout.levels[maxLevel - k]!;
@@ -150,8 +172,16 @@ async function writeHalvedLevels(
   const encoder = new TileEncoder(2);
   const emit: EmitTile = async (level, column, row, pixels, region) => {
     signal?.throwIfAborted();
-    const { written } = await encoder.start(pixels, region.width, region.height, path.join(folder, String(level.level), `${column}_${row}.jpg`));
-    void written.then(() => progress(1), () => undefined);
+    const { written } = await encoder.start(
+      pixels,
+      region.width,
+      region.height,
+      path.join(folder, String(level.level), `${column}_${row}.jpg`),
+    );
+    void written.then(
+      () => progress(1),
+      () => undefined,
+    );
   };
   try {
     let chain: HalvedLevel | undefined;
@@ -183,14 +213,29 @@ class TileRowWorkers {
   private failure: Error | undefined;
   private waiters: (() => void)[] = [];
 
-  constructor(count: number, layout: DeepZoomLayout, store: TileStore, folder: string, private readonly onTiles: (tiles: number) => void) {
+  constructor(
+    count: number,
+    layout: DeepZoomLayout,
+    store: TileStore,
+    folder: string,
+    private readonly onTiles: (tiles: number) => void,
+  ) {
     // The store, then each worker's canvases, in one shared block (a RenderArena's).
     const concurrency = 2;
     const canvases = concurrency + 1;
     const tilePixels = new SharedArrayBuffer(RenderArena.bytes(store, tileCanvasBytes(layout), canvases * count));
     Buffer.from(tilePixels).set(store.pixels);
     for (let i = 0; i < count; i++) {
-      const workerData: TileRowWorkerData = { layout, tileSize: store.tileSize, tileCount: store.count, tilePixels, worker: i, canvases, folder, concurrency };
+      const workerData: TileRowWorkerData = {
+        layout,
+        tileSize: store.tileSize,
+        tileCount: store.count,
+        tilePixels,
+        worker: i,
+        canvases,
+        folder,
+        concurrency,
+      };
       const worker = startWorker(import.meta.url, 'deep-zoom-worker', workerData);
       worker.on('message', (reply: TileRowReply) => this.settle(reply));
       worker.on('error', (error) => this.fail(error));

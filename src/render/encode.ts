@@ -30,7 +30,14 @@ export const MAX_SIDE: Record<OutputFormat, number> = {
 };
 
 /** Display names for messages. */
-export const FORMAT_NAMES: Record<OutputFormat, string> = { png: 'PNG', jpeg: 'JPEG', webp: 'WebP', tiff: 'TIFF', avif: 'AVIF', dzi: 'Deep Zoom' };
+export const FORMAT_NAMES: Record<OutputFormat, string> = {
+  png: 'PNG',
+  jpeg: 'JPEG',
+  webp: 'WebP',
+  tiff: 'TIFF',
+  avif: 'AVIF',
+  dzi: 'Deep Zoom',
+};
 
 /**
  * The output format named by a file's extension.

@@ -19,13 +19,15 @@ export function huffmanLengths(frequencies: ArrayLike<number>, maxBits: number):
   for (let symbol = 0; symbol < frequencies.length; symbol++) {
     const frequency = frequencies[symbol]!;
     // (Sorted below as frequency * 2^16 + symbol, exact for whole frequencies below 2^36.)
-    if (!Number.isInteger(frequency) || frequency < 0 || frequency >= 2 ** 36) throw new RangeError(`frequency of symbol ${symbol}: ${frequency}, not a whole number from 0 to 2^36`);
+    if (!Number.isInteger(frequency) || frequency < 0 || frequency >= 2 ** 36)
+      throw new RangeError(`frequency of symbol ${symbol}: ${frequency}, not a whole number from 0 to 2^36`);
     if (frequency > 0) count++;
   }
   if (count > 2 ** maxBits) throw new RangeError(`${count} symbols do not fit codes of ${maxBits} bits`);
   if (count === 0) return lengths;
   const keys = new Float64Array(count);
-  for (let symbol = 0, i = 0; symbol < frequencies.length; symbol++) if (frequencies[symbol]! > 0) keys[i++] = frequencies[symbol]! * 0x10000 + symbol;
+  for (let symbol = 0, i = 0; symbol < frequencies.length; symbol++)
+    if (frequencies[symbol]! > 0) keys[i++] = frequencies[symbol]! * 0x10000 + symbol;
   keys.sort();
   const used = Array.from(keys, (key) => key % 0x10000);
   if (count === 1) {

@@ -25,7 +25,11 @@ export function temporaryPath(file: string, suffix = ''): string {
  * TsmosaicError naming `file` (TsmosaicErrors and the signal's abort reason as they are).
  * @throws {TsmosaicError}
  */
-export async function writeThroughTemporary(file: string, write: (temporary: string) => Promise<void>, signal?: AbortSignal): Promise<void> {
+export async function writeThroughTemporary(
+  file: string,
+  write: (temporary: string) => Promise<void>,
+  signal?: AbortSignal,
+): Promise<void> {
   const temporary = temporaryPath(file);
   try {
     await write(temporary);
@@ -78,5 +82,3 @@ export async function moveIntoPlace(temporary: string, target: string): Promise<
   }
   await rm(aside, { recursive: true, force: true });
 }
-
-

@@ -402,4 +402,3 @@ function codedBits(counts: Float64Array, lengths: Uint8Array): number {
   for (let symbol = 0; symbol < counts.length; symbol++) bits += counts[symbol]! * lengths[symbol]!;
   return bits;
 }
-

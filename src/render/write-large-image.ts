@@ -84,7 +84,12 @@ export async function writeLargeImage(
 async function estimateSize(band: Buffer, width: number, height: number, format: LibvipsFormat): Promise<number> {
   const rows = band.length / (width * 3);
   const sharp = await loadSharp();
-  const sample = await encoderFor(sharp(band, { raw: { width, height: rows, channels: 3 }, limitInputPixels: false }), format, width, rows).toBuffer();
+  const sample = await encoderFor(
+    sharp(band, { raw: { width, height: rows, channels: 3 }, limitInputPixels: false }),
+    format,
+    width,
+    rows,
+  ).toBuffer();
   return (sample.length * height) / rows;
 }
 

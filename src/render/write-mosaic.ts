@@ -49,20 +49,28 @@ export interface WriteMosaicResult {
  * interrupted or failed write leaves nothing under the final name.
  * @throws {TsmosaicError} on a write error; the signal's reason when aborted.
  */
-export async function writeMosaic(plan: MosaicPlan, store: TileStore, file: string, format: OutputFormat, options: WriteMosaicOptions = {}): Promise<WriteMosaicResult> {
+export async function writeMosaic(
+  plan: MosaicPlan,
+  store: TileStore,
+  file: string,
+  format: OutputFormat,
+  options: WriteMosaicOptions = {},
+): Promise<WriteMosaicResult> {
   const { onProgress, signal, placed } = options;
   const width = plan.columns * store.tileSize;
   const height = plan.rows * store.tileSize;
   let renderSeconds = 0;
   /** `work`, its time added to renderSeconds. */
-  const timed = <Args extends unknown[], Result>(work: (...args: Args) => Result) => (...args: Args): Result => {
-    const started = performance.now();
-    try {
-      return work(...args);
-    } finally {
-      renderSeconds += (performance.now() - started) / 1000;
-    }
-  };
+  const timed =
+    <Args extends unknown[], Result>(work: (...args: Args) => Result) =>
+    (...args: Args): Result => {
+      const started = performance.now();
+      try {
+        return work(...args);
+      } finally {
+        renderSeconds += (performance.now() - started) / 1000;
+      }
+    };
   const render = timed((region: Region, into?: Buffer): Buffer => renderRegion(plan, store, region, into));
   if (format !== 'png') await placed?.(plan.rows);
   if (format === 'dzi') {
@@ -82,7 +90,11 @@ export async function writeMosaic(plan: MosaicPlan, store: TileStore, file: stri
           return coder.adler;
         },
       };
-      await writeThroughTemporary(file, (temporary) => writeCodedPng(temporary, width, height, timedCoder, { ready: placedThrough, signal, onProgress: encodeProgress }), signal);
+      await writeThroughTemporary(
+        file,
+        (temporary) => writeCodedPng(temporary, width, height, timedCoder, { ready: placedThrough, signal, onProgress: encodeProgress }),
+        signal,
+      );
     } else {
       // One band buffer, rendered into again and again: the first band is the tallest.
       let band: Buffer | undefined;
@@ -90,7 +102,11 @@ export async function writeMosaic(plan: MosaicPlan, store: TileStore, file: stri
         await placedThrough(top, rows);
         return render({ left: 0, top, width, height: rows }, (band ??= Buffer.allocUnsafe(rows * width * 3)));
       };
-      await writeThroughTemporary(file, (temporary) => writePng(temporary, width, height, renderBand, { signal, onProgress: encodeProgress }), signal);
+      await writeThroughTemporary(
+        file,
+        (temporary) => writePng(temporary, width, height, renderBand, { signal, onProgress: encodeProgress }),
+        signal,
+      );
     }
   } else if (width * height * 3 <= ONE_PIECE_MAX_BYTES) {
     onProgress?.('render', 0, height);
@@ -101,7 +117,10 @@ export async function writeMosaic(plan: MosaicPlan, store: TileStore, file: stri
     await writeImage(canvas, width, height, file, format);
     onProgress?.('encode', 1, 1);
   } else {
-    await writeLargeImage(file, width, height, format, (top, rows, into) => render({ left: 0, top, width, height: rows }, into), { onProgress, signal });
+    await writeLargeImage(file, width, height, format, (top, rows, into) => render({ left: 0, top, width, height: rows }, into), {
+      onProgress,
+      signal,
+    });
   }
   return { renderSeconds };
 }

@@ -72,13 +72,17 @@ export async function writePng(
       signal?.throwIfAborted();
       const rows = Math.min(bandRows, height - top);
       const pixels = await renderBand(top, rows);
-      if (pixels.length < rows * (rowBytes - 1)) throw new RangeError(`band at row ${top}: ${pixels.length} bytes for ${rows} rows of ${width} px`);
+      if (pixels.length < rows * (rowBytes - 1))
+        throw new RangeError(`band at row ${top}: ${pixels.length} bytes for ${rows} rows of ${width} px`);
       const whole = spare.pop() ?? Buffer.allocUnsafe(bandRows * rowBytes);
       const filtered = whole.subarray(0, rows * rowBytes);
       adler = subFilter(pixels, filtered, rows, rowBytes - 1, adler);
       const compressed = deflateBand(filtered, top + rows === height);
       deflating.push({ rows, compressed });
-      void compressed.then(() => spare.push(whole), () => undefined);
+      void compressed.then(
+        () => spare.push(whole),
+        () => undefined,
+      );
       if (deflating.length >= DEFLATING) await writeOldest();
     }
     while (deflating.length > 0) await writeOldest();
@@ -112,7 +116,11 @@ export async function writeCodedPng(
   width: number,
   height: number,
   coder: PngRowCoder,
-  options: { ready?: (top: number, rows: number) => Promise<void>; onProgress?: (rowsWritten: number, height: number) => void; signal?: AbortSignal } = {},
+  options: {
+    ready?: (top: number, rows: number) => Promise<void>;
+    onProgress?: (rowsWritten: number, height: number) => void;
+    signal?: AbortSignal;
+  } = {},
 ): Promise<void> {
   const { ready, onProgress, signal } = options;
   const bandRows = pngBandRows(width, height);
@@ -138,10 +146,14 @@ export async function writeCodedPng(
  * stream's header are written; `data` adds deflate data (an IDAT chunk), `end` the Adler-32 and
  * the end, closing the file; `abandon` closes it after an error.
  */
-function openPng(file: string, width: number, height: number): { data: (bytes: Uint8Array) => void; end: (adler: number) => void; abandon: () => void } {
+function openPng(
+  file: string,
+  width: number,
+  height: number,
+): { data: (bytes: Uint8Array) => void; end: (adler: number) => void; abandon: () => void } {
   const descriptor = openSync(file, 'w');
   const write = (bytes: Uint8Array): void => {
-    for (let written = 0; written < bytes.length; ) written += writeSync(descriptor, bytes, written, bytes.length - written);
+    for (let written = 0; written < bytes.length;) written += writeSync(descriptor, bytes, written, bytes.length - written);
   };
   try {
     write(SIGNATURE);
@@ -210,7 +222,10 @@ export function subFilter(pixels: Buffer, filtered: Buffer, rows: number, rowByt
   let a = adler & 0xffff;
   let b = adler >>> 16;
   // Rows of whole 32-bit words are filtered four bytes at a time (below); others a byte at a time.
-  const words = rowBytes % 4 === 0 && pixels.byteOffset % 4 === 0 ? new Uint32Array(pixels.buffer, pixels.byteOffset, (rows * rowBytes) / 4) : undefined;
+  const words =
+    rowBytes % 4 === 0 && pixels.byteOffset % 4 === 0
+      ? new Uint32Array(pixels.buffer, pixels.byteOffset, (rows * rowBytes) / 4)
+      : undefined;
   const out = new DataView(filtered.buffer, filtered.byteOffset, filtered.length);
   for (let row = 0; row < rows; row++) {
     const from = row * rowBytes;

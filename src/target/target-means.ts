@@ -20,14 +20,23 @@ export interface RowBand {
  * x `band.rows * grid`), with the same values as in the whole grid, so that huge grids can be
  * sampled a band at a time.
  */
-export async function targetMeans(target: TargetImage, columns: number, rows: number, grid = 1, band: RowBand = { firstRow: 0, rows }): Promise<Float32Array> {
+export async function targetMeans(
+  target: TargetImage,
+  columns: number,
+  rows: number,
+  grid = 1,
+  band: RowBand = { firstRow: 0, rows },
+): Promise<Float32Array> {
   const width = columns * grid;
   const height = rows * grid;
   if (grid === 1 || (width <= target.width && height <= target.height)) {
     return areaAverage(target.pixels, target.width, target.height, 3, width, height, band.firstRow * grid, band.rows * grid);
   }
   const sharp = await loadSharp();
-  let enlarging = sharp(target.pixels, { raw: { width: target.width, height: target.height, channels: 3 } }).resize(width, height, { fit: 'fill', kernel: 'lanczos3' });
+  let enlarging = sharp(target.pixels, { raw: { width: target.width, height: target.height, channels: 3 } }).resize(width, height, {
+    fit: 'fill',
+    kernel: 'lanczos3',
+  });
   // libvips computes only the rows extracted, the same as in the whole enlargement.
   if (band.rows < rows) enlarging = enlarging.extract({ left: 0, top: band.firstRow * grid, width, height: band.rows * grid });
   const means = Float32Array.from(await enlarging.raw().toBuffer());

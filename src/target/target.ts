@@ -50,7 +50,10 @@ export async function loadTarget(file: string, columns: number, rows: number, si
   const reduce = size.width > columns * MAX_SAMPLES_PER_CELL || size.height > rows * MAX_SAMPLES_PER_CELL;
   const sharp = await loadSharp();
   try {
-    return await decodeSrgb(sharp(file, OPEN_OPTIONS), reduce ? { width: columns * MAX_SAMPLES_PER_CELL, height: rows * MAX_SAMPLES_PER_CELL } : undefined);
+    return await decodeSrgb(
+      sharp(file, OPEN_OPTIONS),
+      reduce ? { width: columns * MAX_SAMPLES_PER_CELL, height: rows * MAX_SAMPLES_PER_CELL } : undefined,
+    );
   } catch (error) {
     throw new TsmosaicError(`cannot decode the target image ${file}: ${reasonOf(error)}`);
   }
@@ -59,6 +62,10 @@ export async function loadTarget(file: string, columns: number, rows: number, si
 /** Decodes an opened picture to 8-bit sRGB, alpha flattened onto white, optionally squeezed to `size`. */
 export async function decodeSrgb(image: Sharp, size?: { width: number; height: number }): Promise<TargetImage> {
   const resized = size ? image.resize(size.width, size.height, { fit: 'fill' }) : image;
-  const { data, info } = await resized.flatten({ background: '#ffffff' }).toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+  const { data, info } = await resized
+    .flatten({ background: '#ffffff' })
+    .toColourspace('srgb')
+    .raw({ depth: 'uchar' })
+    .toBuffer({ resolveWithObject: true });
   return { pixels: data, width: info.width, height: info.height };
 }

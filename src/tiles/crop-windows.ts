@@ -22,7 +22,12 @@ export function cropWindows(width: number, height: number, crops: CropCount): [n
   const side = Math.max(1, Math.round(short * CORNER_CROP));
   const right = left + keptWidth - side;
   const bottom = top + keptHeight - side;
-  for (const [x, y] of [[left, top], [right, top], [left, bottom], [right, bottom]] as const) windows.push([x, y, side]);
+  for (const [x, y] of [
+    [left, top],
+    [right, top],
+    [left, bottom],
+    [right, bottom],
+  ] as const)
+    windows.push([x, y, side]);
   return windows;
 }
-

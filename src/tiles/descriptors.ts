@@ -42,7 +42,15 @@ export function sameIndexSpace(a: MatchMethod, b: MatchMethod): boolean {
  * values apart (3 values a sub-square); `side` must be a multiple of the method's grid. Tiles
  * (stored features) and target cells (rows of the sampled target) differ only in that layout.
  */
-function describe(means: Float32Array, count: number, side: number, start: (item: number) => number, rowStride: number, method: MatchMethod, into?: Float32Array): Float32Array {
+function describe(
+  means: Float32Array,
+  count: number,
+  side: number,
+  start: (item: number) => number,
+  rowStride: number,
+  method: MatchMethod,
+  into?: Float32Array,
+): Float32Array {
   const length = descriptorLength(method);
   const grid = length === 3 ? 1 : method.grid;
   const out = into ? into.subarray(0, count * length) : new Float32Array(count * length);
@@ -78,7 +86,8 @@ function describe(means: Float32Array, count: number, side: number, start: (item
     }
     srgbToLabAt(red, green, blue, out, base);
     if (grid === 1) continue;
-    for (let i = 0; i < grid * grid; i++) srgbToLabAt(sums[i * 3]! / perCoarse, sums[i * 3 + 1]! / perCoarse, sums[i * 3 + 2]! / perCoarse, out, base + 3 + i * 3);
+    for (let i = 0; i < grid * grid; i++)
+      srgbToLabAt(sums[i * 3]! / perCoarse, sums[i * 3 + 1]! / perCoarse, sums[i * 3 + 2]! / perCoarse, out, base + 3 + i * 3);
   }
   return out;
 }
@@ -97,10 +106,24 @@ export function tileDescriptors(features: Float32Array, count: number, method: M
  * The descriptors of every cell of a `columns` x `rows` grid, row-major, from the target's sRGB
  * means at `grid` x the grid's resolution (see targetMeans); written to the start of `into` when given.
  */
-export function cellDescriptors(means: Float32Array, columns: number, rows: number, method: MatchMethod, into?: Float32Array): Float32Array {
+export function cellDescriptors(
+  means: Float32Array,
+  columns: number,
+  rows: number,
+  method: MatchMethod,
+  into?: Float32Array,
+): Float32Array {
   const grid = descriptorLength(method) === 3 ? 1 : method.grid;
   const width = columns * grid;
-  return describe(means, columns * rows, grid, (cell) => (Math.floor(cell / columns) * grid * width + (cell % columns) * grid) * 3, width * 3, method, into);
+  return describe(
+    means,
+    columns * rows,
+    grid,
+    (cell) => (Math.floor(cell / columns) * grid * width + (cell % columns) * grid) * 3,
+    width * 3,
+    method,
+    into,
+  );
 }
 
 /**
@@ -110,7 +133,11 @@ export function cellDescriptors(means: Float32Array, columns: number, rows: numb
 export function annVectors(descriptors: Float32Array, method: MatchMethod, into?: Float32Array): Float32Array {
   const length = descriptorLength(method);
   if (length === 3) return descriptors;
-  const vectors = into ? (into.length === descriptors.length ? into : into.subarray(0, descriptors.length)) : new Float32Array(descriptors.length);
+  const vectors = into
+    ? into.length === descriptors.length
+      ? into
+      : into.subarray(0, descriptors.length)
+    : new Float32Array(descriptors.length);
   for (let base = 0; base < descriptors.length; base += length) {
     for (let i = 0; i < 3; i++) vectors[base + i] = descriptors[base + i]!;
     for (let i = 3; i < length; i++) vectors[base + i] = method.structureWeight * (descriptors[base + i]! - descriptors[base + (i % 3)]!);
@@ -146,7 +173,14 @@ export function colourCost(method: MatchMethod, cells: Float32Array, cell: numbe
  * for `cell` as it is (into `out[0]`) and mirrored (into `out[1]`), in one pass over the cell's
  * sub-squares: placement costs every candidate both ways.
  */
-export function structureCosts(method: MatchMethod, cells: Float32Array, cell: number, tiles: Float32Array, tile: number, out: Float64Array): void {
+export function structureCosts(
+  method: MatchMethod,
+  cells: Float32Array,
+  cell: number,
+  tiles: Float32Array,
+  tile: number,
+  out: Float64Array,
+): void {
   const length = descriptorLength(method);
   if (method.metric === 'rgb' || length === 3) {
     out[0] = 0;

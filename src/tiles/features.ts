@@ -34,6 +34,7 @@ export function tilesFeatures(pixels: Uint8Array, tileSize: number, count: numbe
   const tileBytes = tileSize * tileSize * 3;
   const length = FEATURE_DIMENSIONS['srgb-grid'];
   const features = into ? into.subarray(0, count * length) : new Float32Array(count * length);
-  for (let i = 0; i < count; i++) tileFeatures(pixels.subarray(i * tileBytes, (i + 1) * tileBytes), tileSize, features.subarray(i * length, (i + 1) * length));
+  for (let i = 0; i < count; i++)
+    tileFeatures(pixels.subarray(i * tileBytes, (i + 1) * tileBytes), tileSize, features.subarray(i * length, (i + 1) * length));
   return features;
 }

@@ -58,7 +58,20 @@ export async function fidelityBench(context: FidelityContext): Promise<string[]>
     for (const variant of VARIANTS) {
       log(`fidelity: ${photo} ${variant.name}`);
       const out = path.join(work, `fidelity-${variant.args.join('') || 'defaults'}.png`);
-      const run = await measure([node, bin, 'build', index, target, '--tiles-across', String(tilesAcross), '-o', out, '--json', '-q', ...variant.args]);
+      const run = await measure([
+        node,
+        bin,
+        'build',
+        index,
+        target,
+        '--tiles-across',
+        String(tilesAcross),
+        '-o',
+        out,
+        '--json',
+        '-q',
+        ...variant.args,
+      ]);
       const summary = JSON.parse(run.stdout) as { deltaE: { cell: number; structure: number }; timings: Record<string, number> };
       const steps = Object.entries(summary.timings).filter(([step]) => step !== 'measure');
       add(variant.name, { ...summary.deltaE, buildSeconds: steps.reduce((sum, [, value]) => sum + value, 0) });
@@ -68,16 +81,30 @@ export async function fidelityBench(context: FidelityContext): Promise<string[]>
       const { width = 1, height = 1 } = await sharp(target).metadata();
       const out = path.join(work, 'fidelity-metapixel.png');
       const scale = (tilesAcross * tileSize) / width;
-      const run = await measure(['metapixel', '--metapixel', target, out, '--library', library, `--width=${tileSize}`, `--height=${tileSize}`, `--scale=${scale}`, '--distance=5']);
+      const run = await measure([
+        'metapixel',
+        '--metapixel',
+        target,
+        out,
+        '--library',
+        library,
+        `--width=${tileSize}`,
+        `--height=${tileSize}`,
+        `--scale=${scale}`,
+        '--distance=5',
+      ]);
       const rows = Math.max(1, Math.round((height * tilesAcross) / width));
-      add('metapixel `--distance=5` (5x5 YIQ)', { ...(await compareImages(target, out, tilesAcross, rows)), buildSeconds: run.wallSeconds });
+      add('metapixel `--distance=5` (5x5 YIQ)', {
+        ...(await compareImages(target, out, tilesAcross, rows)),
+        buildSeconds: run.wallSeconds,
+      });
     }
   }
 
   const mean = (list: Score[], key: keyof Score): number => list.reduce((sum, score) => sum + score[key], 0) / list.length;
   const baseline = scores.get(VARIANTS[0]!.name)!;
   const [baseCell, baseStructure] = [mean(baseline, 'cell'), mean(baseline, 'structure')];
-  const verdict = (value: number, limit: number): string => `${(value).toFixed(2)}x (≤ ${limit}x: ${value <= limit ? 'PASS' : 'MISS'})`;
+  const verdict = (value: number, limit: number): string => `${value.toFixed(2)}x (≤ ${limit}x: ${value <= limit ? 'PASS' : 'MISS'})`;
   const limits: Record<string, [number, number]> = { defaults: [0.82, 0.76], '`--min-distance 5`': [1.4, 0.9] };
   const rows = [...scores.entries()].map(([name, list]) => {
     const cell = mean(list, 'cell');

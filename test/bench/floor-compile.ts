@@ -3,7 +3,6 @@ import path from 'node:path';
 import ts from 'typescript';
 import { BENCH_DIR, REPO_ROOT } from './paths.js';
 
-
 /**
  * Compiles floor.ts to plain JS in the work folder, so its process is as bare as tsmosaic's compiled
  * dist/ (no tsx start-up); a node_modules link beside it lets it import sharp.

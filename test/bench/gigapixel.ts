@@ -88,7 +88,11 @@ async function makeCollection(folder: string): Promise<void> {
     const edge = Math.floor(Math.min(width, height) / 8);
     for (let top = 0; top + edge <= height; top += edge) {
       for (let left = 0; left + edge <= width; left += edge) {
-        await sharp(file).extract({ left, top, width: edge, height: edge }).resize(64, 64).jpeg().toFile(path.join(folder, `crop-${count++}.jpg`));
+        await sharp(file)
+          .extract({ left, top, width: edge, height: edge })
+          .resize(64, 64)
+          .jpeg()
+          .toFile(path.join(folder, `crop-${count++}.jpg`));
       }
     }
   }
@@ -121,7 +125,9 @@ async function main(): Promise<void> {
   if (!existsSync(path.join(REPO_ROOT, 'dist', 'cli', 'main.js'))) throw new Error('dist/ is missing: run `npm run build` first');
   const sizes = option('sizes', '100,500,2000').split(',').map(Number);
   const formats = option('formats', 'png,dzi').split(',') as ('png' | 'dzi')[];
-  const work = process.argv.includes('--out') ? path.resolve(option('out', '.')) : await mkdtemp(path.join(os.tmpdir(), 'tsmosaic-gigapixel-'));
+  const work = process.argv.includes('--out')
+    ? path.resolve(option('out', '.'))
+    : await mkdtemp(path.join(os.tmpdir(), 'tsmosaic-gigapixel-'));
   await mkdir(work, { recursive: true });
   const { bavail, bsize } = await statfs(work);
   process.stderr.write(`working in ${work} (${((bavail * bsize) / 1e9).toFixed(0)} GB free)\n`);
@@ -141,7 +147,20 @@ async function main(): Promise<void> {
         const out = path.join(work, `mosaic-${megapixels}.${format}`);
         await settle();
         process.stderr.write(`${megapixels} Mpx ${format}: ${width} x ${height} px, load ${os.loadavg()[0]!.toFixed(2)}\n`);
-        const argv = [process.execPath, BIN, 'build', index, TARGET, '-o', out, '--tiles-across', String(columns), '--max-pixels', String(width * height), '-q'];
+        const argv = [
+          process.execPath,
+          BIN,
+          'build',
+          index,
+          TARGET,
+          '-o',
+          out,
+          '--tiles-across',
+          String(columns),
+          '--max-pixels',
+          String(width * height),
+          '-q',
+        ];
         const result = await measure(argv);
         await check(out, format, width, height);
         runs.push({ megapixels, format, width, height, ...result });
@@ -157,7 +176,9 @@ async function main(): Promise<void> {
   const lines = ['| output | size (px) | wall (s) | CPU (s) | peak RSS (MB) |', '|---|---|---:|---:|---:|'];
   for (const r of runs) {
     const name = r.format === 'png' ? 'PNG' : 'deep zoom';
-    lines.push(`| ${r.megapixels >= 1000 ? `${r.megapixels / 1000} Gpx` : `${r.megapixels} Mpx`} ${name} | ${r.width} x ${r.height} | ${r.wall.toFixed(1)} | ${r.cpu.toFixed(1)} | ${r.rssMb.toFixed(0)} |`);
+    lines.push(
+      `| ${r.megapixels >= 1000 ? `${r.megapixels / 1000} Gpx` : `${r.megapixels} Mpx`} ${name} | ${r.width} x ${r.height} | ${r.wall.toFixed(1)} | ${r.cpu.toFixed(1)} | ${r.rssMb.toFixed(0)} |`,
+    );
   }
   lines.push('');
   for (const format of formats) {
@@ -167,14 +188,18 @@ async function main(): Promise<void> {
     const peak = Math.max(...mine.map((r) => r.rssMb));
     const growth = peak / mine[0]!.rssMb - 1;
     const verdict = growth <= 0.25 && peak < 512 ? 'meets' : 'misses';
-    lines.push(`${format === 'png' ? 'PNG' : 'deep zoom'}: peak RSS at most ${peak.toFixed(0)} MB, ${growth >= 0 ? '+' : ''}${(growth * 100).toFixed(0)} % over the ${mine[0]!.megapixels} Mpx one (${verdict} the target: +25 %, 512 MB)`);
+    lines.push(
+      `${format === 'png' ? 'PNG' : 'deep zoom'}: peak RSS at most ${peak.toFixed(0)} MB, ${growth >= 0 ? '+' : ''}${(growth * 100).toFixed(0)} % over the ${mine[0]!.megapixels} Mpx one (${verdict} the target: +25 %, 512 MB)`,
+    );
   }
   const largest = Math.max(...runs.map((r) => r.megapixels));
   const png = runs.find((r) => r.megapixels === largest && r.format === 'png');
   const dzi = runs.find((r) => r.megapixels === largest && r.format === 'dzi');
   if (png && dzi) {
     const ratio = dzi.wall / png.wall;
-    lines.push(`deep zoom of ${largest} Mpx takes ${ratio.toFixed(2)}x the time of the PNG (${ratio <= 2 ? 'meets' : 'misses'} the target: at most 2x)`);
+    lines.push(
+      `deep zoom of ${largest} Mpx takes ${ratio.toFixed(2)}x the time of the PNG (${ratio <= 2 ? 'meets' : 'misses'} the target: at most 2x)`,
+    );
   }
   process.stdout.write(`${lines.join('\n')}\n`);
 }

@@ -94,7 +94,9 @@ export async function measureRounds(specs: readonly SeriesSpec[], runs: number, 
     for (const [position, { label, command, check }] of specs.entries()) {
       const measurement = await measure(await command(run));
       await check?.(measurement, run);
-      log(`${label}: run ${run}/${runs} ${measurement.wallSeconds.toFixed(2)} s wall, ${measurement.cpuSeconds.toFixed(2)} s CPU, ${measurement.peakRssMb.toFixed(0)} MB`);
+      log(
+        `${label}: run ${run}/${runs} ${measurement.wallSeconds.toFixed(2)} s wall, ${measurement.cpuSeconds.toFixed(2)} s CPU, ${measurement.peakRssMb.toFixed(0)} MB`,
+      );
       results[position]!.push(measurement);
     }
   }
@@ -126,7 +128,11 @@ export function median(values: readonly number[]): number {
  * Runs a setup command to completion with its output on our stderr (stdout stays for the tables).
  * @returns the exit code, or null when the program could not be started.
  */
-export function runVisible(program: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<number | null> {
+export function runVisible(
+  program: string,
+  args: string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<number | null> {
   return new Promise((resolve) => {
     const child = spawn(program, args, { ...options, stdio: ['ignore', process.stderr, process.stderr] });
     child.once('error', () => resolve(null));

@@ -34,7 +34,6 @@ const TARGETS = {
   metapixelVsBuild: { min: 6 },
 } satisfies Record<string, Target>;
 
-
 interface BuildSummary {
   width: number;
   height: number;
@@ -107,7 +106,8 @@ async function runBench(context: { work: string; target: string; collection: str
     command: (run) => [NODE, BIN, 'process-collection', collection, '-o', index(run), '--tile-size', String(TILE_SIZE), '--json', '-q'],
     check: ({ stdout }) => {
       const { tiles, skipped } = JSON.parse(stdout) as ProcessSummary;
-      if (tiles !== COLLECTION_SIZE || skipped.length !== 0) throw new Error(`process-collection indexed ${tiles} tiles, skipped ${skipped.length}`);
+      if (tiles !== COLLECTION_SIZE || skipped.length !== 0)
+        throw new Error(`process-collection indexed ${tiles} tiles, skipped ${skipped.length}`);
     },
   };
   const prepareSpec: SeriesSpec = {
@@ -125,12 +125,28 @@ async function runBench(context: { work: string; target: string; collection: str
     },
   };
   const [floorSeries, processSeries, prepareSeries] = await measureRounds(
-    tools.metapixel ? [floorSpec, processSpec, prepareSpec] : [floorSpec, processSpec], RUNS, log);
+    tools.metapixel ? [floorSpec, processSpec, prepareSpec] : [floorSpec, processSpec],
+    RUNS,
+    log,
+  );
 
   const outPng = path.join(work, 'tsmosaic.png');
   const metapixelPng = path.join(work, 'metapixel.png');
-  const buildArgs = (out: string, ...options: string[]): string[] =>
-    [NODE, BIN, 'build', index(RUNS), target, '--tiles-across', String(TILES_ACROSS), '-o', out, '--json', '--no-measure', '-q', ...options];
+  const buildArgs = (out: string, ...options: string[]): string[] => [
+    NODE,
+    BIN,
+    'build',
+    index(RUNS),
+    target,
+    '--tiles-across',
+    String(TILES_ACROSS),
+    '-o',
+    out,
+    '--json',
+    '--no-measure',
+    '-q',
+    ...options,
+  ];
   const buildSpec: SeriesSpec = {
     label: 'build',
     warmUp: true,
@@ -151,12 +167,24 @@ async function runBench(context: { work: string; target: string; collection: str
     label: 'metapixel',
     warmUp: true,
     command: () => [
-      'metapixel', '--metapixel', target, metapixelPng, '--library', library(RUNS),
-      `--width=${TILE_SIZE}`, `--height=${TILE_SIZE}`, `--scale=${metapixelScale}`,
+      'metapixel',
+      '--metapixel',
+      target,
+      metapixelPng,
+      '--library',
+      library(RUNS),
+      `--width=${TILE_SIZE}`,
+      `--height=${TILE_SIZE}`,
+      `--scale=${metapixelScale}`,
     ],
   };
-  const [buildSeries, rgbBuildSeries, metapixelSeries] = await measureRounds(tools.metapixel ? [buildSpec, rgbBuildSpec, metapixelSpec] : [buildSpec, rgbBuildSpec], RUNS, log);
-  if (floorSeries === undefined || processSeries === undefined || buildSeries === undefined || rgbBuildSeries === undefined) throw new Error('a tsmosaic series is missing');
+  const [buildSeries, rgbBuildSeries, metapixelSeries] = await measureRounds(
+    tools.metapixel ? [buildSpec, rgbBuildSpec, metapixelSpec] : [buildSpec, rgbBuildSpec],
+    RUNS,
+    log,
+  );
+  if (floorSeries === undefined || processSeries === undefined || buildSeries === undefined || rgbBuildSeries === undefined)
+    throw new Error('a tsmosaic series is missing');
   const tsmosaicOut = await sharp(outPng).metadata();
   const metapixelOut = metapixelSeries === undefined ? undefined : await sharp(metapixelPng).metadata();
 
@@ -164,55 +192,104 @@ async function runBench(context: { work: string; target: string; collection: str
   const missing = tools.metapixelMissing ?? 'metapixel not installed';
   const wallCell = (series: Series): string =>
     `${seconds(series.wallSeconds)} (${seconds(series.minWallSeconds)}–${seconds(series.maxWallSeconds)})`;
-  const measuredRow = (step: string, tool: string, series: Series, ratio: string[]): string[] =>
-    [step, tool, wallCell(series), seconds(series.cpuSeconds), series.peakRssMb.toFixed(0), ...ratio];
+  const measuredRow = (step: string, tool: string, series: Series, ratio: string[]): string[] => [
+    step,
+    tool,
+    wallCell(series),
+    seconds(series.cpuSeconds),
+    series.peakRssMb.toFixed(0),
+    ...ratio,
+  ];
   const missingRow = (step: string, tool: string): string[] => [step, tool, `n/a: ${missing}`, 'n/a', 'n/a', 'n/a', '', 'n/a'];
 
   const out: string[] = [];
   out.push(`## tsmosaic bench (${new Date().toISOString()})`, '');
-  out.push(`- machine: ${os.availableParallelism()} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, sharp ${sharp.versions.sharp} (libvips ${sharp.versions.vips}), tsmosaic and the floor keep ${defaultConcurrency()} pictures in flight`);
+  out.push(
+    `- machine: ${os.availableParallelism()} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, sharp ${sharp.versions.sharp} (libvips ${sharp.versions.vips}), tsmosaic and the floor keep ${defaultConcurrency()} pictures in flight`,
+  );
   out.push(`- collection: ${COLLECTION_SIZE} JPEGs (make-collection seed 2000) in ${collection}`);
   out.push(`- target: ${path.basename(target)} ${targetWidth}x${targetHeight}; ${TILES_ACROSS} tiles across, ${TILE_SIZE} px tiles, PNG`);
   out.push(`- tsmosaic build output: ${tsmosaicOut.width}x${tsmosaicOut.height} (${buildMedian.columns}x${buildMedian.rows} tiles)`);
-  out.push(metapixelOut === undefined
-    ? `- metapixel: ${missing}`
-    : `- metapixel output: ${metapixelOut.width}x${metapixelOut.height} (checked with sharp) from \`--width=${TILE_SIZE} --height=${TILE_SIZE} --scale=${metapixelScale}\`, default metric (subpixel) and search`);
-  out.push(`- each command is its own process, timed by a fresh python3 (wall = perf_counter around subprocess.run, peak RSS = RUSAGE_CHILDREN ru_maxrss, i.e. the largest single process of the command); CPU = user + system of the command and its children; medians of ${RUNS} runs taken in rounds (each compared command once per round), after one warm-up except metapixel-prepare`);
+  out.push(
+    metapixelOut === undefined
+      ? `- metapixel: ${missing}`
+      : `- metapixel output: ${metapixelOut.width}x${metapixelOut.height} (checked with sharp) from \`--width=${TILE_SIZE} --height=${TILE_SIZE} --scale=${metapixelScale}\`, default metric (subpixel) and search`,
+  );
+  out.push(
+    `- each command is its own process, timed by a fresh python3 (wall = perf_counter around subprocess.run, peak RSS = RUSAGE_CHILDREN ru_maxrss, i.e. the largest single process of the command); CPU = user + system of the command and its children; medians of ${RUNS} runs taken in rounds (each compared command once per round), after one warm-up except metapixel-prepare`,
+  );
   out.push('');
 
-  out.push(...markdownTable(
-    ['step', 'tool', `wall s (median; min–max of ${RUNS})`, 'CPU s', 'peak RSS MB', 'ratio (wall)', 'target', 'result'],
-    [
-      measuredRow('decode + resize (floor)', 'node + sharp only (test/bench/floor.ts)', floorSeries, ['', '', '']),
-      measuredRow('index the collection', '`tsmosaic process-collection`', processSeries,
-        ratioCell(processSeries.wallSeconds / floorSeries.wallSeconds, processSeries.cpuSeconds / floorSeries.cpuSeconds, 'floor', TARGETS.processVsFloor)),
-      prepareSeries === undefined
-        ? missingRow('index the collection', '`metapixel-prepare`')
-        : measuredRow('index the collection', '`metapixel-prepare`', prepareSeries,
-          ratioCell(prepareSeries.wallSeconds / processSeries.wallSeconds, prepareSeries.cpuSeconds / processSeries.cpuSeconds, 'process-collection', TARGETS.prepareVsProcess)),
-      measuredRow('build the mosaic', '`tsmosaic build`', buildSeries, ['', '', '']),
-      metapixelSeries === undefined
-        ? missingRow('build the mosaic', '`metapixel --metapixel`')
-        : measuredRow('build the mosaic', '`metapixel --metapixel`', metapixelSeries,
-          ratioCell(metapixelSeries.wallSeconds / buildSeries.wallSeconds, metapixelSeries.cpuSeconds / buildSeries.cpuSeconds, 'build', TARGETS.metapixelVsBuild)),
-      measuredRow('build the mosaic', '`tsmosaic build --metric rgb --min-distance 0` (pycollage\'s method; no target)', rgbBuildSeries,
-        metapixelSeries === undefined ? ['', '', ''] : [`metapixel takes ${(metapixelSeries.wallSeconds / rgbBuildSeries.wallSeconds).toFixed(2)}x`, '', '']),
-    ],
-  ));
+  out.push(
+    ...markdownTable(
+      ['step', 'tool', `wall s (median; min–max of ${RUNS})`, 'CPU s', 'peak RSS MB', 'ratio (wall)', 'target', 'result'],
+      [
+        measuredRow('decode + resize (floor)', 'node + sharp only (test/bench/floor.ts)', floorSeries, ['', '', '']),
+        measuredRow(
+          'index the collection',
+          '`tsmosaic process-collection`',
+          processSeries,
+          ratioCell(
+            processSeries.wallSeconds / floorSeries.wallSeconds,
+            processSeries.cpuSeconds / floorSeries.cpuSeconds,
+            'floor',
+            TARGETS.processVsFloor,
+          ),
+        ),
+        prepareSeries === undefined
+          ? missingRow('index the collection', '`metapixel-prepare`')
+          : measuredRow(
+              'index the collection',
+              '`metapixel-prepare`',
+              prepareSeries,
+              ratioCell(
+                prepareSeries.wallSeconds / processSeries.wallSeconds,
+                prepareSeries.cpuSeconds / processSeries.cpuSeconds,
+                'process-collection',
+                TARGETS.prepareVsProcess,
+              ),
+            ),
+        measuredRow('build the mosaic', '`tsmosaic build`', buildSeries, ['', '', '']),
+        metapixelSeries === undefined
+          ? missingRow('build the mosaic', '`metapixel --metapixel`')
+          : measuredRow(
+              'build the mosaic',
+              '`metapixel --metapixel`',
+              metapixelSeries,
+              ratioCell(
+                metapixelSeries.wallSeconds / buildSeries.wallSeconds,
+                metapixelSeries.cpuSeconds / buildSeries.cpuSeconds,
+                'build',
+                TARGETS.metapixelVsBuild,
+              ),
+            ),
+        measuredRow(
+          'build the mosaic',
+          "`tsmosaic build --metric rgb --min-distance 0` (pycollage's method; no target)",
+          rgbBuildSeries,
+          metapixelSeries === undefined
+            ? ['', '', '']
+            : [`metapixel takes ${(metapixelSeries.wallSeconds / rgbBuildSeries.wallSeconds).toFixed(2)}x`, '', ''],
+        ),
+      ],
+    ),
+  );
   out.push('');
   out.push(...buildBreakdown(buildSeries.medianRun, buildMedian));
   out.push('');
-  out.push(...(await fidelityBench({
-    node: NODE,
-    bin: BIN,
-    index: index(RUNS),
-    library: tools.metapixel ? library(RUNS) : undefined,
-    photos: path.dirname(target),
-    work,
-    tilesAcross: TILES_ACROSS,
-    tileSize: TILE_SIZE,
-    log,
-  })));
+  out.push(
+    ...(await fidelityBench({
+      node: NODE,
+      bin: BIN,
+      index: index(RUNS),
+      library: tools.metapixel ? library(RUNS) : undefined,
+      photos: path.dirname(target),
+      work,
+      tilesAcross: TILES_ACROSS,
+      tileSize: TILE_SIZE,
+      log,
+    })),
+  );
   process.stdout.write(`${out.join('\n')}\n`);
 }
 
@@ -221,8 +298,16 @@ function buildBreakdown(run: Measurement, summary: BuildSummary): string[] {
   const wall = run.wallSeconds;
   const timed = Object.values(summary.timings).reduce((sum, value) => sum + value, 0);
   const rows: string[][] = [
-    ['start-up (wall − reported seconds: node, module loading, exit)', seconds(wall - summary.seconds, 3), share(wall - summary.seconds, wall)],
-    ['untimed inside build (reported seconds − sum of timings: option checks, manifest, target header, anything after encode)', seconds(summary.seconds - timed, 3), share(summary.seconds - timed, wall)],
+    [
+      'start-up (wall − reported seconds: node, module loading, exit)',
+      seconds(wall - summary.seconds, 3),
+      share(wall - summary.seconds, wall),
+    ],
+    [
+      'untimed inside build (reported seconds − sum of timings: option checks, manifest, target header, anything after encode)',
+      seconds(summary.seconds - timed, 3),
+      share(summary.seconds - timed, wall),
+    ],
     ...Object.entries(summary.timings).map(([step, value]) => [step, seconds(value, 3), share(value, wall)]),
     ['**wall**', `**${seconds(wall, 3)}**`, '100%'],
   ];

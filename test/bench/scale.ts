@@ -40,7 +40,6 @@ const TARGETS = {
   processVsFloor: { max: 1.3 },
 } as const;
 
-
 interface ProcessSummary {
   tiles: number;
   processed: number;
@@ -83,9 +82,13 @@ async function main(): Promise<void> {
   const out: string[] = [];
   try {
     out.push(`## tsmosaic bench:scale (${new Date().toISOString()})`, '');
-    out.push(`- machine: ${os.availableParallelism()} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, sharp ${sharp.versions.sharp} (libvips ${sharp.versions.vips})`);
+    out.push(
+      `- machine: ${os.availableParallelism()} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, sharp ${sharp.versions.sharp} (libvips ${sharp.versions.vips})`,
+    );
     out.push(`- collections: the first n images of make-collection seed 2000 (${full.dir}); ${TILE_SIZE} px tiles`);
-    out.push('- each command is its own process, timed by a fresh python3 (wall, user + system CPU, peak RSS of the largest process); see test/bench/measure.ts');
+    out.push(
+      '- each command is its own process, timed by a fresh python3 (wall, user + system CPU, peak RSS of the largest process); see test/bench/measure.ts',
+    );
     out.push('');
     if (parts.has('second')) out.push(...(await secondRun(work, await subset(incremental), incremental)), '');
     if (parts.has('growth')) out.push(...(await growth(work, sizes, subset)), '');
@@ -116,7 +119,8 @@ function processCommand(collection: string, index: string, ...extra: string[]): 
 
 function parseSummary(stdout: string, expected: number): ProcessSummary {
   const summary = JSON.parse(stdout) as ProcessSummary;
-  if (summary.tiles !== expected || summary.skipped.length !== 0) throw new Error(`process-collection indexed ${summary.tiles} tiles of ${expected}, skipped ${summary.skipped.length}`);
+  if (summary.tiles !== expected || summary.skipped.length !== 0)
+    throw new Error(`process-collection indexed ${summary.tiles} tiles of ${expected}, skipped ${summary.skipped.length}`);
   return summary;
 }
 
@@ -136,15 +140,29 @@ async function secondRun(work: string, collection: string, size: number): Promis
     },
   };
   const [second] = await measureRounds([spec], RUNS, log);
-  const row = (label: string, wall: string, cpu: number, rss: number, ratio: string[]): string[] => [label, wall, seconds(cpu), rss.toFixed(0), ...ratio];
+  const row = (label: string, wall: string, cpu: number, rss: number, ratio: string[]): string[] => [
+    label,
+    wall,
+    seconds(cpu),
+    rss.toFixed(0),
+    ...ratio,
+  ];
   return [
     `### A second run over an unchanged collection of ${size} images`,
     '',
-    ...markdownTable(['run', 'wall s', 'CPU s', 'peak RSS MB', 'speed-up (wall)', 'target', 'result'], [
-      row('first run (empty index folder)', seconds(first.wallSeconds), first.cpuSeconds, first.peakRssMb, ['', '', '']),
-      row(`second run (median of ${RUNS})`, wallCell(second!), second!.cpuSeconds, second!.peakRssMb,
-        ratioCell(first.wallSeconds / second!.wallSeconds, first.cpuSeconds / second!.cpuSeconds, 'faster', TARGETS.secondRun)),
-    ]),
+    ...markdownTable(
+      ['run', 'wall s', 'CPU s', 'peak RSS MB', 'speed-up (wall)', 'target', 'result'],
+      [
+        row('first run (empty index folder)', seconds(first.wallSeconds), first.cpuSeconds, first.peakRssMb, ['', '', '']),
+        row(
+          `second run (median of ${RUNS})`,
+          wallCell(second!),
+          second!.cpuSeconds,
+          second!.peakRssMb,
+          ratioCell(first.wallSeconds / second!.wallSeconds, first.cpuSeconds / second!.cpuSeconds, 'faster', TARGETS.secondRun),
+        ),
+      ],
+    ),
   ];
 }
 
@@ -166,7 +184,13 @@ async function growth(work: string, sizes: number[], subset: (size: number) => P
     log,
   );
   for (const size of sizes) await rm(out(size), { recursive: true, force: true });
-  const rows = series.map(({ wallSeconds: wall, cpuSeconds: cpu, peakRssMb: rss }, i) => ({ size: sizes[i]!, wall, cpu, rss, msPerImage: (1000 * wall) / sizes[i]! }));
+  const rows = series.map(({ wallSeconds: wall, cpuSeconds: cpu, peakRssMb: rss }, i) => ({
+    size: sizes[i]!,
+    wall,
+    cpu,
+    rss,
+    msPerImage: (1000 * wall) / sizes[i]!,
+  }));
   // Growth: the largest collection's value over the smallest's (not the greatest over the least,
   // which counted the smallest run's start-up, ~0.4 s of its ~3 s, as a cost of growing).
   const largest = rows.reduce((a, b) => (b.size > a.size ? b : a));
@@ -178,12 +202,29 @@ async function growth(work: string, sizes: number[], subset: (size: number) => P
   return [
     `### Time and peak RSS as the collection grows (full runs, median of ${GROWTH_RUNS})`,
     '',
-    ...markdownTable(['images', 'wall s', 'ms per image', 'CPU s', 'peak RSS MB'], rows.map(({ size, wall, cpu, rss, msPerImage }) => [String(size), seconds(wall), msPerImage.toFixed(2), seconds(cpu), rss.toFixed(0)])),
+    ...markdownTable(
+      ['images', 'wall s', 'ms per image', 'CPU s', 'peak RSS MB'],
+      rows.map(({ size, wall, cpu, rss, msPerImage }) => [
+        String(size),
+        seconds(wall),
+        msPerImage.toFixed(2),
+        seconds(cpu),
+        rss.toFixed(0),
+      ]),
+    ),
     '',
-    ...markdownTable(['measure', 'largest / smallest', 'target', 'result'], [
-      ['wall time per image', `${timeGrowth.toFixed(2)}x (CPU per image ${cpuGrowth.toFixed(2)}x)`, `≤ ${TARGETS.timePerImage.max}x`, timeGrowth <= TARGETS.timePerImage.max ? 'PASS' : 'MISS'],
-      ['peak RSS', `${rssGrowth.toFixed(2)}x`, `≤ ${TARGETS.peakRss.max}x`, rssGrowth <= TARGETS.peakRss.max ? 'PASS' : 'MISS'],
-    ]),
+    ...markdownTable(
+      ['measure', 'largest / smallest', 'target', 'result'],
+      [
+        [
+          'wall time per image',
+          `${timeGrowth.toFixed(2)}x (CPU per image ${cpuGrowth.toFixed(2)}x)`,
+          `≤ ${TARGETS.timePerImage.max}x`,
+          timeGrowth <= TARGETS.timePerImage.max ? 'PASS' : 'MISS',
+        ],
+        ['peak RSS', `${rssGrowth.toFixed(2)}x`, `≤ ${TARGETS.peakRss.max}x`, rssGrowth <= TARGETS.peakRss.max ? 'PASS' : 'MISS'],
+      ],
+    ),
   ];
 }
 
@@ -218,12 +259,24 @@ async function photos(work: string, shared: string, metapixel: boolean): Promise
   const floor = await compileFloor(work);
   const largeCount = PHOTO_COUNT * LARGER_SET;
   const specs: SeriesSpec[] = [];
-  for (const [dir, count] of [[small, PHOTO_COUNT], [large, largeCount]] as const) {
+  for (const [dir, count] of [
+    [small, PHOTO_COUNT],
+    [large, largeCount],
+  ] as const) {
     const index = (run: number): string => path.join(work, `photos-index-${count}-${run}`);
     const library = (run: number): string => path.join(work, `photos-library-${count}-${run}`);
     specs.push(
-      { label: `floor (${count} x 12 MP)`, warmUp: true, command: () => [NODE, floor, dir, String(TILE_SIZE), String(defaultConcurrency())] },
-      { label: `process-collection (${count} x 12 MP)`, warmUp: true, command: (run) => processCommand(dir, index(run)), check: ({ stdout }) => void parseSummary(stdout, count) },
+      {
+        label: `floor (${count} x 12 MP)`,
+        warmUp: true,
+        command: () => [NODE, floor, dir, String(TILE_SIZE), String(defaultConcurrency())],
+      },
+      {
+        label: `process-collection (${count} x 12 MP)`,
+        warmUp: true,
+        command: (run) => processCommand(dir, index(run)),
+        check: ({ stdout }) => void parseSummary(stdout, count),
+      },
     );
     if (metapixel) {
       specs.push({
@@ -243,20 +296,50 @@ async function photos(work: string, shared: string, metapixel: boolean): Promise
   const perImage = (a: Series, b: Series): number => (b.wallSeconds - a.wallSeconds) / (largeCount - PHOTO_COUNT);
   const floorPer = perImage(floorSmall!, floorLarge!);
   const processPer = perImage(processSmall!, processLarge!);
-  const row = (tool: string, a: Series, b: Series, ratio: string[]): string[] =>
-    [tool, wallCell(a), wallCell(b), (1000 * perImage(a, b)).toFixed(1), (1000 * a.wallSeconds / PHOTO_COUNT).toFixed(1), b.peakRssMb.toFixed(0), ...ratio];
+  const row = (tool: string, a: Series, b: Series, ratio: string[]): string[] => [
+    tool,
+    wallCell(a),
+    wallCell(b),
+    (1000 * perImage(a, b)).toFixed(1),
+    ((1000 * a.wallSeconds) / PHOTO_COUNT).toFixed(1),
+    b.peakRssMb.toFixed(0),
+    ...ratio,
+  ];
   return [
     `### 12 MP photos (shared photos upscaled to 4000x3000 JPEG q90): ${PHOTO_COUNT} and ${largeCount} of them, median of ${RUNS}`,
     '',
     `Time per image = (wall at ${largeCount} − wall at ${PHOTO_COUNT}) / ${largeCount - PHOTO_COUNT}: what each further photo costs, without start-up. The ratios compare that; \`whole run / ${PHOTO_COUNT}\` also counts start-up.`,
     '',
-    ...markdownTable(['tool', `wall s at ${PHOTO_COUNT}`, `wall s at ${largeCount}`, 'ms per image', `whole run / ${PHOTO_COUNT}, ms`, `peak RSS MB at ${largeCount}`, 'ratio (per image)', 'target', 'result'], [
-      row('decode + resize floor (node + sharp only)', floorSmall!, floorLarge!, ['', '', '']),
-      row('`tsmosaic process-collection`', processSmall!, processLarge!, ratioCell(processPer / floorPer, undefined, 'floor', TARGETS.processVsFloor)),
-      prepareSmall === undefined || prepareLarge === undefined
-        ? ['`metapixel-prepare`', 'n/a: metapixel not installed', '', '', '', '', '', '', 'n/a']
-        : row('`metapixel-prepare`', prepareSmall, prepareLarge, ratioCell(perImage(prepareSmall, prepareLarge) / processPer, undefined, 'process-collection', TARGETS.prepareVsProcess)),
-    ]),
+    ...markdownTable(
+      [
+        'tool',
+        `wall s at ${PHOTO_COUNT}`,
+        `wall s at ${largeCount}`,
+        'ms per image',
+        `whole run / ${PHOTO_COUNT}, ms`,
+        `peak RSS MB at ${largeCount}`,
+        'ratio (per image)',
+        'target',
+        'result',
+      ],
+      [
+        row('decode + resize floor (node + sharp only)', floorSmall!, floorLarge!, ['', '', '']),
+        row(
+          '`tsmosaic process-collection`',
+          processSmall!,
+          processLarge!,
+          ratioCell(processPer / floorPer, undefined, 'floor', TARGETS.processVsFloor),
+        ),
+        prepareSmall === undefined || prepareLarge === undefined
+          ? ['`metapixel-prepare`', 'n/a: metapixel not installed', '', '', '', '', '', '', 'n/a']
+          : row(
+              '`metapixel-prepare`',
+              prepareSmall,
+              prepareLarge,
+              ratioCell(perImage(prepareSmall, prepareLarge) / processPer, undefined, 'process-collection', TARGETS.prepareVsProcess),
+            ),
+      ],
+    ),
   ];
 }
 

@@ -33,7 +33,8 @@ export async function ensureTools(log: (message: string) => void): Promise<Tools
     return { ...tools, metapixelMissing: tools.metapixel ? undefined : 'metapixel not installed (not root, could not apt-get install it)' };
   }
   log(`missing ${missing.join(', ')}: running apt-get update && apt-get install -y ${missing.join(' ')}`);
-  const apt = (...args: string[]): Promise<number | null> => runVisible('apt-get', args, { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  const apt = (...args: string[]): Promise<number | null> =>
+    runVisible('apt-get', args, { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
   const update = await apt('update');
   const install = update === 0 ? await apt('install', '-y', ...missing) : update;
   if (update === 0 && install !== 0 && missing.length > 1) {
@@ -76,7 +77,12 @@ async function onPath(program: string): Promise<boolean> {
  * with shared/bench/make-collection and cached in the temp folder (shared/ itself is read-only in CI).
  * @returns the collection folder and whether it was reused.
  */
-export async function ensureCollection(shared: string, pil: boolean, log: (message: string) => void, size = COLLECTION_SIZE): Promise<{ dir: string; reused: boolean }> {
+export async function ensureCollection(
+  shared: string,
+  pil: boolean,
+  log: (message: string) => void,
+  size = COLLECTION_SIZE,
+): Promise<{ dir: string; reused: boolean }> {
   const dir = path.join(os.tmpdir(), `tsmosaic-bench-collection-${size}`);
   const existing = await countFiles(dir);
   if (existing === size) return { dir, reused: true };
