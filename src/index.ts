@@ -1,9 +1,19 @@
-export { processCollection, DEFAULT_TILE_SIZE } from './collection/process-collection.js';
-export type { ProcessCollectionOptions, ProcessCollectionResult, Progress, Shard, SkippedFile } from './collection/process-collection.js';
+export { processCollection } from './collection/process-collection.js';
+export type { ProcessCollectionOptions, ProcessCollectionResult, Progress, SkippedFile } from './collection/process-collection.js';
+export {
+  BUILD_OPTIONS,
+  DEFAULT_MAX_COLUMNS,
+  DEFAULT_MAX_PIXELS,
+  DEFAULT_TILE_SIZE,
+  MERGE_OPTIONS,
+  PROCESS_COLLECTION_OPTIONS,
+  type Shard,
+} from './options/options.js';
+export type { OptionSpec } from './options/schema.js';
 export type { TileFit } from './tiles/features.js';
 export { buildMosaic } from './build/build-mosaic.js';
-export type { BuildMosaicOptions, BuildMosaicResult, BuildProgress, BuildTimings } from './build/build-mosaic.js';
-export { DEFAULT_MAX_COLUMNS, DEFAULT_MAX_PIXELS } from './build/grid.js';
+export type { BuildMosaicResult, BuildTimings } from './build/build-mosaic.js';
+export type { BuildMosaicOptions, BuildProgress } from './build/settings.js';
 export { readManifest, loadIndex } from './index-store/read-index.js';
 export { describeIndex } from './index-store/describe-index.js';
 export { mergeIndexes } from './index-store/merge-indexes.js';

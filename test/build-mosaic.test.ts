@@ -93,7 +93,7 @@ test('a smaller output tile size scales the tiles down', async () => {
   });
   await assert.rejects(
     buildMosaic(index, target, { out, tileSize: TILE + 1 }),
-    /Expected integer between 1 and 10 for tileSize but received 11/,
+    /Expected an integer from 1 to 10 \(the indexed size\) for tileSize but received 11/,
   );
 });
 

@@ -124,17 +124,19 @@ test('job failures exit 1 with one line on stderr', async () => {
 test('usage errors exit 2 and name the option', async () => {
   const cases: [string[], RegExp][] = [
     [['process-collection', collection, '--tile-size', 'abc'], /option '-s, --tile-size <px>' argument 'abc' is invalid/],
-    [['process-collection', collection, '--tile-size', '0'], /--tile-size.*Expected an integer between 1 and 1024/],
+    [['process-collection', collection, '--tile-size', '0'], /--tile-size.*Expected an integer from 1 to 1024/],
     [['build', 'a', 'b', '--tiles-across', '-3'], /--tiles-across/],
     [['build', 'a', 'b', '--max-pixels', '1.5'], /--max-pixels/],
     [['build', 'a', 'b', '--bogus'], /unknown option '--bogus'/],
     [['process-collection', collection, '--fit', 'squash'], /--fit.*squash.*crop, stretch/],
-    [['process-collection', collection, '--crops', '3'], /--crops.*Allowed choices are 1, 5/],
+    [['process-collection', collection, '--crops', '3'], /--crops.*Expected one of 1, 5/],
+    [['build', 'a', 'b', '--tiles-across', '1000000000000'], /--tiles-across.*Expected an integer from 1 to 50000/],
+    [['process-collection', collection, '--shard', '3/2'], /--shard.*Expected i\/n with 1 <= i <= n <= 65536/],
     [['build', 'a'], /missing required argument 'target'/],
-    [['build', 'a', 'b', '--blend', '101'], /--blend.*between 0 and 100/],
+    [['build', 'a', 'b', '--blend', '101'], /--blend.*from 0 to 100/],
     [['build', 'a', 'b', '--metric', 'xyz'], /--metric.*xyz.*lab, rgb/],
     [['build', 'a', 'b', '--min-distance', 'x'], /--min-distance/],
-    [['build', 'a', 'b', '--min-distance', '1e3'], /--min-distance.*Expected a number between 0 and 1000/],
+    [['build', 'a', 'b', '--min-distance', '1e3'], /--min-distance.*Expected a number from 0 to 100/],
     [['build', 'a', 'b', '--max-uses', '0'], /--max-uses.*at least 1/],
     [['frobnicate'], /unknown command 'frobnicate'/],
     [['build', path.join(root, 'index'), target, '-o', path.join(root, 'x.bmp')], /cannot tell the output format/],
@@ -293,5 +295,5 @@ test('build --deepzoom <dir> writes the pyramid and viewer into a new folder, na
   await writeFile(file, 'x');
   const notFolder = await runCli(['build', index, target, '--deepzoom', file]);
   assert.equal(notFolder.code, 1);
-  assert.match(notFolder.stderr, /^tsmosaic: cannot write deep zoom into .*not-a-folder\.png: it is not a folder\n$/);
+  assert.match(notFolder.stderr, /^tsmosaic: cannot write deep zoom into ".*not-a-folder\.png": it is not a folder\n$/);
 });

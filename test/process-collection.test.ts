@@ -210,8 +210,8 @@ test('a missing collection or one without usable images is an error', async () =
 
 test('options are validated with the option named', async () => {
   const root = await tempDir();
-  await assert.rejects(processCollection(root, { tileSize: 0 }), /Expected integer between 1 and 1024 for tileSize but received 0/);
+  await assert.rejects(processCollection(root, { tileSize: 0 }), /Expected an integer from 1 to 1024 for tileSize but received 0/);
   await assert.rejects(processCollection(root, { tileSize: 1.5 }), /for tileSize but received 1.5/);
   // @ts-expect-error: an invalid fit from untyped callers
-  await assert.rejects(processCollection(root, { fit: 'squash' }), /Expected one of crop, stretch for fit but received squash/);
+  await assert.rejects(processCollection(root, { fit: 'squash' }), /Expected one of crop, stretch for fit but received "squash"/);
 });

@@ -1,10 +1,6 @@
+import { DEFAULT_MAX_COLUMNS } from '../options/options.js';
 import { TsmosaicError } from '../errors.js';
 import { FORMAT_NAMES, MAX_SIDE, type OutputFormat } from '../render/encode.js';
-
-/** Default widest grid when the target is not given a `tilesAcross`. */
-export const DEFAULT_MAX_COLUMNS = 200;
-/** Default guard on the output size: one gigapixel. */
-export const DEFAULT_MAX_PIXELS = 1_000_000_000;
 
 export interface GridSize {
   columns: number;

@@ -1,30 +1,17 @@
 import { disableSharpCache } from '../load-sharp.js';
-import { buildMosaic, type BuildMosaicOptions } from '../build/build-mosaic.js';
+import { buildMosaic } from '../build/build-mosaic.js';
+import type { BUILD_OPTIONS } from '../options/options.js';
+import type { OptionValues } from '../options/schema.js';
 import { abortOnSignals } from './interrupt.js';
 import { createReporter } from './progress.js';
 import { printResult, round, roundSeconds } from './output.js';
 
-/** The build options commander parses (same names as the API's), plus the CLI's own. */
-export type BuildFlags = Pick<
-  BuildMosaicOptions,
-  | 'out'
-  | 'tilesAcross'
-  | 'tileSize'
-  | 'maxPixels'
-  | 'metric'
-  | 'mirror'
-  | 'crops'
-  | 'minDistance'
-  | 'maxUses'
-  | 'unique'
-  | 'seed'
-  | 'blend'
-  | 'plan'
-> & { deepzoom?: string; json?: boolean; measure?: boolean; quiet?: boolean };
+/** The options of `tsmosaic build` as parsed. */
+export type BuildFlags = OptionValues<typeof BUILD_OPTIONS>;
 
 /** `tsmosaic build <index> <target>`: prints the output path, or the JSON summary. */
 export async function runBuild(index: string, target: string, flags: BuildFlags): Promise<void> {
-  const { deepzoom, json, measure, quiet, ...options } = flags;
+  const { json, measure, quiet, ...options } = flags;
   // Every tile and band is encoded once: libvips' operation cache would only hold their buffers.
   disableSharpCache();
   const reporter = createReporter(quiet === true);
@@ -33,7 +20,6 @@ export async function runBuild(index: string, target: string, flags: BuildFlags)
   try {
     const result = await buildMosaic(index, target, {
       ...options,
-      deepZoom: deepzoom,
       measure: json === true && measure !== false,
       signal,
       onProgress: ({ stage, done, total }) => reporter.update(stage, done, total),

@@ -1,9 +1,10 @@
+import type { INFO_OPTIONS } from '../options/options.js';
+import type { OptionValues } from '../options/schema.js';
 import { describeIndex } from '../index-store/describe-index.js';
 import { printResult } from './output.js';
 
-export interface InfoFlags {
-  json?: boolean;
-}
+/** The options of `tsmosaic info` as parsed. */
+export type InfoFlags = OptionValues<typeof INFO_OPTIONS>;
 
 /** `tsmosaic info <index>`: what an index holds, as aligned lines or one JSON object. */
 export async function runInfo(index: string, flags: InfoFlags): Promise<void> {

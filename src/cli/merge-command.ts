@@ -1,12 +1,11 @@
+import type { MERGE_OPTIONS } from '../options/options.js';
+import type { OptionValues } from '../options/schema.js';
 import { mergeIndexes } from '../index-store/merge-indexes.js';
 import { printResult, roundSeconds } from './output.js';
 import { createReporter } from './progress.js';
 
-export interface MergeFlags {
-  out: string;
-  json?: boolean;
-  quiet?: boolean;
-}
+/** The options of `tsmosaic merge` as parsed (commander requires `--out`). */
+export type MergeFlags = OptionValues<typeof MERGE_OPTIONS> & { out: string };
 
 /** `tsmosaic merge -o <index> <index...>`: prints the merged index path, or the JSON summary. */
 export async function runMerge(inputs: string[], flags: MergeFlags): Promise<void> {

@@ -1,21 +1,14 @@
 import { setFlagsFromString } from 'node:v8';
-import { processCollection, type ProcessCollectionOptions, type Shard } from '../collection/process-collection.js';
-import type { CropCount, TileFit } from '../tiles/features.js';
+import { processCollection, type ProcessCollectionOptions } from '../collection/process-collection.js';
+import type { PROCESS_COLLECTION_OPTIONS } from '../options/options.js';
+import type { OptionValues } from '../options/schema.js';
 import { disableSharpCache } from '../load-sharp.js';
 import { abortOnSignals } from './interrupt.js';
 import { printResult, roundSeconds } from './output.js';
 import { createReporter } from './progress.js';
 
-export interface ProcessCollectionFlags {
-  out?: string;
-  tileSize?: number;
-  fit?: TileFit;
-  crops?: CropCount;
-  rebuild?: boolean;
-  shard?: Shard;
-  json?: boolean;
-  quiet?: boolean;
-}
+/** The options of `tsmosaic process-collection` as parsed. */
+export type ProcessCollectionFlags = OptionValues<typeof PROCESS_COLLECTION_OPTIONS>;
 
 const STAGES = { scan: 'scanning', tiles: 'tiles', index: 'indexing' } as const;
 

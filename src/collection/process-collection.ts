@@ -4,20 +4,13 @@ import { performance } from 'node:perf_hooks';
 import { crc32 } from 'node:zlib';
 import { isDeepStrictEqual } from 'node:util';
 import { TsmosaicError, UsageError } from '../errors.js';
-import { expectInteger, expectOneOf, MAX_TILE_SIZE } from '../options/validate.js';
+import { PROCESS_COLLECTION_OPTIONS, type Shard } from '../options/options.js';
+import { checkOption, type IntegerSpec } from '../options/schema.js';
 import { annDescription, IndexWriter, readSources, type FoundCheckpoint, type ReusableAnn } from '../index-store/write-index.js';
 import { INDEX_FILES, rootsOf, type IndexManifest, type TileSource } from '../index-store/format.js';
 import { readManifest } from '../index-store/read-index.js';
 import { openEarlierTiles, tileKey, type EarlierTile, type EarlierTiles } from '../index-store/reuse.js';
-import {
-  CROP_COUNTS,
-  FEATURE_DIMENSIONS,
-  isCropCount,
-  tilesFeatures,
-  type CropCount,
-  type FeatureKind,
-  type TileFit,
-} from '../tiles/features.js';
+import { FEATURE_DIMENSIONS, tilesFeatures, type CropCount, type FeatureKind, type TileFit } from '../tiles/features.js';
 import { fingerprintFile } from './fingerprint.js';
 import { loadTile, ReadBuffer, ReadBudget, UnreadableImageError } from './load-tile.js';
 import { scanCollection } from './scan.js';
@@ -33,12 +26,6 @@ export interface Progress {
 export interface SkippedFile {
   file: string;
   reason: string;
-}
-
-/** Which deterministic part of the files a run processes: part `index` (1-based) of `count`. */
-export interface Shard {
-  index: number;
-  count: number;
 }
 
 export interface ProcessCollectionOptions {
@@ -83,8 +70,9 @@ export interface ProcessCollectionResult {
   seconds: number;
 }
 
-export const DEFAULT_TILE_SIZE = 20;
-export const DEFAULT_CROPS: CropCount = 5;
+const OPTIONS = PROCESS_COLLECTION_OPTIONS;
+/** Pictures in flight (API only). */
+const CONCURRENCY: IntegerSpec = { key: 'concurrency', kind: 'integer', flags: '', help: 'pictures in flight', min: 1, max: 256 };
 
 /**
  * Pictures in flight by default: twice the threads of libuv's pool, which runs sharp's decoders
@@ -161,11 +149,11 @@ export async function processCollection(
   options: ProcessCollectionOptions = {},
 ): Promise<ProcessCollectionResult> {
   const started = performance.now();
-  const tileSize = expectInteger('tileSize', options.tileSize ?? DEFAULT_TILE_SIZE, 1, MAX_TILE_SIZE);
-  const fit = expectOneOf('fit', options.fit ?? 'crop', ['crop', 'stretch']);
-  const crops = expectCrops(options.crops ?? DEFAULT_CROPS);
-  const concurrency = expectInteger('concurrency', options.concurrency ?? defaultConcurrency(), 1, 256);
-  const shard = options.shard && checkShard(options.shard);
+  const tileSize = checkOption(OPTIONS.tileSize, options.tileSize);
+  const fit = checkOption(OPTIONS.fit, options.fit);
+  const crops = checkOption(OPTIONS.crops, options.crops);
+  const concurrency = checkOption(CONCURRENCY, options.concurrency) ?? defaultConcurrency();
+  const shard = checkOption(OPTIONS.shard, options.shard);
   const given = Array.isArray(collection) ? collection : [collection];
   if (given.length === 0) throw new UsageError('Expected at least one collection folder but received none');
   const roots = given.map((folder) => path.resolve(folder));
@@ -436,16 +424,6 @@ async function openPrevious(
 /** Whether a relative path belongs to a shard: a hash of the path, so adding files never moves others. */
 function inShard(relative: string, shard: Shard): boolean {
   return crc32(relative) % shard.count === shard.index - 1;
-}
-
-function expectCrops(value: unknown): CropCount {
-  if (!isCropCount(value)) throw new UsageError(`Expected one of ${CROP_COUNTS.join(', ')} for crops but received ${String(value)}`);
-  return value;
-}
-
-function checkShard(shard: Shard): Shard {
-  const count = expectInteger('shard.count', shard.count, 1, 65536);
-  return { index: expectInteger('shard.index', shard.index, 1, count), count };
 }
 
 function assertDistinct(given: string[], roots: string[]): void {

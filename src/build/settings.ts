@@ -1,0 +1,150 @@
+import { realpath, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { TsmosaicError, UsageError } from '../errors.js';
+import type { PlacementRules } from '../match/placement.js';
+import { BUILD_OPTIONS } from '../options/options.js';
+import { checkOption } from '../options/schema.js';
+import { assertWritableFolder, formatFromPath, type OutputFormat } from '../render/encode.js';
+import { assertOutputReplaceable } from '../render/write-mosaic.js';
+import { quote } from '../text.js';
+import { DEFAULT_METHOD, RGB_METHOD, type MatchMethod } from '../tiles/descriptors.js';
+
+const OPTIONS = BUILD_OPTIONS;
+
+export interface BuildProgress {
+  stage: 'load' | 'match' | 'render' | 'encode' | 'tiles';
+  done: number;
+  total: number;
+}
+
+/**
+ * The options of `buildMosaic`: what each means, its default and its limits are in BUILD_OPTIONS
+ * (src/options/options.ts), the same as the CLI's `tsmosaic build` options.
+ */
+export interface BuildMosaicOptions {
+  out?: string;
+  deepZoom?: string;
+  tilesAcross?: number;
+  tileSize?: number;
+  maxPixels?: number;
+  metric?: 'lab' | 'rgb';
+  mirror?: boolean;
+  crops?: boolean;
+  /** Advanced: the exact match method (overrides `metric` and `mirror`). */
+  method?: MatchMethod;
+  minDistance?: number;
+  maxUses?: number;
+  unique?: boolean;
+  seed?: number;
+  blend?: number;
+  plan?: string;
+  /** Measure fidelity (mean CIEDE2000 at cell and structure scale) into `deltaE`. */
+  measure?: boolean;
+  onProgress?: (progress: BuildProgress) => void;
+  /** Stops the build between steps, bands or tiles; temporaries are removed and the reason thrown. */
+  signal?: AbortSignal;
+  /** Informational messages for the user (e.g. the target was sampled down). */
+  onNote?: (message: string) => void;
+}
+
+/** A build's options, checked and with their defaults. */
+export interface BuildSettings {
+  /** The output file, absolute (for deep zoom, the `.dzi`). */
+  out: string;
+  format: OutputFormat;
+  /** The folder a `deepZoom` build writes into (created if missing). */
+  deepZoomFolder: string | undefined;
+  tilesAcross: number | undefined;
+  /** Output tile edge; undefined: the index's. */
+  tileSize: number | undefined;
+  maxPixels: number;
+  method: MatchMethod;
+  /** Whether placement may choose corner crops (else centre squares only). */
+  crops: boolean;
+  rules: PlacementRules;
+  /** Whether the user chose the min-distance (a tiny index lowers the default, never a chosen one). */
+  minDistanceChosen: boolean;
+  blend: number;
+  /** The placement file to write, absolute. */
+  plan: string | undefined;
+  measure: boolean;
+}
+
+/**
+ * Checks a build's options and applies their defaults (see BUILD_OPTIONS).
+ * @throws {UsageError} naming the option
+ */
+export function resolveBuildSettings(target: string, options: BuildMosaicOptions): BuildSettings {
+  if (options.out !== undefined && options.deepZoom !== undefined) throw new UsageError('use either --out or --deepzoom, not both');
+  const given = checkOption(OPTIONS.deepZoom, options.deepZoom);
+  const deepZoomFolder = given === undefined ? undefined : path.resolve(given);
+  const defaultName = `${path.parse(target).name}-mosaic`;
+  const out = deepZoomFolder
+    ? path.join(deepZoomFolder, `${defaultName}.dzi`)
+    : path.resolve(checkOption(OPTIONS.out, options.out) ?? `${defaultName}.png`);
+  const metric = checkOption(OPTIONS.metric, options.metric);
+  const mirror = checkOption(OPTIONS.mirror, options.mirror);
+  const unique = checkOption(OPTIONS.unique, options.unique);
+  const maxUses = unique ? 1 : (checkOption(OPTIONS.maxUses, options.maxUses) ?? Infinity);
+  const plan = checkOption(OPTIONS.plan, options.plan);
+  return {
+    out,
+    format: formatFromPath(out),
+    deepZoomFolder,
+    tilesAcross: checkOption(OPTIONS.tilesAcross, options.tilesAcross),
+    tileSize: checkOption(OPTIONS.tileSize, options.tileSize),
+    maxPixels: checkOption(OPTIONS.maxPixels, options.maxPixels),
+    method: options.method ?? (metric === 'rgb' ? RGB_METHOD : { ...DEFAULT_METHOD, mirror }),
+    crops: checkOption(OPTIONS.crops, options.crops),
+    rules: { minDistance: checkOption(OPTIONS.minDistance, options.minDistance), maxUses, seed: checkOption(OPTIONS.seed, options.seed) },
+    minDistanceChosen: options.minDistance !== undefined,
+    blend: checkOption(OPTIONS.blend, options.blend),
+    plan: plan === undefined ? undefined : path.resolve(plan),
+    measure: options.measure === true,
+  };
+}
+
+/**
+ * Checks, before any work, that the outputs can be written and replace nothing they must not: the
+ * target, the index, each other, or a file or folder tsmosaic did not write.
+ * @throws {TsmosaicError}
+ */
+export async function assertOutputsWritable(settings: BuildSettings, index: string, target: string): Promise<void> {
+  const { out, format, deepZoomFolder, plan } = settings;
+  if (deepZoomFolder) {
+    const found = await stat(deepZoomFolder).catch(() => undefined);
+    if (found && !found.isDirectory()) throw new TsmosaicError(`cannot write deep zoom into ${quote(deepZoomFolder)}: it is not a folder`);
+  } else {
+    await assertWritableFolder(out);
+  }
+  await assertOutputReplaceable(out, format);
+  if (plan) await assertWritableFolder(plan);
+  const protectedPaths = [
+    { file: target, what: 'the target' },
+    { file: path.join(index, '_'), what: 'the index folder', inside: true },
+  ];
+  const outputs = [{ file: out, option: deepZoomFolder ? '--deepzoom' : '--out' }, ...(plan ? [{ file: plan, option: '--plan' }] : [])];
+  for (const { file, option } of outputs) {
+    for (const { file: other, what, inside } of protectedPaths) {
+      if (inside ? await sameFolder(path.dirname(file), path.dirname(other)) : await samePath(file, other)) {
+        throw new TsmosaicError(
+          `${option} ${quote(file)} would overwrite ${what}${inside ? ` ${quote(index)}` : ''}; choose another ${option}`,
+        );
+      }
+    }
+  }
+  if (plan && (await samePath(plan, out))) throw new TsmosaicError(`--plan ${quote(plan)} is the output itself; choose another --plan`);
+}
+
+/** Whether two paths name the same file: the same path, or (when both exist) the same file through links. */
+async function samePath(a: string, b: string): Promise<boolean> {
+  if (path.resolve(a) === path.resolve(b)) return true;
+  const [first, second] = await Promise.all([stat(a).catch(() => undefined), stat(b).catch(() => undefined)]);
+  return first !== undefined && second !== undefined && first.dev === second.dev && first.ino === second.ino;
+}
+
+/** Whether two folders are the same folder, through links too. */
+async function sameFolder(a: string, b: string): Promise<boolean> {
+  const [first, second] = await Promise.all([realpath(a).catch(() => path.resolve(a)), realpath(b).catch(() => path.resolve(b))]);
+  return first === second;
+}
