@@ -159,7 +159,7 @@ test('clear errors for a missing, foreign or outdated index and a bad target', a
     new RegExp(`index format version 0, this tsmosaic reads version ${INDEX_FORMAT_VERSION}: run process-collection again`),
   );
   await writeFile(path.join(old, 'manifest.json'), JSON.stringify({ ...manifest }));
-  await assert.rejects(buildMosaic(old, target, { out }), /is damaged: cannot read tiles\.rgb/);
+  await assert.rejects(buildMosaic(old, target, { out }), /old-index" is damaged: tiles\.rgb is missing; run process-collection again/);
   await assert.rejects(buildMosaic(index, path.join(root, 'missing.png'), { out }), /target image not found: .*missing\.png/);
   const notImage = path.join(root, 'not-image.png');
   await writeFile(notImage, 'hello');
@@ -195,7 +195,7 @@ test('a damaged HNSW index is named, whether this thread or the cell worker read
     const out = path.join(root, `damaged-${tilesAcross}.png`);
     await assert.rejects(
       buildMosaic(damaged, target, { out, tilesAcross, tileSize: 1 }),
-      /damaged-hnsw is damaged: cannot read its HNSW index/,
+      /damaged-hnsw" is damaged: its HNSW index cannot be used \(hnsw\.bin: the file has 12 bytes, fewer than the 96 of its header\)/,
     );
     assert.ok(!(await readdir(root)).some((name) => name.includes(`damaged-${tilesAcross}.png`)));
   }

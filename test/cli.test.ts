@@ -100,10 +100,10 @@ test('build --json reports the grid and the distinct tiles used', async () => {
 test('job failures exit 1 with one line on stderr', async () => {
   const cases: [string[], RegExp][] = [
     [['process-collection', path.join(root, 'missing')], /^tsmosaic: collection folder not found: .*missing\n$/],
-    [['build', path.join(root, 'no-index'), target], /^tsmosaic: index folder not found: .*no-index\n$/],
+    [['build', path.join(root, 'no-index'), target], /^tsmosaic: index folder not found: ".*no-index"\n$/],
     [
       ['build', collection, target],
-      /^tsmosaic: .*collection is not a tsmosaic index \(no manifest\.json\); run process-collection first\n$/,
+      /^tsmosaic: .*collection" is not a tsmosaic index \(no manifest\.json\); run process-collection first\n$/,
     ],
     [['build', path.join(root, 'index'), path.join(root, 'nope.png')], /^tsmosaic: target image not found: .*nope\.png\n$/],
     [

@@ -6,14 +6,23 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { ANN_PARAMETERS, AnnShardWriter, buildAnn } from '../src/index-store/ann.js';
-import { checkHnswFile, checkHnswHeader, HNSW_HEADER_BYTES, HNSW_MAX_LEVEL, maxUpperLists, type HnswExpected } from '../src/index-store/hnsw-file.js';
+import {
+  checkHnswFile,
+  checkHnswHeader,
+  HNSW_HEADER_BYTES,
+  HNSW_MAX_LEVEL,
+  maxUpperLists,
+  type HnswExpected,
+} from '../src/index-store/hnsw-file.js';
 import { seededRandom } from '../src/match/random.js';
 import { ROOT, tempDir } from './helpers.js';
 
 const M = ANN_PARAMETERS.m;
 const CHILD = path.join(ROOT, 'test', 'hnsw-load-child.ts');
 /** glibc's checking malloc (glibc 2.34 and later), preloaded into the child where present. */
-const MALLOC_DEBUG = [`/usr/lib/${os.arch() === 'arm64' ? 'aarch64' : 'x86_64'}-linux-gnu/libc_malloc_debug.so.0`].find((file) => process.platform === 'linux' && existsSync(file));
+const MALLOC_DEBUG = [`/usr/lib/${os.arch() === 'arm64' ? 'aarch64' : 'x86_64'}-linux-gnu/libc_malloc_debug.so.0`].find(
+  (file) => process.platform === 'linux' && existsSync(file),
+);
 
 interface RealFile {
   bytes: Buffer;
@@ -24,7 +33,12 @@ interface RealFile {
 async function realFile(dir: string, count: number, dimensions: number, labelStep = 1): Promise<RealFile> {
   const random = seededRandom(count * 31 + dimensions);
   const file = path.join(dir, `real-${count}-${dimensions}-${labelStep}.bin`);
-  buildAnn(new Float32Array(count * dimensions).map(() => random() * 100), dimensions, count, labelStep).writeIndexSync(file);
+  buildAnn(
+    new Float32Array(count * dimensions).map(() => random() * 100),
+    dimensions,
+    count,
+    labelStep,
+  ).writeIndexSync(file);
   return { bytes: await readFile(file), expected: { dimensions, count, m: M, labels: Math.max(1, (count - 1) * labelStep + 1) } };
 }
 
@@ -86,7 +100,10 @@ function childFailure(result: ReturnType<typeof spawnSync>): string | undefined 
  * loaded and searched, else which file failed and how. glibc's heap checks are switched on where
  * available, so that a heap overrun aborts the child instead of passing unnoticed.
  */
-async function loadInChild(dir: string, files: { bytes: Uint8Array; dimensions: number }[]): Promise<{ failed: number; how: string } | undefined> {
+async function loadInChild(
+  dir: string,
+  files: { bytes: Uint8Array; dimensions: number }[],
+): Promise<{ failed: number; how: string } | undefined> {
   const blob = path.join(dir, 'pack.bin');
   const entries: { offset: number; length: number; dimensions: number }[] = [];
   let offset = 0;
@@ -99,7 +116,12 @@ async function loadInChild(dir: string, files: { bytes: Uint8Array; dimensions: 
   await writeFile(packFile, JSON.stringify({ blob, scratch: path.join(dir, 'scratch.bin'), entries }));
   const env: NodeJS.ProcessEnv = { ...process.env, GLIBC_TUNABLES: 'glibc.malloc.perturb=165:glibc.malloc.check=3', MALLOC_CHECK_: '3' };
   if (MALLOC_DEBUG) env.LD_PRELOAD = MALLOC_DEBUG;
-  const result = spawnSync(process.execPath, ['--import', 'tsx', CHILD, packFile], { cwd: ROOT, env, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
+  const result = spawnSync(process.execPath, ['--import', 'tsx', CHILD, packFile], {
+    cwd: ROOT,
+    env,
+    encoding: 'utf8',
+    maxBuffer: 256 * 1024 * 1024,
+  });
   await rm(blob, { force: true });
   const failure = childFailure(result);
   if (failure === undefined) return undefined;
@@ -109,11 +131,22 @@ async function loadInChild(dir: string, files: { bytes: Uint8Array; dimensions: 
 
 test('files hnswlib-node writes with the project parameters are accepted, 0 to 16,384 elements, 3 and 15 dimensions', async (t) => {
   const dir = await tempDir();
-  for (const [count, dimensions] of [[1, 3], [2, 3], [17, 15], [300, 3], [700, 15], [3000, 3], [4000, 15]] as const) {
+  for (const [count, dimensions] of [
+    [1, 3],
+    [2, 3],
+    [17, 15],
+    [300, 3],
+    [700, 15],
+    [3000, 3],
+    [4000, 15],
+  ] as const) {
     const real = await realFile(dir, count, dimensions);
     assert.equal(checkHnswFile(real.bytes, real.expected), undefined, `${count} x ${dimensions}`);
     const bounds = checkHnswHeader(real.bytes.subarray(0, HNSW_HEADER_BYTES), real.expected);
-    assert.ok(typeof bounds === 'object' && bounds.minBytes <= real.bytes.length && real.bytes.length <= bounds.maxBytes, `${count} x ${dimensions}: length within the header's bounds`);
+    assert.ok(
+      typeof bounds === 'object' && bounds.minBytes <= real.bytes.length && real.bytes.length <= bounds.maxBytes,
+      `${count} x ${dimensions}: length within the header's bounds`,
+    );
   }
   // Bytes not 4-byte aligned in their buffer (a Buffer from the pool, a subarray) are read the same.
   const real = await realFile(dir, 300, 3);
@@ -141,7 +174,12 @@ test('files hnswlib-node writes with the project parameters are accepted, 0 to 1
   const empty = await readFile(path.join(dir, 'empty.bin'));
   assert.equal(empty.length, HNSW_HEADER_BYTES);
   assert.equal(checkHnswFile(empty, { dimensions: 3, count: 0, m: M, labels: 0 }), undefined);
-  refused(Buffer.concat([empty, Buffer.alloc(4)]), { dimensions: 3, count: 0, m: M, labels: 0 }, /more than the 96/, 'empty with 4 bytes more');
+  refused(
+    Buffer.concat([empty, Buffer.alloc(4)]),
+    { dimensions: 3, count: 0, m: M, labels: 0 },
+    /more than the 96/,
+    'empty with 4 bytes more',
+  );
   refused(empty, { dimensions: 3, count: 1, m: M, labels: 1 }, /element count is 0, expected 1/, 'empty for one element');
 
   // The largest shard (ONE_SHARD_TILES = 16,384 tiles of 15 values) is checked in a few ms.
@@ -166,12 +204,17 @@ test('each targeted corruption is refused with its reason', async () => {
   const lower = at.levels.findIndex((level) => level < at.maxLevel);
   const withLevel1 = at.levels.findIndex((level, i) => level >= 1 && i !== at.entryPoint);
   const levelZero = at.levels.findIndex((level) => level === 0);
-  const check = (what: string, reason: RegExp, change: (bytes: Buffer) => unknown, wanted: HnswExpected = expected): void => refused(mutated(real, change), wanted, reason, what);
+  const check = (what: string, reason: RegExp, change: (bytes: Buffer) => unknown, wanted: HnswExpected = expected): void =>
+    refused(mutated(real, change), wanted, reason, what);
 
   // Header.
   check('entry point 0x7fffffff', /^entry point 2147483647 is not one of the 3000 elements$/, (b) => void b.writeUInt32LE(0x7fffffff, 52));
   check('entry point -1', /entry point 4294967295 is not one of the 3000 elements/, (b) => void b.writeInt32LE(-1, 52));
-  check('entry point of a lower level', new RegExp(`entry point ${lower} has level ${at.levels[lower]}, not the index's maxlevel ${at.maxLevel}`), (b) => void b.writeUInt32LE(lower, 52));
+  check(
+    'entry point of a lower level',
+    new RegExp(`entry point ${lower} has level ${at.levels[lower]}, not the index's maxlevel ${at.maxLevel}`),
+    (b) => void b.writeUInt32LE(lower, 52),
+  );
   check('max_elements 1', /max_elements is 1, expected 3000/, (b) => void b.writeBigUInt64LE(1n, 8));
   check('max_elements 2^40', /max_elements is 1099511627776/, (b) => void b.writeBigUInt64LE(1n << 40n, 8));
   check('element count + 1', /element count is 3001, expected 3000/, (b) => void b.writeBigUInt64LE(3001n, 16));
@@ -184,7 +227,11 @@ test('each targeted corruption is refused with its reason', async () => {
   check('offsetData', /offsetData is 0/, (b) => void b.writeBigUInt64LE(0n, 40));
   check('maxlevel 2^31 - 1', /maxlevel is 2147483647, expected 0 to 64/, (b) => void b.writeInt32LE(0x7fffffff, 48));
   check('maxlevel -1', /maxlevel is -1/, (b) => void b.writeInt32LE(-1, 48));
-  check('maxlevel + 1', /fewer than the \d+ its header implies|has level \d+, not the index's maxlevel/, (b) => void b.writeInt32LE(at.maxLevel + 1, 48));
+  check(
+    'maxlevel + 1',
+    /fewer than the \d+ its header implies|has level \d+, not the index's maxlevel/,
+    (b) => void b.writeInt32LE(at.maxLevel + 1, 48),
+  );
   check('maxlevel - 1', /above the index's maxlevel/, (b) => void b.writeInt32LE(at.maxLevel - 1, 48));
   check('maxM', /maxM is 17, expected 16/, (b) => void b.writeBigUInt64LE(17n, 56));
   check('maxM0', /maxM0 is 16, expected 32/, (b) => void b.writeBigUInt64LE(16n, 64));
@@ -196,12 +243,28 @@ test('each targeted corruption is refused with its reason', async () => {
   check('ef_construction 2^63', /ef_construction is 9223372036854775808/, (b) => void b.writeBigUInt64LE(1n << 63n, 88));
 
   // Level 0.
-  check('a level-0 neighbour out of range', /element 5's level-0 neighbour 3000 is not one of the 3000 elements/, (b) => void b.writeUInt32LE(3000, at.level0(5) + 4));
-  check('a level-0 neighbour 2^31 - 1', /element 5's level-0 neighbour 2147483647/, (b) => void b.writeUInt32LE(0x7fffffff, at.level0(5) + 4));
-  check('a level-0 link count over maxM0', /element 9 has 33 level-0 neighbours, more than maxM0 32/, (b) => void b.writeUInt16LE(33, at.level0(9)));
+  check(
+    'a level-0 neighbour out of range',
+    /element 5's level-0 neighbour 3000 is not one of the 3000 elements/,
+    (b) => void b.writeUInt32LE(3000, at.level0(5) + 4),
+  );
+  check(
+    'a level-0 neighbour 2^31 - 1',
+    /element 5's level-0 neighbour 2147483647/,
+    (b) => void b.writeUInt32LE(0x7fffffff, at.level0(5) + 4),
+  );
+  check(
+    'a level-0 link count over maxM0',
+    /element 9 has 33 level-0 neighbours, more than maxM0 32/,
+    (b) => void b.writeUInt16LE(33, at.level0(9)),
+  );
   check('a level-0 link count 65535', /element 9 has 65535 level-0 neighbours/, (b) => void b.writeUInt16LE(0xffff, at.level0(9)));
   check('deleted mark', /element 12 is marked deleted/, (b) => void (b[at.level0(12) + 2]! |= 1));
-  check('other header bits', /element 12's level-0 list header 0x8\w+ has bits set above its count/, (b) => void (b[at.level0(12) + 3]! |= 0x80));
+  check(
+    'other header bits',
+    /element 12's level-0 list header 0x8\w+ has bits set above its count/,
+    (b) => void (b[at.level0(12) + 3]! |= 0x80),
+  );
   check('NaN vector value', /element 20's vector value 1 is NaN/, (b) => void b.writeFloatLE(NaN, at.vector(20) + 4));
   check('infinite vector value', /element 20's vector value 2 is -Infinity/, (b) => void b.writeFloatLE(-Infinity, at.vector(20) + 8));
   check('duplicate label', /label 3 is held by two elements/, (b) => void b.writeBigUInt64LE(3n, at.label(7)));
@@ -215,20 +278,44 @@ test('each targeted corruption is refused with its reason', async () => {
     b.writeUInt16LE(1, level1);
     b.writeUInt32LE(3000, level1 + 4);
   });
-  check('an upper-level neighbour of too low a level', new RegExp(`element ${withLevel1}'s level-1 neighbour ${levelZero} has level 0`), (b) => {
-    b.writeUInt16LE(Math.max(1, b.readUInt16LE(level1)), level1);
-    b.writeUInt32LE(levelZero, level1 + 4);
-  });
+  check(
+    'an upper-level neighbour of too low a level',
+    new RegExp(`element ${withLevel1}'s level-1 neighbour ${levelZero} has level 0`),
+    (b) => {
+      b.writeUInt16LE(Math.max(1, b.readUInt16LE(level1)), level1);
+      b.writeUInt32LE(levelZero, level1 + 4);
+    },
+  );
   const top = at.upper(at.entryPoint, at.maxLevel);
   const belowTop = at.levels.findIndex((level) => level === at.maxLevel - 1);
-  check('a top-level neighbour one level short', new RegExp(`element ${at.entryPoint}'s level-${at.maxLevel} neighbour ${belowTop} has level ${at.maxLevel - 1}`), (b) => {
-    b.writeUInt16LE(1, top);
-    b.writeUInt32LE(belowTop, top + 4);
-  });
-  check('an upper-level link count over maxM', new RegExp(`element ${withLevel1} has 17 level-1 neighbours, more than maxM 16`), (b) => void b.writeUInt16LE(17, level1));
-  check('an upper-level deleted bit', new RegExp(`element ${withLevel1}'s level-1 list header 0x0001\\w+ has bits set`), (b) => void (b[level1 + 2]! |= 1));
-  check('a linkListSize not a multiple', new RegExp(`element ${withLevel1}'s upper-level lists take 67 bytes, not a multiple of 68`), (b) => void b.writeUInt32LE(67, at.sizeAt(withLevel1)));
-  check('a linkListSize one list more', /the file ends in element|bytes, fewer than|above the index's maxlevel|after its last element/, (b) => void b.writeUInt32LE((at.levels[withLevel1]! + 1) * 68, at.sizeAt(withLevel1)));
+  check(
+    'a top-level neighbour one level short',
+    new RegExp(`element ${at.entryPoint}'s level-${at.maxLevel} neighbour ${belowTop} has level ${at.maxLevel - 1}`),
+    (b) => {
+      b.writeUInt16LE(1, top);
+      b.writeUInt32LE(belowTop, top + 4);
+    },
+  );
+  check(
+    'an upper-level link count over maxM',
+    new RegExp(`element ${withLevel1} has 17 level-1 neighbours, more than maxM 16`),
+    (b) => void b.writeUInt16LE(17, level1),
+  );
+  check(
+    'an upper-level deleted bit',
+    new RegExp(`element ${withLevel1}'s level-1 list header 0x0001\\w+ has bits set`),
+    (b) => void (b[level1 + 2]! |= 1),
+  );
+  check(
+    'a linkListSize not a multiple',
+    new RegExp(`element ${withLevel1}'s upper-level lists take 67 bytes, not a multiple of 68`),
+    (b) => void b.writeUInt32LE(67, at.sizeAt(withLevel1)),
+  );
+  check(
+    'a linkListSize one list more',
+    /the file ends in element|bytes, fewer than|above the index's maxlevel|after its last element/,
+    (b) => void b.writeUInt32LE((at.levels[withLevel1]! + 1) * 68, at.sizeAt(withLevel1)),
+  );
   check('a linkListSize 2^32 - 1', /not a multiple of 68/, (b) => void b.writeUInt32LE(0xffffffff, at.sizeAt(withLevel1)));
   check('a level above maxlevel', /element \d+ has level \d+, above the index's maxlevel/, (b) => {
     // Element `levelZero` given maxlevel + 1 lists, the file lengthened to hold them.
@@ -238,7 +325,19 @@ test('each targeted corruption is refused with its reason', async () => {
   });
 
   // Length.
-  for (const length of [0, 50, 95, 96, 97, at.level0(1500) + 3, at.sizeAt(0), at.sizeAt(0) + 2, at.sizeAt(withLevel1) + 4 + 30, real.bytes.length - 68, real.bytes.length - 1]) {
+  for (const length of [
+    0,
+    50,
+    95,
+    96,
+    97,
+    at.level0(1500) + 3,
+    at.sizeAt(0),
+    at.sizeAt(0) + 2,
+    at.sizeAt(withLevel1) + 4 + 30,
+    real.bytes.length - 68,
+    real.bytes.length - 1,
+  ]) {
     refused(real.bytes.subarray(0, length), expected, /bytes|the file ends in/, `truncated to ${length} bytes`);
   }
   for (const extra of [1, 4, 68, 1 << 20]) {
@@ -255,9 +354,15 @@ test('each targeted corruption is refused with its reason', async () => {
 
   // The header alone: its bounds, and refusals.
   const bounds = checkHnswHeader(real.bytes.subarray(0, HNSW_HEADER_BYTES), expected);
-  assert.deepEqual(bounds, { minBytes: HNSW_HEADER_BYTES + 3000 * (152 + 4) + at.maxLevel * 68, maxBytes: HNSW_HEADER_BYTES + 3000 * (152 + 4) + maxUpperLists(3000, M) * 68 });
+  assert.deepEqual(bounds, {
+    minBytes: HNSW_HEADER_BYTES + 3000 * (152 + 4) + at.maxLevel * 68,
+    maxBytes: HNSW_HEADER_BYTES + 3000 * (152 + 4) + maxUpperLists(3000, M) * 68,
+  });
   assert.match(checkHnswHeader(real.bytes.subarray(0, 95), expected) as string, /95 bytes, fewer than the 96 of its header/);
-  assert.match(checkHnswHeader(mutated(real, (b) => void b.writeUInt32LE(0x7fffffff, 52)).subarray(0, 96), expected) as string, /entry point 2147483647/);
+  assert.match(
+    checkHnswHeader(mutated(real, (b) => void b.writeUInt32LE(0x7fffffff, 52)).subarray(0, 96), expected) as string,
+    /entry point 2147483647/,
+  );
 });
 
 /** A valid file of `levels.length` elements of the given levels (vectors 0, no neighbours; element 0 the entry point), as hnswlib lays it out. */
@@ -306,15 +411,29 @@ test('upper-level lists are bounded: a file of more than hnswlib could draw is r
   // Labels far beyond the elements are told apart without a bitmap of them all.
   const far = { dimensions: 3, count: 3, m: M, labels: 2 ** 40 };
   assert.equal(checkHnswFile(synthetic([1, 0, 0], 3, [5, 2 ** 39, 2 ** 40 - 1]), far), undefined);
-  refused(synthetic([1, 0, 0], 3, [2 ** 39, 5, 2 ** 39]), far, /label 549755813888 is held by two elements/, 'a duplicate among far labels');
-  assert.equal(await loadInChild(dir, [{ bytes: tall, dimensions: 3 }, { bytes: synthetic([1, 0, 0], 3, [5, 2 ** 39, 2 ** 40 - 1]), dimensions: 3 }]), undefined);
+  refused(
+    synthetic([1, 0, 0], 3, [2 ** 39, 5, 2 ** 39]),
+    far,
+    /label 549755813888 is held by two elements/,
+    'a duplicate among far labels',
+  );
+  assert.equal(
+    await loadInChild(dir, [
+      { bytes: tall, dimensions: 3 },
+      { bytes: synthetic([1, 0, 0], 3, [5, 2 ** 39, 2 ** 40 - 1]), dimensions: 3 },
+    ]),
+    undefined,
+  );
 });
 
 test('the corruptions hnswlib crashes on do crash it in a child process (the harness sees a crash)', async () => {
   const dir = await tempDir();
   const real = await realFile(dir, 100, 15);
   assert.equal(await loadInChild(dir, [{ bytes: real.bytes, dimensions: 15 }]), undefined, 'the real file loads');
-  const crash = await loadInChild(dir, [{ bytes: real.bytes, dimensions: 15 }, { bytes: mutated(real, (b) => void b.writeUInt32LE(0x7fffffff, 52)), dimensions: 15 }]);
+  const crash = await loadInChild(dir, [
+    { bytes: real.bytes, dimensions: 15 },
+    { bytes: mutated(real, (b) => void b.writeUInt32LE(0x7fffffff, 52)), dimensions: 15 },
+  ]);
   assert.equal(crash?.failed, 1, 'entry point 0x7fffffff: the second file');
   assert.match(crash.how, /SIGSEGV|SIGBUS|SIGABRT/);
   // A heap overrun is sure to abort the child only with glibc's checking malloc.
@@ -345,7 +464,18 @@ function mutate(real: RealFile, random: () => number): { bytes: Buffer; what: st
   };
   const count = real.expected.count;
   const values32 = [0, 1, 0x7fffffff, 0xffffffff, count - 1, count, count + 1, at.maxLevel, at.maxLevel + 1, 68, 0x10000, 0x10001];
-  const values64 = [0n, 1n, 0x7fffffffn, 0xffffffffn, 0xffffffffffffffffn, BigInt(count), BigInt(count + 1), BigInt(count - 1), 1n << 32n, 1n << 63n];
+  const values64 = [
+    0n,
+    1n,
+    0x7fffffffn,
+    0xffffffffn,
+    0xffffffffffffffffn,
+    BigInt(count),
+    BigInt(count + 1),
+    BigInt(count - 1),
+    1n << 32n,
+    1n << 63n,
+  ];
   const done: string[] = [];
   const changes = 1 + (random() < 0.3 ? int(3) : 0);
   for (let c = 0; c < changes; c++) {
@@ -406,7 +536,9 @@ test('fuzz: every mutated file the check accepts loads and searches in hnswlib w
       const culprit = batch[failure.failed];
       const kept = path.join(os.tmpdir(), `hnsw-fuzz-failure-${seed}-${Date.now()}.bin`);
       if (culprit) await writeFile(kept, culprit.bytes);
-      assert.fail(`accepted file crashed or was refused by hnswlib: base ${culprit?.base} mutated by ${culprit?.what} (kept at ${kept}): ${failure.how}`);
+      assert.fail(
+        `accepted file crashed or was refused by hnswlib: base ${culprit?.base} mutated by ${culprit?.what} (kept at ${kept}): ${failure.how}`,
+      );
     }
     batch = [];
     batchBytes = 0;
@@ -429,7 +561,9 @@ test('fuzz: every mutated file the check accepts loads and searches in hnswlib w
     }
   }
   await flush();
-  t.diagnostic(`seed ${seed}: ${mutations} mutations, ${accepted} accepted (${unchanged} left the file as it was) and loaded and searched without a crash, ${mutations - accepted} refused`);
+  t.diagnostic(
+    `seed ${seed}: ${mutations} mutations, ${accepted} accepted (${unchanged} left the file as it was) and loaded and searched without a crash, ${mutations - accepted} refused`,
+  );
   for (const [kind, n] of [...reasons].sort((a, b) => b[1] - a[1]).slice(0, 12)) t.diagnostic(`  ${n} x ${kind}`);
   assert.ok(accepted > mutations / 10 && accepted < mutations, `accepted ${accepted} of ${mutations}`);
 

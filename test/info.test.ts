@@ -57,7 +57,7 @@ test('info on a folder that is not an index, or of another version, exits 1 with
   const root = await tempDir();
   const missing = await runCli(['info', path.join(root, 'nope')]);
   assert.equal(missing.code, 1);
-  assert.match(missing.stderr, /^tsmosaic: index folder not found: .*nope\n$/);
+  assert.match(missing.stderr, /^tsmosaic: index folder not found: ".*nope"\n$/);
   await writeFile(path.join(root, 'manifest.json'), JSON.stringify({ format: 'tsmosaic-index', version: 1 }));
   const old = await runCli(['info', root]);
   assert.equal(old.code, 1);

@@ -6,7 +6,9 @@ import { isDeepStrictEqual } from 'node:util';
 import { TsmosaicError, UsageError } from '../errors.js';
 import { PROCESS_COLLECTION_OPTIONS, type Shard } from '../options/options.js';
 import { checkOption, type IntegerSpec } from '../options/schema.js';
-import { annDescription, IndexWriter, readSources, type FoundCheckpoint, type ReusableAnn } from '../index-store/write-index.js';
+import { annDescription } from '../index-store/ann-build.js';
+import { readSources } from '../index-store/manifest-file.js';
+import { IndexWriter, type FoundCheckpoint, type ReusableAnn } from '../index-store/write-index.js';
 import { INDEX_FILES, rootsOf, type IndexManifest, type TileSource } from '../index-store/format.js';
 import { readManifest } from '../index-store/read-index.js';
 import { openEarlierTiles, tileKey, type EarlierTile, type EarlierTiles } from '../index-store/reuse.js';
@@ -253,7 +255,7 @@ export async function processCollection(
     onProgress?.({ stage: 'index', done: 0, total: 1 });
     await previous?.tiles.close();
     await resumed?.tiles.close();
-    await writer.commit({ annFrom: sameTiles ? previous?.reusableAnn : undefined });
+    await writer.commit({ annFrom: sameTiles ? previous?.reusableAnn : undefined, signal });
     onProgress?.({ stage: 'index', done: 1, total: 1 });
   } catch (error) {
     await previous?.tiles.close().catch(() => undefined);

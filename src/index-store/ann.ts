@@ -1,6 +1,11 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import hnswlib from 'hnswlib-node';
-import { INDEX_FILES, type LightnessRange } from './format.js';
+import { readRegularFileSync } from '../files/read.js';
+import { annShardCount, INDEX_FILES, type LightnessRange } from './format.js';
+import { checkHnswFile, checkHnswHeader, HNSW_HEADER_BYTES, type HnswExpected } from './hnsw-file.js';
+export { annShardCount };
 
 const { HierarchicalNSW } = hnswlib;
 export type AnnIndex = InstanceType<typeof HierarchicalNSW>;
@@ -47,12 +52,61 @@ export function addToAnn(ann: AnnIndex, vectors: Float32Array, dimensions: numbe
   }
 }
 
-/** Reads an index written by `buildAnn(...).writeIndexSync(file)`. */
-export function loadAnn(file: string, dimensions: number): AnnIndex {
-  const ann = new HierarchicalNSW(ANN_PARAMETERS.space, dimensions);
-  ann.readIndexSync(file);
-  ann.setEf(SEARCH_EF);
-  return ann;
+/**
+ * Reads an HNSW file (written by `writeIndexSync`) and checks all of it against what it must hold
+ * (see checkHnswFile) before hnswlib, whose loader trusts every byte, is given it. The size is
+ * checked from the header before the file is read.
+ * @throws {Error} with the reason the file is refused
+ */
+export function readCheckedAnnFile(file: string, expected: HnswExpected): Buffer {
+  const head = readRegularFileSync(file, { length: HNSW_HEADER_BYTES });
+  const bounds = checkHnswHeader(head, expected);
+  if (typeof bounds === 'string') throw new Error(bounds);
+  const bytes = readRegularFileSync(file, { maxBytes: bounds.maxBytes });
+  const reason = bytes.length < bounds.minBytes ? `the file is cut short (${bytes.length} bytes)` : checkHnswFile(bytes, expected);
+  if (reason !== undefined) throw new Error(reason);
+  return bytes;
+}
+
+/**
+ * Loads an HNSW file once it is checked (see readCheckedAnnFile). hnswlib-node reads only from a
+ * path, so the checked bytes are loaded from a private copy: the file itself could change between
+ * the check and the load.
+ * @throws {Error} with the reason the file is refused
+ */
+export function loadAnn(file: string, expected: HnswExpected): AnnIndex {
+  const bytes = readCheckedAnnFile(file, expected);
+  const folder = mkdtempSync(path.join(os.tmpdir(), 'tsmosaic-hnsw-'));
+  try {
+    const copy = path.join(folder, 'hnsw.bin');
+    writeFileSync(copy, bytes, { mode: 0o600 });
+    const ann = new HierarchicalNSW(ANN_PARAMETERS.space, expected.dimensions);
+    ann.readIndexSync(copy);
+    ann.setEf(SEARCH_EF);
+    return ann;
+  } finally {
+    rmSync(folder, { recursive: true, force: true });
+  }
+}
+
+/** What the HNSW files of an index folder hold, from its checked manifest. */
+export interface AnnShards {
+  /** Values per vector. */
+  dimensions: number;
+  m: number;
+  /** Tiles of the index: every file's labels are tile ids below this, the files hold this many in all. */
+  tiles: number;
+  /** Tiles per shard (the last holds the rest); undefined: one file of every tile. */
+  shardTiles: number | undefined;
+  /** Each shard's lightness range, when shards are split by lightness. */
+  lightness?: LightnessRange[];
+}
+
+/** What shard file `shard` of an index must hold. */
+export function shardExpected(shards: AnnShards, shard: number): HnswExpected {
+  const { dimensions, m, tiles, shardTiles } = shards;
+  const count = shardTiles === undefined ? tiles : Math.max(0, Math.min(shardTiles, tiles - shard * shardTiles));
+  return { dimensions, m, count, labels: tiles };
 }
 
 /** What placement asks of an HNSW index: one hnswlib-node index or several shards searched together. */
@@ -84,14 +138,6 @@ export const ONE_SHARD_TILES = 16_384;
 /** File of shard `shard` in an index folder: hnsw.bin, then hnsw.1.bin, hnsw.2.bin, ... */
 export function annShardFile(shard: number): string {
   return shard === 0 ? INDEX_FILES.ann : INDEX_FILES.ann.replace(/\.bin$/, `.${shard}.bin`);
-}
-
-/**
- * Shards of an index of `tiles` tiles in shards of `shardTiles` (at least one, even when empty);
- * `shardTiles` undefined: an index written before shards, one hnsw.bin.
- */
-export function annShardCount(tiles: number, shardTiles: number | undefined): number {
-  return shardTiles === undefined ? 1 : Math.max(1, Math.ceil(tiles / shardTiles));
 }
 
 /**
@@ -158,11 +204,15 @@ function mergeNearest(a: Answer, b: Answer, k: number): Answer {
   return { neighbors, distances };
 }
 
-/** Reads the `shards` shard files of an index folder: one index, or a ShardedAnn over several. */
-export function loadAnnShards(folder: string, dimensions: number, shards: number, lightness?: LightnessRange[]): AnnSearch {
-  const loaded = Array.from({ length: shards }, (_, shard) => {
+/**
+ * Reads and checks the shard files of an index folder: one index, or a ShardedAnn over several.
+ * @throws {Error} naming the file that is refused, and why
+ */
+export function loadAnnShards(folder: string, shards: AnnShards): AnnSearch {
+  const { lightness } = shards;
+  const loaded = Array.from({ length: annShardCount(shards.tiles, shards.shardTiles) }, (_, shard) => {
     try {
-      return loadAnn(path.join(folder, annShardFile(shard)), dimensions);
+      return loadAnn(path.join(folder, annShardFile(shard)), shardExpected(shards, shard));
     } catch (error) {
       throw new Error(`${annShardFile(shard)}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
     }

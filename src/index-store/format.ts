@@ -97,3 +97,11 @@ export interface IndexManifest {
 export function rootsOf(manifest: Pick<IndexManifest, 'collection' | 'roots'>): string[] {
   return manifest.roots ?? [manifest.collection];
 }
+
+/**
+ * Shards of an index of `tiles` tiles in shards of `shardTiles` (at least one, even when empty);
+ * `shardTiles` undefined: an index written before shards, one hnsw.bin.
+ */
+export function annShardCount(tiles: number, shardTiles: number | undefined): number {
+  return shardTiles === undefined ? 1 : Math.max(1, Math.ceil(tiles / shardTiles));
+}

@@ -92,7 +92,8 @@ export function checkHnswHeader(header: Uint8Array, expected: HnswExpected): Hns
   }
   // The loader allocates max_elements slots when the file holds elements; tsmosaic sizes each index to what it holds.
   const capacity = u64(view, 8);
-  if (capacity < count || capacity > Math.max(1, count)) return `max_elements is ${u64Text(view, 8)}, expected ${count === 0 ? '0 or 1' : count}`;
+  if (capacity < count || capacity > Math.max(1, count))
+    return `max_elements is ${u64Text(view, 8)}, expected ${count === 0 ? '0 or 1' : count}`;
   const maxLevel = view.getInt32(48, LITTLE_ENDIAN);
   const entryPoint = view.getUint32(52, LITTLE_ENDIAN);
   if (count === 0) {
@@ -104,9 +105,11 @@ export function checkHnswHeader(header: Uint8Array, expected: HnswExpected): Hns
   }
   const mult = view.getFloat64(80, LITTLE_ENDIAN);
   // hnswlib sets 1 / log(M); HNSW_MAX_LEVEL and maxUpperLists rest on it.
-  if (!Number.isFinite(mult) || mult <= 0 || Math.abs(mult * Math.log(m) - 1) > 1e-9) return `mult is ${mult}, expected 1 / ln ${m} = ${1 / Math.log(m)}`;
+  if (!Number.isFinite(mult) || mult <= 0 || Math.abs(mult * Math.log(m) - 1) > 1e-9)
+    return `mult is ${mult}, expected 1 / ln ${m} = ${1 / Math.log(m)}`;
   const efConstruction = u64(view, 88);
-  if (efConstruction < m || efConstruction > HNSW_MAX_EF_CONSTRUCTION) return `ef_construction is ${u64Text(view, 88)}, expected ${m} to ${HNSW_MAX_EF_CONSTRUCTION}`;
+  if (efConstruction < m || efConstruction > HNSW_MAX_EF_CONSTRUCTION)
+    return `ef_construction is ${u64Text(view, 88)}, expected ${m} to ${HNSW_MAX_EF_CONSTRUCTION}`;
   const upperList = 4 + 4 * m;
   const levelZero = HNSW_HEADER_BYTES + count * (perElement + 4);
   return { minBytes: levelZero + Math.max(0, maxLevel) * upperList, maxBytes: levelZero + maxUpperLists(count, m) * upperList };
@@ -168,14 +171,18 @@ export function checkHnswFile(bytes: Uint8Array, expected: HnswExpected): string
     at += size / 4;
   }
   if (4 * at !== length) return `the file has ${length - 4 * at} bytes after its last element`;
-  if (levels[entryPoint] !== maxLevel) return `entry point ${entryPoint} has level ${levels[entryPoint]}, not the index's maxlevel ${maxLevel}`;
+  if (levels[entryPoint] !== maxLevel)
+    return `entry point ${entryPoint} has level ${levels[entryPoint]}, not the index's maxlevel ${maxLevel}`;
 
   // Level 0: link lists, vectors, labels.
   const seen = new LabelSet(labels, count);
   const [labelLow, labelHigh] = LITTLE_ENDIAN ? [0, 1] : [1, 0];
   for (let i = 0, base = HNSW_HEADER_BYTES / 4; i < count; i++, base += elementWords) {
     const header = words[base]!;
-    if (header >>> 16 !== 0) return (header >>> 16) & 1 ? `element ${i} is marked deleted` : `element ${i}'s level-0 list header ${hex(header)} has bits set above its count`;
+    if (header >>> 16 !== 0)
+      return (header >>> 16) & 1
+        ? `element ${i} is marked deleted`
+        : `element ${i}'s level-0 list header ${hex(header)} has bits set above its count`;
     const links = header & 0xffff;
     if (links > maxM0) return `element ${i} has ${links} level-0 neighbours, more than maxM0 ${maxM0}`;
     for (let j = base + 1; j <= base + links; j++) {
@@ -184,7 +191,8 @@ export function checkHnswFile(bytes: Uint8Array, expected: HnswExpected): string
     const data = base + 1 + maxM0;
     for (let d = data; d < data + dimensions; d++) {
       // All exponent bits set: an infinity or a NaN.
-      if ((words[d]! & 0x7f800000) === 0x7f800000) return `element ${i}'s vector value ${d - data} is ${new Float32Array(words.buffer, words.byteOffset + 4 * d, 1)[0]}`;
+      if ((words[d]! & 0x7f800000) === 0x7f800000)
+        return `element ${i}'s vector value ${d - data} is ${new Float32Array(words.buffer, words.byteOffset + 4 * d, 1)[0]}`;
     }
     const labelAt = data + dimensions;
     const label = words[labelAt + labelHigh]! * TWO_32 + words[labelAt + labelLow]!;

@@ -1,11 +1,13 @@
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { TsmosaicError, reasonOf } from '../errors.js';
-import { FEATURE_DIMENSIONS, isCropCount } from '../tiles/features.js';
-import { annShardCount, loadAnnShards, type AnnSearch } from './ann.js';
+import { TsmosaicError } from '../errors.js';
+import { FileProblem, MAX_BUFFER_BYTES, readRegularFile } from '../files/read.js';
+import { quote } from '../text.js';
 import { descriptorLength } from '../tiles/descriptors.js';
-import { INDEX_FILES, INDEX_FORMAT, INDEX_FORMAT_VERSION, type IndexManifest } from './format.js';
 import { TileStore } from '../tiles/tile-store.js';
+import { loadAnnShards, type AnnSearch, type AnnShards } from './ann.js';
+import { INDEX_FILES, type IndexManifest } from './format.js';
+import { checkManifest, ManifestProblem } from './manifest-check.js';
 
 /** An index loaded for matching and rendering. */
 export interface LoadedIndex {
@@ -20,59 +22,47 @@ export interface LoadedIndex {
 }
 
 const RERUN = 'run process-collection again';
+/** Largest manifest.json read (V8 strings hold at most 512 MiB; ~150 bytes a picture: 3 million pictures). */
+const MAX_MANIFEST_BYTES = 500_000_000;
 
 /**
- * Reads and validates an index folder's manifest without loading the heavy files.
- * @throws {TsmosaicError} when the folder is missing, not an index, or of another format version.
+ * Reads and checks an index folder's manifest (every field, in type and range) without loading
+ * the heavy files.
+ * @throws {TsmosaicError} when the folder is missing, not an index, of another format version or damaged
  */
 export async function readManifest(folder: string): Promise<IndexManifest> {
+  const shown = quote(folder);
   try {
-    if (!(await stat(folder)).isDirectory()) throw new TsmosaicError(`${folder} is not an index folder (it is a file)`);
+    if (!(await stat(folder)).isDirectory()) throw new TsmosaicError(`${shown} is not an index folder (it is a file)`);
   } catch (error) {
     if (error instanceof TsmosaicError) throw error;
-    throw new TsmosaicError(`index folder not found: ${folder}`);
+    throw new TsmosaicError(`index folder not found: ${shown}`);
   }
-  let manifest: Partial<IndexManifest>;
+  let value: unknown;
   try {
-    manifest = JSON.parse(await readFile(path.join(folder, INDEX_FILES.manifest), 'utf8')) as Partial<IndexManifest>;
+    value = JSON.parse((await readRegularFile(path.join(folder, INDEX_FILES.manifest), { maxBytes: MAX_MANIFEST_BYTES })).toString('utf8'));
   } catch (error) {
-    const missing = (error as NodeJS.ErrnoException).code === 'ENOENT';
-    throw new TsmosaicError(
-      `${folder} is not a tsmosaic index (${missing ? 'no manifest.json' : `unreadable manifest.json: ${reasonOf(error)}`}); run process-collection first`,
-    );
+    if (error instanceof FileProblem && error.message === 'is missing') {
+      throw new TsmosaicError(`${shown} is not a tsmosaic index (no manifest.json); run process-collection first`);
+    }
+    const reason = error instanceof FileProblem ? `manifest.json ${error.message}` : 'manifest.json is not valid JSON';
+    throw new TsmosaicError(`${shown} is not a readable tsmosaic index (${reason}); ${RERUN}`);
   }
-  if (manifest.format !== INDEX_FORMAT) {
-    throw new TsmosaicError(`${folder} is not a tsmosaic index (manifest.json has no "format": "${INDEX_FORMAT}")`);
+  try {
+    return checkManifest(value);
+  } catch (error) {
+    if (!(error instanceof ManifestProblem)) throw error;
+    if (error.kind === 'not-an-index') throw new TsmosaicError(`${shown} is not a tsmosaic index (${error.message})`);
+    if (error.kind === 'version') throw new TsmosaicError(`${shown} has ${error.message}: ${RERUN}`);
+    throw new TsmosaicError(`${shown} has a damaged manifest.json: ${error.message}; ${RERUN}`);
   }
-  if (manifest.version !== INDEX_FORMAT_VERSION) {
-    throw new TsmosaicError(
-      `${folder} has index format version ${String(manifest.version)}, this tsmosaic reads version ${INDEX_FORMAT_VERSION}: ${RERUN}`,
-    );
-  }
-  const { tileSize, tileCount, crops, features, tiles, ann } = manifest;
-  const valid =
-    Number.isInteger(tileSize) &&
-    tileSize! > 0 &&
-    isCropCount(crops) &&
-    Number.isInteger(tileCount) &&
-    tileCount! > 0 &&
-    features !== undefined &&
-    FEATURE_DIMENSIONS[features.kind] === features.dimensions &&
-    ann !== undefined &&
-    typeof ann.method === 'object' &&
-    (ann.shardTiles === undefined || (Number.isInteger(ann.shardTiles) && ann.shardTiles > 0)) &&
-    (ann.shardLightness === undefined ||
-      (ann.shardTiles !== undefined && validRanges(ann.shardLightness, annShardCount(tileCount! * crops, ann.shardTiles)))) &&
-    Array.isArray(tiles) &&
-    tiles.length === tileCount;
-  if (!valid) throw new TsmosaicError(`${folder} has a damaged manifest.json: ${RERUN}`);
-  return manifest as IndexManifest;
 }
 
 /**
  * Loads everything `build` needs from an index folder: manifest, tile pixels, features and the
- * HNSW index (read when first searched), checking every file's size against the manifest.
- * @throws {TsmosaicError} when the folder is missing, not an index, of another version, or damaged.
+ * HNSW index (read when first searched), checking every file's size against the manifest before
+ * it is read, and every feature value.
+ * @throws {TsmosaicError} when the folder is missing, not an index, of another version, or damaged
  */
 export async function loadIndex(folder: string, manifest?: IndexManifest): Promise<LoadedIndex> {
   const checked = manifest ?? (await readManifest(folder));
@@ -82,29 +72,48 @@ export async function loadIndex(folder: string, manifest?: IndexManifest): Promi
     features: { dimensions },
   } = checked;
   const tileCount = checked.tileCount * crops;
-  const tilePixels = await readSized(folder, INDEX_FILES.tiles, tileCount * tileSize * tileSize * 3);
-  const featureBytes = await readSized(folder, INDEX_FILES.features, tileCount * dimensions * 4);
-  const features = new Float32Array(featureBytes.buffer.slice(featureBytes.byteOffset, featureBytes.byteOffset + featureBytes.byteLength));
+  const tileBytes = tileCount * tileSize * tileSize * 3;
+  if (tileBytes > MAX_BUFFER_BYTES) {
+    throw new TsmosaicError(
+      `${quote(folder)} holds ${tileCount} tiles of ${tileSize} px (${(tileBytes / 1e9).toFixed(1)} GB of pixels), more than this tsmosaic can load (${(MAX_BUFFER_BYTES / 1e9).toFixed(1)} GB): index fewer pictures or with a smaller --tile-size`,
+    );
+  }
+  const tilePixels = await readExactly(folder, INDEX_FILES.tiles, tileBytes);
+  const featureBytes = await readExactly(folder, INDEX_FILES.features, tileCount * dimensions * 4);
+  const features = new Float32Array(featureBytes.buffer, featureBytes.byteOffset, featureBytes.byteLength / 4);
+  const bad = features.findIndex((value) => !(value >= 0 && value <= 255));
+  if (bad >= 0) {
+    throw new TsmosaicError(
+      `${quote(folder)} is damaged: ${INDEX_FILES.features} holds ${features[bad]} for tile ${Math.floor(bad / dimensions)}, not a colour from 0 to 255; ${RERUN}`,
+    );
+  }
   return { folder, manifest: checked, tiles: new TileStore(tilePixels, tileSize, tileCount), features, ann: new LazyAnn(folder, checked) };
 }
 
+/** What an index folder's HNSW shard files must hold, from its checked manifest. */
+export function annShardsOf(manifest: Pick<IndexManifest, 'tileCount' | 'crops' | 'ann'>): AnnShards {
+  const { ann } = manifest;
+  return {
+    dimensions: descriptorLength(ann.method),
+    m: ann.m,
+    tiles: manifest.tileCount * manifest.crops,
+    shardTiles: ann.shardTiles,
+    ...(ann.shardLightness ? { lightness: ann.shardLightness } : {}),
+  };
+}
+
 /**
- * Loads the HNSW index (all its shards) of the index folder `folder` described by `manifest`.
- * @throws {TsmosaicError} when it is damaged.
+ * Loads the HNSW index (all its shards) of the index folder `folder` described by `manifest`,
+ * each file checked before hnswlib reads it.
+ * @throws {TsmosaicError} when it is damaged
  */
 export function loadIndexAnn(folder: string, manifest: Pick<IndexManifest, 'tileCount' | 'crops' | 'ann'>): AnnSearch {
-  const tileCount = manifest.tileCount * manifest.crops;
-  const shards = annShardCount(tileCount, manifest.ann.shardTiles);
-  let ann: AnnSearch;
   try {
-    ann = loadAnnShards(folder, descriptorLength(manifest.ann.method), shards, manifest.ann.shardLightness);
+    return loadAnnShards(folder, annShardsOf(manifest));
   } catch (error) {
-    throw new TsmosaicError(`${folder} is damaged: cannot read its HNSW index (${reasonOf(error)}); ${RERUN}`);
+    const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
+    throw new TsmosaicError(`${quote(folder)} is damaged: its HNSW index cannot be used (${reason}); ${RERUN}`);
   }
-  if (ann.getCurrentCount() !== tileCount) {
-    throw new TsmosaicError(`${folder} is damaged: the HNSW index holds ${ann.getCurrentCount()} tiles, manifest ${tileCount}; ${RERUN}`);
-  }
-  return ann;
 }
 
 /**
@@ -130,26 +139,12 @@ class LazyAnn implements AnnSearch {
   }
 }
 
-/** Whether `ranges` is a list of `shards` [least, greatest] number pairs. */
-function validRanges(ranges: unknown, shards: number): boolean {
-  return (
-    Array.isArray(ranges) &&
-    ranges.length === shards &&
-    ranges.every(
-      (range) => Array.isArray(range) && range.length === 2 && range.every((value) => typeof value === 'number' && Number.isFinite(value)),
-    )
-  );
-}
-
-async function readSized(folder: string, name: string, expected: number): Promise<Buffer> {
-  let data: Buffer;
+/** A file of the index folder, which must have exactly `bytes` bytes (checked before it is read). */
+async function readExactly(folder: string, name: string, bytes: number): Promise<Buffer> {
   try {
-    data = await readFile(path.join(folder, name));
+    return await readRegularFile(path.join(folder, name), { bytes });
   } catch (error) {
-    throw new TsmosaicError(`${folder} is damaged: cannot read ${name} (${reasonOf(error)}); ${RERUN}`);
+    const reason = error instanceof FileProblem ? `${name} ${error.message}` : `cannot read ${name}`;
+    throw new TsmosaicError(`${quote(folder)} is damaged: ${reason}; ${RERUN}`, 1, { cause: error });
   }
-  if (data.length !== expected) {
-    throw new TsmosaicError(`${folder} is damaged: ${name} has ${data.length} bytes, expected ${expected}; ${RERUN}`);
-  }
-  return data;
 }
