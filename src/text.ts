@@ -26,3 +26,14 @@ export function quote(text: string): string {
 export function safeJson(value: unknown, space?: number): string {
   return escapeUnsafe(JSON.stringify(value, null, space)).replaceAll('<', '\\u003c');
 }
+
+/** Every character a terminal may act on: C0 and C1 controls, DEL, U+2028/2029 and the bidirectional marks and overrides. */
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069\u061c\u200e\u200f]/g;
+
+/**
+ * A message as it may be written to a terminal, whatever it quotes: every control character
+ * escaped as `\uXXXX`. The CLI passes every line it prints on stderr through it.
+ */
+export function terminalSafe(text: string): string {
+  return text.replace(CONTROL, (character) => `\\u${character.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}

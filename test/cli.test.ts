@@ -99,7 +99,7 @@ test('build --json reports the grid and the distinct tiles used', async () => {
 
 test('job failures exit 1 with one line on stderr', async () => {
   const cases: [string[], RegExp][] = [
-    [['process-collection', path.join(root, 'missing')], /^tsmosaic: collection folder not found: .*missing\n$/],
+    [['process-collection', path.join(root, 'missing')], /^tsmosaic: collection folder not found: ".*missing"\n$/],
     [['build', path.join(root, 'no-index'), target], /^tsmosaic: index folder not found: ".*no-index"\n$/],
     [
       ['build', collection, target],
@@ -238,7 +238,7 @@ test('unwritable outputs are one-line errors before any work', async () => {
   await runCli(['process-collection', collection, '-q']);
   const build = await runCli(['build', index, target, '-o', path.join(root, 'no', 'such', 'folder', 'm.png')]);
   assert.equal(build.code, 1);
-  assert.match(build.stderr, /^tsmosaic: cannot write .*m\.png: folder .*folder does not exist\n$/);
+  assert.match(build.stderr, /^tsmosaic: cannot write ".*m\.png": folder ".*folder" does not exist\n$/);
   const file = path.join(root, 'a-file');
   await writeFile(file, 'x');
   const processed = await runCli(['process-collection', collection, '-o', path.join(file, 'index')]);

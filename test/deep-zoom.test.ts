@@ -130,12 +130,12 @@ test('writing again replaces the pyramid; foreign files are never replaced', asy
   await writeFile(path.join(foreign, 'index.html'), '<p>my home page</p>');
   await assert.rejects(
     writeMosaic(plan(10, 7, store.count), store, path.join(foreign, 'm.dzi'), 'dzi'),
-    /index\.html exists and was not written by tsmosaic/,
+    /index\.html" exists and was not written by tsmosaic/,
   );
   await mkdir(path.join(foreign, 'n_files'));
   await assert.rejects(
     writeMosaic(plan(10, 7, store.count), store, path.join(foreign, 'n.dzi'), 'dzi'),
-    /n_files exists and is not the tile folder of n\.dzi/,
+    /n_files" exists and is not the tile folder of "n\.dzi"/,
   );
   assert.deepEqual((await readdir(foreign)).sort(), ['index.html', 'n_files']);
 });

@@ -41,16 +41,16 @@ test('info tells tiles, tile size, features, sources, size on disk and format ve
   assert.equal(text.code, 0, text.stderr);
   const lines = text.stdout.trimEnd().split('\n');
   assert.deepEqual(lines.slice(0, 8), [
-    `index         ${index}`,
+    `index         ${JSON.stringify(index)}`,
     'format        tsmosaic-index version 3',
     `tiles         ${PALETTE.length}`,
     'tile size     9 px, fit stretch, 5 crops per picture',
     'features      srgb-grid: 4x4 mean colours, 48 values per tile',
     'hnsw          1 file',
-    `sources       ${collection} (${PALETTE.length} tiles)`,
+    `sources       ${JSON.stringify(collection)} (${PALETTE.length} tiles)`,
     `size on disk  ${(bytes / 1000).toFixed(1)} kB (${bytes} bytes)`,
   ]);
-  assert.match(lines[8]!, /^created {7}\d{4}-\d\d-\d\dT/);
+  assert.match(lines[8]!, /^created {7}"\d{4}-\d\d-\d\dT/);
 });
 
 test('info on a folder that is not an index, or of another version, exits 1 with one line', async () => {

@@ -1,3 +1,4 @@
+import { quote } from '../text.js';
 import type { INFO_OPTIONS } from '../options/options.js';
 import type { OptionValues } from '../options/schema.js';
 import { describeIndex } from '../index-store/describe-index.js';
@@ -11,17 +12,21 @@ export async function runInfo(index: string, flags: InfoFlags): Promise<void> {
   const info = await describeIndex(index);
   const { kind, grid, dimensions } = info.features;
   const lines: [string, string][] = [
-    ['index', info.index],
+    ['index', quote(info.index)],
     ['format', `${info.format} version ${info.version}`],
     ['tiles', String(info.tiles)],
     ['tile size', `${info.tileSize} px, fit ${info.fit}, ${info.crops === 1 ? 'centre square only' : `${info.crops} crops per picture`}`],
     ['features', `${kind}: ${grid}x${grid} mean colours, ${dimensions} values per tile`],
     ['hnsw', info.ann.shards === 1 ? '1 file' : `${info.ann.shards} shards of up to ${info.ann.shardTiles} tiles`],
-    ...info.sources.map(({ folder, tiles }, i): [string, string] => [i === 0 ? 'sources' : '', `${folder} (${tiles} tiles)`]),
+    ...info.sources.map(({ folder, tiles }, i): [string, string] => [i === 0 ? 'sources' : '', `${quote(folder)} (${tiles} tiles)`]),
     ['size on disk', `${formatBytes(info.bytes)} (${info.bytes} bytes)`],
-    ['created', info.createdAt],
+    ['created', quote(info.createdAt)],
   ];
-  printResult(flags.json, info, lines.map(([label, value]) => `${label.padEnd(14)}${value}`).join('\n'));
+  printResult(
+    flags.json,
+    info,
+    lines.map(([label, value]) => `${label.padEnd(14)}${value}`),
+  );
 }
 
 function formatBytes(bytes: number): string {

@@ -1,6 +1,7 @@
 import { CommanderError } from 'commander';
 import { InterruptedError, TsmosaicError } from '../errors.js';
 import { startCellWorkerAhead, stopCellWorkerAhead } from '../match/cell-worker-ahead.js';
+import { terminalSafe } from '../text.js';
 
 /** Commander outcomes that are not errors. */
 const SUCCESS_CODES = new Set(['commander.helpDisplayed', 'commander.version']);
@@ -30,14 +31,16 @@ export async function runMain(argv: string[] = process.argv): Promise<void> {
     } else if (error instanceof InterruptedError) {
       // The pipeline has removed its temporaries; native work still running (a libvips encode
       // cannot be cancelled) must not keep the process alive.
-      process.stderr.write(`tsmosaic: ${error.message}\n`);
+      process.stderr.write(`tsmosaic: ${terminalSafe(error.message)}\n`);
       await stopCellWorkerAhead();
       process.exit(error.exitCode);
     } else if (error instanceof TsmosaicError) {
-      process.stderr.write(`tsmosaic: ${error.message}\n`);
+      process.stderr.write(`tsmosaic: ${terminalSafe(error.message)}\n`);
       process.exitCode = error.exitCode;
     } else {
-      process.stderr.write(`tsmosaic: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      process.stderr.write(
+        `tsmosaic: internal error: ${terminalSafe(error instanceof Error ? (error.stack ?? error.message) : String(error))}\n`,
+      );
       process.exitCode = 1;
     }
   } finally {

@@ -1,3 +1,5 @@
+import { safeJson, terminalSafe } from '../text.js';
+
 /** `value` rounded to `digits` decimals, for summaries. */
 export function round(value: number, digits: number): number {
   const scale = 10 ** digits;
@@ -9,7 +11,11 @@ export function roundSeconds(seconds: number): number {
   return round(seconds, 3);
 }
 
-/** Writes a result to stdout: one JSON object with `--json`, else one plain line. */
-export function printResult(json: boolean | undefined, summary: object, line: string): void {
-  process.stdout.write(`${json ? JSON.stringify(summary) : line}\n`);
+/**
+ * Writes a result to stdout: one JSON object with `--json`, else plain lines, each with any control
+ * character escaped (a path holding one is printed escaped; `--json` gives it exactly).
+ */
+export function printResult(json: boolean | undefined, summary: object, lines: string | string[]): void {
+  const text = json ? safeJson(summary) : (typeof lines === 'string' ? [lines] : lines).map(terminalSafe).join('\n');
+  process.stdout.write(`${text}\n`);
 }

@@ -6,6 +6,7 @@ import { disableSharpCache } from '../load-sharp.js';
 import { abortOnSignals } from './interrupt.js';
 import { printResult, roundSeconds } from './output.js';
 import { createReporter } from './progress.js';
+import { quote } from '../text.js';
 
 /** The options of `tsmosaic process-collection` as parsed. */
 export type ProcessCollectionFlags = OptionValues<typeof PROCESS_COLLECTION_OPTIONS>;
@@ -31,7 +32,7 @@ export async function runProcessCollection(collections: string[], flags: Process
     shard: flags.shard,
     signal,
     onProgress: ({ stage, done, total }) => reporter.update(STAGES[stage], done, total),
-    onSkip: ({ file, reason }) => reporter.line(`tsmosaic: warning: skipped ${JSON.stringify(file)}: ${reason}`),
+    onSkip: ({ file, reason }) => reporter.line(`tsmosaic: warning: skipped ${quote(file)}: ${reason}`),
     onNote: (message) => reporter.line(`tsmosaic: ${message}`),
   };
   try {

@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import type CliProgress from 'cli-progress';
+import { terminalSafe } from '../text.js';
 
 // Loaded with the first bar: 22 ms of module loading saved when there is none (-q, no terminal, scripts).
 const require = createRequire(import.meta.url);
@@ -39,8 +40,9 @@ export function createReporter(quiet: boolean): Reporter {
     },
     line(text) {
       if (quiet) return;
-      if (bars) bars.log(`${text}\n`);
-      else process.stderr.write(`${text}\n`);
+      const safe = terminalSafe(text);
+      if (bars) bars.log(`${safe}\n`);
+      else process.stderr.write(`${safe}\n`);
     },
     stop() {
       bars?.stop();

@@ -16,6 +16,7 @@ import { FEATURE_DIMENSIONS, tilesFeatures, type CropCount, type FeatureKind, ty
 import { fingerprintFile } from './fingerprint.js';
 import { loadTile, ReadBuffer, ReadBudget, UnreadableImageError } from './load-tile.js';
 import { scanCollection } from './scan.js';
+import { quote } from '../text.js';
 
 /** Progress of a long step: `done` of `total` units. */
 export interface Progress {
@@ -446,7 +447,7 @@ async function assertFolder(given: string, resolved: string): Promise<void> {
   try {
     isDirectory = (await stat(resolved)).isDirectory();
   } catch {
-    throw new TsmosaicError(`collection folder not found: ${given}`);
+    throw new TsmosaicError(`collection folder not found: ${quote(given)}`);
   }
-  if (!isDirectory) throw new TsmosaicError(`collection is not a folder: ${given}`);
+  if (!isDirectory) throw new TsmosaicError(`collection is not a folder: ${quote(given)}`);
 }

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { TsmosaicError, reasonOf } from '../errors.js';
 import { isAlive, pathExists } from '../files/paths.js';
 import { CHECKPOINT_FILE, INDEX_FILES, INDEX_FORMAT, type Checkpoint } from './format.js';
+import { quote } from '../text.js';
 
 export function temporaryPrefix(name: string): string {
   return `.${name}.tmp-`;
@@ -18,11 +19,11 @@ export async function assertReplaceable(target: string): Promise<void> {
   let entries: string[];
   try {
     const info = await stat(target);
-    if (!info.isDirectory()) throw new TsmosaicError(`${target} exists and is not a folder; choose another --out`);
+    if (!info.isDirectory()) throw new TsmosaicError(`${quote(target)} exists and is not a folder; choose another --out`);
     entries = await readdir(target);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
-    throw error instanceof TsmosaicError ? error : new TsmosaicError(`cannot use ${target} as the index folder: ${reasonOf(error)}`);
+    throw error instanceof TsmosaicError ? error : new TsmosaicError(`cannot use ${quote(target)} as the index folder: ${reasonOf(error)}`);
   }
   if (entries.length === 0) return;
   try {
@@ -31,7 +32,7 @@ export async function assertReplaceable(target: string): Promise<void> {
   } catch {
     // fall through: not an index
   }
-  throw new TsmosaicError(`${target} exists and is not a tsmosaic index; refusing to replace it (choose another --out)`);
+  throw new TsmosaicError(`${quote(target)} exists and is not a tsmosaic index; refusing to replace it (choose another --out)`);
 }
 
 /** A checkpoint left by a run that was interrupted or killed, and its temporary folder. */

@@ -21,6 +21,7 @@ import {
 } from './format.js';
 import { assertReplaceable, removeStaleTemporaries, swapIntoPlace, temporaryPrefix, type FoundCheckpoint } from './index-temporaries.js';
 import { sourceRecord, writeManifest } from './manifest-file.js';
+import { quote } from '../text.js';
 
 export type { FoundCheckpoint, ReusableAnn };
 
@@ -117,7 +118,7 @@ export class IndexWriter {
       await mkdir(temporary);
       return new IndexWriter(target, temporary, options, checkpoints);
     } catch (error) {
-      throw new TsmosaicError(`cannot write the index folder ${target}: ${reasonOf(error)}`, 1, { cause: error });
+      throw new TsmosaicError(`cannot write the index folder ${quote(target)}: ${reasonOf(error)}`, 1, { cause: error });
     }
   }
 
@@ -127,7 +128,7 @@ export class IndexWriter {
 
   /** Appends one picture's tiles (`crops` of them, features of each); ids are given in call order. */
   async addTile(pixels: Uint8Array, features: ArrayLike<number>, source: TileSource): Promise<void> {
-    if (this.writeError) throw new TsmosaicError(`cannot write ${this.target}: ${reasonOf(this.writeError)}`);
+    if (this.writeError) throw new TsmosaicError(`cannot write ${quote(this.target)}: ${reasonOf(this.writeError)}`);
     const dimensions = this.options.featureDimensions * this.options.crops;
     if (features.length !== dimensions) throw new RangeError(`expected ${dimensions} features, received ${features.length}`);
     if (this.live) this.addToLiveShard(features);
@@ -166,13 +167,13 @@ export class IndexWriter {
    * @throws {TsmosaicError} when a file cannot be written (disk full); the error is kept for commit.
    */
   private writePending(): void {
-    if (this.writeError) throw new TsmosaicError(`cannot write ${this.target}: ${reasonOf(this.writeError)}`);
+    if (this.writeError) throw new TsmosaicError(`cannot write ${quote(this.target)}: ${reasonOf(this.writeError)}`);
     try {
       for (const file of this.files()) file.flush();
       this.onDisk = this.count;
     } catch (error) {
       this.writeError = error instanceof Error ? error : new Error(String(error));
-      throw new TsmosaicError(`cannot write ${this.target}: ${reasonOf(this.writeError)}`, 1, { cause: error });
+      throw new TsmosaicError(`cannot write ${quote(this.target)}: ${reasonOf(this.writeError)}`, 1, { cause: error });
     }
   }
 
@@ -241,14 +242,14 @@ export class IndexWriter {
       await this.writeRest(options.annFrom, options.signal);
     } catch (error) {
       if (error instanceof TsmosaicError) throw error;
-      throw new TsmosaicError(`cannot write the index folder ${this.target}: ${reasonOf(error)}`, 1, { cause: error });
+      throw new TsmosaicError(`cannot write the index folder ${quote(this.target)}: ${reasonOf(error)}`, 1, { cause: error });
     }
   }
 
   private async writeRest(annFrom: ReusableAnn | undefined, signal: AbortSignal | undefined): Promise<void> {
     this.endFiles();
     await this.checkpointing;
-    if (this.writeError) throw new TsmosaicError(`cannot write ${this.target}: ${reasonOf(this.writeError)}`);
+    if (this.writeError) throw new TsmosaicError(`cannot write ${quote(this.target)}: ${reasonOf(this.writeError)}`);
     await rm(path.join(this.temporary, CHECKPOINT_FILE), { force: true });
     const { featureDimensions: dimensions, featureKind: kind, roots, tileSize, fit, crops } = this.options;
     const count = this.count;

@@ -5,6 +5,7 @@ import { TsmosaicError } from '../errors.js';
 import type { DeepZoomLayout } from './deep-zoom-layout.js';
 import { pathExists } from '../files/paths.js';
 import { moveIntoPlace, removeStaleTemporaries, temporaryPath } from './output-files.js';
+import { quote } from '../text.js';
 
 /** The viewer page and the folder of OpenSeadragon beside it. */
 export const VIEWER_PAGE = 'index.html';
@@ -30,12 +31,14 @@ export async function assertViewerReplaceable(folder: string): Promise<void> {
   }
   if (html !== undefined && !html.includes(GENERATOR)) {
     throw new TsmosaicError(
-      `${page} exists and was not written by tsmosaic; refusing to replace it (write the deep zoom into another folder)`,
+      `${quote(page)} exists and was not written by tsmosaic; refusing to replace it (write the deep zoom into another folder)`,
     );
   }
   const library = path.join(folder, VIEWER_LIBRARY);
   if ((await pathExists(library)) && !(await pathExists(path.join(library, 'openseadragon.min.js')))) {
-    throw new TsmosaicError(`${library} exists and is not OpenSeadragon; refusing to replace it (write the deep zoom into another folder)`);
+    throw new TsmosaicError(
+      `${quote(library)} exists and is not OpenSeadragon; refusing to replace it (write the deep zoom into another folder)`,
+    );
   }
 }
 

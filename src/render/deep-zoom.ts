@@ -21,6 +21,7 @@ import {
 } from './deep-zoom-layout.js';
 import type { TileRowJob, TileRowReply, TileRowWorkerData } from './deep-zoom-worker.js';
 import { TileEncoder } from './tile-encoder.js';
+import { quote } from '../text.js';
 
 export { deepZoomLayout, dziDescriptor, tileRegion, tilesFolderOf, type DeepZoomLayout, type DeepZoomLevel };
 
@@ -43,7 +44,7 @@ export async function assertDeepZoomReplaceable(file: string): Promise<void> {
   const tiles = tilesFolderOf(file);
   if ((await pathExists(tiles)) && !(await pathExists(file))) {
     throw new TsmosaicError(
-      `${tiles} exists and is not the tile folder of ${path.basename(file)}; refusing to replace it (choose another --out)`,
+      `${quote(tiles)} exists and is not the tile folder of ${quote(path.basename(file))}; refusing to replace it (choose another --out)`,
     );
   }
   await assertViewerReplaceable(path.dirname(file));
@@ -104,7 +105,7 @@ export async function writeDeepZoom(
     await rm(temporary, { recursive: true, force: true, maxRetries: 3 });
     if (signal?.aborted && error === signal.reason) throw error;
     if (error instanceof TsmosaicError) throw error;
-    throw new TsmosaicError(`cannot write ${file}: ${reasonOf(error)}`, 1, { cause: error });
+    throw new TsmosaicError(`cannot write ${quote(file)}: ${reasonOf(error)}`, 1, { cause: error });
   }
   await workers.close();
   await rm(temporary, { recursive: true, force: true });

@@ -4,6 +4,7 @@ import type { Sharp } from 'sharp';
 import { TsmosaicError, UsageError } from '../errors.js';
 import { loadSharp } from '../load-sharp.js';
 import { writeThroughTemporary } from './output-files.js';
+import { quote } from '../text.js';
 
 /** Single-file image formats, and `dzi`: a Deep Zoom pyramid of tiles with a viewer. */
 export type OutputFormat = 'png' | 'jpeg' | 'webp' | 'tiff' | 'avif' | 'dzi';
@@ -46,7 +47,7 @@ export const FORMAT_NAMES: Record<OutputFormat, string> = {
 export function formatFromPath(file: string): OutputFormat {
   const format = EXTENSIONS[path.extname(file).toLowerCase()];
   if (!format) {
-    throw new UsageError(`cannot tell the output format of ${file}: use one of ${Object.keys(EXTENSIONS).join(', ')}`);
+    throw new UsageError(`cannot tell the output format of ${quote(file)}: use one of ${Object.keys(EXTENSIONS).join(', ')}`);
   }
   return format;
 }
@@ -63,7 +64,7 @@ export async function assertWritableFolder(file: string): Promise<void> {
   } catch {
     // reported below
   }
-  if (!isDirectory) throw new TsmosaicError(`cannot write ${file}: folder ${folder} does not exist`);
+  if (!isDirectory) throw new TsmosaicError(`cannot write ${quote(file)}: folder ${quote(folder)} does not exist`);
 }
 
 /** The formats libvips encodes for tsmosaic (PNG has its own writer, write-png.ts; deep zoom its own tiles). */

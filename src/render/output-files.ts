@@ -3,6 +3,7 @@ import { readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { TsmosaicError, reasonOf } from '../errors.js';
 import { isAlive } from '../files/paths.js';
+import { quote } from '../text.js';
 
 /**
  * Outputs are written under hidden temporary names in the output's own folder and renamed into
@@ -37,7 +38,7 @@ export async function writeThroughTemporary(
   } catch (error) {
     await rm(temporary, { force: true });
     if ((signal?.aborted && error === signal.reason) || error instanceof TsmosaicError) throw error;
-    throw new TsmosaicError(`cannot write ${file}: ${reasonOf(error)}`, 1, { cause: error });
+    throw new TsmosaicError(`cannot write ${quote(file)}: ${reasonOf(error)}`, 1, { cause: error });
   }
 }
 
