@@ -14,7 +14,7 @@ import { quote } from '../text.js';
 import { annVectors, descriptorLength, sameIndexSpace, tileDescriptors } from '../tiles/descriptors.js';
 import type { MosaicPlan } from '../tiles/mosaic-plan.js';
 import { BandFeeder } from './band-feeder.js';
-import { assertOutputFits, chooseGrid } from './grid.js';
+import { assertGridFits, assertOutputFits, chooseGrid } from './grid.js';
 import { writePlan } from './plan-file.js';
 import { assertOutputsWritable, resolveBuildSettings, type BuildMosaicOptions } from './settings.js';
 import { blendTint, countPictures, renderedStructure } from './tile-colours.js';
@@ -92,6 +92,7 @@ export async function buildMosaic(index: string, target: string, options: BuildM
         `${quote(target)} is ${targetSize.width} px wide: sampling it down to ${DEFAULT_MAX_COLUMNS} tiles across (--tiles-across sets another width)`,
       );
     }
+    assertGridFits(grid, targetSize);
     assertOutputFits(grid, tileSize, targetSize, format, settings.maxPixels);
     const { columns, rows } = grid;
     const rules = { ...settings.rules };

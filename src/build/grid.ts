@@ -1,4 +1,4 @@
-import { DEFAULT_MAX_COLUMNS } from '../options/options.js';
+import { DEFAULT_MAX_COLUMNS, MAX_CELLS } from '../options/options.js';
 import { TsmosaicError } from '../errors.js';
 import { FORMAT_NAMES, MAX_SIDE, type OutputFormat } from '../render/encode.js';
 
@@ -47,8 +47,32 @@ export function assertOutputFits(
     Math.max(width, height) > MAX_SIDE[format]
       ? `larger than ${FORMAT_NAMES[format]} allows (${MAX_SIDE[format]} px per side)`
       : `more than --max-pixels ${maxPixels}`;
-  let columns = grid.columns - 1;
-  while (columns > 1 && !fits(columns)) columns--;
-  const hint = `${fits(columns) ? `use --tiles-across ${columns} or fewer` : 'use a smaller --tile-size'}, or write deep zoom tiles (-o <name>.dzi or --deepzoom <dir>), which have no size limit`;
+  const columns = largestFitting(grid.columns - 1, fits);
+  const hint = `${columns > 0 ? `use --tiles-across ${columns} or fewer` : 'use a smaller --tile-size'}, or write deep zoom tiles (-o <name>.dzi or --deepzoom <dir>), which have no size limit`;
   throw new TsmosaicError(`the mosaic would be ${size}, ${problem}: ${hint}`);
+}
+
+/**
+ * Refuses, before any work, a grid of more than MAX_CELLS cells (its plan alone would take 3 bytes a
+ * cell), with the largest `--tiles-across` that fits.
+ * @throws {TsmosaicError}
+ */
+export function assertGridFits(grid: GridSize, target: { width: number; height: number }): void {
+  if (grid.columns * grid.rows <= MAX_CELLS) return;
+  const columns = largestFitting(grid.columns - 1, (c) => c * rowsFor(c, target.width, target.height) <= MAX_CELLS);
+  throw new TsmosaicError(
+    `a grid of ${grid.columns} x ${grid.rows} tiles has more than ${MAX_CELLS} cells: use --tiles-across ${columns} or fewer`,
+  );
+}
+
+/** The largest whole number from 1 to `upper` for which `fits` holds (0 if none), by bisection: `fits` only turns false as the number grows. */
+function largestFitting(upper: number, fits: (value: number) => boolean): number {
+  let low = 0;
+  let high = upper;
+  while (low < high) {
+    const middle = Math.ceil((low + high) / 2);
+    if (fits(middle)) low = middle;
+    else high = middle - 1;
+  }
+  return low;
 }

@@ -2,6 +2,7 @@ import { cp, readFile, rename, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { TsmosaicError } from '../errors.js';
+import { safeJson } from '../text.js';
 import type { DeepZoomLayout } from './deep-zoom-layout.js';
 import { pathExists } from '../files/paths.js';
 import { moveIntoPlace, removeStaleTemporaries, temporaryPath } from './output-files.js';
@@ -75,8 +76,6 @@ export function viewerPage(name: string, layout: DeepZoomLayout): string {
       Size: { Width: String(layout.width), Height: String(layout.height) },
     },
   };
-  // JSON inside <script>: escape "<" so no value can close the element.
-  const json = (value: unknown): string => JSON.stringify(value).replaceAll('<', '\\u003c');
   const title = `${name} (${layout.width} x ${layout.height} px)`.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
   return `<!doctype html>
 <html lang="en">
@@ -94,7 +93,7 @@ ${GENERATOR}
 <div id="viewer"></div>
 <script src="${VIEWER_LIBRARY}/openseadragon.min.js"></script>
 <script>
-  // Written by tsmosaic. The descriptor of ${json(`${name}.dzi`)} is inlined and the canvas drawer
+  // Written by tsmosaic. The pyramid's descriptor is inlined and the canvas drawer
   // chosen so that this page works opened straight from disk, with no server and no network.
   window.viewer = OpenSeadragon({
     id: 'viewer',
@@ -103,7 +102,7 @@ ${GENERATOR}
     showNavigator: true,
     maxZoomPixelRatio: 4,
     visibilityRatio: 0.5,
-    tileSources: ${json(tileSource)},
+    tileSources: ${safeJson(tileSource)},
   });
 </script>
 </body>

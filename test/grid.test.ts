@@ -1,0 +1,42 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { assertGridFits, assertOutputFits, chooseGrid, rowsFor } from '../src/build/grid.js';
+import { MAX_CELLS } from '../src/options/options.js';
+import { seededRandom } from '../src/match/random.js';
+
+test('the largest --tiles-across offered is the largest that fits, found without counting down', () => {
+  const random = seededRandom(7);
+  for (let trial = 0; trial < 300; trial++) {
+    const target = { width: 1 + Math.floor(random() * 5000), height: 1 + Math.floor(random() * 5000) };
+    const tileSize = 1 + Math.floor(random() * 40);
+    const maxPixels = 1 + Math.floor(random() * 5e7);
+    const columns = 1 + Math.floor(random() * 3000);
+    const grid = { columns, rows: rowsFor(columns, target.width, target.height) };
+    const fits = (c: number): boolean => c * tileSize * rowsFor(c, target.width, target.height) * tileSize <= maxPixels;
+    let expected = columns - 1;
+    while (expected > 0 && !fits(expected)) expected--;
+    try {
+      assertOutputFits(grid, tileSize, target, 'png', maxPixels);
+      assert.ok(fits(columns), `trial ${trial}: accepted a grid that does not fit`);
+    } catch (error) {
+      assert.ok(!fits(columns), `trial ${trial}: refused a grid that fits`);
+      const hint = expected > 0 ? `use --tiles-across ${expected} or fewer` : 'use a smaller --tile-size';
+      assert.match((error as Error).message, new RegExp(hint));
+    }
+  }
+});
+
+test('a grid of more cells than the plan can hold is refused at once, with the widest that fits', () => {
+  const target = { width: 100, height: 16_000 };
+  const grid = chooseGrid(target.width, target.height, 50_000);
+  assert.throws(
+    () => assertGridFits(grid, target),
+    (error: Error) => {
+      const columns = Number(/--tiles-across (\d+) or fewer/.exec(error.message)?.[1]);
+      assert.ok(columns * rowsFor(columns, target.width, target.height) <= MAX_CELLS);
+      assert.ok((columns + 1) * rowsFor(columns + 1, target.width, target.height) > MAX_CELLS);
+      return true;
+    },
+  );
+  assertGridFits(chooseGrid(4000, 3000, 4000), { width: 4000, height: 3000 });
+});
