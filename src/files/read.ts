@@ -16,15 +16,16 @@ export class FileProblem extends Error {
 }
 
 /**
- * Reads a whole regular file whose size is checked before a byte is read or allocated: exactly
- * `bytes` when given, else at most `maxBytes`. It is stat'ed before it is opened (a device, a FIFO
+ * Reads a whole regular file (or its first `length` bytes) whose size is checked before a byte is
+ * read or allocated: exactly `bytes` when given, at most `maxBytes`. It is stat'ed before it is opened (a device, a FIFO
  * or a folder is refused unopened), opened without blocking, and read in parts, so files past the
  * 2 GiB of readFile load too (up to MAX_BUFFER_BYTES).
  * @throws {FileProblem} with the reason (missing, not a regular file, of another size, changed while read)
  */
-export async function readRegularFile(file: string, limits: { bytes?: number; maxBytes?: number }): Promise<Buffer> {
-  const size = await regularFileSize(file);
-  if (limits.bytes !== undefined && size !== limits.bytes) throw new FileProblem(`has ${size} bytes, expected ${limits.bytes}`);
+export async function readRegularFile(file: string, limits: { bytes?: number; maxBytes?: number; length?: number }): Promise<Buffer> {
+  const whole = await regularFileSize(file);
+  if (limits.bytes !== undefined && whole !== limits.bytes) throw new FileProblem(`has ${whole} bytes, expected ${limits.bytes}`);
+  const size = limits.length === undefined ? whole : Math.min(whole, limits.length);
   const maxBytes = Math.min(limits.maxBytes ?? MAX_BUFFER_BYTES, MAX_BUFFER_BYTES);
   if (size > maxBytes) {
     throw new FileProblem(
@@ -36,7 +37,7 @@ export async function readRegularFile(file: string, limits: { bytes?: number; ma
   });
   try {
     const opened = await handle.stat();
-    if (!opened.isFile() || opened.size !== size) throw new FileProblem('changed while it was read');
+    if (!opened.isFile() || opened.size !== whole) throw new FileProblem('changed while it was read');
     const data = Buffer.allocUnsafeSlow(size);
     let position = 0;
     while (position < size) {

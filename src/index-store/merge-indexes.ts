@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { TsmosaicError, UsageError } from '../errors.js';
+import { quote } from '../text.js';
 import { rootsOf, type IndexManifest, type TileSource } from './format.js';
 import { readManifest } from './read-index.js';
 import { EarlierTiles, tileKey } from './reuse.js';
@@ -8,6 +9,8 @@ import { IndexWriter } from './write-index.js';
 
 export interface MergeIndexesOptions {
   onProgress?: (progress: { stage: 'tiles' | 'index'; done: number; total: number }) => void;
+  /** Aborting stops the merge between tiles or HNSW shards; nothing is left but the inputs. */
+  signal?: AbortSignal;
 }
 
 export interface MergeIndexesResult {
@@ -47,7 +50,7 @@ export async function mergeIndexes(inputs: string[], out: string, options: Merge
     }
     if (differences.length > 0) {
       throw new TsmosaicError(
-        `cannot merge ${inputs[i]} with ${inputs[0]}: it has ${differences.join(', ')} (process both with the same --tile-size, --fit and --crops)`,
+        `cannot merge ${quote(inputs[i]!)} with ${quote(inputs[0]!)}: it has ${differences.join(', ')} (process both with the same --tile-size, --fit and --crops)`,
       );
     }
   });
@@ -96,13 +99,15 @@ export async function mergeIndexes(inputs: string[], out: string, options: Merge
             await writer.addTile(await store.pixels(id), store.features(id), source);
           }
           options.onProgress?.({ stage: 'tiles', done: ++done, total });
+          if (done % 256 === 0) options.signal?.throwIfAborted();
         }
       } finally {
         await store.close();
       }
     }
     options.onProgress?.({ stage: 'index', done: 0, total: 1 });
-    await writer.commit();
+    options.signal?.throwIfAborted();
+    await writer.commit({ signal: options.signal });
     options.onProgress?.({ stage: 'index', done: 1, total: 1 });
   } catch (error) {
     await writer.abort();

@@ -1,4 +1,6 @@
-import { open, readFile, stat, type FileHandle } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
+import { readRegularFile, regularFileSize } from '../files/read.js';
 import path from 'node:path';
 import { reasonOf } from '../errors.js';
 import { INDEX_FILES, type TileSource } from './format.js';
@@ -52,11 +54,24 @@ export class EarlierTiles {
     const tilesFile = path.join(folder, INDEX_FILES.tiles);
     const tileBytes = tileSize * tileSize * 3 * crops;
     const dimensions = featureDimensions * crops;
-    if ((await stat(tilesFile)).size < count * tileBytes) throw new Error(`${INDEX_FILES.tiles} is too short`);
-    const featureBytes = await readFile(path.join(folder, INDEX_FILES.features));
+    const named = (name: string, problem: unknown): Error =>
+      new Error(`${name} ${problem instanceof Error ? problem.message : String(problem)}`);
+    const size = await regularFileSize(tilesFile).catch((problem: unknown) => {
+      throw named(INDEX_FILES.tiles, problem);
+    });
+    if (size < count * tileBytes) throw new Error(`${INDEX_FILES.tiles} is too short`);
+    // An interrupted run's files may run ahead of its checkpoint: only the first `count` pictures are read.
+    const featureBytes = await readRegularFile(path.join(folder, INDEX_FILES.features), { length: count * dimensions * 4 }).catch(
+      (problem: unknown) => {
+        throw named(INDEX_FILES.features, problem);
+      },
+    );
     if (featureBytes.length < count * dimensions * 4) throw new Error(`${INDEX_FILES.features} is too short`);
-    const features = new Float32Array(featureBytes.buffer.slice(featureBytes.byteOffset, featureBytes.byteOffset + count * dimensions * 4));
-    const handle = await open(tilesFile, 'r');
+    const features = new Float32Array(featureBytes.buffer, featureBytes.byteOffset, count * dimensions);
+    const bad = features.findIndex((value) => !(value >= 0 && value <= 255));
+    if (bad >= 0)
+      throw new Error(`${INDEX_FILES.features} holds ${features[bad]} for picture ${Math.floor(bad / dimensions)}, not a colour`);
+    const handle = await open(tilesFile, constants.O_RDONLY | constants.O_NONBLOCK);
     return new EarlierTiles(folder, handle, count, tileBytes, features, dimensions);
   }
 
