@@ -28,6 +28,7 @@ export function safeJson(value: unknown, space?: number): string {
 }
 
 /** Every character a terminal may act on: C0 and C1 controls, DEL, U+2028/2029 and the bidirectional marks and overrides. */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
 const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069\u061c\u200e\u200f]/g;
 
 /**

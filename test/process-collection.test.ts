@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
-import { appendFile, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { appendFile, chown, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import { processCollection, readManifest, loadIndex, TsmosaicError, type Progress } from '../src/index.js';
 import { colourDistance, tempDir } from './helpers.js';
 import { PALETTE, paletteCollection } from './fixtures.js';
+import { Temporary } from '../src/files/publish.js';
 
 test('indexes every image below the collection, skipping bad and hidden files', async () => {
   const root = await tempDir();
@@ -110,8 +111,9 @@ test('an aborted run leaves the previous index intact and its finished tiles for
     '3 tiles done are kept: run the same command again to continue',
   ]);
   assert.equal(await readFile(path.join(out, 'manifest.json'), 'utf8'), before);
-  const left = (await readdir(root)).filter((name) => name.startsWith('.index.tmp-'));
+  const left = (await readdir(root)).filter((name) => name.startsWith('.index.tmp-') && !name.endsWith('.lock'));
   assert.equal(left.length, 1, 'the interrupted run keeps its temporary folder');
+  assert.ok((await readdir(root)).includes(`${left[0]}.lock`), 'with its lock file, now free');
   assert.ok((await readdir(path.join(root, left[0]!))).includes('checkpoint.json'));
 
   const notes: string[] = [];
@@ -129,16 +131,17 @@ test('the checkpoint of a killed run (streams ahead of it) is resumed; one of an
   const collection = await paletteCollection(root);
   const out = path.join(root, 'index');
   await interruptedRun(collection, out, 12, 4);
-  const [left] = (await readdir(root)).filter((name) => name.startsWith('.index.tmp-'));
-  // As a kill -9 leaves it: a dead pid, a periodic checkpoint, more bytes on disk than it lists.
-  const killed = path.join(root, '.index.tmp-4194305-0badc0de');
+  const [left] = temporaries(await readdir(root));
+  // As a kill -9 leaves it: its lock free, a periodic checkpoint, more bytes on disk than it lists.
+  const killed = path.join(root, '.index.tmp-0badc0de0badc0de');
   await rename(path.join(root, left!), killed);
+  await rename(path.join(root, `${left!}.lock`), `${killed}.lock`);
   const checkpoint = JSON.parse(await readFile(path.join(killed, 'checkpoint.json'), 'utf8')) as { suspended: boolean; tileCount: number };
   assert.equal(checkpoint.tileCount, 4);
   await writeFile(path.join(killed, 'checkpoint.json'), JSON.stringify({ ...checkpoint, suspended: false, tileCount: 2 }));
   await appendFile(path.join(killed, 'tiles.rgb'), Buffer.alloc(100));
   await interruptedRun(collection, out, 10, 1);
-  assert.equal((await readdir(root)).filter((name) => name.startsWith('.index.tmp-')).length, 2);
+  assert.equal(temporaries(await readdir(root)).length, 2);
 
   const result = await processCollection(collection, { out, tileSize: 12 });
   assert.deepEqual([result.processed, result.reused], [PALETTE.length - 2, 2]);
@@ -152,7 +155,7 @@ test('a checkpoint whose source records are cut short is not reused: every file 
   const collection = await paletteCollection(root);
   const out = path.join(root, 'index');
   await interruptedRun(collection, out, 12, 4);
-  const [left] = (await readdir(root)).filter((name) => name.startsWith('.index.tmp-'));
+  const [left] = temporaries(await readdir(root));
   const sources = path.join(root, left!, 'sources.ndjson');
   const records = (await readFile(sources, 'utf8')).split('\n');
   await writeFile(sources, records.slice(0, 2).join('\n'));
@@ -161,13 +164,49 @@ test('a checkpoint whose source records are cut short is not reused: every file 
   assert.deepEqual((await readdir(root)).sort(), ['collection', 'index']);
 });
 
-test('a temporary folder left by a killed run is removed by the next run', async () => {
+test('a temporary folder left by a killed run is removed by the next run; one whose lock is held, or of a legacy name, is not', async () => {
   const root = await tempDir();
   const collection = await paletteCollection(root);
-  // pid 2^22+1 is above Linux's pid_max default, so no live process has it.
+  // A killed run's: its lock file is free.
+  await mkdir(path.join(root, '.index.tmp-deadbeefdeadbeef'));
+  await writeFile(path.join(root, '.index.tmp-deadbeefdeadbeef.lock'), '');
+  // A live run's, maybe on another host sharing the folder: its lock is held (here by this process).
+  const live = await Temporary.create(path.join(root, 'index'));
+  await mkdir(live.path);
   await mkdir(path.join(root, '.index.tmp-4194305-deadbeef'));
   await processCollection(collection, { tileSize: 8 });
-  assert.deepEqual((await readdir(root)).sort(), ['collection', 'index']);
+  assert.deepEqual(
+    (await readdir(root)).sort(),
+    [path.basename(live.path), `${path.basename(live.path)}.lock`, '.index.tmp-4194305-deadbeef', 'collection', 'index'].sort(),
+  );
+  await live.discard();
+});
+
+test('a checkpoint is resumed only for its own target and when this user wrote it', async () => {
+  const root = await tempDir();
+  const collection = await paletteCollection(root);
+  const other = path.join(root, 'other');
+  await interruptedRun(collection, other, 12, 4);
+  const [left] = temporaries(await readdir(root));
+  // Planted under the name of another target: its checkpoint names 'other'.
+  const planted = path.join(root, `.index.tmp-${left!.slice('.other.tmp-'.length)}`);
+  await rename(path.join(root, left!), planted);
+  await rename(path.join(root, `${left!}.lock`), `${planted}.lock`);
+  const out = path.join(root, 'index');
+  const result = await processCollection(collection, { out, tileSize: 12 });
+  assert.deepEqual([result.processed, result.reused], [PALETTE.length, 0]);
+  assert.deepEqual((await readdir(root)).sort(), ['collection', 'index'], 'and removed');
+
+  // Another user's checkpoint for this very target (CI runs as root, which can give it away).
+  await rm(out, { recursive: true });
+  await interruptedRun(collection, out, 12, 4);
+  const [theirs] = temporaries(await readdir(root));
+  for (const name of ['', '/checkpoint.json', '/tiles.rgb', '/features.f32', '/sources.ndjson']) {
+    await chown(path.join(root, `${theirs!}${name}`), 65534, 65534);
+  }
+  const again = await processCollection(collection, { out, tileSize: 12 });
+  assert.deepEqual([again.processed, again.reused], [PALETTE.length, 0]);
+  assert.ok(temporaries(await readdir(root)).includes(theirs!), "another user's folder is left to them");
 });
 
 test('an index renamed aside by a killed run is put back', async () => {
@@ -175,7 +214,9 @@ test('an index renamed aside by a killed run is put back', async () => {
   const collection = await paletteCollection(root);
   const out = path.join(root, 'index');
   await processCollection(collection, { out, tileSize: 8 });
-  await rename(out, path.join(root, '.index.old-4194305-cafe0123'));
+  // Killed between its two renames: the previous index aside, the lock free, no index.
+  await rename(out, path.join(root, '.index.tmp-cafe0123cafe0123.old'));
+  await writeFile(path.join(root, '.index.tmp-cafe0123cafe0123.lock'), '');
   // The next run first restores the old index, then replaces it as usual.
   await processCollection(collection, { out, tileSize: 8, fit: 'stretch' });
   assert.deepEqual((await readdir(root)).sort(), ['collection', 'index']);
@@ -215,3 +256,8 @@ test('options are validated with the option named', async () => {
   // @ts-expect-error: an invalid fit from untyped callers
   await assert.rejects(processCollection(root, { fit: 'squash' }), /Expected one of crop, stretch for fit but received "squash"/);
 });
+
+/** The temporary folders (not lock files) among a folder's entries. */
+function temporaries(names: string[]): string[] {
+  return names.filter((name) => /^\.[^.]+\.tmp-/.test(name) && !name.endsWith('.lock')).sort();
+}

@@ -111,7 +111,7 @@ test('merge refuses indexes of another tile size or fit with a clear error, and 
   assert.equal(stdout, '');
   assert.match(
     stderr,
-    /^tsmosaic: cannot merge .*large with .*small: it has tile size 8, not 6 \(process both with the same --tile-size, --fit and --crops\)\n$/,
+    /^tsmosaic: cannot merge ".*large" with ".*small": it has tile size 8, not 6 \(process both with the same --tile-size, --fit and --crops\)\n$/,
   );
   const missingOut = await runCli(['merge', small.index]);
   assert.equal(missingOut.code, 2);

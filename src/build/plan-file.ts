@@ -1,7 +1,7 @@
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import type { IndexManifest } from '../index-store/format.js';
-import { writeThroughTemporary } from '../render/output-files.js';
+import { writeThroughTemporary } from '../files/publish.js';
 import { safeJson } from '../text.js';
 import type { MosaicPlan } from '../tiles/mosaic-plan.js';
 

@@ -1,4 +1,4 @@
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { closeSync, fsync, openSync, writeSync } from 'node:fs';
 
 /** Bytes of tile pixels and features collected before they are written: one write per file per batch, not per tile. */
 export const WRITE_BATCH_BYTES = 64 * 1024;
@@ -39,6 +39,13 @@ export class BatchFile {
     if (this.descriptor === undefined) throw new Error('file already closed');
     for (let written = 0; written < this.batched;) written += writeSync(this.descriptor, this.buffer, written, this.batched - written);
     this.batched = 0;
+  }
+
+  /** Makes the bytes written so far durable (fsync), so a checkpoint may count them. */
+  sync(): Promise<void> {
+    const descriptor = this.descriptor;
+    if (descriptor === undefined) return Promise.reject(new Error('file already closed'));
+    return new Promise((resolve, reject) => fsync(descriptor, (error) => (error ? reject(error) : resolve())));
   }
 
   /** Closes the file (bytes not flushed are dropped); closing twice does nothing. */

@@ -34,8 +34,10 @@ export const SOURCES_FILE = 'sources.ndjson';
 
 export interface Checkpoint {
   format: 'tsmosaic-checkpoint';
-  /** Written by a run that stopped on a signal (its folder is no longer in use, whatever its pid). */
+  /** Written by a run that stopped on a signal (rather than at one of its regular checkpoints). */
   suspended: boolean;
+  /** The index folder the run was writing, absolute: a checkpoint is reused only for it. */
+  target: string;
   roots: string[];
   tileSize: number;
   fit: TileFit;

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -19,7 +18,8 @@ import {
   type LightnessRange,
   type TileSource,
 } from './format.js';
-import { assertReplaceable, removeStaleTemporaries, swapIntoPlace, temporaryPrefix, type FoundCheckpoint } from './index-temporaries.js';
+import { fsyncFile, ownedByMe, Temporary } from '../files/publish.js';
+import { assertReplaceable, trustedCheckpoint, type FoundCheckpoint } from './index-temporaries.js';
 import { sourceRecord, writeManifest } from './manifest-file.js';
 import { quote } from '../text.js';
 
@@ -57,7 +57,9 @@ export interface IndexWriterOptions {
  */
 export class IndexWriter {
   readonly target: string;
+  /** The temporary folder the index is written into. */
   readonly temporary: string;
+  private readonly owned: Temporary;
   /** Checkpoints of earlier runs that stopped or died, found by `create`, most tiles first. */
   readonly checkpoints: FoundCheckpoint[];
   private readonly options: IndexWriterOptions;
@@ -73,8 +75,10 @@ export class IndexWriter {
   private checkpointing: Promise<void> | undefined;
   private readonly shardTiles: number;
 
-  private constructor(target: string, temporary: string, options: IndexWriterOptions, checkpoints: FoundCheckpoint[]) {
+  private constructor(target: string, owned: Temporary, options: IndexWriterOptions, checkpoints: FoundCheckpoint[]) {
+    const temporary = owned.path;
     this.target = target;
+    this.owned = owned;
     this.temporary = temporary;
     this.options = options;
     this.checkpoints = checkpoints;
@@ -104,20 +108,36 @@ export class IndexWriter {
   }
 
   /**
-   * Checks that `target` may be replaced, clears temporary folders left by killed runs and opens a
-   * new temporary folder.
+   * Checks that `target` may be replaced, opens a new temporary folder beside it and goes through
+   * the temporaries of runs that are gone (their lock is free): a checkpoint this user wrote for
+   * this target is kept for reuse (and locked while this writer lives), anything else is removed.
    * @throws {TsmosaicError} when `target` exists and is neither an index nor an empty folder.
    */
   static async create(target: string, options: IndexWriterOptions): Promise<IndexWriter> {
     await assertReplaceable(target);
-    const parent = path.dirname(target);
-    const temporary = path.join(parent, `${temporaryPrefix(path.basename(target))}${process.pid}-${randomBytes(4).toString('hex')}`);
+    const checkpoints: FoundCheckpoint[] = [];
+    let owned: Temporary | undefined;
     try {
-      await mkdir(parent, { recursive: true });
-      const checkpoints = await removeStaleTemporaries(parent, path.basename(target));
-      await mkdir(temporary);
-      return new IndexWriter(target, temporary, options, checkpoints);
+      await mkdir(path.dirname(target), { recursive: true });
+      for (const stale of await Temporary.findStale(target)) {
+        const checkpoint = await trustedCheckpoint(stale.path, target);
+        if (checkpoint) checkpoints.push({ folder: stale.path, checkpoint, temporary: stale });
+        // Another user's leftovers are theirs to remove.
+        else if (await ownedByMe(stale.path)) await stale.discard();
+        else await stale.keep();
+      }
+      owned = await Temporary.create(target);
+      await mkdir(owned.path);
+      return new IndexWriter(
+        target,
+        owned,
+        options,
+        checkpoints.sort((a, b) => b.checkpoint.tileCount - a.checkpoint.tileCount),
+      );
     } catch (error) {
+      await owned?.discard().catch(() => undefined);
+      await Promise.all(checkpoints.map(({ temporary }) => temporary.keep().catch(() => undefined)));
+      if (error instanceof TsmosaicError) throw error;
       throw new TsmosaicError(`cannot write the index folder ${quote(target)}: ${reasonOf(error)}`, 1, { cause: error });
     }
   }
@@ -184,12 +204,15 @@ export class IndexWriter {
    */
   async suspend(): Promise<number> {
     try {
-      this.endFiles();
       await this.checkpointing;
-      if (this.writeError) throw this.writeError;
+      this.writePending();
       const kept = await this.writeCheckpoint(true);
+      if (this.writeError) throw this.writeError;
+      for (const file of this.files()) file.close();
+      await this.owned.keep();
       for (const earlier of this.checkpoints) {
-        if (earlier.checkpoint.tileCount <= kept) await rm(earlier.folder, { recursive: true, force: true });
+        if (earlier.checkpoint.tileCount <= kept) await earlier.temporary.discard();
+        else await earlier.temporary.keep();
       }
       return kept;
     } catch {
@@ -207,13 +230,17 @@ export class IndexWriter {
     }
   }
 
-  /** Writes checkpoint.json (atomically, by rename) listing the tiles now on disk; returns their number. */
+  /**
+   * Makes the tiles on disk durable, then writes checkpoint.json (durably, by rename) counting them,
+   * so that after a power cut a checkpoint never counts tiles that are not there; returns their number.
+   */
   private async writeCheckpoint(suspended: boolean): Promise<number> {
     const count = this.onDisk;
     const { roots, tileSize, fit, crops, featureKind: kind, featureDimensions: dimensions } = this.options;
     const checkpoint: Checkpoint = {
       format: 'tsmosaic-checkpoint',
       suspended,
+      target: this.target,
       roots,
       tileSize,
       fit,
@@ -223,7 +250,9 @@ export class IndexWriter {
     };
     const file = path.join(this.temporary, CHECKPOINT_FILE);
     try {
+      await Promise.all(this.files().map((batch) => batch.sync()));
       await writeFile(`${file}.new`, JSON.stringify(checkpoint));
+      await fsyncFile(`${file}.new`);
       await rename(`${file}.new`, file);
     } catch (error) {
       // A missing checkpoint only costs the next run some work; a full disk shows up in commit.
@@ -247,8 +276,8 @@ export class IndexWriter {
   }
 
   private async writeRest(annFrom: ReusableAnn | undefined, signal: AbortSignal | undefined): Promise<void> {
-    this.endFiles();
     await this.checkpointing;
+    this.endFiles();
     if (this.writeError) throw new TsmosaicError(`cannot write ${quote(this.target)}: ${reasonOf(this.writeError)}`);
     await rm(path.join(this.temporary, CHECKPOINT_FILE), { force: true });
     const { featureDimensions: dimensions, featureKind: kind, roots, tileSize, fit, crops } = this.options;
@@ -285,16 +314,17 @@ export class IndexWriter {
     };
     await writeManifest(this.temporary, header);
     await rm(path.join(this.temporary, SOURCES_FILE));
-    await swapIntoPlace(this.temporary, this.target);
+    await this.owned.publish();
     // The new index holds everything earlier checkpoints could give.
-    for (const { folder } of this.checkpoints) await rm(folder, { recursive: true, force: true });
+    for (const { temporary } of this.checkpoints) await temporary.discard();
   }
 
-  /** Removes the temporary folder; the previous index (if any) is untouched. */
+  /** Removes the temporary folder; the previous index (if any) and earlier checkpoints are left as they were. */
   async abort(): Promise<void> {
-    for (const file of this.files()) file.close();
     await this.checkpointing;
-    await rm(this.temporary, { recursive: true, force: true });
+    for (const file of this.files()) file.close();
+    await this.owned.discard();
+    for (const { temporary } of this.checkpoints) await temporary.keep().catch(() => undefined);
   }
 }
 

@@ -1,11 +1,11 @@
-import { cp, readFile, rename, writeFile } from 'node:fs/promises';
+import { cp, readFile, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { TsmosaicError } from '../errors.js';
 import { safeJson } from '../text.js';
 import type { DeepZoomLayout } from './deep-zoom-layout.js';
 import { pathExists } from '../files/paths.js';
-import { moveIntoPlace, removeStaleTemporaries, temporaryPath } from './output-files.js';
+import { discardStale, Temporary, writeThroughTemporary } from '../files/publish.js';
 import { quote } from '../text.js';
 
 /** The viewer page and the folder of OpenSeadragon beside it. */
@@ -51,17 +51,19 @@ export async function assertViewerReplaceable(folder: string): Promise<void> {
  */
 export async function writeViewer(folder: string, name: string, layout: DeepZoomLayout): Promise<void> {
   const library = path.join(folder, VIEWER_LIBRARY);
-  await removeStaleTemporaries(library);
-  await removeStaleTemporaries(path.join(folder, VIEWER_PAGE));
+  const page = path.join(folder, VIEWER_PAGE);
+  await Promise.all([discardStale(library), discardStale(page)]);
   const build = openSeadragonBuild();
-  const copy = temporaryPath(library);
-  await cp(path.join(build, 'images'), path.join(copy, 'images'), { recursive: true });
-  await cp(path.join(build, 'openseadragon.min.js'), path.join(copy, 'openseadragon.min.js'));
-  await moveIntoPlace(copy, library);
-
-  const page = temporaryPath(path.join(folder, VIEWER_PAGE));
-  await writeFile(page, viewerPage(name, layout));
-  await rename(page, path.join(folder, VIEWER_PAGE));
+  const copy = await Temporary.create(library);
+  try {
+    await cp(path.join(build, 'images'), path.join(copy.path, 'images'), { recursive: true });
+    await cp(path.join(build, 'openseadragon.min.js'), path.join(copy.path, 'openseadragon.min.js'));
+    await copy.publish();
+  } catch (error) {
+    await copy.discard();
+    throw error;
+  }
+  await writeThroughTemporary(page, (temporary) => writeFile(temporary, viewerPage(name, layout)));
 }
 
 /** The viewer page for the pyramid `<name>.dzi`. */

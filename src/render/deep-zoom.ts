@@ -1,4 +1,4 @@
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Worker } from 'node:worker_threads';
@@ -7,7 +7,7 @@ import { TsmosaicError, reasonOf } from '../errors.js';
 import type { TileStore } from '../tiles/tile-store.js';
 import { halveRows } from '../raster/halve.js';
 import { pathExists } from '../files/paths.js';
-import { moveIntoPlace, removeStaleTemporaries, temporaryPath } from './output-files.js';
+import { discardStale, Temporary, writeThroughTemporary } from '../files/publish.js';
 import { RenderArena, renderRegion, type MosaicPlan, type Region } from './render-region.js';
 import { assertViewerReplaceable, writeViewer } from './deep-zoom-viewer.js';
 import {
@@ -75,9 +75,9 @@ export async function writeDeepZoom(
   const name = path.basename(file, path.extname(file));
   const tilesFolder = tilesFolderOf(file);
   await assertDeepZoomReplaceable(file);
-  await Promise.all([file, tilesFolder].map(removeStaleTemporaries));
-  const temporary = temporaryPath(file);
-  const temporaryTiles = path.join(temporary, path.basename(tilesFolder));
+  await Promise.all([file, tilesFolder].map(discardStale));
+  const temporary = await Temporary.create(tilesFolder);
+  const temporaryTiles = temporary.path;
   const total = layout.levels.reduce((sum, level) => sum + level.columns * level.rows, 0);
   let done = 0;
   const progress = (tiles: number): void => {
@@ -95,20 +95,17 @@ export async function writeDeepZoom(
     ]);
     signal?.throwIfAborted();
 
-    await moveIntoPlace(temporaryTiles, tilesFolder);
-    const descriptor = path.join(temporary, path.basename(file));
-    await writeFile(descriptor, dziDescriptor(layout));
-    await rename(descriptor, file);
+    await workers.close();
+    await temporary.publish();
+    await writeThroughTemporary(file, (descriptor) => writeFile(descriptor, dziDescriptor(layout)));
     await writeViewer(path.dirname(file), name, layout);
   } catch (error) {
     await workers.close();
-    await rm(temporary, { recursive: true, force: true, maxRetries: 3 });
+    await temporary.discard();
     if (signal?.aborted && error === signal.reason) throw error;
     if (error instanceof TsmosaicError) throw error;
     throw new TsmosaicError(`cannot write ${quote(file)}: ${reasonOf(error)}`, 1, { cause: error });
   }
-  await workers.close();
-  await rm(temporary, { recursive: true, force: true });
   return layout;
 }
 

@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Sharp } from 'sharp';
 import { TsmosaicError, UsageError } from '../errors.js';
 import { loadSharp } from '../load-sharp.js';
-import { writeThroughTemporary } from './output-files.js';
+import { writeThroughTemporary } from '../files/publish.js';
 import { quote } from '../text.js';
 
 /** Single-file image formats, and `dzi`: a Deep Zoom pyramid of tiles with a viewer. */

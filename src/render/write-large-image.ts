@@ -3,7 +3,7 @@ import path from 'node:path';
 import { TsmosaicError } from '../errors.js';
 import { loadSharp } from '../load-sharp.js';
 import { encoderFor, type LibvipsFormat } from './encode.js';
-import { temporaryPath, writeThroughTemporary } from './output-files.js';
+import { writeThroughTemporary } from '../files/publish.js';
 import { writeVipsFile } from './vips-file.js';
 
 /** Bytes of raw pixels rendered and written at a time: a few rows of even the widest mosaics. */
@@ -44,12 +44,13 @@ export async function writeLargeImage(
   let rendered = 0;
   const render = (top: number, rows: number): Buffer => renderBand(top, rows, bands[rendered++ % 2]!);
 
-  const raw = temporaryPath(file, 'v');
   let totalMb = 1;
-  try {
-    await writeThroughTemporary(
-      file,
-      async (encoded) => {
+  await writeThroughTemporary(
+    file,
+    async (encoded, temporary) => {
+      // Beside the output, under the same lock: a killed build's raw file is removed by the next.
+      const raw = temporary.sibling('v');
+      try {
         await writeVipsFile(raw, width, height, bandRows, render, (done) => onProgress?.('render', done, height), signal);
         signal?.throwIfAborted();
 
@@ -71,12 +72,13 @@ export async function writeLargeImage(
         } finally {
           clearInterval(poll);
         }
-      },
-      signal,
-    );
-  } finally {
-    await rm(raw, { force: true });
-  }
+      } finally {
+        // Freed before the output is synced and published.
+        await rm(raw, { force: true });
+      }
+    },
+    signal,
+  );
   onProgress?.('encode', totalMb, totalMb);
 }
 

@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import type { TileStore } from '../tiles/tile-store.js';
 import { writeDeepZoom, assertDeepZoomReplaceable } from './deep-zoom.js';
 import { writeImage, type OutputFormat } from './encode.js';
-import { writeThroughTemporary } from './output-files.js';
+import { writeThroughTemporary } from '../files/publish.js';
 import { TileRowDeflater } from './tile-deflate.js';
 import { writeCodedPng, writePng, type PngRowCoder } from './write-png.js';
 import { renderRegion, type MosaicPlan, type Region } from './render-region.js';
