@@ -1,10 +1,13 @@
 import { Worker, type ResourceLimits } from 'node:worker_threads';
+import { loadersGate } from './load-sharp.js';
 
 /**
  * Starts the worker script `name` (without extension) that sits beside the module at `moduleUrl`
  * (its `import.meta.url`): the compiled .js, or under tsx (tests, benches) the .ts through tsx's loader.
+ * It shares this thread's gate on sharp's loaders (see loadersGate).
  */
 export function startWorker(moduleUrl: string, name: string, workerData: unknown, resourceLimits?: ResourceLimits): Worker {
+  loadersGate();
   if (!moduleUrl.endsWith('.ts')) return new Worker(new URL(`./${name}.js`, moduleUrl), { workerData, resourceLimits });
   const script = JSON.stringify(new URL(`./${name}.ts`, moduleUrl).href);
   return new Worker(`import('tsx/esm/api').then(({ register }) => { register(); return import(${script}); });`, {

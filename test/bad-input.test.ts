@@ -5,9 +5,8 @@ import path from 'node:path';
 import { test } from 'node:test';
 import sharp from 'sharp';
 import { loadIndex, processCollection } from '../src/index.js';
-import { colourDistance, pngClaiming, runCli, solidImage, tempDir } from './helpers.js';
-
-const isRoot = process.getuid?.() === 0;
+import { lookalikeFiles, nonRegularLinks, NOT_ACCEPTED } from './fixtures.js';
+import { colourDistance, handToUnprivileged, pngClaiming, ROOT, runCli, runUnprivileged, solidImage, tempDir } from './helpers.js';
 
 /** A collection with one good picture and one file of every kind of bad input the issue lists. */
 async function badCollection(
@@ -33,13 +32,21 @@ async function badCollection(
   await writeFile(path.join(collection, 'huge.png'), pngClaiming(100_000, 100_000));
   await mkdir(path.join(collection, 'sub'));
   await symlink('..', path.join(collection, 'sub', 'up'));
+  await nonRegularLinks(collection);
+  const lookalikes = await lookalikeFiles(collection);
   const bad: Record<string, RegExp> = {
+    ...Object.fromEntries(
+      Object.entries(lookalikes).map(([name, kind]) => [name, new RegExp(`^${NOT_ACCEPTED} \\(it looks like ${kind}\\)$`)]),
+    ),
     'truncated.jpg': /^truncated image/,
     'truncated.png': /^truncated image/,
     'zero.jpg': /^empty file$/,
-    'random.png': /not an image/,
-    'text.jpg': /not an image/,
+    'random.png': new RegExp(`^${NOT_ACCEPTED}$`),
+    'text.jpg': new RegExp(`^${NOT_ACCEPTED} \\(it looks like text\\)$`),
     'folder.jpg': /^not a regular file$/,
+    // Opened, /dev/zero would be read forever; the FIFO, opened without O_NONBLOCK, would block.
+    'device.jpg': /^not a regular file$/,
+    'fifo.jpg': /^not a regular file$/,
     'loop.jpg': /^symbolic link loop$/,
     'huge.png': /larger than \d+ pixels, not decoded/,
     up: /^symbolic link to a folder already scanned/,
@@ -68,7 +75,7 @@ test('every kind of bad input gives one warning, the run goes on and the index i
   const { collection, bad, good } = await badCollection(root);
   assert.equal((await sharp(path.join(collection, 'animated.gif')).metadata()).pages, 2, 'fixture: the GIF really has two frames');
   const out = path.join(root, 'index');
-  const { code, stdout, stderr } = await runCli(['process-collection', collection, '-o', out, '-s', '8', '--json']);
+  const { code, stdout, stderr } = await runCli(['process-collection', collection, '-o', out, '-s', '8', '--json'], { timeout: 60_000 });
   assert.equal(code, 0, stderr);
   const summary = JSON.parse(stdout) as { tiles: number; skipped: { file: string; reason: string }[] };
   assert.equal(summary.tiles, Object.keys(good).length);
@@ -120,26 +127,28 @@ test('a file deleted between scan and read is one warning, and the run goes on',
   );
 });
 
-test(
-  'an unreadable file (chmod 000) is one warning (skipped when running as root, which can read it anyway)',
-  { skip: isRoot && 'root ignores file permissions' },
-  async () => {
-    const root = await tempDir();
-    const collection = path.join(root, 'collection');
-    await mkdir(collection);
-    await solidImage(path.join(collection, 'readable.png'), [10, 200, 10]);
-    const locked = await solidImage(path.join(collection, 'locked.png'), [200, 10, 10]);
-    await chmod(locked, 0o000);
-    try {
-      const result = await processCollection(collection, { tileSize: 8 });
-      assert.equal(result.tiles, 1);
-      assert.deepEqual(
-        result.skipped.map(({ file, reason }) => `${path.basename(file)}: ${reason}`),
-        ['locked.png: permission denied'],
-      );
-    } finally {
-      await chmod(locked, 0o644);
-    }
-    assert.ok((await readFile(locked)).length > 0);
-  },
-);
+test('an unreadable file (chmod 000) is one warning (read as nobody when the tests run as root, which reads anything)', async () => {
+  const root = await tempDir();
+  const collection = path.join(root, 'collection');
+  await mkdir(collection);
+  await solidImage(path.join(collection, 'readable.png'), [10, 200, 10]);
+  const locked = await solidImage(path.join(collection, 'locked.png'), [200, 10, 10]);
+  await handToUnprivileged(root);
+  await chmod(locked, 0o000);
+  let result: unknown;
+  try {
+    result = await runUnprivileged(
+      `const { processCollection } = await import(process.argv[1]);
+      const { loadSharp } = await import(process.argv[2]);
+      await loadSharp();
+      dropPrivileges();
+      const { tiles, skipped } = await processCollection(process.argv[3], { tileSize: 8 });
+      console.log(JSON.stringify({ tiles, skipped }));`,
+      [path.join(ROOT, 'src', 'index.ts'), path.join(ROOT, 'src', 'load-sharp.ts'), collection],
+    );
+  } finally {
+    await chmod(locked, 0o644);
+  }
+  assert.deepEqual(result, { tiles: 1, skipped: [{ file: locked, reason: 'permission denied' }] });
+  assert.ok((await readFile(locked)).length > 0);
+});

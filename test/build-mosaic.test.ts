@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import sharp from 'sharp';
 import { buildMosaic, INDEX_FORMAT_VERSION, processCollection, TsmosaicError } from '../src/index.js';
 import { colourDistance, decode, meanOf, rawImage, tempDir } from './helpers.js';
-import { PALETTE, paletteCollection, paletteIndex } from './fixtures.js';
+import { lookalikeFiles, NOT_ACCEPTED, PALETTE, paletteCollection, paletteIndex } from './fixtures.js';
 
 const root = await tempDir();
 const collection = await paletteCollection(root);
@@ -164,6 +164,15 @@ test('clear errors for a missing, foreign or outdated index and a bad target', a
   const notImage = path.join(root, 'not-image.png');
   await writeFile(notImage, 'hello');
   await assert.rejects(buildMosaic(index, notImage, { out }), /target is not an image tsmosaic can read: .*not-image\.png/);
+  const refused = path.join(root, 'refused');
+  await mkdir(refused);
+  for (const [name, kind] of Object.entries(await lookalikeFiles(refused))) {
+    const file = path.join(refused, name);
+    await assert.rejects(buildMosaic(index, file, { out }), {
+      name: 'TsmosaicError',
+      message: `target is not an image tsmosaic can read: ${file} (${NOT_ACCEPTED} (it looks like ${kind}))`,
+    });
+  }
   await assert.rejects(buildMosaic(index, target, { out: target }), /would overwrite the target/);
 });
 

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import sharp from 'sharp';
 import { BIN, decode, rawImage, runCli, tempDir } from './helpers.js';
-import { PALETTE, paletteCollection } from './fixtures.js';
+import { lookalikeFiles, nonRegularLinks, NOT_ACCEPTED, PALETTE, paletteCollection } from './fixtures.js';
 
 const root = await tempDir();
 const collection = await paletteCollection(root, { withBadFiles: true });
@@ -111,9 +111,26 @@ test('job failures exit 1 with one line on stderr', async () => {
       /^tsmosaic: the mosaic would be 240x160 px \(0\.0 megapixels\), more than --max-pixels 20000: use --tiles-across \d+ or fewer, or write deep zoom tiles \(-o <name>\.dzi or --deepzoom <dir>\), which have no size limit\n$/,
     ],
   ];
+  // Targets of formats tsmosaic does not read, and names of things that are not files (opened, a FIFO would block).
+  const refused = path.join(root, 'refused');
+  await mkdir(refused);
+  for (const [name, kind] of Object.entries(await lookalikeFiles(refused))) {
+    const reason = `${NOT_ACCEPTED} \\(it looks like ${kind}\\)`;
+    cases.push([
+      ['build', path.join(root, 'index'), path.join(refused, name)],
+      new RegExp(`^tsmosaic: target is not an image tsmosaic can read: .*/${name.replace('.', '\\.')} \\(${reason}\\)\n$`),
+    ]);
+  }
+  await nonRegularLinks(refused);
+  for (const name of ['fifo.jpg', 'device.jpg']) {
+    cases.push([
+      ['build', path.join(root, 'index'), path.join(refused, name)],
+      new RegExp(`^tsmosaic: target is not an image tsmosaic can read: .*/${name.replace('.', '\\.')} \\(not a regular file\\)\n$`),
+    ]);
+  }
   await runCli(['process-collection', collection, '-q']);
   for (const [args, expected] of cases) {
-    const { code, stdout, stderr } = await runCli(args, { cwd: root });
+    const { code, stdout, stderr } = await runCli(args, { cwd: root, timeout: 60_000 });
     assert.equal(code, 1, `${args.join(' ')}: ${stderr}`);
     assert.equal(stdout, '');
     assert.match(stderr, expected);

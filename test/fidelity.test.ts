@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { test } from 'node:test';
+import { compareImages } from '../src/index.js';
+import { MAX_INPUT_PIXELS } from '../src/files/image-file.js';
 import { measureFidelity, meanDifferenceOfGrids, STRUCTURE_GRID } from '../src/quality/fidelity.js';
 import type { MosaicPlan } from '../src/render/render-region.js';
+import { lookalikeFiles, NOT_ACCEPTED } from './fixtures.js';
+import { pngClaiming, solidImage, tempDir } from './helpers.js';
 
 /** Deterministic pseudo-random numbers in [0, 1). */
 function random(seed: number): () => number {
@@ -88,4 +94,29 @@ test('measureFidelity is the mean CIEDE2000 of the cells and of the sub-squares'
     Math.abs(fidelity.cell - expected) < 1e-4 && Math.abs(fidelity.structure - expected) < 1e-4,
     `${JSON.stringify(fidelity)} against ${expected}`,
   );
+});
+
+test('compareImages reads files as collection pictures are read, and names a file it refuses', async () => {
+  const dir = await tempDir();
+  const photo = await solidImage(path.join(dir, 'photo.png'), [100, 150, 200], 40, 30);
+  assert.deepEqual(await compareImages(photo, photo, 4, 3), { cell: 0, structure: 0 });
+  // A header that claims 10^10 pixels is refused before anything is decoded.
+  const huge = path.join(dir, 'huge.png');
+  await writeFile(huge, pngClaiming(100_000, 100_000));
+  await assert.rejects(compareImages(photo, huge, 4, 3), {
+    name: 'TsmosaicError',
+    message: `cannot compare ${huge}: image larger than ${MAX_INPUT_PIXELS} pixels, not decoded`,
+  });
+  for (const [name, kind] of Object.entries(await lookalikeFiles(dir))) {
+    const file = path.join(dir, name);
+    await assert.rejects(compareImages(file, photo, 4, 3), {
+      name: 'TsmosaicError',
+      message: `cannot compare ${file}: ${NOT_ACCEPTED} (it looks like ${kind})`,
+    });
+  }
+  const missing = path.join(dir, 'missing.png');
+  await assert.rejects(compareImages(photo, missing, 4, 3), {
+    name: 'TsmosaicError',
+    message: `cannot compare ${missing}: file not found`,
+  });
 });

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { lchown, mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after } from 'node:test';
@@ -61,17 +61,58 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs the real bin/tsmosaic.js with `args` (and node's own options `node`). */
-export function runCli(args: string[], options: { cwd?: string; node?: string[] } = {}): Promise<CliResult> {
+/** Runs the real bin/tsmosaic.js with `args` (and node's own options `node`); killed after `timeout` ms, if given. */
+export function runCli(args: string[], options: { cwd?: string; node?: string[]; timeout?: number } = {}): Promise<CliResult> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
       [...(options.node ?? []), BIN, ...args],
-      { cwd: options.cwd ?? ROOT, maxBuffer: 16 * 1024 * 1024 },
+      { cwd: options.cwd ?? ROOT, maxBuffer: 16 * 1024 * 1024, timeout: options.timeout ?? 0 },
       (error, stdout, stderr) => {
         const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
         resolve({ code, stdout, stderr });
       },
+    );
+  });
+}
+
+/**
+ * The user a child process goes on as to meet file permissions (see runUnprivileged): `nobody`
+ * (65534) when the tests run as root, which reads and lists anything; else none (the child stays
+ * this process's user).
+ */
+const UNPRIVILEGED = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : undefined;
+
+/** Gives `folder` and everything in it to the user runUnprivileged's children go on as. */
+export async function handToUnprivileged(folder: string): Promise<void> {
+  if (!UNPRIVILEGED) return;
+  const { uid, gid } = UNPRIVILEGED;
+  await lchown(folder, uid, gid);
+  for (const entry of await readdir(folder, { recursive: true })) await lchown(path.join(folder, entry), uid, gid);
+}
+
+/**
+ * Runs `source`, an ES module (JavaScript) that imports tsmosaic's TypeScript modules (through tsx)
+ * by their absolute paths, in a child node with `args` as its process.argv.slice(1); resolves with
+ * what it printed, parsed as JSON. The source calls `dropPrivileges()` once it has imported what it
+ * needs (and loaded sharp): when the tests run as root, the child then goes on as `nobody`, without
+ * supplementary groups, so that file permissions hold for it, while the modules it loaded came
+ * from a checkout that user may not be allowed to read.
+ */
+export function runUnprivileged(source: string, args: string[] = []): Promise<unknown> {
+  const prelude = `const dropPrivileges = () => {
+    const user = ${JSON.stringify(UNPRIVILEGED ?? null)};
+    if (!user) return;
+    process.setgroups([]);
+    process.setgid(user.gid);
+    process.setuid(user.uid);
+  };`;
+  return new Promise((resolve, reject) => {
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', '--input-type=module', '--eval', `${prelude}\n${source}`, ...args],
+      { cwd: ROOT, timeout: 60_000 },
+      (error, stdout, stderr) => (error ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(JSON.parse(stdout))),
     );
   });
 }

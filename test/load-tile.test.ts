@@ -1,12 +1,17 @@
 import assert from 'node:assert/strict';
-import { writeFile, mkdir } from 'node:fs/promises';
+import { closeSync, constants, openSync, statSync } from 'node:fs';
+import { writeFile, mkdir, open, readFile, rename } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import sharp from 'sharp';
 import { cropWindows } from '../src/tiles/crop-windows.js';
-import { loadTile, ReadBuffer, ReadBudget, UnreadableImageError } from '../src/collection/load-tile.js';
+import { loadTile, ReadBuffer, ReadBudget } from '../src/collection/load-tile.js';
+import { decoderPath, openImageFile, UnreadableImageError } from '../src/files/image-file.js';
+import { loadSharp } from '../src/load-sharp.js';
 import { seededRandom } from '../src/match/random.js';
-import { colourDistance, meanOf, pngClaiming, rawImage, solidImage, tempDir } from './helpers.js';
+import { lookalikeFiles, nonRegularLinks, NOT_ACCEPTED } from './fixtures.js';
+import { colourDistance, meanOf, pngClaiming, rawImage, solidImage, tempDir, type Rgb } from './helpers.js';
 
 const dir = await tempDir();
 
@@ -172,8 +177,8 @@ test('unusable files are refused with a reason', async () => {
   const expectations: Record<string, RegExp> = {
     'empty.jpg': /empty file/,
     'truncated.jpg': /truncated/,
-    'text.jpg': /not an image/,
-    'random.png': /not an image/,
+    'text.jpg': new RegExp(`^${NOT_ACCEPTED} \\(it looks like text\\)$`),
+    'random.png': new RegExp(`^${NOT_ACCEPTED}$`),
     'folder.jpg': /not a regular file/,
     'missing.jpg': /disappeared/,
   };
@@ -256,4 +261,107 @@ test('a thin strip (4000x2, decoded without enlargement) and a picture under the
   const { pixels: tile } = await loadTile(small, 20, 'crop');
   assert.equal(tile.length, 20 * 20 * 3);
   assert.ok(colourDistance(meanOf(tile, 20, 0, 0, 20, 3), [30, 160, 90]) <= 2);
+});
+
+test('a link with an image name to a device or a FIFO is refused without being opened', async () => {
+  const folder = path.join(dir, 'not-regular');
+  await mkdir(folder);
+  const fifo = await nonRegularLinks(folder);
+  // A writer's open of a FIFO waits until a reader opens it: had loadTile opened it (even with
+  // O_NONBLOCK, even for a moment), this open would be done.
+  let writerOpened = false;
+  const writer = open(fifo, 'w').then((handle) => {
+    writerOpened = true;
+    return handle;
+  });
+  try {
+    await sleep(50); // the writer waits in the kernel by now
+    for (const name of ['device.jpg', 'fifo.jpg']) {
+      await assert.rejects(loadTile(path.join(folder, name), 8, 'crop'), { name: 'UnreadableImageError', message: 'not a regular file' });
+    }
+    await sleep(50);
+    assert.equal(writerOpened, false, 'the FIFO was opened');
+  } finally {
+    // Lets the writer's open finish: it holds one of libuv's threads.
+    const reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+    await (await writer).close();
+    closeSync(reader);
+  }
+});
+
+test('SVG, PDF and libvips files with an image name are refused by their first bytes, read whole or decoded from disk', async () => {
+  // Over 1 MB and out of budget, a file is decoded from disk: only its first bytes are read before.
+  for (const [way, padding, budget] of [
+    ['read whole', 0, undefined],
+    ['from disk', 1_200_000, new ReadBudget(1)],
+  ] as const) {
+    const folder = path.join(dir, `lookalikes-${padding}`);
+    await mkdir(folder);
+    for (const [name, kind] of Object.entries(await lookalikeFiles(folder, padding))) {
+      const file = path.join(folder, name);
+      assert.equal(statSync(file).size > 1024 * 1024, way === 'from disk', `${way}: ${name} is ${statSync(file).size} bytes`);
+      await assert.rejects(
+        loadTile(file, 8, 'crop', 1, new ReadBuffer(budget)),
+        { name: 'UnreadableImageError', message: `${NOT_ACCEPTED} (it looks like ${kind})` },
+        `${way}: ${name}`,
+      );
+    }
+  }
+});
+
+test('sharp as tsmosaic loads it decodes only the formats tsmosaic reads, and its own .v files', async () => {
+  const folder = path.join(dir, 'loaders');
+  await mkdir(folder);
+  await lookalikeFiles(folder);
+  const loaded = await loadSharp();
+  // First bytes aside, libvips' SVG loader is blocked: for a file named .svg, and from memory.
+  const svg = path.join(folder, 'drawing.svg');
+  await rename(path.join(folder, 'drawing.jpg'), svg);
+  for (const input of [svg, await readFile(svg)]) await assert.rejects(loaded(input).metadata(), /unsupported image format/);
+  // The .v loader stays: writeLargeImage encodes from a temporary .v file.
+  const native = path.join(folder, 'native.v');
+  await rename(path.join(folder, 'native.jpg'), native);
+  assert.equal((await loaded(native).metadata()).format, 'vips');
+});
+
+test('a picture decoded from disk is read through its descriptor: what its name names after it is opened does not count', async () => {
+  const folder = path.join(dir, 'swapped');
+  await mkdir(folder);
+  const file = await solidImage(path.join(folder, 'picture.png'), [200, 30, 30]);
+  const other = await solidImage(path.join(folder, 'other.png'), [30, 30, 200]);
+  const stale = statSync(file);
+  const image = openImageFile(file);
+  try {
+    await rename(other, file);
+    const { data } = await sharp(decoderPath(image)).raw().toBuffer({ resolveWithObject: true });
+    assert.deepEqual([...data.subarray(0, 3)], [200, 30, 30], 'the file opened, not the one its name names now');
+  } finally {
+    closeSync(image.descriptor);
+  }
+  // Replaced between the stat and the open: refused.
+  assert.throws(() => openImageFile(file, stale), { name: 'UnreadableImageError', message: 'file replaced while it was opened' });
+});
+
+test('pictures decoded through their descriptors one after another each give their own pixels', async () => {
+  // libvips caches loads by file name (with sharp's default settings), and a descriptor's number is
+  // reused once it is closed: the same name for each would give the first picture every time.
+  (await loadSharp()).cache(true);
+  const folder = path.join(dir, 'reused-descriptors');
+  await mkdir(folder);
+  const descriptors = new Set<number>();
+  for (const [i, extension] of ['webp', 'webp', 'v', 'v'].entries()) {
+    const colour: Rgb = [40 * i, 200 - 40 * i, 90];
+    const file = await solidImage(path.join(folder, `${i}.${extension}`), colour, 10 + i, 8);
+    const image = openImageFile(file);
+    try {
+      descriptors.add(image.descriptor);
+      const input = decoderPath(image);
+      assert.equal((await sharp(input).metadata()).width, 10 + i, file);
+      const { data } = await sharp(input).raw().toBuffer({ resolveWithObject: true });
+      assert.ok(colourDistance([...data.subarray(0, 3)], colour) <= 3, `${file}: ${data.subarray(0, 3).join(',')}`);
+    } finally {
+      closeSync(image.descriptor);
+    }
+  }
+  assert.equal(descriptors.size, 1, 'each file had the same descriptor number');
 });

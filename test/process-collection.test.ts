@@ -4,7 +4,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { processCollection, readManifest, loadIndex, TsmosaicError, type Progress } from '../src/index.js';
 import { colourDistance, tempDir } from './helpers.js';
-import { PALETTE, paletteCollection } from './fixtures.js';
+import { everyReadFormat, FORMAT_COLOUR, PALETTE, paletteCollection } from './fixtures.js';
 import { Temporary } from '../src/files/publish.js';
 
 test('indexes every image below the collection, skipping bad and hidden files', async () => {
@@ -54,6 +54,22 @@ test('indexes every image below the collection, skipping bad and hidden files', 
   const files = (await readdir(result.index)).sort();
   assert.deepEqual(files, ['features.f32', 'hnsw.bin', 'manifest.json', 'tiles.rgb']);
   assert.equal((await stat(path.join(result.index, 'tiles.rgb'))).size, PALETTE.length * 5 * 12 * 12 * 3);
+});
+
+test('every format tsmosaic reads is indexed: JPEG (RGB, CMYK), PNG (alpha, 16-bit, palette), WebP and GIF (first frame), TIFF, AVIF, HEIF', async () => {
+  const root = await tempDir();
+  const collection = path.join(root, 'collection');
+  await mkdir(collection);
+  const tolerances = await everyReadFormat(collection);
+  const result = await processCollection(collection, { tileSize: 8, crops: 1 });
+  assert.deepEqual(result.skipped, []);
+  const loaded = await loadIndex(result.index);
+  assert.deepEqual(loaded.manifest.tiles.map(({ source }) => source).sort(), Object.keys(tolerances).sort());
+  loaded.manifest.tiles.forEach(({ source }, id) => {
+    const pixel = loaded.tiles.tile(id);
+    const colour = [pixel[0]!, pixel[1]!, pixel[2]!];
+    assert.ok(colourDistance(colour, FORMAT_COLOUR) <= tolerances[source]!, `${source}: ${colour}`);
+  });
 });
 
 test('the index still loads after the collection is gone, and a re-run replaces it', async () => {

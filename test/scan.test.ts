@@ -3,9 +3,7 @@ import { chmod, mkdir, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import { IMAGE_EXTENSIONS, scanCollection } from '../src/collection/scan.js';
-import { tempDir } from './helpers.js';
-
-const isRoot = process.getuid?.() === 0;
+import { handToUnprivileged, ROOT, runUnprivileged, tempDir } from './helpers.js';
 const ALREADY_SCANNED = 'symbolic link to a folder already scanned (a loop or a second path), not followed';
 
 /** Creates empty files (and their folders) at the given '/'-separated paths below `folder`. */
@@ -123,22 +121,28 @@ test("a folder that cannot be listed is a problem with the system's reason, not 
   assert.match(notFolder.problems[0]!.reason, /^ENOTDIR: not a directory/);
 });
 
-test(
-  'an unreadable folder (chmod 000) is a problem, a hidden one is not even opened (skipped when running as root, which can read it anyway)',
-  { skip: isRoot && 'root ignores folder permissions' },
-  async () => {
-    const collection = path.join(await tempDir(), 'collection');
-    await touch(collection, ['ok/a.jpg', 'locked/b.jpg', '.locked/c.jpg']);
-    await chmod(path.join(collection, 'locked'), 0o000);
-    await chmod(path.join(collection, '.locked'), 0o000);
-    try {
-      assert.deepEqual(await scanCollection(collection), {
-        files: ['ok/a.jpg'],
-        problems: [{ relative: 'locked', reason: 'folder not readable: permission denied' }],
-      });
-    } finally {
-      await chmod(path.join(collection, 'locked'), 0o755);
-      await chmod(path.join(collection, '.locked'), 0o755);
-    }
-  },
-);
+test('an unreadable folder (chmod 000) is a problem, a hidden one is not even opened (listed as nobody when the tests run as root, which reads anything)', async () => {
+  const root = await tempDir();
+  const collection = path.join(root, 'collection');
+  await touch(collection, ['ok/a.jpg', 'locked/b.jpg', '.locked/c.jpg']);
+  await handToUnprivileged(root);
+  await chmod(path.join(collection, 'locked'), 0o000);
+  await chmod(path.join(collection, '.locked'), 0o000);
+  let result: unknown;
+  try {
+    result = await runUnprivileged(
+      `const { scanCollection } = await import(process.argv[1]);
+      dropPrivileges();
+      console.log(JSON.stringify(await scanCollection(process.argv[2])));`,
+      [path.join(ROOT, 'src', 'collection', 'scan.ts'), collection],
+    );
+  } finally {
+    // So that the temporary folder can be removed without root.
+    await chmod(path.join(collection, 'locked'), 0o755);
+    await chmod(path.join(collection, '.locked'), 0o755);
+  }
+  assert.deepEqual(result, {
+    files: ['ok/a.jpg'],
+    problems: [{ relative: 'locked', reason: 'folder not readable: permission denied' }],
+  });
+});

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { open } from 'node:fs/promises';
+import { closeSync } from 'node:fs';
+import { openImageFile, readAt } from '../files/image-file.js';
 
 /** Bytes hashed from the start and from the end of a file, where headers and EXIF live. */
 const EDGE_BYTES = 64 * 1024;
@@ -24,18 +25,24 @@ function sampledRanges(size: number): [number, number][] {
  * samples of 4 KiB in between (the whole file when it is under 184 KiB). Hashing every byte of a
  * 12 MP JPEG costs about half as much as decoding it with shrink-on-load; this costs ~0.2 ms.
  * Used only to tell a touched file (new mtime, same bytes) from a changed one of the same size.
+ * The file is opened as a picture is (see openImageFile): a name that is not a regular file fails.
  */
 export async function fingerprintFile(file: string, size: number): Promise<string> {
-  const hash = createHash('sha1').update(`${size}\n`);
-  const handle = await open(file, 'r');
+  const image = openImageFile(file);
   try {
-    const buffer = Buffer.alloc(Math.min(size, WHOLE_BYTES));
-    for (const [position, length] of sampledRanges(size)) {
-      const { bytesRead } = await handle.read(buffer, 0, length, position);
-      hash.update(buffer.subarray(0, bytesRead));
-    }
+    return await fingerprintDescriptor(image.descriptor, size);
   } finally {
-    await handle.close();
+    closeSync(image.descriptor);
+  }
+}
+
+/** `fingerprintFile` of the file open at `descriptor`, `size` bytes long. */
+export async function fingerprintDescriptor(descriptor: number, size: number): Promise<string> {
+  const hash = createHash('sha1').update(`${size}\n`);
+  const buffer = Buffer.alloc(Math.min(size, WHOLE_BYTES));
+  for (const [position, length] of sampledRanges(size)) {
+    const bytesRead = await readAt(descriptor, buffer, 0, length, position);
+    hash.update(buffer.subarray(0, bytesRead));
   }
   return hash.digest('base64url');
 }

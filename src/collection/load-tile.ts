@@ -1,22 +1,21 @@
-import { closeSync, constants, fstatSync, openSync, read, readSync } from 'node:fs';
-import { open } from 'node:fs/promises';
-import { reasonOf } from '../errors.js';
+import { closeSync, readSync } from 'node:fs';
 import { loadSharp } from '../load-sharp.js';
+import {
+  assertAcceptedFormat,
+  decoderPath,
+  imageErrorReason,
+  MAX_INPUT_PIXELS,
+  openImageFile,
+  readAt,
+  readHead,
+  FORMAT_HEAD_BYTES,
+  UnreadableImageError,
+  type ImageFile,
+} from '../files/image-file.js';
 import { areaAverage, toBytes } from '../raster/area-average.js';
 import type { CropCount, TileFit } from '../tiles/features.js';
 import { cropWindows } from '../tiles/crop-windows.js';
-import { fingerprintBytes, fingerprintFile } from './fingerprint.js';
-
-/** sharp's default pixel limit; larger images are refused from their header, before decoding. */
-export const MAX_INPUT_PIXELS = 0x3fff * 0x3fff;
-
-/** Why a file could not become a tile. */
-export class UnreadableImageError extends Error {
-  constructor(reason: string) {
-    super(reason);
-    this.name = 'UnreadableImageError';
-  }
-}
+import { fingerprintBytes, fingerprintDescriptor } from './fingerprint.js';
 
 /** The picture is decoded at this many times the tile size (short side) before cropping. */
 const DECODE_SCALE = 2;
@@ -45,15 +44,16 @@ export async function loadTile(
   tileSize: number,
   fit: TileFit,
   crops: CropCount = 1,
-  reading?: ReadBuffer,
+  reading = new ReadBuffer(),
   into?: Buffer,
 ): Promise<LoadedTile> {
   // Outside the try: sharp failing to load is not this file's fault.
   const sharp = await loadSharp();
-  const budget = reading?.budget;
+  let image: ImageFile | undefined;
   let held = 0;
   try {
-    const { input, size, mtimeMs, fingerprint, heldBytes } = await readImageFile(file, reading);
+    image = openImageFile(file);
+    const { input, fingerprint, heldBytes } = await readImageFile(image, reading);
     held = heldBytes;
     const short = tileSize * DECODE_SCALE;
     // `outside` keeps the aspect with the short side at `short`, so no header read is needed first;
@@ -71,15 +71,18 @@ export async function loadTile(
       .raw({ depth: 'uchar' })
       .toBuffer({ resolveWithObject: true });
     if (info.channels !== 3) throw new UnreadableImageError(`unexpected decoded shape ${info.width}x${info.height}x${info.channels}`);
+    const { size, mtimeMs } = image;
     return { pixels: cutTiles(data, info.width, info.height, tileSize, crops, into), size, mtimeMs, fingerprint };
   } catch (error) {
     if (error instanceof UnreadableImageError) throw error;
-    const reason = describeSharpError(error);
+    const reason = imageErrorReason(error);
     // libvips sometimes reports a cut-off PNG or JPEG only as "Unknown error": say what it is.
-    if (!reason.startsWith('truncated') && (await endsEarly(file))) throw new UnreadableImageError(`truncated image (${reason})`);
+    if (image && !reason.startsWith('truncated') && endsEarly(image)) throw new UnreadableImageError(`truncated image (${reason})`);
     throw new UnreadableImageError(reason);
   } finally {
-    budget?.give(held);
+    reading.budget.give(held);
+    // Only now: a picture decoded from disk is read through this descriptor (see decoderPath).
+    if (image) closeSync(image.descriptor);
   }
 }
 
@@ -138,50 +141,44 @@ export class ReadBuffer {
 const READ_WHOLE_BYTES = 64 * 1024 * 1024;
 
 /**
- * Reads a file once for its identity, its fingerprint and (up to READ_WHOLE_BYTES) its bytes for
- * the decoder. Small files are read with blocking calls: four asynchronous calls each wait in
- * libuv's pool behind the decoders, and cost more than reading. Measured on the 2000-image bench
- * collection: libvips decoding from these bytes took 5.0 s, from the file 5.4 s, from bytes read
- * asynchronously 5.6 s. Small files' bytes go into `reading` (see ReadBuffer). O_NONBLOCK keeps a
- * FIFO with an image's name from blocking the run; it is then refused as not a regular file.
+ * Reads an opened picture once for its fingerprint, the check of its format and (up to
+ * READ_WHOLE_BYTES) its bytes for the decoder; a larger one is decoded from disk, through its
+ * descriptor where the platform allows (see decoderPath). Small files are read with blocking calls:
+ * four asynchronous calls each wait in libuv's pool behind the decoders, and cost more than reading.
+ * Measured on the 2000-image bench collection: libvips decoding from these bytes took 5.0 s, from
+ * the file 5.4 s, from bytes read asynchronously 5.6 s. Small files' bytes go into `reading` (see
+ * ReadBuffer).
+ * @throws {UnreadableImageError} for an empty file or one of a format tsmosaic does not read.
  */
 async function readImageFile(
-  file: string,
-  reading = new ReadBuffer(),
-): Promise<{ input: string | Buffer; size: number; mtimeMs: number; fingerprint: string; heldBytes: number }> {
-  const descriptor = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
+  image: ImageFile,
+  reading: ReadBuffer,
+): Promise<{ input: string | Buffer; fingerprint: string; heldBytes: number }> {
+  const { descriptor, size } = image;
   const { budget } = reading;
-  let heldBytes = 0;
+  const large = size > SYNC_READ_BYTES;
+  if (size > READ_WHOLE_BYTES || (large && !budget.take(size))) {
+    assertAcceptedFormat(readHead(image));
+    const fingerprint = await fingerprintDescriptor(descriptor, size);
+    return { input: decoderPath(image), fingerprint, heldBytes: 0 };
+  }
+  const heldBytes = large ? size : 0;
   try {
-    const info = fstatSync(descriptor);
-    const { size, mtimeMs } = info;
-    if (!info.isFile()) throw new UnreadableImageError('not a regular file');
-    if (size === 0) throw new UnreadableImageError('empty file');
-    const large = size > SYNC_READ_BYTES;
-    if (size > READ_WHOLE_BYTES || (large && !budget.take(size)))
-      return { input: file, size, mtimeMs, fingerprint: await fingerprintFile(file, size), heldBytes };
-    if (large) heldBytes = size;
     // Through the descriptor already open: the bytes are those of the file just measured.
     const bytes = reading.take(size);
     let length = 0;
     for (let read = -1; read !== 0 && length < size; length += read) {
-      read = large ? await readAt(descriptor, bytes, length, size - length) : readSync(descriptor, bytes, length, size - length, length);
+      read = large
+        ? await readAt(descriptor, bytes, length, size - length, length)
+        : readSync(descriptor, bytes, length, size - length, length);
     }
     if (length !== size) throw new UnreadableImageError('file changed while it was read');
-    return { input: bytes, size, mtimeMs, fingerprint: fingerprintBytes(bytes), heldBytes };
+    assertAcceptedFormat(bytes.subarray(0, FORMAT_HEAD_BYTES));
+    return { input: bytes, fingerprint: fingerprintBytes(bytes), heldBytes };
   } catch (error) {
     budget.give(heldBytes);
     throw error;
-  } finally {
-    closeSync(descriptor);
   }
-}
-
-/** `fs.read` of `length` bytes at `position` into `buffer` at the same offset, as a promise of the bytes read. */
-function readAt(descriptor: number, buffer: Buffer, position: number, length: number): Promise<number> {
-  return new Promise((resolve, reject) =>
-    read(descriptor, buffer, position, length, position, (error, bytesRead) => (error ? reject(error) : resolve(bytesRead))),
-  );
 }
 
 /** One tile's float means, reused for every crop of every picture. */
@@ -206,36 +203,18 @@ function cutTiles(pixels: Buffer, width: number, height: number, tileSize: numbe
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47]);
 const PNG_END = Buffer.from('IEND', 'latin1');
 
-/** Whether a file starts like a PNG or JPEG but lacks its end marker (IEND chunk, EOI). */
-async function endsEarly(file: string): Promise<boolean> {
-  let handle;
+/** Whether an opened file starts like a PNG or JPEG but lacks its end marker (IEND chunk, EOI). */
+function endsEarly({ descriptor, size }: ImageFile): boolean {
+  if (size < 16) return false;
+  const head = Buffer.alloc(4);
+  const tail = Buffer.alloc(12);
   try {
-    handle = await open(file, 'r');
-    const { size } = await handle.stat();
-    if (size < 16) return false;
-    const head = Buffer.alloc(4);
-    const tail = Buffer.alloc(12);
-    await handle.read(head, 0, 4, 0);
-    await handle.read(tail, 0, 12, size - 12);
-    if (head.equals(PNG_SIGNATURE)) return !tail.subarray(4, 8).equals(PNG_END);
-    if (head[0] === 0xff && head[1] === 0xd8) return !(tail[10] === 0xff && tail[11] === 0xd9);
-    return false;
+    readSync(descriptor, head, 0, 4, 0);
+    readSync(descriptor, tail, 0, 12, size - 12);
   } catch {
     return false;
-  } finally {
-    await handle?.close();
   }
-}
-
-/** Turns sharp/libvips and file-system errors into a short reason for a warning line. */
-function describeSharpError(error: unknown): string {
-  const code = (error as NodeJS.ErrnoException | undefined)?.code;
-  if (code === 'ENOENT') return 'file disappeared before it could be read';
-  if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
-  if (code === 'ELOOP') return 'symbolic link loop';
-  const reason = reasonOf(error);
-  if (/unsupported image format/i.test(reason)) return 'not an image, or a format this build of sharp cannot read';
-  if (/pixel limit/i.test(reason)) return `image larger than ${MAX_INPUT_PIXELS} pixels, not decoded`;
-  if (/premature end|truncated|not enough data|unexpected end|end of stream/i.test(reason)) return `truncated image (${reason})`;
-  return reason;
+  if (head.equals(PNG_SIGNATURE)) return !tail.subarray(4, 8).equals(PNG_END);
+  if (head[0] === 0xff && head[1] === 0xd8) return !(tail[10] === 0xff && tail[11] === 0xd9);
+  return false;
 }

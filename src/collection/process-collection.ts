@@ -14,7 +14,8 @@ import { readManifest } from '../index-store/read-index.js';
 import { openEarlierTiles, tileKey, type EarlierTile, type EarlierTiles } from '../index-store/reuse.js';
 import { FEATURE_DIMENSIONS, tilesFeatures, type CropCount, type FeatureKind, type TileFit } from '../tiles/features.js';
 import { fingerprintFile } from './fingerprint.js';
-import { loadTile, ReadBuffer, ReadBudget, UnreadableImageError } from './load-tile.js';
+import { UnreadableImageError } from '../files/image-file.js';
+import { loadTile, ReadBuffer, ReadBudget } from './load-tile.js';
 import { scanCollection } from './scan.js';
 import { quote } from '../text.js';
 

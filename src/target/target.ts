@@ -1,12 +1,12 @@
-import { stat } from 'node:fs/promises';
 import type { Sharp } from 'sharp';
-import { TsmosaicError, reasonOf } from '../errors.js';
+import { TsmosaicError } from '../errors.js';
+import { imageErrorReason, MAX_INPUT_PIXELS, withImageFile } from '../files/image-file.js';
 import { loadSharp } from '../load-sharp.js';
 
 /** Targets with more samples per cell than this are first reduced by sharp (shrink-on-load). */
 const MAX_SAMPLES_PER_CELL = 16;
 
-const OPEN_OPTIONS = { failOn: 'truncated', autoOrient: true } as const;
+const OPEN_OPTIONS = { failOn: 'truncated', autoOrient: true, limitInputPixels: MAX_INPUT_PIXELS } as const;
 
 /** The decoded target: interleaved 8-bit sRGB. */
 export interface TargetImage {
@@ -22,23 +22,21 @@ export interface TargetSize {
 }
 
 /**
- * The displayed size of the target image (EXIF orientation applied).
- * @throws {TsmosaicError} when the file is missing or not an image.
+ * The displayed size of the target image (EXIF orientation applied). The file is opened as a
+ * collection picture is, and must be of a format tsmosaic reads (see withImageFile).
+ * @throws {TsmosaicError} when the file is missing or not an image tsmosaic reads.
  */
 export async function readTargetSize(file: string): Promise<TargetSize> {
-  try {
-    await stat(file);
-  } catch {
-    throw new TsmosaicError(`target image not found: ${file}`);
-  }
   // Outside the try: sharp failing to load is not the target's fault.
   const sharp = await loadSharp();
   try {
-    const { width, height, orientation } = await sharp(file, OPEN_OPTIONS).metadata();
+    const { width, height, orientation } = await withImageFile(file, (input) => sharp(input, OPEN_OPTIONS).metadata());
     if (!width || !height) throw new Error('no dimensions');
     return (orientation ?? 1) >= 5 ? { width: height, height: width } : { width, height };
   } catch (error) {
-    throw new TsmosaicError(`target is not an image tsmosaic can read: ${file} (${reasonOf(error)})`);
+    const code = (error as NodeJS.ErrnoException | undefined)?.code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') throw new TsmosaicError(`target image not found: ${file}`);
+    throw new TsmosaicError(`target is not an image tsmosaic can read: ${file} (${imageErrorReason(error)})`);
   }
 }
 
@@ -50,12 +48,14 @@ export async function loadTarget(file: string, columns: number, rows: number, si
   const reduce = size.width > columns * MAX_SAMPLES_PER_CELL || size.height > rows * MAX_SAMPLES_PER_CELL;
   const sharp = await loadSharp();
   try {
-    return await decodeSrgb(
-      sharp(file, OPEN_OPTIONS),
-      reduce ? { width: columns * MAX_SAMPLES_PER_CELL, height: rows * MAX_SAMPLES_PER_CELL } : undefined,
+    return await withImageFile(file, (input) =>
+      decodeSrgb(
+        sharp(input, OPEN_OPTIONS),
+        reduce ? { width: columns * MAX_SAMPLES_PER_CELL, height: rows * MAX_SAMPLES_PER_CELL } : undefined,
+      ),
     );
   } catch (error) {
-    throw new TsmosaicError(`cannot decode the target image ${file}: ${reasonOf(error)}`);
+    throw new TsmosaicError(`cannot decode the target image ${file}: ${imageErrorReason(error)}`);
   }
 }
 
