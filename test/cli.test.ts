@@ -197,7 +197,7 @@ test('a corrupt collection file does not stop the run; a wholly bad collection e
   assert.equal(code, 1);
   assert.equal(stdout, '');
   assert.match(stderr, /skipped ".*a\.jpg"/);
-  assert.match(stderr, /tsmosaic: no usable image in .*bad-collection: all 1 image files were skipped\n$/);
+  assert.match(stderr, /tsmosaic: no usable image in ".*bad-collection": all 1 image files were skipped\n$/);
   assert.ok(!(await readdir(root)).includes('bad-index'));
 });
 

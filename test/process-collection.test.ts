@@ -259,7 +259,7 @@ test('a missing collection or one without usable images is an error', async () =
   });
   const empty = path.join(root, 'empty');
   await mkdir(empty);
-  await assert.rejects(processCollection(empty), /no usable image in .*empty: no image files found/);
+  await assert.rejects(processCollection(empty), /no usable image in ".*empty": no image files found/);
   await writeFile(path.join(empty, 'broken.jpg'), 'nope');
   await assert.rejects(processCollection(empty), /all 1 image files were skipped/);
   assert.deepEqual((await readdir(root)).sort(), ['empty'], 'nothing written');

@@ -1,23 +1,20 @@
-import path from 'node:path';
 import { stat } from 'node:fs/promises';
+import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { crc32 } from 'node:zlib';
-import { isDeepStrictEqual } from 'node:util';
 import { TsmosaicError, UsageError } from '../errors.js';
+import { UnreadableImageError } from '../files/image-file.js';
+import type { TileSource } from '../index-store/format.js';
+import { IndexWriter } from '../index-store/write-index.js';
+import { tileKey } from '../index-store/reuse.js';
 import { PROCESS_COLLECTION_OPTIONS, type Shard } from '../options/options.js';
 import { checkOption, type IntegerSpec } from '../options/schema.js';
-import { annDescription } from '../index-store/ann-build.js';
-import { readSources } from '../index-store/manifest-file.js';
-import { IndexWriter, type FoundCheckpoint, type ReusableAnn } from '../index-store/write-index.js';
-import { INDEX_FILES, rootsOf, type IndexManifest, type TileSource } from '../index-store/format.js';
-import { readManifest } from '../index-store/read-index.js';
-import { openEarlierTiles, tileKey, type EarlierTile, type EarlierTiles } from '../index-store/reuse.js';
-import { FEATURE_DIMENSIONS, tilesFeatures, type CropCount, type FeatureKind, type TileFit } from '../tiles/features.js';
-import { fingerprintFile } from './fingerprint.js';
-import { UnreadableImageError } from '../files/image-file.js';
-import { loadTile, ReadBuffer, ReadBudget } from './load-tile.js';
-import { scanCollection } from './scan.js';
 import { quote } from '../text.js';
+import { FEATURE_DIMENSIONS, tilesFeatures, type CropCount, type FeatureKind, type TileFit } from '../tiles/features.js';
+import { runInOrder } from './in-order-queue.js';
+import { loadTile, ReadBuffer, ReadBudget } from './load-tile.js';
+import { openCheckpoint, openPrevious, reuseIfUnchanged, TileMemoryPool, type ReadyTile, type Settings } from './reuse-policy.js';
+import { scanCollection } from './scan.js';
 
 /** Progress of a long step: `done` of `total` units. */
 export interface Progress {
@@ -75,6 +72,11 @@ export interface ProcessCollectionResult {
 }
 
 const OPTIONS = PROCESS_COLLECTION_OPTIONS;
+/**
+ * Bytes of decoded tiles that may wait for a slower picture before them to be written: pictures
+ * are started at most this far ahead (at least one per lane), so a slow one cannot pile up tiles.
+ */
+const WAITING_BYTES = 64 * 1024 * 1024;
 /** Pictures in flight (API only). */
 const CONCURRENCY: IntegerSpec = { key: 'concurrency', kind: 'integer', flags: '', help: 'pictures in flight', min: 1, max: 256 };
 
@@ -95,46 +97,6 @@ export function defaultConcurrency(): number {
 interface ScannedFile {
   root: number;
   relative: string;
-}
-
-/** A tile ready to be written, decoded now or copied from an earlier run. */
-interface ReadyTile {
-  pixels: Uint8Array;
-  features: ArrayLike<number>;
-  source: TileSource;
-  earlier?: EarlierTile;
-  /** The memory `pixels` and `features` of a decoded picture live in, given back once written. */
-  memory?: TileMemory;
-}
-
-/** Memory for one picture's tiles and their features. */
-interface TileMemory {
-  pixels: Buffer;
-  features: Float32Array;
-}
-
-/**
- * Tile memory reused from picture to picture: the writer copies a picture's tiles, so its memory
- * is taken again by a later one. With a new buffer per picture, those of pictures waiting to be
- * written in scan order lived through young-generation collections, and the old generation held
- * them until its next full collection: with eight pictures in flight, process-collection's peak
- * memory grew from 79 to 99 MB over 25,000 pictures while it decoded (to 84 MB with four).
- */
-class TileMemoryPool {
-  private readonly spare: TileMemory[] = [];
-
-  constructor(
-    private readonly pixelBytes: number,
-    private readonly featureCount: number,
-  ) {}
-
-  take(): TileMemory {
-    return this.spare.pop() ?? { pixels: Buffer.alloc(this.pixelBytes), features: new Float32Array(this.featureCount) };
-  }
-
-  give(memory: TileMemory): void {
-    this.spare.push(memory);
-  }
 }
 
 /**
@@ -197,17 +159,32 @@ export async function processCollection(
   // The previous HNSW shards stay valid only when every tile is reused at its own id.
   let sameTiles = previous !== undefined && previous.tiles.count === files.length;
   try {
-    // Tiles finish out of order; they are written in scan order so ids are deterministic.
-    const finished = new Map<number, ReadyTile | SkippedFile>();
     const memory = new TileMemoryPool(tileSize * tileSize * 3 * crops, featureDimensions * crops);
-    // Large files read whole, counted across the decoders (see ReadBudget).
+    // Large files read whole, counted across the decoders (see ReadBudget); one read buffer a lane.
     const budget = new ReadBudget();
-    let nextToWrite = 0;
-    let nextToLoad = 0;
-    const flush = async (): Promise<void> => {
-      while (finished.has(nextToWrite)) {
-        const outcome = finished.get(nextToWrite)!;
-        finished.delete(nextToWrite);
+    const reading = Array.from({ length: concurrency }, () => new ReadBuffer(budget));
+    await runInOrder<ReadyTile | SkippedFile>({
+      count: files.length,
+      concurrency,
+      window: Math.min(4 * concurrency, Math.floor(WAITING_BYTES / (tileSize * tileSize * 3 * crops))),
+      signal,
+      produce: async (position, lane) => {
+        const file = files[position]!;
+        const root = roots[file.root]!;
+        const absolute = path.join(root, file.relative);
+        const earlier = previous?.find(root, file.relative);
+        const done = resumed?.find(root, file.relative);
+        try {
+          const copied =
+            (earlier && (await reuseIfUnchanged(absolute, file.root, earlier))) ??
+            (done && (await reuseIfUnchanged(absolute, file.root, done)));
+          return copied ?? (await decode(absolute, file, settings, reading[lane]!, memory));
+        } catch (error) {
+          if (!(error instanceof UnreadableImageError)) throw error;
+          return { file: path.join(given[file.root]!, file.relative), reason: error.message };
+        }
+      },
+      consume: async (outcome, position) => {
         if ('reason' in outcome) {
           skipped.push(outcome);
           onSkip?.(outcome);
@@ -219,38 +196,12 @@ export async function processCollection(
           await writer.addTile(outcome.pixels, outcome.features, outcome.source);
           if (outcome.memory) memory.give(outcome.memory);
         }
-        nextToWrite++;
-        onProgress?.({ stage: 'tiles', done: nextToWrite, total: files.length });
-      }
-    };
-    const worker = async (): Promise<void> => {
-      const reading = new ReadBuffer(budget);
-      while (nextToLoad < files.length) {
-        signal?.throwIfAborted();
-        const position = nextToLoad++;
-        const file = files[position]!;
-        const absolute = path.join(roots[file.root]!, file.relative);
-        const earlier = previous?.find(roots[file.root]!, file.relative);
-        const done = resumed?.find(roots[file.root]!, file.relative);
-        try {
-          const reused =
-            (earlier && (await reuseIfUnchanged(absolute, file.root, earlier))) ??
-            (done && (await reuseIfUnchanged(absolute, file.root, done)));
-          finished.set(position, reused ?? (await decode(absolute, file, settings, reading, memory)));
-        } catch (error) {
-          if (!(error instanceof UnreadableImageError)) throw error;
-          finished.set(position, { file: path.join(given[file.root]!, file.relative), reason: error.message });
-        }
-        await flush();
-      }
-    };
-    // Let every worker stop before cleaning up, so none writes into an aborted index.
-    const outcomes = await Promise.allSettled(Array.from({ length: Math.min(concurrency, Math.max(1, files.length)) }, worker));
-    for (const outcome of outcomes) if (outcome.status === 'rejected') throw outcome.reason;
-    signal?.throwIfAborted();
+        onProgress?.({ stage: 'tiles', done: position + 1, total: files.length });
+      },
+    });
 
     if (writer.tileCount === 0) {
-      const where = given.join(', ');
+      const where = given.map(quote).join(', ');
       const detail = files.length === 0 ? 'no image files found' : `all ${files.length} image files were skipped`;
       throw new TsmosaicError(`no usable image in ${where}: ${detail}`);
     }
@@ -290,139 +241,6 @@ async function decode(
     pool.give(memory);
     throw error;
   }
-}
-
-/** The earlier tile of `absolute` when the file is unchanged: same size, and same mtime or fingerprint. */
-async function reuseIfUnchanged(absolute: string, root: number, earlier: EarlierTile): Promise<ReadyTile | undefined> {
-  let size: number;
-  let mtimeMs: number;
-  try {
-    ({ size, mtimeMs } = await stat(absolute));
-  } catch {
-    return undefined; // decoding reports why the file cannot be read
-  }
-  const known = earlier.source;
-  if (size !== known.size) return undefined;
-  if (
-    mtimeMs !== known.mtimeMs &&
-    (known.fingerprint === undefined || known.fingerprint !== (await fingerprintFile(absolute, size).catch(() => undefined)))
-  ) {
-    return undefined;
-  }
-  const source: TileSource = {
-    source: known.source,
-    size,
-    mtimeMs,
-    ...(root > 0 ? { root } : {}),
-    ...(known.fingerprint ? { fingerprint: known.fingerprint } : {}),
-  };
-  return { pixels: await earlier.store.pixels(earlier.id), features: earlier.store.features(earlier.id), source, earlier };
-}
-
-interface Settings {
-  tileSize: number;
-  fit: TileFit;
-  crops: CropCount;
-  featureKind: FeatureKind;
-  featureDimensions: number;
-}
-
-/** The tiles of an earlier run (the previous index, or an interrupted run's checkpoint), opened for reuse. */
-interface EarlierRun {
-  tiles: EarlierTiles;
-  find(root: string, relative: string): EarlierTile | undefined;
-  /** How many of its tiles have no key in `present`. */
-  countMissing(present: Set<string>): number;
-}
-
-/** The previous index at `out`, opened for reuse. */
-interface PreviousIndex extends EarlierRun {
-  /** Its HNSW shards, when they were built the way this version builds them. */
-  reusableAnn: ReusableAnn | undefined;
-}
-
-async function earlierRun(
-  tiles: EarlierTiles,
-  sources: Iterable<TileSource> | AsyncIterable<TileSource>,
-  roots: string[],
-): Promise<EarlierRun> {
-  const byKey = new Map<string, EarlierTile>();
-  let id = 0;
-  for await (const source of sources) byKey.set(tileKey(roots[source.root ?? 0] ?? '', source.source), { store: tiles, id: id++, source });
-  return {
-    tiles,
-    find: (root, relative) => byKey.get(tileKey(root, relative)),
-    countMissing: (present) => [...byKey.keys()].filter((key) => !present.has(key)).length,
-  };
-}
-
-/** Opens the checkpoint with the most tiles that was made with these settings, if any. */
-async function openCheckpoint(found: FoundCheckpoint[], settings: Settings): Promise<EarlierRun | undefined> {
-  for (const { folder, checkpoint } of found) {
-    const { tileSize, fit, crops, features, tileCount, roots } = checkpoint;
-    if (
-      tileSize !== settings.tileSize ||
-      fit !== settings.fit ||
-      crops !== settings.crops ||
-      features.kind !== settings.featureKind ||
-      features.dimensions !== settings.featureDimensions
-    )
-      continue;
-    const store = await openEarlierTiles(folder, tileCount, tileSize, features.dimensions, crops);
-    if (typeof store === 'string') continue;
-    try {
-      return await earlierRun(store, readSources(folder, tileCount), roots);
-    } catch {
-      await store.close(); // damaged records: the checkpoint is not reusable
-    }
-  }
-  return undefined;
-}
-
-/**
- * Opens the index at `out` for reuse, or explains in a note why it cannot be reused (another tile
- * size or fit, an older format, damage) and returns undefined: then every file is decoded.
- */
-async function openPrevious(
-  out: string,
-  settings: Settings,
-  onNote: ((message: string) => void) | undefined,
-): Promise<PreviousIndex | undefined> {
-  try {
-    await stat(path.join(out, INDEX_FILES.manifest));
-  } catch {
-    return undefined;
-  }
-  let manifest: IndexManifest;
-  try {
-    manifest = await readManifest(out);
-  } catch (error) {
-    onNote?.(`not reusing the existing index: ${error instanceof Error ? error.message : String(error)}; processing every file`);
-    return undefined;
-  }
-  const differences: string[] = [];
-  if (manifest.tileSize !== settings.tileSize) differences.push(`tile size ${manifest.tileSize}, this run ${settings.tileSize}`);
-  if (manifest.fit !== settings.fit) differences.push(`fit ${manifest.fit}, this run ${settings.fit}`);
-  if (manifest.crops !== settings.crops) differences.push(`${manifest.crops} crops per picture, this run ${settings.crops}`);
-  if (manifest.features.kind !== settings.featureKind || manifest.features.dimensions !== settings.featureDimensions)
-    differences.push('other features');
-  if (differences.length > 0) {
-    onNote?.(`the existing index has ${differences.join(', ')}: processing every file`);
-    return undefined;
-  }
-  const tiles = await openEarlierTiles(out, manifest.tileCount, manifest.tileSize, manifest.features.dimensions, manifest.crops);
-  if (typeof tiles === 'string') {
-    onNote?.(`not reusing the existing index (${tiles}): processing every file`);
-    return undefined;
-  }
-  // Shards from before they were split by lightness are searched whole: rebuilt, not copied.
-  const { shardLightness, ...ann } = manifest.ann;
-  const { shardTiles } = ann;
-  const reusable = shardLightness && shardTiles !== undefined && isDeepStrictEqual(ann, annDescription(shardTiles));
-  return {
-    ...(await earlierRun(tiles, manifest.tiles, rootsOf(manifest))),
-    reusableAnn: reusable ? { folder: out, shardLightness, shardTiles } : undefined,
-  };
 }
 
 /** Whether a relative path belongs to a shard: a hash of the path, so adding files never moves others. */
