@@ -33,11 +33,13 @@ interface RealFile {
 async function realFile(dir: string, count: number, dimensions: number, labelStep = 1): Promise<RealFile> {
   const random = seededRandom(count * 31 + dimensions);
   const file = path.join(dir, `real-${count}-${dimensions}-${labelStep}.bin`);
-  buildAnn(
-    new Float32Array(count * dimensions).map(() => random() * 100),
-    dimensions,
-    count,
-    labelStep,
+  (
+    await buildAnn(
+      new Float32Array(count * dimensions).map(() => random() * 100),
+      dimensions,
+      count,
+      labelStep,
+    )
   ).writeIndexSync(file);
   return { bytes: await readFile(file), expected: { dimensions, count, m: M, labels: Math.max(1, (count - 1) * labelStep + 1) } };
 }

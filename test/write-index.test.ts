@@ -83,10 +83,8 @@ test('the writer streams every tile to disk: the manifest lists them in order, h
   assert.equal(loaded.tiles.tile(300)[0], 300 % 256);
 
   const whole = path.join(root, 'whole.bin');
-  buildAnn(
-    annVectors(tileDescriptors(features, count, DEFAULT_METHOD), DEFAULT_METHOD),
-    descriptorLength(DEFAULT_METHOD),
-    count,
+  (
+    await buildAnn(annVectors(tileDescriptors(features, count, DEFAULT_METHOD), DEFAULT_METHOD), descriptorLength(DEFAULT_METHOD), count)
   ).writeIndexSync(whole);
   assert.ok((await readFile(path.join(target, 'hnsw.bin'))).equals(await readFile(whole)), 'same graph as built from all features at once');
 });
@@ -260,7 +258,7 @@ test('a shard writer adds its vectors in runs: the same graph as adding them one
   const random = seededRandom(21);
   const vectors = new Float32Array(count * length).map(() => random() * 100);
   const expected = path.join(root, 'expected.bin');
-  buildAnn(vectors, length, count).writeIndexSync(expected);
+  (await buildAnn(vectors, length, count)).writeIndexSync(expected);
   // One scratch vector, overwritten before every add, as the index writer's callers do.
   const scratch = new Float32Array(length);
   const add = (writer: AnnShardWriter, i: number, label: number): void => {

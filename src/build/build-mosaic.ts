@@ -125,12 +125,12 @@ export async function buildMosaic(index: string, target: string, options: BuildM
     const feeder = new BandFeeder(worker, worker, columns, rows, placementBandRows(columns, rows, rules), format !== 'png', signal);
 
     const loaded = await loadIndex(index, manifest);
-    const store = loaded.tiles.scaled(tileSize);
+    const store = await loaded.tiles.scaledInterruptibly(tileSize, signal);
     const descriptors = tileDescriptors(loaded.features, loaded.tiles.count, method);
     const length = descriptorLength(method);
     const ann = ownAnn
       ? loaded.ann
-      : buildAnn(annVectors(everyNth(descriptors, length, step), method), length, loaded.tiles.count / step, step);
+      : await buildAnn(annVectors(everyNth(descriptors, length, step), method), length, loaded.tiles.count / step, step, signal);
     onProgress?.({ stage: 'load', done: 1, total: 1 });
     lap('loadIndex');
 
@@ -177,7 +177,13 @@ export async function buildMosaic(index: string, target: string, options: BuildM
           firstRow: firstRow * STRUCTURE_GRID,
           rows: count * STRUCTURE_GRID,
         });
-      deltaE = await measureFidelity(plan, structureRows, store === loaded.tiles ? loaded.features : renderedStructure(store));
+      deltaE = await measureFidelity(
+        plan,
+        structureRows,
+        store === loaded.tiles ? loaded.features : renderedStructure(store),
+        undefined,
+        signal,
+      );
       lap('measure');
     }
 

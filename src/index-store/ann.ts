@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import hnswlib from 'hnswlib-node';
 import { readRegularFileSync } from '../files/read.js';
+import { TimeSlicer } from '../yield.js';
 import { annShardCount, INDEX_FILES, type LightnessRange } from './format.js';
 import { checkHnswFile, checkHnswHeader, HNSW_HEADER_BYTES, type HnswExpected } from './hnsw-file.js';
 export { annShardCount };
@@ -25,10 +26,23 @@ const SEARCH_EF = 16;
 /**
  * Builds an HNSW index over `count` feature vectors of `dimensions` floats; vector `i` is labelled
  * `i * labelStep` (tile ids; a step leaves tiles out, e.g. all but each picture's centre crop).
+ * Yields to the event loop every few milliseconds (seconds for large indexes), and stops there
+ * with the signal's reason when it is aborted.
  */
-export function buildAnn(features: Float32Array, dimensions: number, count: number, labelStep = 1): AnnIndex {
+export async function buildAnn(
+  features: Float32Array,
+  dimensions: number,
+  count: number,
+  labelStep = 1,
+  signal?: AbortSignal,
+): Promise<AnnIndex> {
   const ann = createAnn(dimensions, count);
-  addToAnn(ann, features.subarray(0, count * dimensions), dimensions, 0, labelStep);
+  const slicer = new TimeSlicer(signal);
+  for (let first = 0; first < count; first += ADD_BATCH) {
+    const last = Math.min(count, first + ADD_BATCH);
+    addToAnn(ann, features.subarray(first * dimensions, last * dimensions), dimensions, first * labelStep, labelStep);
+    await slicer.pause();
+  }
   ann.setEf(SEARCH_EF);
   return ann;
 }

@@ -1,5 +1,6 @@
 import { STORED_GRID } from '../tiles/features.js';
 import { ciede2000At } from '../colour/ciede2000.js';
+import { yieldToEventLoop } from '../yield.js';
 import { srgbArrayToLab } from '../colour/lab.js';
 import { mirroredSub } from '../tiles/descriptors.js';
 import type { MosaicPlan } from '../tiles/mosaic-plan.js';
@@ -30,6 +31,7 @@ const FIDELITY_BAND_CELLS = 16_384;
  *   `rows` rows of cells from `firstRow` (4 x `rows` rows of sub-squares)
  * @param tileStructure   every tile's 4x4 sRGB means as rendered (tile-major, 48 values a tile)
  * @param bandCells       cells measured at a time (tests set it small)
+ * @param signal          stops between bands with its reason
  * Mirrored tiles and `--blend` tints in the plan are taken into account.
  */
 export async function measureFidelity(
@@ -37,6 +39,7 @@ export async function measureFidelity(
   targetStructure: (firstRow: number, rows: number) => Promise<Float32Array> | Float32Array,
   tileStructure: Float32Array,
   bandCells = FIDELITY_BAND_CELLS,
+  signal?: AbortSignal,
 ): Promise<Fidelity> {
   const { columns, rows } = plan;
   const bandRows = Math.max(1, Math.floor(bandCells / columns));
@@ -44,6 +47,8 @@ export async function measureFidelity(
   for (let firstRow = 0; firstRow < rows; firstRow += bandRows) {
     const count = Math.min(bandRows, rows - firstRow);
     measureBand(plan, firstRow, count, await targetStructure(firstRow, count), tileStructure, sums);
+    // A band takes a few milliseconds: Ctrl-C is handled between bands.
+    await yieldToEventLoop(signal);
   }
   const cells = columns * rows;
   return { cell: sums.cell / cells, structure: sums.structure / (cells * STRUCTURE_GRID * STRUCTURE_GRID) };

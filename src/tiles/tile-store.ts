@@ -1,4 +1,5 @@
 import { areaAverage, toBytes } from '../raster/area-average.js';
+import { TimeSlicer } from '../yield.js';
 
 /**
  * The pixels of every tile: `count` square tiles of `tileSize` px, 8-bit RGB, stored one after
@@ -30,10 +31,24 @@ export class TileStore {
   scaled(tileSize: number): TileStore {
     if (tileSize === this.tileSize) return this;
     const scaled = Buffer.alloc(tileSize * tileSize * 3 * this.count);
+    for (let id = 0; id < this.count; id++) this.scaleTile(id, tileSize, scaled);
+    return new TileStore(scaled, tileSize, this.count);
+  }
+
+  /** `scaled` for the main thread: it yields to the event loop every few milliseconds and stops there when `signal` is aborted. */
+  async scaledInterruptibly(tileSize: number, signal?: AbortSignal): Promise<TileStore> {
+    if (tileSize === this.tileSize) return this;
+    const scaled = Buffer.alloc(tileSize * tileSize * 3 * this.count);
+    const slicer = new TimeSlicer(signal);
     for (let id = 0; id < this.count; id++) {
-      const reduced = toBytes(areaAverage(this.tile(id), this.tileSize, this.tileSize, 3, tileSize, tileSize));
-      scaled.set(reduced, id * reduced.length);
+      this.scaleTile(id, tileSize, scaled);
+      if (id % 256 === 255) await slicer.pause();
     }
     return new TileStore(scaled, tileSize, this.count);
+  }
+
+  private scaleTile(id: number, tileSize: number, into: Buffer): void {
+    const reduced = toBytes(areaAverage(this.tile(id), this.tileSize, this.tileSize, 3, tileSize, tileSize));
+    into.set(reduced, id * reduced.length);
   }
 }
