@@ -182,11 +182,32 @@ test('--help and --version exit 0 on stdout', async () => {
   assert.match(stdout, /^\d+\.\d+\.\d+\n$/);
 });
 
-test('build works where no worker thread may start (the cell worker the CLI starts ahead is no error)', async () => {
-  // Node's permission model refuses worker threads: starting one throws.
-  const { code, stdout } = await runCli(['build', '--help'], { node: ['--experimental-permission', '--allow-fs-read=*'] });
-  assert.equal(code, 0);
-  assert.match(stdout, /^Usage: tsmosaic build/);
+test('build works where no worker thread may start: a real mosaic, its cells described on the main thread', async () => {
+  const folder = path.join(root, 'no-workers');
+  await mkdir(folder);
+  const index = path.join(folder, 'index');
+  assert.equal((await runCli(['process-collection', collection, '-o', index, '-s', '2', '-q'])).code, 0);
+  const out = path.join(folder, 'm.png');
+  // Node's permission model refuses worker threads (no --allow-worker): starting one throws. The
+  // grid of 200 x 133 cells is over the size whose cells a worker would describe.
+  const permission = ['--experimental-permission', '--allow-fs-read=*', `--allow-fs-write=${folder}`, '--allow-addons'];
+  const { code, stdout, stderr } = await runCli(['build', index, target, '-o', out, '--tiles-across', '200', '--json', '-q'], {
+    node: ['--no-warnings', ...permission],
+  });
+  assert.equal(code, 0, stderr);
+  const summary = JSON.parse(stdout) as { output: string; columns: number; rows: number; distinctTiles: number };
+  assert.equal(summary.output, out);
+  assert.ok(summary.columns * summary.rows > 16_384, `${summary.columns} x ${summary.rows}`);
+  const { width, height } = await sharp(out).metadata();
+  assert.deepEqual([width, height], [summary.columns * 2, summary.rows * 2]);
+  assert.ok(summary.distinctTiles > 1);
+  // Deep zoom needs its workers: a one-line error, nothing left behind.
+  const dzi = await runCli(['build', index, target, '-o', path.join(folder, 'z.dzi'), '--tiles-across', '20'], {
+    node: ['--no-warnings', ...permission],
+  });
+  assert.equal(dzi.code, 1);
+  assert.match(dzi.stderr, /^tsmosaic: deep zoom needs worker threads, and none can start here: .*\n$/);
+  assert.deepEqual((await readdir(folder)).sort(), ['index', 'm.png']);
 });
 
 test('a corrupt collection file does not stop the run; a wholly bad collection exits 1', async () => {

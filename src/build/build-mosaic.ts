@@ -74,7 +74,7 @@ export async function buildMosaic(index: string, target: string, options: BuildM
   // Searched with the index's own HNSW index, the cells are described and searched by a worker,
   // started before the grid is known: it loads that index and sharp on the other core while this
   // thread loads the rest, and decodes the target itself. A small grid stops it.
-  let worker = ownAnn ? new WorkerCells({ index, manifest: { tileCount: manifest.tileCount, crops, ann: manifest.ann } }) : undefined;
+  let worker = ownAnn ? WorkerCells.tryStart({ index, manifest: { tileCount: manifest.tileCount, crops, ann: manifest.ann } }) : undefined;
   // A worker stopped early is still waited for before returning (it may be loading its index).
   let stopped: Promise<void> | undefined;
   try {

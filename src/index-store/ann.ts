@@ -90,17 +90,28 @@ export function readCheckedAnnFile(file: string, expected: HnswExpected): Buffer
  */
 export function loadAnn(file: string, expected: HnswExpected): AnnIndex {
   const bytes = readCheckedAnnFile(file, expected);
-  const folder = mkdtempSync(path.join(os.tmpdir(), 'tsmosaic-hnsw-'));
+  const ann = new HierarchicalNSW(ANN_PARAMETERS.space, expected.dimensions);
+  let folder: string | undefined;
   try {
-    const copy = path.join(folder, 'hnsw.bin');
-    writeFileSync(copy, bytes, { mode: 0o600 });
-    const ann = new HierarchicalNSW(ANN_PARAMETERS.space, expected.dimensions);
-    ann.readIndexSync(copy);
-    ann.setEf(SEARCH_EF);
-    return ann;
-  } finally {
-    rmSync(folder, { recursive: true, force: true });
+    folder = mkdtempSync(path.join(os.tmpdir(), 'tsmosaic-hnsw-'));
+  } catch {
+    // No writable temporary folder (a read-only system, Node's permission model): the file itself
+    // is loaded, if it is still the one checked.
   }
+  try {
+    if (folder) {
+      const copy = path.join(folder, 'hnsw.bin');
+      writeFileSync(copy, bytes, { mode: 0o600 });
+      ann.readIndexSync(copy);
+    } else {
+      if (!readRegularFileSync(file, { bytes: bytes.length }).equals(bytes)) throw new Error('the file changed while it was read');
+      ann.readIndexSync(file);
+    }
+  } finally {
+    if (folder) rmSync(folder, { recursive: true, force: true });
+  }
+  ann.setEf(SEARCH_EF);
+  return ann;
 }
 
 /** What the HNSW files of an index folder hold, from its checked manifest. */

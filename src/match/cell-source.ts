@@ -39,7 +39,19 @@ export class WorkerCells implements CellSource {
   private closing: Promise<void> | undefined;
   private readonly exited: Promise<void>;
 
-  constructor(data: CellWorkerData) {
+  /**
+   * A cell worker for the index in `data`, or undefined where worker threads cannot start (Node's
+   * permission model without --allow-worker, say): the cells are then described on this thread.
+   */
+  static tryStart(data: CellWorkerData): WorkerCells | undefined {
+    try {
+      return new WorkerCells(data);
+    } catch {
+      return undefined;
+    }
+  }
+
+  private constructor(data: CellWorkerData) {
     // Bands' buffers are moved back to the worker (see recycle), which detaches them here.
     detachBufferOnce();
     const ahead = takeWorkerStartedAhead();

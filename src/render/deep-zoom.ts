@@ -85,8 +85,9 @@ export async function writeDeepZoom(
     onProgress?.(done, total);
   };
   const mipped = mippedLevels(store.tileSize, layout);
-  const workers = new TileRowWorkers(options.workers ?? os.availableParallelism(), layout, store, temporaryTiles, progress);
+  let workers: TileRowWorkers | undefined;
   try {
+    workers = new TileRowWorkers(options.workers ?? os.availableParallelism(), layout, store, temporaryTiles, progress);
     await Promise.all(layout.levels.map((level) => mkdir(path.join(temporaryTiles, String(level.level)), { recursive: true })));
     onProgress?.(0, total);
     await Promise.all([
@@ -100,7 +101,7 @@ export async function writeDeepZoom(
     await writeThroughTemporary(file, (descriptor) => writeFile(descriptor, dziDescriptor(layout)));
     await writeViewer(path.dirname(file), name, layout);
   } catch (error) {
-    await workers.close();
+    await workers?.close();
     await temporary.discard();
     if (signal?.aborted && error === signal.reason) throw error;
     if (error instanceof TsmosaicError) throw error;
@@ -234,7 +235,13 @@ class TileRowWorkers {
         folder,
         concurrency,
       };
-      const worker = startWorker(import.meta.url, 'deep-zoom-worker', workerData);
+      let worker: Worker;
+      try {
+        worker = startWorker(import.meta.url, 'deep-zoom-worker', workerData);
+      } catch (error) {
+        for (const started of this.workers) void started.terminate();
+        throw new TsmosaicError(`deep zoom needs worker threads, and none can start here: ${reasonOf(error)}`, 1, { cause: error });
+      }
       worker.on('message', (reply: TileRowReply) => this.settle(reply));
       worker.on('error', (error) => this.fail(error));
       this.workers.push(worker);
