@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import type CliProgress from 'cli-progress';
 import { terminalSafe } from '../text.js';
 
-// Loaded with the first bar: 22 ms of module loading saved when there is none (-q, no terminal, scripts).
+// Loaded with the first bar: scripts (-q, no terminal) never pay for loading it.
 const require = createRequire(import.meta.url);
 
 /** Where a command reports what it is doing: a bar on a terminal, nothing otherwise. */

@@ -22,9 +22,8 @@ function sampledRanges(size: number): [number, number][] {
 
 /**
  * A fast fingerprint of a file's contents: SHA-1 of its size, its first and last 64 KiB and 14
- * samples of 4 KiB in between (the whole file when it is under 184 KiB). Hashing every byte of a
- * 12 MP JPEG costs about half as much as decoding it with shrink-on-load; this costs ~0.2 ms.
- * Used only to tell a touched file (new mtime, same bytes) from a changed one of the same size.
+ * samples of 4 KiB in between (the whole file when it is under 184 KiB): hashing every byte would
+ * cost half a decode. Used only to tell a touched file (new mtime, same bytes) from a changed one of the same size.
  * The file is opened as a picture is (see openImageFile): a name that is not a regular file fails.
  */
 export async function fingerprintFile(file: string, size: number): Promise<string> {

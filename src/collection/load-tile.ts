@@ -144,10 +144,8 @@ const READ_WHOLE_BYTES = 64 * 1024 * 1024;
  * Reads an opened picture once for its fingerprint, the check of its format and (up to
  * READ_WHOLE_BYTES) its bytes for the decoder; a larger one is decoded from disk, through its
  * descriptor where the platform allows (see decoderPath). Small files are read with blocking calls:
- * four asynchronous calls each wait in libuv's pool behind the decoders, and cost more than reading.
- * Measured on the 2000-image bench collection: libvips decoding from these bytes took 5.0 s, from
- * the file 5.4 s, from bytes read asynchronously 5.6 s. Small files' bytes go into `reading` (see
- * ReadBuffer).
+ * four asynchronous calls each wait in libuv's pool behind the decoders, and cost more than reading
+ * (docs/design.md: indexing). Small files' bytes go into `reading` (see ReadBuffer).
  * @throws {UnreadableImageError} for an empty file or one of a format tsmosaic does not read.
  */
 async function readImageFile(

@@ -83,10 +83,7 @@ const CONCURRENCY: IntegerSpec = { key: 'concurrency', kind: 'integer', flags: '
 /**
  * Pictures in flight by default: twice the threads of libuv's pool, which runs sharp's decoders
  * (UV_THREADPOOL_SIZE, default 4), so that a decoder that finishes while the main thread is busy
- * (adding a run of tiles to the HNSW graph, cutting crops) starts on a picture already read.
- * Measured on the bench's 2,000 pictures, 2 cores, medians of 8 alternated runs: 5.14 s (CPU
- * 9.13 s) with eight in flight against 5.41 s (CPU 9.35 s) with four; the floor, decoding only,
- * gains nothing from it (4.72 against 4.65 s).
+ * starts on a picture already read (docs/design.md: indexing).
  */
 export function defaultConcurrency(): number {
   const decoders = Number.parseInt(process.env.UV_THREADPOOL_SIZE ?? '', 10);

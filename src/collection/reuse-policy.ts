@@ -34,10 +34,8 @@ export interface TileMemory {
 
 /**
  * Tile memory reused from picture to picture: the writer copies a picture's tiles, so its memory
- * is taken again by a later one. With a new buffer per picture, those of pictures waiting to be
- * written in scan order lived through young-generation collections, and the old generation held
- * them until its next full collection: with eight pictures in flight, process-collection's peak
- * memory grew from 79 to 99 MB over 25,000 pictures while it decoded (to 84 MB with four).
+ * is taken again by a later one. New buffers per picture outlived young-generation collections and
+ * made peak memory grow with the collection (docs/design.md: indexing).
  */
 export class TileMemoryPool {
   private readonly spare: TileMemory[] = [];

@@ -26,8 +26,7 @@ export function ciede2000(l1: number, a1: number, b1: number, l2: number, a2: nu
 /**
  * ciede2000 of the colours at `first` in `one` and at `second` in `other` (L*, a*, b* each).
  * Hot loops call this form: a call V8 does not inline (this function is too long for it) boxes
- * every number passed as an argument: six a call made the placement allocate 37 MB more on the
- * bench's mosaic, with the garbage collections that follow.
+ * every number passed as an argument, and placement would allocate for each of them.
  */
 export function ciede2000At(one: Float32Array | Float64Array, first: number, other: Float32Array | Float64Array, second: number): number {
   const l1 = one[first]!;

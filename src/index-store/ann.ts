@@ -12,15 +12,11 @@ const { HierarchicalNSW } = hnswlib;
 export type AnnIndex = InstanceType<typeof HierarchicalNSW>;
 
 /**
- * hnswlib-node construction parameters used for every index. efConstruction 64 built 2.7x faster
- * than 200 (10,000 tiles: 1.8 s against 5.1 s) at the same mosaic: cell/structure ΔE00 on the
- * bench 2.27/5.58 against 2.26/5.58, 4.01/7.42 at min-distance 5 either way. 40 costs
- * process-collection ~0.4 s less CPU than 64 on the bench's 2,000 pictures (9.45 s against 9.92,
- * medians of 6) at the same mosaics: mean ΔE00 over the six fidelity targets 2.211/5.530 against
- * 2.208/5.532, at min-distance 5 3.824/7.144 against 3.826/7.149 (32: 2.230/5.532, worse cells).
+ * hnswlib-node construction parameters used for every index: efConstruction 40 builds several
+ * times faster than hnswlib's usual 200 for the same mosaics (docs/design.md: HNSW).
  */
 export const ANN_PARAMETERS = { space: 'l2', m: 16, efConstruction: 40, seed: 100 } as const;
-/** Search breadth: measured on 2,000 tiles, ef 16 finds the exact nearest colour for 99% of queries at ~110,000 queries/s (ef 64: 99.97% at 43,000/s). */
+/** Search breadth: ef 16 finds the exact nearest colour for 99 % of queries, at 2.5x the speed of ef 64. */
 const SEARCH_EF = 16;
 
 /**
@@ -142,21 +138,15 @@ export interface AnnSearch {
 
 /**
  * Tiles per HNSW shard of collections of more than ONE_SHARD_TILES tiles. process-collection
- * builds one shard at a time and writes it out, so at most one shard's graph is in memory (~4 MB
- * with its label map and locks; 125,000 tiles in one index held ~30 MB while it was built). Shards
- * hold tiles of neighbouring lightness (see `LightnessShards`), so `build` searches only the
- * shards near each query's lightness. Measured on 25,000 pictures (125,000 tiles):
- * process-collection peaked at 94 MB (98 in an earlier session) with 8,192 tiles a shard, 99-101
- * with 16,384 (the bench's growth of peak RSS from 1,000 pictures: 1.26x, over its 1.25x line); build's
- * matching took 1.6 s against 1.4 s with 16,384 and 1.5 s with 32,768 tiles a shard in id order
- * (2.4 s with 16,384 in id order: every shard searched).
+ * builds one shard at a time, so at most one shard's graph (~4 MB) is in memory. Shards hold tiles
+ * of neighbouring lightness (see `LightnessShards`), so `build` searches only the shards near each
+ * query's lightness (docs/design.md: HNSW).
  */
 export const ANN_SHARD_TILES = 8_192;
 
 /**
  * Collections of up to this many tiles (3,276 pictures of five crops) get one shard of this size,
- * built while the pictures decode: on 2,000 pictures (10,000 tiles) build took 1.71 s against
- * 1.98 s with two lightness shards of 8,192 (medians of 5), whose searches ran at ef 32.
+ * built while the pictures decode: builds search it faster than two shards (docs/design.md: HNSW).
  */
 export const ONE_SHARD_TILES = 16_384;
 
@@ -249,9 +239,7 @@ export function loadAnnShards(folder: string, shards: AnnShards): AnnSearch {
 
 /**
  * Search breadth in shards of neighbouring lightness: their tiles crowd closer together than a
- * collection's, and ef 16 found fewer true neighbours. Measured on 125,000 tiles (25,000
- * pictures), 16 nearest of 400 queries: id-range shards at ef 16 0.981 of them at 345 µs a query,
- * lightness shards at ef 16 0.963 at 165 µs, at ef 32 0.984 at 202 µs.
+ * collection's, and ef 16 found fewer true neighbours (docs/design.md: HNSW).
  */
 const LIGHTNESS_SHARD_EF = 32;
 
@@ -301,11 +289,8 @@ function step(lightness: number): number {
 
 /**
  * Vectors an AnnShardWriter holds before adding them to the graph together (five crops of 128
- * pictures). Added one picture at a time, between decodes that had pushed the graph out of the CPU
- * caches, the bench's 10,000 tiles took 0.45-0.56 s of process-collection's main thread (CPU
- * profiles of three runs); in runs of 640, 0.25-0.31 s. Building those tiles alone with the caches
- * flushed before every run: 490-510 ms in runs of 5 tiles, 220-340 ms in runs of 125, 200-330 ms
- * in runs of 625 or all at once. A run holds the main thread for ~15-20 ms.
+ * pictures): added one picture at a time, between decodes that push the graph out of the CPU
+ * caches, they took twice as long (docs/design.md: HNSW). A run holds the main thread ~15-20 ms.
  */
 export const ADD_BATCH = 640;
 

@@ -23,19 +23,16 @@ export interface CellGrid {
 }
 
 /**
- * Tiles of the index answers kept for sharing between cells: 25,000 answers of 16, about 3 MB
- * (a 200 x 125 grid asks about 7,800). The cache is emptied when full. It is bounded by tiles, not
- * answers: the searches farther out for cells whose candidates are all blocked ask for 64, 256, ...
- * tiles. Memory: 100,000 answers of 16 (as JS arrays then) held 100 MB more at 500 Mpx than at
- * 100 Mpx, with the garbage of the last one; 50,000 in each of two threads (the cell worker's,
- * this thread's) made a 500 Mpx PNG peak 27 % above a 100 Mpx one.
+ * Tiles of the index answers kept for sharing between cells: 25,000 answers of 16, about 3 MB (a
+ * 200 x 125 grid asks about 7,800); emptied when full, so memory does not grow with huge grids.
+ * Bounded by tiles, not answers: the searches farther out ask for 64, 256, ... tiles.
  */
 const CACHE_TILES = 25_000 * 16;
 /** Answers the cache holds at most (each asks for at least one tile: an index of a few tiles answers few). */
 const CACHE_ANSWERS = 32_768;
 /**
  * Query vectors are rounded to this many units for sharing index answers: whole sRGB levels, as
- * pycollage's 8-bit target pixels, and 2 CIELAB units (measured: cell ΔE00 +0.3%, half the time).
+ * pycollage's 8-bit target pixels, and 2 CIELAB units (half the matching time: docs/design.md).
  */
 const QUERY_ROUNDING = { rgb: 1, lab: 2 } as const;
 
@@ -43,9 +40,7 @@ const QUERY_ROUNDING = { rgb: 1, lab: 2 } as const;
  * `ann`'s nearest tiles to cells' descriptors. Nearby cells often want the same tiles: the index
  * is asked once per coarsely rounded query vector, and each cell then ranks that shared candidate
  * set by its own exact cost. The answers are kept in typed arrays found through a hash table of the
- * rounded vectors (open addressing): with a Map of string keys and the index's arrays kept, the
- * cell worker spent 57 ms of the bench build in young-generation collections copying the kept
- * answers.
+ * rounded vectors (open addressing), which the garbage collector does not copy around.
  */
 export class CachedSearch {
   /** The answers' tiles, nearest first, and their squared distances in the index's space: answer a's are [start(a), start(a) + count(a)). */

@@ -95,8 +95,8 @@ export class WorkerCells implements CellSource {
 
   /**
    * Gives the memory of a band's answers back to the worker once its rows are placed, for later
-   * bands: moved buffers freed here only at the next full garbage collection made a 100 Mpx
-   * PNG build's memory climb by ~70 MB over its run. `cells`' arrays are empty afterwards.
+   * bands: moved buffers are freed here only at full garbage collections, so memory would climb
+   * over a big build (docs/design.md: building). `cells`' arrays are empty afterwards.
    */
   recycle(cells: CellAnswers): void {
     if (this.closing || this.failure) return;
