@@ -23,9 +23,12 @@ export class UsageError extends TsmosaicError {
 
 /** The job was stopped by a signal; exit code follows the shell convention 128 + signal number. */
 export class InterruptedError extends TsmosaicError {
+  readonly signal: 'SIGINT' | 'SIGTERM';
+
   constructor(signal: 'SIGINT' | 'SIGTERM') {
     super(`interrupted by ${signal}`, signal === 'SIGINT' ? 130 : 143);
     this.name = 'InterruptedError';
+    this.signal = signal;
   }
 }
 

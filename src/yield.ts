@@ -32,3 +32,38 @@ export class TimeSlicer {
     this.last = performance.now();
   }
 }
+
+/** Native work that `untilDoneOrAborted` stopped waiting for and that is still running. */
+const abandoned = new Set<Promise<unknown>>();
+
+/**
+ * Waits for `work`, or rejects at once with the abort reason: libvips cannot be stopped mid-encode,
+ * so the caller removes its temporaries and the process may exit without waiting for it (see
+ * `abandonedWorkRunning`).
+ */
+export async function untilDoneOrAborted<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return work;
+  signal.throwIfAborted();
+  let onAbort: (() => void) | undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => {
+      abandoned.add(work);
+      reject(signal.reason);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  try {
+    return await Promise.race([work, aborted]);
+  } finally {
+    if (onAbort) signal.removeEventListener('abort', onAbort);
+    work.then(
+      () => abandoned.delete(work),
+      () => abandoned.delete(work),
+    );
+  }
+}
+
+/** Whether native work given up on abort is still running: `process.exit` would wait for it (node joins libuv's threads on exit). */
+export function abandonedWorkRunning(): boolean {
+  return abandoned.size > 0;
+}

@@ -396,6 +396,27 @@ describe('writeThroughTemporary', () => {
     await assert.rejects(writing, (error: unknown) => error === reason);
     assert.deepEqual(await readdir(path.dirname(target)), []);
   });
+
+  it('does not publish a file written to the end when the signal came during synchronous work', async () => {
+    const target = path.join(await tempDir(), 'mosaic.png');
+    await writeFile(target, 'previous');
+    const controller = new AbortController();
+    const reason = new Error('stopped');
+    const writing = writeThroughTemporary(
+      target,
+      async (temporary) => {
+        await writeFile(temporary, 'mosaic');
+        // A signal that comes now is handled, as node runs handlers, only once the event loop turns.
+        setImmediate(() => controller.abort(reason));
+        const busyUntil = performance.now() + 20;
+        while (performance.now() < busyUntil);
+      },
+      controller.signal,
+    );
+    await assert.rejects(writing, (error: unknown) => error === reason);
+    assert.equal(await readFile(target, 'utf8'), 'previous');
+    assert.deepEqual(await readdir(path.dirname(target)), ['mosaic.png']);
+  });
 });
 
 describe('discardStale', () => {

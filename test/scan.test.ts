@@ -111,6 +111,15 @@ test('excluded folders are not scanned, nor listed when they have an image name'
   assert.deepEqual(await scanCollection(collection, exclude), { files: ['keep.jpg', 'nested/kept.png'], problems: [] });
 });
 
+test('an aborted scan stops with the signal reason', async () => {
+  const collection = path.join(await tempDir(), 'collection');
+  await touch(collection, ['a/1.jpg', 'b/2.jpg']);
+  const controller = new AbortController();
+  const reason = new Error('stopped');
+  controller.abort(reason);
+  await assert.rejects(scanCollection(collection, [], controller.signal), (error: unknown) => error === reason);
+});
+
 test("a folder that cannot be listed is a problem with the system's reason, not an error", async () => {
   const root = await tempDir();
   await touch(root, ['file.jpg']);

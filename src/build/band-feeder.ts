@@ -3,6 +3,7 @@ import { answerRows, type CellAnswers } from '../match/cell-search.js';
 import type { CellSource, WorkerCells } from '../match/cell-source.js';
 import type { TilePlacer } from '../match/placement.js';
 import type { RowBand } from '../target/target-means.js';
+import { TimeSlicer } from '../yield.js';
 
 /** Cells of the target sampled at once when rows are placed one at a time (whole rows, at least one). */
 const SAMPLED_CELLS = 4096;
@@ -23,6 +24,8 @@ export class BandFeeder {
   private sampled: { band: RowBand; cells: CellAnswers } | undefined;
   private readonly sampledRows: number;
   private placer: TilePlacer | undefined;
+  /** Bands answered ahead resolve as microtasks: without yielding, placing every row would never let a signal handler run. */
+  private readonly slicer: TimeSlicer;
 
   /**
    * @param source where cells come from: a worker (also given as `worker`), or undefined until `start`
@@ -40,6 +43,7 @@ export class BandFeeder {
     private readonly awaitWorkerStop: boolean,
     private readonly signal?: AbortSignal,
   ) {
+    this.slicer = new TimeSlicer(signal);
     this.sampledRows = placementRows > 1 ? placementRows : Math.max(1, Math.floor(SAMPLED_CELLS / columns));
     if (worker) this.askAhead(BANDS_AHEAD);
   }
@@ -60,6 +64,7 @@ export class BandFeeder {
     const started = performance.now();
     const { columns, rows, placementRows } = this;
     while (this.placed < wanted) {
+      await this.slicer.pause();
       this.signal?.throwIfAborted();
       if (!this.sampled || this.placed === this.sampled.band.firstRow + this.sampled.band.rows) {
         // The band placed, its memory goes back to the worker for a later one.

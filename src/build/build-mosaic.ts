@@ -10,6 +10,7 @@ import { writeMosaic } from '../render/write-mosaic.js';
 import { targetMeans } from '../target/target-means.js';
 import { loadTarget, readTargetSize, type TargetImage } from '../target/target.js';
 import { UsageError } from '../errors.js';
+import { untilDoneOrAborted } from '../yield.js';
 import { quote } from '../text.js';
 import { annVectors, descriptorLength, sameIndexSpace, tileDescriptors } from '../tiles/descriptors.js';
 import type { MosaicPlan } from '../tiles/mosaic-plan.js';
@@ -134,7 +135,10 @@ export async function buildMosaic(index: string, target: string, options: BuildM
     onProgress?.({ stage: 'load', done: 1, total: 1 });
     lap('loadIndex');
 
-    const source = worker ? undefined : localCells({ target: await decodedTarget(), columns, rows, method }, ann, candidates);
+    // A large target may still be decoding in libuv's pool, which cannot be stopped.
+    const source = worker
+      ? undefined
+      : localCells({ target: await untilDoneOrAborted(decodedTarget(), signal), columns, rows, method }, ann, candidates);
     lap('target');
     signal?.throwIfAborted();
 
@@ -151,41 +155,45 @@ export async function buildMosaic(index: string, target: string, options: BuildM
     }
 
     if (settings.deepZoomFolder) await mkdir(settings.deepZoomFolder, { recursive: true });
+    let deltaE: Fidelity | undefined;
+    let measureSeconds = 0;
     // Rows are placed as the writer asks for them: a PNG's bands are coded as their rows are placed.
     const written = await writeMosaic(plan, store, out, format, {
       signal,
       placed: (wanted) => feeder.placeThrough(wanted),
       // The writer's progress once every row is placed (before, the bar shows placement's).
       onProgress: (stage, done, total) => feeder.placedRows === rows && onProgress?.({ stage, done, total }),
+      // Before the mosaic is in place, so that an interrupted plan file or measure leaves no mosaic.
+      beforePublish: async () => {
+        if (settings.plan) await writePlan(settings.plan, plan, manifest, signal);
+        if (!settings.measure) return;
+        const measureStarted = performance.now();
+        const decoded = await decodedTarget();
+        const structureRows = (firstRow: number, count: number): Promise<Float32Array> =>
+          targetMeans(decoded, columns * STRUCTURE_GRID, rows * STRUCTURE_GRID, 1, {
+            firstRow: firstRow * STRUCTURE_GRID,
+            rows: count * STRUCTURE_GRID,
+          });
+        deltaE = await measureFidelity(
+          plan,
+          structureRows,
+          store === loaded.tiles ? loaded.features : renderedStructure(store),
+          undefined,
+          signal,
+        );
+        measureSeconds = (performance.now() - measureStarted) / 1000;
+      },
     });
     const placement = placer.result();
     if (placement.relaxed > 0) {
       onNote?.(`${placement.relaxed} cells could not keep --min-distance ${rules.minDistance} within --max-uses ${rules.maxUses}`);
     }
-    if (settings.plan) await writePlan(settings.plan, plan, manifest);
-    // The write's time: placing rows (match), rendering on this thread (assemble) and the rest.
+    // The write's time: placing rows (match), rendering on this thread (assemble), measuring and the rest.
     lap('encode');
     timings.match = feeder.matchingSeconds;
     timings.assemble = written.renderSeconds;
-    timings.encode -= timings.match + written.renderSeconds;
-
-    let deltaE: Fidelity | undefined;
-    if (settings.measure) {
-      const decoded = await decodedTarget();
-      const structureRows = (firstRow: number, count: number): Promise<Float32Array> =>
-        targetMeans(decoded, columns * STRUCTURE_GRID, rows * STRUCTURE_GRID, 1, {
-          firstRow: firstRow * STRUCTURE_GRID,
-          rows: count * STRUCTURE_GRID,
-        });
-      deltaE = await measureFidelity(
-        plan,
-        structureRows,
-        store === loaded.tiles ? loaded.features : renderedStructure(store),
-        undefined,
-        signal,
-      );
-      lap('measure');
-    }
+    timings.encode -= timings.match + written.renderSeconds + measureSeconds;
+    if (settings.measure) timings.measure = measureSeconds;
 
     return {
       output: out,

@@ -2,6 +2,7 @@ import { CommanderError } from 'commander';
 import { InterruptedError, TsmosaicError } from '../errors.js';
 import { startCellWorkerAhead, stopCellWorkerAhead } from '../match/cell-worker-ahead.js';
 import { terminalSafe } from '../text.js';
+import { abandonedWorkRunning } from '../yield.js';
 
 /** Commander outcomes that are not errors. */
 const SUCCESS_CODES = new Set(['commander.helpDisplayed', 'commander.version']);
@@ -33,6 +34,9 @@ export async function runMain(argv: string[] = process.argv): Promise<void> {
       // cannot be cancelled) must not keep the process alive.
       process.stderr.write(`tsmosaic: ${terminalSafe(error.message)}\n`);
       await stopCellWorkerAhead();
+      // process.exit would wait for that work (node joins libuv's threads): the signal itself, now
+      // without a handler, ends the process at once, and a shell still sees 128 + its number.
+      if (abandonedWorkRunning()) process.kill(process.pid, error.signal);
       process.exit(error.exitCode);
     } else if (error instanceof TsmosaicError) {
       process.stderr.write(`tsmosaic: ${terminalSafe(error.message)}\n`);

@@ -130,7 +130,7 @@ export async function processCollection(
   const files: ScannedFile[] = [];
   const skipped: SkippedFile[] = [];
   for (const [root, folder] of roots.entries()) {
-    const scan = await scanCollection(folder, [out]);
+    const scan = await scanCollection(folder, [out], signal);
     for (const relative of scan.files) {
       if (!shard || inShard(relative, shard)) files.push({ root, relative });
     }

@@ -43,8 +43,9 @@ interface SetAside {
  * inside the collection is scanned at its real path (unless its name holds a line break, which
  * sets it aside like a link, and a link to it comes first), and which of two links to a folder is
  * followed does not depend on timing. fast-glob gives plain paths: entry objects cost memory by the file.
+ * Aborting `signal` stops the walk at the next folder with its reason.
  */
-export async function scanCollection(collection: string, exclude: string[] = []): Promise<ScanResult> {
+export async function scanCollection(collection: string, exclude: string[] = [], signal?: AbortSignal): Promise<ScanResult> {
   const excluded = new Set(exclude.map((folder) => path.resolve(folder)));
   const files: string[] = [];
   const problems: ScanResult['problems'] = [];
@@ -59,6 +60,8 @@ export async function scanCollection(collection: string, exclude: string[] = [])
    * sets links and names with a line break (see LINE_BREAK) aside in `aside` for the caller.
    */
   const list = async (root: string, prefix: string, aside: SetAside[], folder: string): Promise<Dirent[]> => {
+    // fast-glob rejects the walk with it (an error other than ENOENT is fatal to it).
+    signal?.throwIfAborted();
     const below = path.relative(root, folder);
     const relative = joinRelative(prefix, below);
     let identity: string;

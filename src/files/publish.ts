@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { lstat, open, readdir, rename, rm, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { TsmosaicError, reasonOf } from '../errors.js';
+import { yieldToEventLoop } from '../yield.js';
 import { FileLock } from './lock.js';
 
 /**
@@ -294,8 +295,9 @@ export async function discardStale(target: string): Promise<void> {
 /**
  * Writes `file` through a temporary beside it: clears what runs that are gone left for it, then
  * `write(temporary.path, temporary)` makes the file (and may use `temporary.sibling`), which is
- * published. On failure everything of the temporary is removed and the error thrown as a
- * TsmosaicError naming `file` (TsmosaicErrors and the signal's abort reason as they are).
+ * published unless `signal` was aborted meanwhile. On failure everything of the temporary is
+ * removed and the error thrown as a TsmosaicError naming `file` (TsmosaicErrors and the signal's
+ * abort reason as they are).
  * @throws {TsmosaicError}
  * @example
  * await writeThroughTemporary('out/plan.json', (temporary) => writeFile(temporary, json));
@@ -310,6 +312,8 @@ export async function writeThroughTemporary(
     await discardStale(file);
     temporary = await Temporary.create(file);
     await write(temporary.path, temporary);
+    // The last moment a signal can leave nothing behind (a yield, for a signal that came during synchronous work).
+    if (signal) await yieldToEventLoop(signal);
     await temporary.publish();
   } catch (error) {
     // What cannot be removed now is found stale by a later run, once this one is gone.

@@ -2,7 +2,7 @@ import { closeSync, openSync, readSync, writeSync } from 'node:fs';
 import { open, rm, writeFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { annVectors, DEFAULT_METHOD, descriptorLength, tileDescriptors } from '../tiles/descriptors.js';
-import { yieldToEventLoop } from '../yield.js';
+import { TimeSlicer, yieldToEventLoop } from '../yield.js';
 import {
   ANN_PARAMETERS,
   ANN_SHARD_TILES,
@@ -137,8 +137,9 @@ export async function annFromFeatures(
     const writer = new AnnShardWriter(length);
     const ranges: LightnessRange[] = [];
     const shardRecords = new ArrayBuffer(Math.min(shardTiles, Math.max(1, count)) * stride * 4);
+    // A shard takes ~0.2 s, more on a busy machine: Ctrl-C is handled within shards too.
+    const slicer = new TimeSlicer(signal);
     for (let shard = 0; shard < annShardCount(count, shardTiles); shard++) {
-      // A shard takes ~0.2 s: Ctrl-C is handled between shards.
       await yieldToEventLoop(signal);
       const tiles = Math.max(0, Math.min(shardTiles, count - shard * shardTiles));
       const bytes = tiles * stride * 4;
@@ -149,7 +150,10 @@ export async function annFromFeatures(
       // Tiles enter each shard in id order, as `buildAnn` adds them.
       const order = Array.from({ length: tiles }, (_, i) => i).sort((a, b) => ids[a * stride]! - ids[b * stride]!);
       writer.start(tiles);
-      for (const i of order) writer.add(values.subarray(i * stride + 1, (i + 1) * stride), ids[i * stride]!);
+      for (const i of order) {
+        writer.add(values.subarray(i * stride + 1, (i + 1) * stride), ids[i * stride]!);
+        if (slicer.due) await slicer.pause();
+      }
       ranges.push(writer.write(path.join(folder, annShardFile(shard))));
     }
     return ranges;

@@ -22,6 +22,7 @@ import { fsyncFile, ownedByMe, Temporary } from '../files/publish.js';
 import { assertReplaceable, trustedCheckpoint, type FoundCheckpoint } from './index-temporaries.js';
 import { sourceRecord, writeManifest } from './manifest-file.js';
 import { quote } from '../text.js';
+import { yieldToEventLoop } from '../yield.js';
 
 export type { FoundCheckpoint, ReusableAnn };
 
@@ -265,6 +266,8 @@ export class IndexWriter {
    * Writes features, the ANN index and the manifest (last), then moves the folder into place.
    * `annFrom`: an index folder whose HNSW shards were built over exactly these tiles in this order
    * (and in shards of the same size), copied instead of rebuilt (building costs seconds per 10,000 tiles).
+   * Aborting `signal` stops it up to the manifest with the signal's reason; every tile may then be
+   * kept with `suspend`.
    */
   async commit(options: { annFrom?: ReusableAnn; signal?: AbortSignal } = {}): Promise<void> {
     try {
@@ -277,9 +280,8 @@ export class IndexWriter {
 
   private async writeRest(annFrom: ReusableAnn | undefined, signal: AbortSignal | undefined): Promise<void> {
     await this.checkpointing;
-    this.endFiles();
-    if (this.writeError) throw new TsmosaicError(`cannot write ${quote(this.target)}: ${reasonOf(this.writeError)}`);
-    await rm(path.join(this.temporary, CHECKPOINT_FILE), { force: true });
+    // The files stay open until the HNSW index is built: interrupted meanwhile, `suspend` keeps every tile.
+    this.writePending();
     const { featureDimensions: dimensions, featureKind: kind, roots, tileSize, fit, crops } = this.options;
     const count = this.count;
     let shardLightness: LightnessRange[] | undefined;
@@ -299,6 +301,9 @@ export class IndexWriter {
       ? [this.live.shard.write(path.join(this.temporary, annShardFile(0)))]
       : await annFromFeatures(this.temporary, count * crops, dimensions, this.shardTiles, signal);
     this.live = undefined;
+    await yieldToEventLoop(signal);
+    this.endFiles();
+    await rm(path.join(this.temporary, CHECKPOINT_FILE), { force: true });
     const header: Omit<IndexManifest, 'tiles'> = {
       format: INDEX_FORMAT,
       version: INDEX_FORMAT_VERSION,

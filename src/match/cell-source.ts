@@ -116,7 +116,7 @@ export class WorkerCells implements CellSource {
   }
 
   /**
-   * Stops the worker once it is done with what it was asked (at once when idle); the same promise
+   * Stops the worker at once, between its tasks, dropping bands not yet answered; the same promise
    * for every call. It is asked to end rather than terminated: terminating a worker still loading
    * its index killed the whole process when it came inside hnswlib-node's native module set-up
    * (a fatal N-API error, seen in CI on a small grid, whose worker is stopped while it starts).

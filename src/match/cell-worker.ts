@@ -43,7 +43,6 @@ const spare = new Map<number, ArrayBuffer[]>();
 const memory = (bytes: number): ArrayBuffer => spare.get(bytes)?.pop() ?? new ArrayBuffer(bytes);
 // Requests are answered in order, one at a time, once the grid and target are here.
 let queue = Promise.resolve();
-let gridGiven = false;
 
 let giveIndex: (data: CellWorkerData) => void = () => undefined;
 /** The HNSW index loaded (or failed to load: see loadError), once the index folder is known. */
@@ -77,14 +76,11 @@ port.on('message', (message: CellWorkerRequest) => {
     return;
   }
   if ('stop' in message) {
-    // After the bands asked for, if they can be answered (they wait for the grid): the thread
-    // ends between tasks, never inside native code.
-    if (gridGiven) queue = queue.then(() => process.exit(0));
-    else process.exit(0);
-    return;
+    // At once, between tasks, never inside native code: a build stops it once every band it asked
+    // for is answered, or on an error or Ctrl-C, when the rest (the target, the index) is not needed.
+    process.exit(0);
   }
   if ('grid' in message) {
-    gridGiven = true;
     const { grid, candidates } = message;
     const { target: file, size, columns, rows, method } = grid;
     Promise.all([loadTarget(file, columns, rows, size), indexLoaded]).then(

@@ -22,6 +22,7 @@ import {
 import type { TileRowJob, TileRowReply, TileRowWorkerData } from './deep-zoom-worker.js';
 import { TileEncoder } from './tile-encoder.js';
 import { quote } from '../text.js';
+import { TimeSlicer, yieldToEventLoop } from '../yield.js';
 
 export { deepZoomLayout, dziDescriptor, tileRegion, tilesFolderOf, type DeepZoomLayout, type DeepZoomLevel };
 
@@ -33,6 +34,8 @@ export interface DeepZoomOptions {
   signal?: AbortSignal;
   /** Worker threads rendering and encoding tile rows. Default: the available cores. */
   workers?: number;
+  /** Runs once every tile is written, before the pyramid is put in place. */
+  beforePublish?: () => Promise<void>;
 }
 
 /**
@@ -94,9 +97,9 @@ export async function writeDeepZoom(
       writeMippedLevels(plan, store, layout, mipped, workers, signal),
       writeHalvedLevels(plan, store, layout, mipped, temporaryTiles, progress, signal),
     ]);
-    signal?.throwIfAborted();
-
     await workers.close();
+    await options.beforePublish?.();
+    await yieldToEventLoop(signal);
     await temporary.publish();
     await writeThroughTemporary(file, (descriptor) => writeFile(descriptor, dziDescriptor(layout)));
     await writeViewer(path.dirname(file), name, layout);
@@ -167,7 +170,7 @@ async function writeHalvedLevels(
   const source = levels[levels.length - 1 - mipped]!;
   if (source.level === 0) return;
   const rowBytes = source.width * 3;
-  const arena = new RenderArena(store.scaled(store.tileSize / 2 ** mipped), STRIP_ROWS * rowBytes, 1);
+  const arena = new RenderArena(await store.scaledInterruptibly(store.tileSize / 2 ** mipped, signal), STRIP_ROWS * rowBytes, 1);
   const encoder = new TileEncoder(2);
   const emit: EmitTile = async (level, column, row, pixels, region) => {
     signal?.throwIfAborted();
@@ -185,7 +188,10 @@ async function writeHalvedLevels(
   try {
     let chain: HalvedLevel | undefined;
     for (let level = 0; level < source.level; level++) chain = new HalvedLevel(levels[level]!, layout, chain, emit);
+    // Tiles are emitted without waiting while the encoders keep up: yield, for signal handlers.
+    const slicer = new TimeSlicer(signal);
     for (let top = 0; top < source.height; top += STRIP_ROWS) {
+      await slicer.pause();
       const rows = Math.min(STRIP_ROWS, source.height - top);
       const strip = renderRegion(plan, arena.store, { left: 0, top, width: source.width, height: rows }, arena.canvases[0]);
       for (let y = 0; y < rows; y++) await chain!.addSourceRow(strip.subarray(y * rowBytes, (y + 1) * rowBytes));

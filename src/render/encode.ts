@@ -5,6 +5,7 @@ import { TsmosaicError, UsageError } from '../errors.js';
 import { loadSharp } from '../load-sharp.js';
 import { writeThroughTemporary } from '../files/publish.js';
 import { quote } from '../text.js';
+import { untilDoneOrAborted } from '../yield.js';
 
 /** Single-file image formats, and `dzi`: a Deep Zoom pyramid of tiles with a viewer. */
 export type OutputFormat = 'png' | 'jpeg' | 'webp' | 'tiff' | 'avif' | 'dzi';
@@ -87,11 +88,26 @@ export function encoderFor(image: Sharp, format: LibvipsFormat, width: number, h
 /**
  * Encodes raw RGB pixels once with sharp and writes them to `file`, through a temporary name in the
  * same folder renamed when complete, so an interrupted run never leaves a partial file there.
+ * `beforePublish` runs once the file is written, before it is renamed.
+ * @throws the signal's reason when it is aborted before the file is in place (at once, even mid-encode).
  */
-export async function writeImage(pixels: Buffer, width: number, height: number, file: string, format: LibvipsFormat): Promise<void> {
+export async function writeImage(
+  pixels: Buffer,
+  width: number,
+  height: number,
+  file: string,
+  format: LibvipsFormat,
+  options: { signal?: AbortSignal; beforePublish?: () => Promise<void> } = {},
+): Promise<void> {
+  const { signal, beforePublish } = options;
   const sharp = await loadSharp();
   const image = encoderFor(sharp(pixels, { raw: { width, height, channels: 3 }, limitInputPixels: false }), format, width, height);
-  await writeThroughTemporary(file, async (temporary) => {
-    await image.toFile(temporary);
-  });
+  await writeThroughTemporary(
+    file,
+    async (temporary) => {
+      await untilDoneOrAborted(image.toFile(temporary), signal);
+      await beforePublish?.();
+    },
+    signal,
+  );
 }

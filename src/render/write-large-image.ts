@@ -5,6 +5,7 @@ import { loadSharp } from '../load-sharp.js';
 import { encoderFor, type LibvipsFormat } from './encode.js';
 import { writeThroughTemporary } from '../files/publish.js';
 import { writeVipsFile } from './vips-file.js';
+import { untilDoneOrAborted } from '../yield.js';
 
 /** Bytes of raw pixels rendered and written at a time: a few rows of even the widest mosaics. */
 const BAND_BYTES = 8 * 1024 * 1024;
@@ -24,7 +25,8 @@ export type ImageProgress = (stage: 'render' | 'encode', done: number, total: nu
  * in every case; the result is renamed into place.
  *
  * libvips gives no progress while encoding, so the `encode` progress is the size of the file being
- * written against an estimate from encoding one band the same way.
+ * written against an estimate from encoding one band the same way. `beforePublish` runs once the
+ * file is written, before it is renamed.
  * @throws {TsmosaicError} when the disk lacks room for the temporary file, or on a write error.
  */
 export async function writeLargeImage(
@@ -33,9 +35,9 @@ export async function writeLargeImage(
   height: number,
   format: LibvipsFormat,
   renderBand: (top: number, rows: number, into: Buffer) => Buffer,
-  options: { onProgress?: ImageProgress; signal?: AbortSignal } = {},
+  options: { onProgress?: ImageProgress; signal?: AbortSignal; beforePublish?: () => Promise<void> } = {},
 ): Promise<void> {
-  const { onProgress, signal } = options;
+  const { onProgress, signal, beforePublish } = options;
   await assertFreeSpace(file, width * height * 3);
   const bandRows = Math.max(1, Math.floor(BAND_BYTES / (width * 3)));
   // writeVipsFile holds two bands at most (one rendered while the other is written): two buffers
@@ -55,7 +57,10 @@ export async function writeLargeImage(
         signal?.throwIfAborted();
 
         const sampleRows = Math.min(height, Math.max(1, Math.floor(SAMPLE_BYTES / (width * 3))));
-        const estimate = await estimateSize(render(Math.floor((height - sampleRows) / 2), sampleRows), width, height, format);
+        const estimate = await untilDoneOrAborted(
+          estimateSize(render(Math.floor((height - sampleRows) / 2), sampleRows), width, height, format),
+          signal,
+        );
         totalMb = Math.max(1, Math.round(estimate / 1e6));
         onProgress?.('encode', 0, totalMb);
         const poll = setInterval(() => {
@@ -76,6 +81,7 @@ export async function writeLargeImage(
         // Freed before the output is synced and published.
         await rm(raw, { force: true });
       }
+      await beforePublish?.();
     },
     signal,
   );
@@ -93,26 +99,6 @@ async function estimateSize(band: Buffer, width: number, height: number, format:
     rows,
   ).toBuffer();
   return (sample.length * height) / rows;
-}
-
-/**
- * Waits for `work`, or rejects at once with the abort reason: libvips cannot be stopped mid-encode,
- * so the caller removes its temporaries and the process may exit without waiting for it.
- */
-async function untilDoneOrAborted<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return work;
-  signal.throwIfAborted();
-  let onAbort: (() => void) | undefined;
-  const aborted = new Promise<never>((_, reject) => {
-    onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
-  try {
-    return await Promise.race([work, aborted]);
-  } finally {
-    if (onAbort) signal.removeEventListener('abort', onAbort);
-    work.catch(() => undefined);
-  }
 }
 
 /**

@@ -28,6 +28,11 @@ export interface WriteMosaicOptions {
   placed?: (rows: number) => Promise<void>;
   /** Stops the work between bands or tiles; temporaries are removed and the reason thrown. */
   signal?: AbortSignal;
+  /**
+   * Runs once the output is written, before it is put in place: work that must not outlast an
+   * interrupted build (the fidelity measure, other files) then leaves no output behind.
+   */
+  beforePublish?: () => Promise<void>;
 }
 
 /**
@@ -56,7 +61,7 @@ export async function writeMosaic(
   format: OutputFormat,
   options: WriteMosaicOptions = {},
 ): Promise<WriteMosaicResult> {
-  const { onProgress, signal, placed } = options;
+  const { onProgress, signal, placed, beforePublish } = options;
   const width = plan.columns * store.tileSize;
   const height = plan.rows * store.tileSize;
   let renderSeconds = 0;
@@ -74,7 +79,7 @@ export async function writeMosaic(
   const render = timed((region: Region, into?: Buffer): Buffer => renderRegion(plan, store, region, into));
   if (format !== 'png') await placed?.(plan.rows);
   if (format === 'dzi') {
-    await writeDeepZoom(plan, store, file, { signal, onProgress: (done, total) => onProgress?.('tiles', done, total) });
+    await writeDeepZoom(plan, store, file, { signal, beforePublish, onProgress: (done, total) => onProgress?.('tiles', done, total) });
   } else if (format === 'png') {
     const encodeProgress = (done: number, total: number): void => onProgress?.('encode', done, total);
     const placedThrough = async (top: number, rows: number): Promise<void> => {
@@ -92,7 +97,10 @@ export async function writeMosaic(
       };
       await writeThroughTemporary(
         file,
-        (temporary) => writeCodedPng(temporary, width, height, timedCoder, { ready: placedThrough, signal, onProgress: encodeProgress }),
+        async (temporary) => {
+          await writeCodedPng(temporary, width, height, timedCoder, { ready: placedThrough, signal, onProgress: encodeProgress });
+          await beforePublish?.();
+        },
         signal,
       );
     } else {
@@ -104,7 +112,10 @@ export async function writeMosaic(
       };
       await writeThroughTemporary(
         file,
-        (temporary) => writePng(temporary, width, height, renderBand, { signal, onProgress: encodeProgress }),
+        async (temporary) => {
+          await writePng(temporary, width, height, renderBand, { signal, onProgress: encodeProgress });
+          await beforePublish?.();
+        },
         signal,
       );
     }
@@ -114,12 +125,13 @@ export async function writeMosaic(
     onProgress?.('render', height, height);
     signal?.throwIfAborted();
     onProgress?.('encode', 0, 1);
-    await writeImage(canvas, width, height, file, format);
+    await writeImage(canvas, width, height, file, format, { signal, beforePublish });
     onProgress?.('encode', 1, 1);
   } else {
     await writeLargeImage(file, width, height, format, (top, rows, into) => render({ left: 0, top, width, height: rows }, into), {
       onProgress,
       signal,
+      beforePublish,
     });
   }
   return { renderSeconds };

@@ -1,5 +1,6 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
 import zlib from 'node:zlib';
+import { yieldToEventLoop } from '../yield.js';
 
 /*
  * PNG written band by band. Mosaics are usually coded straight from their tiles (writeCodedPng
@@ -127,7 +128,8 @@ export async function writeCodedPng(
   const png = openPng(file, width, height);
   try {
     for (let top = 0; top < height; top += bandRows) {
-      signal?.throwIfAborted();
+      // Coding and writing are synchronous, and rows placed ahead resolve as microtasks: yield, for signal handlers.
+      await yieldToEventLoop(signal);
       const rows = Math.min(bandRows, height - top);
       await ready?.(top, rows);
       png.data(coder.band(top, rows));
