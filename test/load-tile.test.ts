@@ -6,6 +6,10 @@ import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import sharp from 'sharp';
 import { cropWindows } from '../src/tiles/crop-windows.js';
+import { tilesFeatures } from '../src/tiles/features.js';
+
+/** The shape of square tiles of `size` px. */
+const square = (size: number): { width: number; height: number } => ({ width: size, height: size });
 import { loadTile, ReadBuffer, ReadBudget } from '../src/collection/load-tile.js';
 import { decoderPath, openImageFile, UnreadableImageError } from '../src/files/image-file.js';
 import { loadSharp } from '../src/load-sharp.js';
@@ -26,7 +30,7 @@ function halves(width: number, height: number, left: number[], right: number[]):
 
 test('a solid JPEG becomes a tile of its colour', async () => {
   const file = await solidImage(path.join(dir, 'solid.jpg'), [200, 40, 90], 64, 48);
-  const { pixels, size } = await loadTile(file, 20, 'crop');
+  const { pixels, size } = await loadTile(file, square(20), 'crop');
   assert.equal(pixels.length, 20 * 20 * 3);
   assert.ok(size > 0);
   assert.ok(
@@ -70,7 +74,7 @@ test('grayscale, 16-bit, CMYK and palette images become 8-bit sRGB tiles', async
   const cmyk = await sharp(files.cmyk).metadata();
   assert.equal(cmyk.space, 'cmyk', 'fixture is really CMYK');
   for (const [kind, file] of Object.entries(files)) {
-    const { pixels } = await loadTile(file, 16, 'crop');
+    const { pixels } = await loadTile(file, square(16), 'crop');
     assert.equal(pixels.length, 16 * 16 * 3, kind);
     const mean = meanOf(pixels, Math.sqrt(pixels.length / 3), 0, 0, Math.sqrt(pixels.length / 3), Math.sqrt(pixels.length / 3));
     if (kind === 'gray') {
@@ -89,7 +93,7 @@ test('transparent pixels are flattened onto white', async () => {
   await sharp({ create: { width: 24, height: 24, channels: 4, background: { r: 255, g: 0, b: 0, alpha: 0 } } })
     .png()
     .toFile(file);
-  const { pixels } = await loadTile(file, 8, 'crop');
+  const { pixels } = await loadTile(file, square(8), 'crop');
   assert.deepEqual(
     meanOf(pixels, Math.sqrt(pixels.length / 3), 0, 0, Math.sqrt(pixels.length / 3), Math.sqrt(pixels.length / 3)),
     [255, 255, 255],
@@ -105,25 +109,68 @@ test('crop keeps the centre square, stretch squashes the whole picture', async (
     for (let x = 0; x < width; x++) pixels.set(x < 20 ? [255, 0, 0] : x < 40 ? [0, 255, 0] : [0, 0, 255], (y * width + x) * 3);
   }
   const file = await rawImage(path.join(dir, 'thirds.png'), pixels, width, height);
-  const cropped = await loadTile(file, 12, 'crop');
+  const cropped = await loadTile(file, square(12), 'crop');
   // The resampling kernel may tint the outermost columns; the body of the tile is green.
   assert.ok(
     colourDistance(meanOf(cropped.pixels, 12, 2, 0, 8, 12), [0, 255, 0]) <= 4,
     `crop is green: ${meanOf(cropped.pixels, 12, 2, 0, 8, 12)}`,
   );
-  const stretched = await loadTile(file, 12, 'stretch');
+  const stretched = await loadTile(file, square(12), 'stretch');
   assert.ok(colourDistance(meanOf(stretched.pixels, 12, 0, 0, 3, 12), [255, 0, 0]) <= 2, 'stretch keeps red on the left');
   assert.ok(colourDistance(meanOf(stretched.pixels, 12, 9, 0, 3, 12), [0, 0, 255]) <= 2, 'stretch keeps blue on the right');
 });
 
+test('rectangular tiles: the centre window of the tile shape, reduced to it, and its features', async () => {
+  // 60x20: red | green | blue thirds. 2:1 landscape tiles take its middle 40x20; 1:2 portrait ones its middle 10x20.
+  const width = 60;
+  const height = 20;
+  const pixels = new Uint8Array(width * height * 3);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) pixels.set(x < 20 ? [255, 0, 0] : x < 40 ? [0, 255, 0] : [0, 0, 255], (y * width + x) * 3);
+  }
+  const file = await rawImage(path.join(dir, 'thirds-rect.png'), pixels, width, height);
+  const landscape = await loadTile(file, { width: 16, height: 8 }, 'crop');
+  assert.equal(landscape.pixels.length, 16 * 8 * 3);
+  // Left half of the tile: the red third's right half and green's left half.
+  assert.ok(
+    colourDistance(meanOf(landscape.pixels, 16, 0, 0, 3, 8), [255, 0, 0]) <= 40,
+    `left is red: ${meanOf(landscape.pixels, 16, 0, 0, 3, 8)}`,
+  );
+  assert.ok(colourDistance(meanOf(landscape.pixels, 16, 6, 0, 4, 8), [0, 255, 0]) <= 20, 'the middle is green');
+  assert.ok(colourDistance(meanOf(landscape.pixels, 16, 13, 0, 3, 8), [0, 0, 255]) <= 40, 'right is blue');
+  const portrait = await loadTile(file, { width: 5, height: 10 }, 'crop');
+  assert.equal(portrait.pixels.length, 5 * 10 * 3);
+  assert.ok(colourDistance(meanOf(portrait.pixels, 5, 0, 0, 5, 10), [0, 255, 0]) <= 8, 'portrait is all green');
+  const features = tilesFeatures(landscape.pixels, { width: 16, height: 8 }, 1);
+  assert.equal(features.length, 48);
+  assert.ok(features[0]! > 200 && features[1]! < 60, 'the top-left feature square is red');
+});
+
 test('five crops: the centre square, then squares of 0.7 of the short side in the four corners', async () => {
-  assert.deepEqual(cropWindows(60, 40, 1), [[10, 0, 40]]);
-  assert.deepEqual(cropWindows(60, 40, 5), [
+  const windows = (width: number, height: number, crops: 1 | 5): number[][] =>
+    cropWindows(width, height, crops).map(({ left, top, width: side, height: other }) => (assert.equal(side, other), [left, top, side]));
+  assert.deepEqual(windows(60, 40, 1), [[10, 0, 40]]);
+  assert.deepEqual(windows(60, 40, 5), [
     [10, 0, 40],
     [0, 0, 28],
     [32, 0, 28],
     [0, 12, 28],
     [32, 12, 28],
+  ]);
+  // Rectangular tiles: windows of the tile's aspect ratio, corners 0.7 of the centre window.
+  assert.deepEqual(cropWindows(60, 40, 5, { width: 3, height: 2 }), [
+    { left: 0, top: 0, width: 60, height: 40 },
+    { left: 0, top: 0, width: 42, height: 28 },
+    { left: 18, top: 0, width: 42, height: 28 },
+    { left: 0, top: 12, width: 42, height: 28 },
+    { left: 18, top: 12, width: 42, height: 28 },
+  ]);
+  assert.deepEqual(cropWindows(60, 40, 5, { width: 20, height: 30 }), [
+    { left: 16, top: 0, width: 27, height: 40 },
+    { left: 0, top: 0, width: 19, height: 28 },
+    { left: 41, top: 0, width: 19, height: 28 },
+    { left: 0, top: 12, width: 19, height: 28 },
+    { left: 41, top: 12, width: 19, height: 28 },
   ]);
   // A picture in four coloured quadrants: each corner crop is mostly its own quadrant's colour,
   // the centre square an even mix.
@@ -136,7 +183,7 @@ test('five crops: the centre square, then squares of 0.7 of the short side in th
   const pixels = new Uint8Array(40 * 40 * 3);
   for (let y = 0; y < 40; y++) for (let x = 0; x < 40; x++) pixels.set(quadrants[(y < 20 ? 0 : 2) + (x < 20 ? 0 : 1)]!, (y * 40 + x) * 3);
   const file = await rawImage(path.join(dir, 'quadrants.png'), pixels, 40, 40);
-  const { pixels: tiles } = await loadTile(file, 10, 'crop', 5);
+  const { pixels: tiles } = await loadTile(file, square(10), 'crop', 5);
   assert.equal(tiles.length, 5 * 10 * 10 * 3);
   const tile = (i: number): Uint8Array => tiles.subarray(i * 300, (i + 1) * 300);
   assert.ok(colourDistance(meanOf(tile(0), 10, 0, 0, 10, 10), [128, 128, 64]) <= 4, `centre: ${meanOf(tile(0), 10, 0, 0, 10, 10)}`);
@@ -161,7 +208,7 @@ test('EXIF orientation is applied before cropping', async () => {
     .jpeg({ quality: 95 })
     .toFile(file);
   assert.equal((await sharp(file).metadata()).orientation, 6);
-  const { pixels } = await loadTile(file, 10, 'crop');
+  const { pixels } = await loadTile(file, square(10), 'crop');
   assert.ok(colourDistance(meanOf(pixels, 10, 0, 0, 10, 3), [255, 0, 0]) <= 30, `top is red: ${meanOf(pixels, 10, 0, 0, 10, 3)}`);
   assert.ok(colourDistance(meanOf(pixels, 10, 0, 7, 10, 3), [0, 0, 255]) <= 30, `bottom is blue: ${meanOf(pixels, 10, 0, 7, 10, 3)}`);
 });
@@ -183,7 +230,7 @@ test('unusable files are refused with a reason', async () => {
     'missing.jpg': /disappeared/,
   };
   for (const [name, reason] of Object.entries(expectations)) {
-    await assert.rejects(loadTile(path.join(dir, name), 20, 'crop'), (error: unknown) => {
+    await assert.rejects(loadTile(path.join(dir, name), square(20), 'crop'), (error: unknown) => {
       assert.ok(error instanceof UnreadableImageError, `${name}: ${String(error)}`);
       assert.match(error.message, reason, name);
       assert.doesNotMatch(error.message, /\n/, 'one line');
@@ -218,8 +265,8 @@ test('files over 1 MB are read whole within the shared budget, else decoded from
     const budget = new WatchedBudget(limit);
     // Two loads at once share the budget; each gives its bytes back when done.
     const [first, second] = await Promise.all([
-      loadTile(file, 8, 'crop', 5, new ReadBuffer(budget)),
-      loadTile(file, 8, 'crop', 5, new ReadBuffer(budget)),
+      loadTile(file, square(8), 'crop', 5, new ReadBuffer(budget)),
+      loadTile(file, square(8), 'crop', 5, new ReadBuffer(budget)),
     ]);
     assert.equal(budget.held, 0, `${name}: nothing held after the loads`);
     assert.equal(budget.peak > 0, name === 'whole', `${name}: ${budget.peak} bytes held at most`);
@@ -233,7 +280,7 @@ test('files over 1 MB are read whole within the shared budget, else decoded from
   const broken = path.join(dir, 'broken.png');
   await writeFile(broken, Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47]), noise.subarray(0, 1_200_000)]));
   const budget = new ReadBudget();
-  await assert.rejects(loadTile(broken, 8, 'crop', 1, new ReadBuffer(budget)), UnreadableImageError);
+  await assert.rejects(loadTile(broken, square(8), 'crop', 1, new ReadBuffer(budget)), UnreadableImageError);
   assert.equal(budget.held, 0);
 });
 
@@ -241,7 +288,7 @@ test('an image over the pixel limit is refused from its header', async () => {
   const file = path.join(dir, 'huge.png');
   // A PNG whose header claims 100,000 x 100,000 pixels and has almost no pixel data.
   await writeFile(file, pngClaiming(100_000, 100_000));
-  await assert.rejects(loadTile(file, 20, 'crop'), /larger than .* pixels, not decoded/);
+  await assert.rejects(loadTile(file, square(20), 'crop'), /larger than .* pixels, not decoded/);
 });
 
 test('a thin strip (4000x2, decoded without enlargement) and a picture under the decode size both become full tiles of their colour', async () => {
@@ -250,7 +297,7 @@ test('a thin strip (4000x2, decoded without enlargement) and a picture under the
   await sharp(Buffer.alloc(4000 * 2 * 3, 200), { raw: { width: 4000, height: 2, channels: 3 } })
     .png()
     .toFile(strip);
-  const { pixels } = await loadTile(strip, 20, 'crop', 5);
+  const { pixels } = await loadTile(strip, square(20), 'crop', 5);
   assert.equal(pixels.length, 5 * 20 * 20 * 3);
   assert.ok(
     pixels.every((value) => Math.abs(value - 200) <= 1),
@@ -258,7 +305,7 @@ test('a thin strip (4000x2, decoded without enlargement) and a picture under the
   );
   // 12x12, under twice the tile size: still a full tile of its colour.
   const small = await solidImage(path.join(dir, 'small.png'), [30, 160, 90], 12, 12);
-  const { pixels: tile } = await loadTile(small, 20, 'crop');
+  const { pixels: tile } = await loadTile(small, square(20), 'crop');
   assert.equal(tile.length, 20 * 20 * 3);
   assert.ok(colourDistance(meanOf(tile, 20, 0, 0, 20, 3), [30, 160, 90]) <= 2);
 });
@@ -277,7 +324,10 @@ test('a link with an image name to a device or a FIFO is refused without being o
   try {
     await sleep(50); // the writer waits in the kernel by now
     for (const name of ['device.jpg', 'fifo.jpg']) {
-      await assert.rejects(loadTile(path.join(folder, name), 8, 'crop'), { name: 'UnreadableImageError', message: 'not a regular file' });
+      await assert.rejects(loadTile(path.join(folder, name), square(8), 'crop'), {
+        name: 'UnreadableImageError',
+        message: 'not a regular file',
+      });
     }
     await sleep(50);
     assert.equal(writerOpened, false, 'the FIFO was opened');
@@ -301,7 +351,7 @@ test('SVG, PDF and libvips files with an image name are refused by their first b
       const file = path.join(folder, name);
       assert.equal(statSync(file).size > 1024 * 1024, way === 'from disk', `${way}: ${name} is ${statSync(file).size} bytes`);
       await assert.rejects(
-        loadTile(file, 8, 'crop', 1, new ReadBuffer(budget)),
+        loadTile(file, square(8), 'crop', 1, new ReadBuffer(budget)),
         { name: 'UnreadableImageError', message: `${NOT_ACCEPTED} (it looks like ${kind})` },
         `${way}: ${name}`,
       );

@@ -13,16 +13,16 @@ import {
   type ImageFile,
 } from '../files/image-file.js';
 import { areaAverage, toBytes } from '../raster/area-average.js';
-import type { CropCount, TileFit } from '../tiles/features.js';
+import { tileBytes, type CropCount, type TileFit, type TileShape } from '../tiles/features.js';
 import { cropWindows } from '../tiles/crop-windows.js';
 import { fingerprintBytes, fingerprintDescriptor } from './fingerprint.js';
 
-/** The picture is decoded at this many times the tile size (short side) before cropping. */
+/** The picture is decoded at this many times the tile size before cropping. */
 const DECODE_SCALE = 2;
 
 /** A decoded picture's tiles and the identity of the file it came from. */
 export interface LoadedTile {
-  /** `crops` tiles of `tileSize` px, one after another: the centre square first, then the corners (see `cropWindows`). */
+  /** `crops` tiles of the shape asked for, one after another: the centre window first, then the corners (see `cropWindows`). */
   pixels: Buffer;
   size: number;
   mtimeMs: number;
@@ -31,17 +31,17 @@ export interface LoadedTile {
 }
 
 /**
- * Decodes one picture into `crops` tiles of `tileSize` x `tileSize` 8-bit sRGB pixels (interleaved
- * RGB): EXIF orientation applied, any colour model converted to sRGB, alpha flattened onto white,
- * decoded once at twice the tile size with JPEG shrink-on-load, then cut into squares (see
- * `cropWindows`; with `stretch` the whole picture is first squashed to a square) that are each
+ * Decodes one picture into `crops` tiles of `shape` (8-bit sRGB, interleaved RGB): EXIF orientation
+ * applied, any colour model converted to sRGB, alpha flattened onto white, decoded once at twice
+ * the tile size with JPEG shrink-on-load, then cut into windows of the tile's aspect ratio (see
+ * `cropWindows`; with `stretch` the whole picture is first squashed to that ratio) that are each
  * reduced to the tile size by an exact area average. `reading`: see ReadBuffer; `into`: memory for
  * the tiles (the result's `pixels` is then a view of it).
  * @throws {UnreadableImageError} with a short reason when the file is not a usable image.
  */
 export async function loadTile(
   file: string,
-  tileSize: number,
+  shape: TileShape,
   fit: TileFit,
   crops: CropCount = 1,
   reading = new ReadBuffer(),
@@ -55,24 +55,24 @@ export async function loadTile(
     image = openImageFile(file);
     const { input, fingerprint, heldBytes } = await readImageFile(image, reading);
     held = heldBytes;
-    const short = tileSize * DECODE_SCALE;
-    // `outside` keeps the aspect with the short side at `short`, so no header read is needed first;
+    const [width, height] = [shape.width * DECODE_SCALE, shape.height * DECODE_SCALE];
+    // `outside` keeps the aspect and covers width x height, so no header read is needed first;
     // never enlarged, so a 16383x1 strip stays that small (enlarged, its long side would be 655,320 px);
-    // a picture with a short side under `short` is enlarged by cutTiles' area average instead.
+    // a smaller picture is enlarged by cutTiles' area average instead.
     const { data, info } = await sharp(input, {
       failOn: 'truncated',
       limitInputPixels: MAX_INPUT_PIXELS,
       sequentialRead: true,
       autoOrient: true,
     })
-      .resize(short, short, fit === 'crop' ? { fit: 'outside', withoutEnlargement: true } : { fit: 'fill' })
+      .resize(width, height, fit === 'crop' ? { fit: 'outside', withoutEnlargement: true } : { fit: 'fill' })
       .flatten({ background: '#ffffff' })
       .toColourspace('srgb')
       .raw({ depth: 'uchar' })
       .toBuffer({ resolveWithObject: true });
     if (info.channels !== 3) throw new UnreadableImageError(`unexpected decoded shape ${info.width}x${info.height}x${info.channels}`);
     const { size, mtimeMs } = image;
-    return { pixels: cutTiles(data, info.width, info.height, tileSize, crops, into), size, mtimeMs, fingerprint };
+    return { pixels: cutTiles(data, info.width, info.height, shape, crops, into), size, mtimeMs, fingerprint };
   } catch (error) {
     if (error instanceof UnreadableImageError) throw error;
     const reason = imageErrorReason(error);
@@ -182,18 +182,15 @@ async function readImageFile(
 /** One tile's float means, reused for every crop of every picture. */
 let means = new Float32Array(0);
 
-/** The tiles of `cropWindows`, each reduced to `tileSize` by an exact area average, one after another (in `into` when given). */
-function cutTiles(pixels: Buffer, width: number, height: number, tileSize: number, crops: CropCount, into?: Buffer): Buffer {
-  const tileBytes = tileSize * tileSize * 3;
-  if (into && into.length < tileBytes * crops) throw new RangeError(`${into.length} bytes cannot hold ${crops} tiles of ${tileSize} px`);
-  const tiles = into ? into.subarray(0, tileBytes * crops) : Buffer.alloc(tileBytes * crops);
-  if (means.length < tileBytes) means = new Float32Array(tileBytes);
-  cropWindows(width, height, crops).forEach(([left, top, side], i) => {
-    toBytes(
-      areaAverage(pixels, width, height, 3, tileSize, tileSize, 0, tileSize, { left, top, width: side, height: side }, means),
-      tiles,
-      i * tileBytes,
-    );
+/** The tiles of `cropWindows`, each reduced to `shape` by an exact area average, one after another (in `into` when given). */
+function cutTiles(pixels: Buffer, width: number, height: number, shape: TileShape, crops: CropCount, into?: Buffer): Buffer {
+  const bytes = tileBytes(shape);
+  if (into && into.length < bytes * crops)
+    throw new RangeError(`${into.length} bytes cannot hold ${crops} tiles of ${shape.width}x${shape.height} px`);
+  const tiles = into ? into.subarray(0, bytes * crops) : Buffer.alloc(bytes * crops);
+  if (means.length < bytes) means = new Float32Array(bytes);
+  cropWindows(width, height, crops, shape).forEach((window, i) => {
+    toBytes(areaAverage(pixels, width, height, 3, shape.width, shape.height, 0, shape.height, window, means), tiles, i * bytes);
   });
   return tiles;
 }

@@ -231,9 +231,10 @@ async function decode(
 ): Promise<ReadyTile> {
   const memory = pool.take();
   try {
-    const { pixels, size, mtimeMs, fingerprint } = await loadTile(absolute, tileSize, fit, crops, reading, memory.pixels);
+    const shape = { width: tileSize, height: tileSize };
+    const { pixels, size, mtimeMs, fingerprint } = await loadTile(absolute, shape, fit, crops, reading, memory.pixels);
     const source: TileSource = { source: file.relative, size, mtimeMs, ...(file.root > 0 ? { root: file.root } : {}), fingerprint };
-    return { pixels, features: tilesFeatures(pixels, tileSize, crops, memory.features), source, memory };
+    return { pixels, features: tilesFeatures(pixels, shape, crops, memory.features), source, memory };
   } catch (error) {
     pool.give(memory);
     throw error;

@@ -9,8 +9,19 @@ export type FeatureKind = 'srgb-grid';
 
 export const STORED_GRID = 4;
 
-/** How a non-square picture becomes a square tile: `crop` keeps its centre, `stretch` squashes it whole. */
+/** How a picture of another aspect ratio becomes a tile: `crop` keeps its centre, `stretch` squashes it whole. */
 export type TileFit = 'crop' | 'stretch';
+
+/** The size of a tile in pixels: square (`20`) or any rectangle (`30x20`). */
+export interface TileShape {
+  width: number;
+  height: number;
+}
+
+/** Bytes of one tile of `shape`, 8-bit RGB. */
+export function tileBytes(shape: TileShape): number {
+  return shape.width * shape.height * 3;
+}
 
 /** Tiles an index may cut from each picture: 1 (its centre square) or 5 (and four corner squares; see `cropWindows`). */
 export const CROP_COUNTS = [1, 5] as const;
@@ -24,17 +35,17 @@ export function isCropCount(value: unknown): value is CropCount {
 /** Length of the stored feature vector for each kind. */
 export const FEATURE_DIMENSIONS: Record<FeatureKind, number> = { 'srgb-grid': STORED_GRID * STORED_GRID * 3 };
 
-/** The stored features of one tile (interleaved 8-bit RGB, `tileSize` px square), in `into` when given. */
-export function tileFeatures(pixels: Uint8Array, tileSize: number, into?: Float32Array): Float32Array {
-  return areaAverage(pixels, tileSize, tileSize, 3, STORED_GRID, STORED_GRID, 0, STORED_GRID, undefined, into);
+/** The stored features of one tile of `shape` (interleaved 8-bit RGB), in `into` when given. */
+export function tileFeatures(pixels: Uint8Array, shape: TileShape, into?: Float32Array): Float32Array {
+  return areaAverage(pixels, shape.width, shape.height, 3, STORED_GRID, STORED_GRID, 0, STORED_GRID, undefined, into);
 }
 
 /** The stored features of `count` tiles stored one after another (a picture's crops), concatenated (in `into` when given). */
-export function tilesFeatures(pixels: Uint8Array, tileSize: number, count: number, into?: Float32Array): Float32Array {
-  const tileBytes = tileSize * tileSize * 3;
+export function tilesFeatures(pixels: Uint8Array, shape: TileShape, count: number, into?: Float32Array): Float32Array {
+  const bytes = tileBytes(shape);
   const length = FEATURE_DIMENSIONS['srgb-grid'];
   const features = into ? into.subarray(0, count * length) : new Float32Array(count * length);
   for (let i = 0; i < count; i++)
-    tileFeatures(pixels.subarray(i * tileBytes, (i + 1) * tileBytes), tileSize, features.subarray(i * length, (i + 1) * length));
+    tileFeatures(pixels.subarray(i * bytes, (i + 1) * bytes), shape, features.subarray(i * length, (i + 1) * length));
   return features;
 }
