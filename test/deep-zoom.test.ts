@@ -24,7 +24,7 @@ function crossStore(count = 24): TileStore {
       }
     }
   }
-  return new TileStore(pixels, TILE, count);
+  return new TileStore(pixels, { width: TILE, height: TILE }, count);
 }
 
 function plan(columns: number, rows: number, count: number): MosaicPlan {

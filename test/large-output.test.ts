@@ -29,7 +29,7 @@ function gradientStore(count = 32): TileStore {
       }
     }
   }
-  return new TileStore(pixels, TILE, count);
+  return new TileStore(pixels, { width: TILE, height: TILE }, count);
 }
 
 function randomPlan(columns: number, rows: number, count: number, seed: number): MosaicPlan {
@@ -147,7 +147,7 @@ test('tile rows copied as 32-bit words (tiles of 4n px) or bytes, mirrored or no
     // Tile pixels at the start of their own memory: 4-byte aligned, so rows of 4n px go as words.
     const pixels = Buffer.from(new ArrayBuffer(count * tileSize * tileSize * 3));
     pixels.set(Array.from({ length: pixels.length }, () => Math.floor(next() * 256)));
-    const store = new TileStore(pixels, tileSize, count);
+    const store = new TileStore(pixels, { width: tileSize, height: tileSize }, count);
     const plan = randomPlan(13, 7, count, tileSize);
     plan.mirrored = Uint8Array.from(plan.tiles, () => (next() < 0.5 ? 1 : 0));
     const width = plan.columns * tileSize;

@@ -77,7 +77,7 @@ function randomStore(count: number, tileSize: number, seed: number, flat = 0): T
     const colour = [0, 1, 2].map(() => Math.floor(next() * 256));
     for (let i = 0; i < bytes; i++) pixels[tile * bytes + i] = tile < flat ? colour[i % 3]! : Math.floor(next() * 256);
   }
-  return new TileStore(pixels, tileSize, count);
+  return new TileStore(pixels, { width: tileSize, height: tileSize }, count);
 }
 
 /** A random plan over `store`, mirrored cells among them; `tilesFor(row)` picks the tile ids a row may use. */
@@ -94,8 +94,8 @@ function randomPlan(columns: number, rows: number, seed: number, tilesFor: (row:
 
 /** The filtered rows zlib is given on writePng's path (render, then Sub), with their Adler-32. */
 function filteredRows(plan: MosaicPlan, store: TileStore): { filtered: Buffer; adler: number } {
-  const width = plan.columns * store.tileSize;
-  const height = plan.rows * store.tileSize;
+  const width = plan.columns * store.tileWidth;
+  const height = plan.rows * store.tileWidth;
   const pixels = renderRegion(plan, store, { left: 0, top: 0, width, height });
   const filtered = Buffer.alloc(height * (width * 3 + 1));
   const adler = subFilter(pixels, filtered, height, width * 3, 1);
@@ -105,7 +105,7 @@ function filteredRows(plan: MosaicPlan, store: TileStore): { filtered: Buffer; a
 /** The deflate data TileRowDeflater makes in bands of `bandRows` rows, and its Adler-32. */
 function coded(plan: MosaicPlan, store: TileStore, bandRows: number): { data: Buffer; adler: number } {
   const coder = new TileRowDeflater(plan, store);
-  const height = plan.rows * store.tileSize;
+  const height = plan.rows * store.tileWidth;
   const parts: Buffer[] = [];
   // (Copied: each band's bytes are a view, valid until the next call.)
   for (let top = 0; top < height; top += bandRows) parts.push(Buffer.from(coder.band(top, Math.min(bandRows, height - top))));
@@ -155,6 +155,6 @@ test('a PNG mosaic written from its tiles decodes to the rendered pixels', async
   assert.ok(data.equals(renderRegion(plan, store, { left: 0, top: 0, width, height })));
   // A tinted plan (--blend), and a store over 32 MB, are rendered and deflated by zlib instead.
   assert.equal(TileRowDeflater.supports({ ...plan, tint: new Float32Array(plan.tiles.length * 3) }, store), false);
-  const large = new TileStore(Buffer.alloc(20 * 20 * 3 * 28_000), 20, 28_000);
+  const large = new TileStore(Buffer.alloc(20 * 20 * 3 * 28_000), { width: 20, height: 20 }, 28_000);
   assert.equal(TileRowDeflater.supports(plan, large), false);
 });

@@ -28,7 +28,7 @@ function framedStore(count = 40): TileStore {
       }
     }
   }
-  return new TileStore(pixels, TILE, count);
+  return new TileStore(pixels, { width: TILE, height: TILE }, count);
 }
 
 /** Mean absolute difference per channel value between two raw RGB images of the same size. */

@@ -126,7 +126,7 @@ export async function buildMosaic(index: string, target: string, options: BuildM
     const feeder = new BandFeeder(worker, worker, columns, rows, placementBandRows(columns, rows, rules), format !== 'png', signal);
 
     const loaded = await loadIndex(index, manifest);
-    const store = await loaded.tiles.scaledInterruptibly(tileSize, signal);
+    const store = await loaded.tiles.scaledInterruptibly({ width: tileSize, height: tileSize }, signal);
     const descriptors = tileDescriptors(loaded.features, loaded.tiles.count, method);
     const length = descriptorLength(method);
     const ann = ownAnn

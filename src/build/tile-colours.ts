@@ -29,8 +29,7 @@ export function blendTint(
 export function renderedStructure(store: TileStore): Float32Array {
   const perTile = STRUCTURE_GRID * STRUCTURE_GRID * 3;
   const structure = new Float32Array(store.count * perTile);
-  for (let id = 0; id < store.count; id++)
-    structure.set(tileFeatures(store.tile(id), { width: store.tileSize, height: store.tileSize }), id * perTile);
+  for (let id = 0; id < store.count; id++) structure.set(tileFeatures(store.tile(id), store.shape), id * perTile);
   return structure;
 }
 

@@ -87,7 +87,13 @@ export async function loadIndex(folder: string, manifest?: IndexManifest): Promi
       `${quote(folder)} is damaged: ${INDEX_FILES.features} holds ${features[bad]} for tile ${Math.floor(bad / dimensions)}, not a colour from 0 to 255; ${RERUN}`,
     );
   }
-  return { folder, manifest: checked, tiles: new TileStore(tilePixels, tileSize, tileCount), features, ann: new LazyAnn(folder, checked) };
+  return {
+    folder,
+    manifest: checked,
+    tiles: new TileStore(tilePixels, { width: tileSize, height: tileSize }, tileCount),
+    features,
+    ann: new LazyAnn(folder, checked),
+  };
 }
 
 /** What an index folder's HNSW shard files must hold, from its checked manifest. */

@@ -12,7 +12,8 @@ export interface TileRowWorkerData {
    * The full-size tile store, shared with the other workers (not copied): a RenderArena block
    * with `canvases` canvases a worker after the pixels, for worker `worker`.
    */
-  tileSize: number;
+  tileWidth: number;
+  tileHeight: number;
   tileCount: number;
   tilePixels: SharedArrayBuffer;
   worker: number;
@@ -50,9 +51,11 @@ const port = parentPort!;
 const { layout } = data;
 const maxLevel = layout.levels.length - 1;
 const canvasBytes = tileCanvasBytes(layout);
-const shared = new TileStore(Buffer.from(data.tilePixels, 0, data.tileSize ** 2 * 3 * data.tileCount), data.tileSize, data.tileCount);
+const shape = { width: data.tileWidth, height: data.tileHeight };
+const shared = new TileStore(Buffer.from(data.tilePixels, 0, shape.width * shape.height * 3 * data.tileCount), shape, data.tileCount);
 const fullArena = new RenderArena(shared, canvasBytes, data.canvases * (data.worker + 1), data.tilePixels);
-const arenas = new Map<number, RenderArena>([[data.tileSize, fullArena]]);
+/** Arenas by level below the full size (0: full size): its tiles are reduced 2^k times. */
+const arenas = new Map<number, RenderArena>([[0, fullArena]]);
 /** This worker's canvases, each with the tile last encoded from it. */
 const canvases = fullArena.canvases.slice(data.canvases * data.worker).map(() => ({ written: Promise.resolve() }));
 let nextCanvas = 0;
@@ -66,11 +69,12 @@ port.on('message', (job: TileRowJob) => {
 async function startRow(job: TileRowJob): Promise<void> {
   try {
     const level = layout.levels[job.level]!;
-    const cellSize = data.tileSize / 2 ** (maxLevel - job.level);
-    let arena = arenas.get(cellSize);
+    const below = maxLevel - job.level;
+    const cellHeight = shape.height / 2 ** below;
+    let arena = arenas.get(below);
     if (!arena) {
-      arena = new RenderArena(shared.scaled(cellSize), canvasBytes, data.canvases);
-      arenas.set(cellSize, arena);
+      arena = new RenderArena(shared.scaled({ width: shape.width / 2 ** below, height: cellHeight }), canvasBytes, data.canvases);
+      arenas.set(below, arena);
     }
     const plan: MosaicPlan = {
       columns: job.columns,
@@ -86,7 +90,7 @@ async function startRow(job: TileRowJob): Promise<void> {
       const slot = nextCanvas++ % canvases.length;
       await canvases[slot]!.written.catch(() => undefined);
       const canvas = arena.canvases[arena === fullArena ? data.canvases * data.worker + slot : slot]!;
-      const pixels = renderRegion(plan, arena.store, { ...region, top: region.top - job.firstPlanRow * cellSize }, canvas);
+      const pixels = renderRegion(plan, arena.store, { ...region, top: region.top - job.firstPlanRow * cellHeight }, canvas);
       const file = path.join(data.folder, String(job.level), `${column}_${job.row}.jpg`);
       const tile = (await encoder.start(pixels, region.width, region.height, file)).written;
       canvases[slot]!.written = tile;

@@ -74,7 +74,7 @@ export async function writeDeepZoom(
   options: DeepZoomOptions = {},
 ): Promise<DeepZoomLayout> {
   const { onProgress, signal } = options;
-  const layout = deepZoomLayout(plan.columns * store.tileSize, plan.rows * store.tileSize);
+  const layout = deepZoomLayout(plan.columns * store.tileWidth, plan.rows * store.tileHeight);
   const name = path.basename(file, path.extname(file));
   const tilesFolder = tilesFolderOf(file);
   await assertDeepZoomReplaceable(file);
@@ -87,7 +87,7 @@ export async function writeDeepZoom(
     done += tiles;
     onProgress?.(done, total);
   };
-  const mipped = mippedLevels(store.tileSize, layout);
+  const mipped = mippedLevels(store, layout);
   let workers: TileRowWorkers | undefined;
   try {
     workers = new TileRowWorkers(options.workers ?? os.availableParallelism(), layout, store, temporaryTiles, progress);
@@ -114,9 +114,9 @@ export async function writeDeepZoom(
 }
 
 /** How many levels below the full-size one have cells of a whole number of pixels (20 px: 10, 5). */
-function mippedLevels(tileSize: number, layout: DeepZoomLayout): number {
+function mippedLevels({ tileWidth, tileHeight }: TileStore, layout: DeepZoomLayout): number {
   let mipped = 0;
-  while (mipped < layout.levels.length - 1 && tileSize % 2 ** (mipped + 1) === 0) mipped++;
+  while (mipped < layout.levels.length - 1 && tileWidth % 2 ** (mipped + 1) === 0 && tileHeight % 2 ** (mipped + 1) === 0) mipped++;
   return mipped;
 }
 
@@ -132,7 +132,7 @@ async function writeMippedLevels(
   const maxLevel = layout.levels.length - 1;
   for (let k = 0; k <= mipped; k++) {
     const level = layout.levels[maxLevel - k]!;
-    const cellSize = store.tileSize / 2 ** k;
+    const cellSize = store.tileHeight / 2 ** k;
     for (let row = 0; row < level.rows; row++) {
       signal?.throwIfAborted();
       const region = tileRegion(layout, level, 0, row);
@@ -170,7 +170,8 @@ async function writeHalvedLevels(
   const source = levels[levels.length - 1 - mipped]!;
   if (source.level === 0) return;
   const rowBytes = source.width * 3;
-  const arena = new RenderArena(await store.scaledInterruptibly(store.tileSize / 2 ** mipped, signal), STRIP_ROWS * rowBytes, 1);
+  const reduced = { width: store.tileWidth / 2 ** mipped, height: store.tileHeight / 2 ** mipped };
+  const arena = new RenderArena(await store.scaledInterruptibly(reduced, signal), STRIP_ROWS * rowBytes, 1);
   const encoder = new TileEncoder(2);
   const emit: EmitTile = async (level, column, row, pixels, region) => {
     signal?.throwIfAborted();
@@ -233,7 +234,8 @@ class TileRowWorkers {
     for (let i = 0; i < count; i++) {
       const workerData: TileRowWorkerData = {
         layout,
-        tileSize: store.tileSize,
+        tileWidth: store.tileWidth,
+        tileHeight: store.tileHeight,
         tileCount: store.count,
         tilePixels,
         worker: i,

@@ -87,17 +87,19 @@ export class TileRowDeflater {
   /** Whether `plan` over `store` can be coded so (else render pixels and deflate them). */
   static supports(plan: MosaicPlan, store: TileStore): boolean {
     // (A tile's rows coded at worst must fit the cache: tiles of 1,024 px take 1.5 M words.)
-    const tileWords = recordWords(store.tileSize) * store.tileSize;
-    return plan.tint === undefined && store.pixels.length <= MAX_STORE_BYTES && tileWords <= CACHE_WORDS && endianness() === 'LE';
+    const tileWords = recordWords(store.tileWidth) * store.tileWidth;
+    // Square tiles side by side (it codes rows of tileWidth px, tileWidth rows a tile).
+    const square = store.tileWidth === store.tileHeight;
+    return square && plan.tint === undefined && store.pixels.length <= MAX_STORE_BYTES && tileWords <= CACHE_WORDS && endianness() === 'LE';
   }
 
   constructor(plan: MosaicPlan, store: TileStore) {
     if (!TileRowDeflater.supports(plan, store)) throw new RangeError('the mosaic cannot be coded from its tiles');
     this.plan = plan;
     this.store = store;
-    this.rowBytes = plan.columns * store.tileSize * 3;
-    this.cached = new Int32Array(store.count * 2 * store.tileSize).fill(-1);
-    this.segment = new Uint8Array(Math.max(0, store.tileSize * 3 - 3));
+    this.rowBytes = plan.columns * store.tileWidth * 3;
+    this.cached = new Int32Array(store.count * 2 * store.tileWidth).fill(-1);
+    this.segment = new Uint8Array(Math.max(0, store.tileWidth * 3 - 3));
   }
 
   /** Adler-32 of the filtered rows coded so far. */
@@ -127,7 +129,7 @@ export class TileRowDeflater {
     const lengths = this.lengths!;
     const words = this.words;
     const { tiles, mirrored, columns } = this.plan;
-    const { tileSize } = this.store;
+    const { tileWidth: tileSize } = this.store;
     const last = (tileSize - 1) * 3;
     const rowInTile = y % tileSize;
     const planRow = ((y - rowInTile) / tileSize) * columns;
@@ -244,7 +246,7 @@ export class TileRowDeflater {
    * rows of a tile placed in a band of rows are read from neighbouring memory.
    */
   private codedRow(tile: number, flip: number, rowInTile: number): number {
-    const key = (tile * 2 + flip) * this.store.tileSize + rowInTile;
+    const key = (tile * 2 + flip) * this.store.tileWidth + rowInTile;
     const known = this.cached[key]!;
     if (known >= 0) return known;
     this.codeTile(tile, flip);
@@ -253,7 +255,7 @@ export class TileRowDeflater {
 
   /** Codes every row of a tile (mirrored when `flip`) into the cache: see RECORD_HEADER. */
   private codeTile(tile: number, flip: number): void {
-    const { tileSize, tileBytes, pixels } = this.store;
+    const { tileWidth: tileSize, tileBytes, pixels } = this.store;
     const codes = this.codes;
     const lengths = this.lengths!;
     const most = recordWords(tileSize);
@@ -311,7 +313,7 @@ export class TileRowDeflater {
 
   /** The Sub-filtered bytes of a tile row (mirrored when `flip`) after its first pixel, into `segment`. */
   private filteredRow(tile: number, flip: number, rowInTile: number): Uint8Array {
-    const { tileSize, tileBytes, pixels } = this.store;
+    const { tileWidth: tileSize, tileBytes, pixels } = this.store;
     const segment = this.segment;
     const rowStart = tile * tileBytes + rowInTile * tileSize * 3;
     // Pixels are read left to right as placed: backwards through a mirrored tile's rows.
@@ -352,7 +354,7 @@ export class TileRowDeflater {
   /** Adds the filtered bytes of row `y` to `counts`; gives how many. */
   private countRow(y: number, counts: Float64Array): number {
     const { tiles, mirrored, columns } = this.plan;
-    const { tileSize, tileBytes, pixels } = this.store;
+    const { tileWidth: tileSize, tileBytes, pixels } = this.store;
     const rowInTile = y % tileSize;
     const planRow = ((y - rowInTile) / tileSize) * columns;
     counts[FILTER_SUB]!++;

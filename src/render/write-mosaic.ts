@@ -62,8 +62,8 @@ export async function writeMosaic(
   options: WriteMosaicOptions = {},
 ): Promise<WriteMosaicResult> {
   const { onProgress, signal, placed, beforePublish } = options;
-  const width = plan.columns * store.tileSize;
-  const height = plan.rows * store.tileSize;
+  const width = plan.columns * store.tileWidth;
+  const height = plan.rows * store.tileHeight;
   let renderSeconds = 0;
   /** `work`, its time added to renderSeconds. */
   const timed =
@@ -83,7 +83,7 @@ export async function writeMosaic(
   } else if (format === 'png') {
     const encodeProgress = (done: number, total: number): void => onProgress?.('encode', done, total);
     const placedThrough = async (top: number, rows: number): Promise<void> => {
-      await placed?.(Math.ceil((top + rows) / store.tileSize));
+      await placed?.(Math.ceil((top + rows) / store.tileHeight));
     };
     if (TileRowDeflater.supports(plan, store)) {
       // Coded straight from the tiles: no pixels rendered (the coding's time counts as rendering).

@@ -1,0 +1,108 @@
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { test } from 'node:test';
+import sharp from 'sharp';
+import { deepZoomLayout, tileRegion } from '../src/render/deep-zoom.js';
+import { renderRegion, type MosaicPlan } from '../src/render/render-region.js';
+import { writeMosaic } from '../src/render/write-mosaic.js';
+import { TileStore } from '../src/tiles/tile-store.js';
+import { cropRaw, tempDir } from './helpers.js';
+
+/** `count` tiles of `width` x `height` px: every pixel a function of its tile, x and y, so any misplaced byte shows. */
+function patternStore(width: number, height: number, count: number): TileStore {
+  const pixels = Buffer.alloc(count * width * height * 3);
+  for (let id = 0; id < count; id++) {
+    for (let y = 0; y < height; y++) {
+      for (let x = 0; x < width; x++) {
+        const at = ((id * height + y) * width + x) * 3;
+        pixels[at] = (id * 37 + x * 11) % 256;
+        pixels[at + 1] = (id * 59 + y * 13) % 256;
+        pixels[at + 2] = (x * 7 + y * 5 + id) % 256;
+      }
+    }
+  }
+  return new TileStore(pixels, { width, height }, count);
+}
+
+/** The mosaic computed pixel by pixel from the definition: cell (c, r) holds its tile, mirrored or not. */
+function reference(plan: MosaicPlan, store: TileStore): Buffer {
+  const { tileWidth: w, tileHeight: h } = store;
+  const width = plan.columns * w;
+  const out = Buffer.alloc(width * plan.rows * h * 3);
+  for (let y = 0; y < plan.rows * h; y++) {
+    for (let x = 0; x < width; x++) {
+      const cell = Math.floor(y / h) * plan.columns + Math.floor(x / w);
+      const tileX = plan.mirrored?.[cell] ? w - 1 - (x % w) : x % w;
+      store.tile(plan.tiles[cell]!).copy(out, (y * width + x) * 3, ((y % h) * w + tileX) * 3, ((y % h) * w + tileX) * 3 + 3);
+    }
+  }
+  return out;
+}
+
+const root = await tempDir();
+
+test('rectangular tiles render exactly, mirrored or not, in any region, landscape and portrait', () => {
+  for (const [w, h] of [
+    [12, 8],
+    [8, 12],
+    [7, 3],
+  ] as const) {
+    const store = patternStore(w, h, 9);
+    const plan: MosaicPlan = {
+      columns: 11,
+      rows: 6,
+      tiles: Uint32Array.from({ length: 66 }, (_, i) => (i * 5) % 9),
+      mirrored: Uint8Array.from({ length: 66 }, (_, i) => (i % 3 === 0 ? 1 : 0)),
+    };
+    const whole = reference(plan, store);
+    const width = 11 * w;
+    assert.ok(renderRegion(plan, store, { left: 0, top: 0, width, height: 6 * h }).equals(whole), `${w}x${h} whole`);
+    for (const region of [
+      { left: w, top: h, width: 3 * w, height: 2 * h },
+      { left: 3, top: 5, width: 17, height: 9 },
+    ]) {
+      assert.ok(renderRegion(plan, store, region).equals(cropRaw(whole, width, region)), `${w}x${h} region ${JSON.stringify(region)}`);
+    }
+  }
+});
+
+test('rectangular tiles end to end: the PNG and the deep zoom pyramid hold the mosaic', async () => {
+  const store = patternStore(12, 8, 9);
+  const plan: MosaicPlan = {
+    columns: 30,
+    rows: 20,
+    tiles: Uint32Array.from({ length: 600 }, (_, i) => (i * 7 + Math.floor(i / 30)) % 9),
+    mirrored: Uint8Array.from({ length: 600 }, (_, i) => (i % 4 === 1 ? 1 : 0)),
+  };
+  const whole = reference(plan, store);
+  const png = path.join(root, 'shapes.png');
+  await writeMosaic(plan, store, png, 'png');
+  const decoded = await sharp(png).raw().toBuffer({ resolveWithObject: true });
+  assert.deepEqual([decoded.info.width, decoded.info.height], [360, 160]);
+  assert.ok(decoded.data.equals(whole), 'the PNG is the mosaic, byte for byte');
+
+  const dzi = path.join(root, 'shapes.dzi');
+  await writeMosaic(plan, store, dzi, 'dzi');
+  const layout = deepZoomLayout(360, 160);
+  const top = layout.levels.at(-1)!;
+  const region = tileRegion(layout, top, 1, 0);
+  // JPEG blurs the per-pixel pattern: compared in blocks of 4 x 4 px.
+  const blocks = (pixels: Buffer): Promise<Buffer> =>
+    sharp(pixels, { raw: { width: region.width, height: region.height, channels: 3 } })
+      .resize(Math.floor(region.width / 4), Math.floor(region.height / 4), { kernel: 'linear' })
+      .raw()
+      .toBuffer();
+  const jpeg = await readFile(path.join(root, 'shapes_files', String(top.level), '1_0.jpg'));
+  const tile = await blocks(await sharp(jpeg).raw().toBuffer());
+  const expected = await blocks(cropRaw(whole, 360, region));
+  let difference = 0;
+  for (let i = 0; i < tile.length; i++) difference += Math.abs(tile[i]! - expected[i]!);
+  assert.ok(difference / tile.length < 6, `the full-size level shows the mosaic: mean difference ${difference / tile.length}`);
+  // Mip-mapped level below: 6x4 px cells, tiles reduced by an exact area average.
+  const half = layout.levels.at(-2)!;
+  const reduced = await sharp(await readFile(path.join(root, 'shapes_files', String(half.level), '0_0.jpg')))
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  assert.deepEqual([reduced.info.width, reduced.info.height], [Math.min(180, 255), 80]);
+});
