@@ -6,6 +6,7 @@ import sharp from 'sharp';
 import { deepZoomLayout, tileRegion } from '../src/render/deep-zoom.js';
 import { renderRegion, type MosaicPlan } from '../src/render/render-region.js';
 import { writeMosaic } from '../src/render/write-mosaic.js';
+import { fittedLayout, type MosaicLayout } from '../src/tiles/mosaic-layout.js';
 import { TileStore } from '../src/tiles/tile-store.js';
 import { cropRaw, tempDir } from './helpers.js';
 
@@ -105,4 +106,84 @@ test('rectangular tiles end to end: the PNG and the deep zoom pyramid hold the m
     .raw()
     .toBuffer({ resolveWithObject: true });
   assert.deepEqual([reduced.info.width, reduced.info.height], [Math.min(180, 255), 80]);
+});
+
+/** A fitted mosaic computed pixel by pixel: grout where no cell is, else the top-left part of the cell's tile. */
+function fittedReference(plan: MosaicPlan, layout: MosaicLayout, store: TileStore, grout: readonly number[]): Buffer {
+  const out = Buffer.alloc(layout.width * layout.height * 3);
+  for (let y = 0; y < layout.height; y++) {
+    const row = layout.rowStarts.findLastIndex((start) => start <= y);
+    for (let x = 0; x < layout.width; x++) {
+      const column = layout.columnStarts.findLastIndex((start) => start <= x);
+      const inCell =
+        row < layout.rows &&
+        column < layout.columns &&
+        y < layout.rowStarts[row + 1]! - layout.grout &&
+        x < layout.columnStarts[column + 1]! - layout.grout;
+      const at = (y * layout.width + x) * 3;
+      if (!inCell) {
+        out.set(grout, at);
+        continue;
+      }
+      const cell = row * plan.columns + column;
+      const cellX = x - layout.columnStarts[column]!;
+      const tileX = plan.mirrored?.[cell] ? store.tileWidth - 1 - cellX : cellX;
+      const from = ((y - layout.rowStarts[row]!) * store.tileWidth + tileX) * 3;
+      store.tile(plan.tiles[cell]!).copy(out, at, from, from + 3);
+    }
+  }
+  return out;
+}
+
+test('cells of an exact output size with grout: every pixel is the cell part of its tile or the grout colour', async () => {
+  const layout = fittedLayout(301, 203, 13, 9, 3);
+  const store = patternStore(layout.tileWidth, layout.tileHeight, 9);
+  const plan: MosaicPlan = {
+    columns: 13,
+    rows: 9,
+    tiles: Uint32Array.from({ length: 117 }, (_, i) => (i * 5 + 2) % 9),
+    mirrored: Uint8Array.from({ length: 117 }, (_, i) => (i % 3 === 1 ? 1 : 0)),
+    layout,
+    groutColour: [250, 20, 90],
+  };
+  const whole = fittedReference(plan, layout, store, [250, 20, 90]);
+  assert.ok(renderRegion(plan, store, { left: 0, top: 0, width: 301, height: 203 }).equals(whole), 'the whole mosaic');
+  for (const region of [
+    { left: 17, top: 21, width: 90, height: 40 },
+    { left: 0, top: 190, width: 301, height: 13 },
+  ]) {
+    assert.ok(renderRegion(plan, store, region).equals(cropRaw(whole, 301, region)), `region ${JSON.stringify(region)}`);
+  }
+  // The last column and row end at the edge: no grout around the outside.
+  assert.notDeepEqual([...whole.subarray((202 * 301 + 300) * 3, (202 * 301 + 300) * 3 + 3)], [250, 20, 90]);
+
+  const png = path.join(root, 'fitted.png');
+  await writeMosaic(plan, store, png, 'png');
+  const decoded = await sharp(png).raw().toBuffer({ resolveWithObject: true });
+  assert.deepEqual([decoded.info.width, decoded.info.height], [301, 203]);
+  assert.ok(decoded.data.equals(whole), 'the PNG is the mosaic, byte for byte');
+  const dzi = path.join(root, 'fitted.dzi');
+  await writeMosaic(plan, store, dzi, 'dzi');
+  const top = deepZoomLayout(301, 203).levels.at(-1)!;
+  const first = await sharp(await readFile(path.join(root, 'fitted_files', String(top.level), '0_0.jpg'))).metadata();
+  assert.deepEqual([first.width, first.height], [255, 203]);
+  // Its second tile, with rows of cells that the workers render from their part of the plan.
+  const region = tileRegion(deepZoomLayout(301, 203), top, 1, 0);
+  const blocks = (pixels: Buffer): Promise<Buffer> =>
+    sharp(pixels, { raw: { width: region.width, height: region.height, channels: 3 } })
+      .resize(Math.floor(region.width / 4), Math.floor(region.height / 4), { kernel: 'linear' })
+      .raw()
+      .toBuffer();
+  const shown = await blocks(
+    await sharp(await readFile(path.join(root, 'fitted_files', String(top.level), '1_0.jpg')))
+      .raw()
+      .toBuffer(),
+  );
+  const expected = await blocks(cropRaw(whole, 301, region));
+  let difference = 0;
+  for (let i = 0; i < shown.length; i++) difference += Math.abs(shown[i]! - expected[i]!);
+  assert.ok(difference / shown.length < 6, `the full-size level shows the fitted mosaic: mean difference ${difference / shown.length}`);
+  const half = deepZoomLayout(301, 203).levels.at(-2)!;
+  const reduced = await sharp(await readFile(path.join(root, 'fitted_files', String(half.level), '0_0.jpg'))).metadata();
+  assert.deepEqual([reduced.width, reduced.height], [151, 102]);
 });

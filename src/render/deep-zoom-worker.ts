@@ -1,5 +1,7 @@
 import path from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
+import type { Rgb } from '../options/print.js';
+import type { MosaicLayout } from '../tiles/mosaic-layout.js';
 import { TileStore } from '../tiles/tile-store.js';
 import { tileCanvasBytes, tileRegion, type DeepZoomLayout } from './deep-zoom-layout.js';
 import { RenderArena, renderRegion, type MosaicPlan } from './render-region.js';
@@ -8,6 +10,9 @@ import { TileEncoder } from './tile-encoder.js';
 /** What every tile-row worker is started with. */
 export interface TileRowWorkerData {
   layout: DeepZoomLayout;
+  /** Where the mosaic's cells lie, when they are not whole tiles side by side (see MosaicPlan.layout). */
+  cells?: MosaicLayout;
+  groutColour?: Rgb;
   /**
    * The full-size tile store, shared with the other workers (not copied): a RenderArena block
    * with `canvases` canvases a worker after the pixels, for worker `worker`.
@@ -82,7 +87,10 @@ async function startRow(job: TileRowJob): Promise<void> {
       tiles: job.tiles,
       mirrored: job.mirrored,
       tint: job.tint,
+      ...(data.cells ? { layout: data.cells, groutColour: data.groutColour, firstRow: job.firstPlanRow } : {}),
     };
+    // A part of a plan of whole tiles is drawn as a mosaic of its own, from its first row.
+    const shift = data.cells ? 0 : job.firstPlanRow * cellHeight;
     const written: Promise<void>[] = [];
     for (let column = 0; column < level.columns; column++) {
       const region = tileRegion(layout, level, column, job.row);
@@ -90,7 +98,7 @@ async function startRow(job: TileRowJob): Promise<void> {
       const slot = nextCanvas++ % canvases.length;
       await canvases[slot]!.written.catch(() => undefined);
       const canvas = arena.canvases[arena === fullArena ? data.canvases * data.worker + slot : slot]!;
-      const pixels = renderRegion(plan, arena.store, { ...region, top: region.top - job.firstPlanRow * cellHeight }, canvas);
+      const pixels = renderRegion(plan, arena.store, { ...region, top: region.top - shift }, canvas);
       const file = path.join(data.folder, String(job.level), `${column}_${job.row}.jpg`);
       const tile = (await encoder.start(pixels, region.width, region.height, file)).written;
       canvases[slot]!.written = tile;

@@ -9,6 +9,8 @@ import { halveRows } from '../raster/halve.js';
 import { pathExists } from '../files/paths.js';
 import { discardStale, Temporary, writeThroughTemporary } from '../files/publish.js';
 import { RenderArena, renderRegion, type MosaicPlan, type Region } from './render-region.js';
+import { gridRowsThrough, mosaicSize } from '../tiles/mosaic-plan.js';
+import { isTiled } from '../tiles/mosaic-layout.js';
 import { assertViewerReplaceable, writeViewer } from './deep-zoom-viewer.js';
 import {
   deepZoomLayout,
@@ -74,7 +76,8 @@ export async function writeDeepZoom(
   options: DeepZoomOptions = {},
 ): Promise<DeepZoomLayout> {
   const { onProgress, signal } = options;
-  const layout = deepZoomLayout(plan.columns * store.tileWidth, plan.rows * store.tileHeight);
+  const size = mosaicSize(plan, store.tileWidth, store.tileHeight);
+  const layout = deepZoomLayout(size.width, size.height);
   const name = path.basename(file, path.extname(file));
   const tilesFolder = tilesFolderOf(file);
   await assertDeepZoomReplaceable(file);
@@ -87,10 +90,11 @@ export async function writeDeepZoom(
     done += tiles;
     onProgress?.(done, total);
   };
-  const mipped = mippedLevels(store, layout);
+  // Cells of an exact output size are no whole tiles: the levels above the full size are halved.
+  const mipped = plan.layout && !isTiled(plan.layout) ? 0 : mippedLevels(store, layout);
   let workers: TileRowWorkers | undefined;
   try {
-    workers = new TileRowWorkers(options.workers ?? os.availableParallelism(), layout, store, temporaryTiles, progress);
+    workers = new TileRowWorkers(options.workers ?? os.availableParallelism(), layout, plan, store, temporaryTiles, progress);
     await Promise.all(layout.levels.map((level) => mkdir(path.join(temporaryTiles, String(level.level)), { recursive: true })));
     onProgress?.(0, total);
     await Promise.all([
@@ -136,8 +140,8 @@ async function writeMippedLevels(
     for (let row = 0; row < level.rows; row++) {
       signal?.throwIfAborted();
       const region = tileRegion(layout, level, 0, row);
-      const firstPlanRow = Math.floor(region.top / cellSize);
-      const lastPlanRow = Math.floor((region.top + region.height - 1) / cellSize);
+      const firstPlanRow = gridRowsThrough(plan, cellSize, region.top + 1) - 1;
+      const lastPlanRow = gridRowsThrough(plan, cellSize, region.top + region.height) - 1;
       const [start, end] = [firstPlanRow * plan.columns, (lastPlanRow + 1) * plan.columns];
       await workers.submit({
         level: level.level,
@@ -222,6 +226,7 @@ class TileRowWorkers {
   constructor(
     count: number,
     layout: DeepZoomLayout,
+    plan: MosaicPlan,
     store: TileStore,
     folder: string,
     private readonly onTiles: (tiles: number) => void,
@@ -234,6 +239,7 @@ class TileRowWorkers {
     for (let i = 0; i < count; i++) {
       const workerData: TileRowWorkerData = {
         layout,
+        ...(plan.layout && !isTiled(plan.layout) ? { cells: plan.layout, groutColour: plan.groutColour } : {}),
         tileWidth: store.tileWidth,
         tileHeight: store.tileHeight,
         tileCount: store.count,

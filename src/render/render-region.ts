@@ -1,4 +1,5 @@
 import type { MosaicPlan } from '../tiles/mosaic-plan.js';
+import { isTiled, type MosaicLayout } from '../tiles/mosaic-layout.js';
 import { TileStore } from '../tiles/tile-store.js';
 
 export type { MosaicPlan };
@@ -17,6 +18,7 @@ export interface Region {
  * (its first width x height x 3 bytes, returned), so that band after band can reuse one buffer.
  */
 export function renderRegion(plan: MosaicPlan, store: TileStore, region: Region, into?: Buffer): Buffer {
+  if (plan.layout && !isTiled(plan.layout)) return renderFitted(plan, plan.layout, store, region, into);
   const { tileWidth, tileHeight, tileBytes, pixels } = store;
   const { left, top, width, height } = region;
   const { tiles, mirrored, tint } = plan;
@@ -89,6 +91,73 @@ export function renderRegion(plan: MosaicPlan, store: TileStore, region: Region,
         const source = rowStart + (flip ? tileWidth - 1 - x : x) * 3;
         for (let c = 0; c < 3; c++) canvas[written + c] = Math.min(255, Math.max(0, Math.round(pixels[source + c]! + tint[cell * 3 + c]!)));
       }
+    }
+  }
+  return canvas;
+}
+
+/**
+ * renderRegion for cells spread over an exact output size, with grout between them (see
+ * MosaicLayout): each cell shows the top-left part of its tile (mirrored or not) that fits it, tiles
+ * being at least as large as the largest cell. `plan` may be a part of the grid (see firstRow).
+ */
+function renderFitted(plan: MosaicPlan, layout: MosaicLayout, store: TileStore, region: Region, into?: Buffer): Buffer {
+  const { tileWidth, tileHeight, tileBytes, pixels } = store;
+  const { columnStarts, rowStarts, grout, columns, rows } = layout;
+  const { left, top, width, height } = region;
+  const { tiles, mirrored, tint } = plan;
+  const firstRow = plan.firstRow ?? 0;
+  const [red, green, blue] = plan.groutColour ?? [255, 255, 255];
+  const canvas = into ? into.subarray(0, width * height * 3) : Buffer.allocUnsafe(width * height * 3);
+  const fill = (from: number, count: number): void => {
+    for (let at = from, end = from + count * 3; at < end; at += 3) {
+      canvas[at] = red;
+      canvas[at + 1] = green;
+      canvas[at + 2] = blue;
+    }
+  };
+  let firstColumn = 0;
+  while (firstColumn < columns - 1 && columnStarts[firstColumn + 1]! <= left) firstColumn++;
+  let row = 0;
+  for (let y = 0; y < height; y++) {
+    const mosaicY = top + y;
+    while (row < rows - 1 && rowStarts[row + 1]! <= mosaicY) row++;
+    const rowInCell = mosaicY - rowStarts[row]!;
+    const cellHeight = rowStarts[row + 1]! - grout - rowStarts[row]!;
+    const lineStart = y * width * 3;
+    if (rowInCell >= cellHeight) {
+      fill(lineStart, width);
+      continue;
+    }
+    if (cellHeight > tileHeight)
+      throw new RangeError(`cells of ${cellHeight} px rows need tiles of at least that height, not ${tileHeight}`);
+    for (let column = firstColumn; column < columns && columnStarts[column]! < left + width; column++) {
+      const cellLeft = columnStarts[column]!;
+      const cellRight = columnStarts[column + 1]! - grout;
+      const cell = (row - firstRow) * columns + column;
+      const tile = tiles[cell]!;
+      const flip = mirrored?.[cell] === 1;
+      const rowStart = tile * tileBytes + rowInCell * tileWidth * 3;
+      const from = Math.max(left, cellLeft);
+      const to = Math.min(left + width, cellRight);
+      let written = lineStart + (from - left) * 3;
+      if (!flip && !tint) {
+        pixels.copy(canvas, written, rowStart + (from - cellLeft) * 3, rowStart + (to - cellLeft) * 3);
+        written += Math.max(0, to - from) * 3;
+      } else {
+        for (let x = from; x < to; x++, written += 3) {
+          const source = rowStart + (flip ? tileWidth - 1 - (x - cellLeft) : x - cellLeft) * 3;
+          for (let c = 0; c < 3; c++) {
+            canvas[written + c] = tint
+              ? Math.min(255, Math.max(0, Math.round(pixels[source + c]! + tint[cell * 3 + c]!)))
+              : pixels[source + c]!;
+          }
+        }
+      }
+      // The grout after the cell, but for the last column's.
+      const groutFrom = Math.max(left, cellRight);
+      const groutTo = Math.min(left + width, column + 1 < columns ? cellRight + grout : cellRight);
+      if (groutTo > groutFrom) fill(lineStart + (groutFrom - left) * 3, groutTo - groutFrom);
     }
   }
   return canvas;

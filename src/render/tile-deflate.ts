@@ -2,6 +2,7 @@ import { endianness } from 'node:os';
 import type { TileStore } from '../tiles/tile-store.js';
 import { huffmanLengths, reversedCodes } from './huffman.js';
 import type { MosaicPlan } from './render-region.js';
+import { isTiled } from '../tiles/mosaic-layout.js';
 
 /*
  * A PNG's image data coded straight from the tiles, without rendering pixels, filtering them or
@@ -89,7 +90,7 @@ export class TileRowDeflater {
     // (A tile's rows coded at worst must fit the cache: tiles of 1,024 px take 1.5 M words.)
     const tileWords = recordWords(store.tileWidth) * store.tileWidth;
     // Square tiles side by side (it codes rows of tileWidth px, tileWidth rows a tile).
-    const square = store.tileWidth === store.tileHeight;
+    const square = store.tileWidth === store.tileHeight && (!plan.layout || isTiled(plan.layout));
     return square && plan.tint === undefined && store.pixels.length <= MAX_STORE_BYTES && tileWords <= CACHE_WORDS && endianness() === 'LE';
   }
 

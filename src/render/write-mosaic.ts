@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks';
+import { gridRowsThrough, mosaicSize } from '../tiles/mosaic-plan.js';
 import type { TileStore } from '../tiles/tile-store.js';
 import { writeDeepZoom, assertDeepZoomReplaceable } from './deep-zoom.js';
 import { writeImage, type OutputFormat } from './encode.js';
@@ -62,8 +63,7 @@ export async function writeMosaic(
   options: WriteMosaicOptions = {},
 ): Promise<WriteMosaicResult> {
   const { onProgress, signal, placed, beforePublish } = options;
-  const width = plan.columns * store.tileWidth;
-  const height = plan.rows * store.tileHeight;
+  const { width, height } = mosaicSize(plan, store.tileWidth, store.tileHeight);
   let renderSeconds = 0;
   /** `work`, its time added to renderSeconds. */
   const timed =
@@ -83,7 +83,7 @@ export async function writeMosaic(
   } else if (format === 'png') {
     const encodeProgress = (done: number, total: number): void => onProgress?.('encode', done, total);
     const placedThrough = async (top: number, rows: number): Promise<void> => {
-      await placed?.(Math.ceil((top + rows) / store.tileHeight));
+      await placed?.(gridRowsThrough(plan, store.tileHeight, top + rows));
     };
     if (TileRowDeflater.supports(plan, store)) {
       // Coded straight from the tiles: no pixels rendered (the coding's time counts as rendering).
