@@ -170,7 +170,7 @@ test('clear errors for a missing, foreign or outdated index and a bad target', a
     const file = path.join(refused, name);
     await assert.rejects(buildMosaic(index, file, { out }), {
       name: 'TsmosaicError',
-      message: `target is not an image tsmosaic can read: ${file} (${NOT_ACCEPTED} (it looks like ${kind}))`,
+      message: `target is not an image tsmosaic can read: ${JSON.stringify(file)} (${NOT_ACCEPTED} (it looks like ${kind}))`,
     });
   }
   await assert.rejects(buildMosaic(index, target, { out: target }), /would overwrite the target/);

@@ -105,7 +105,7 @@ test('job failures exit 1 with one line on stderr', async () => {
       ['build', collection, target],
       /^tsmosaic: .*collection" is not a tsmosaic index \(no manifest\.json\); run process-collection first\n$/,
     ],
-    [['build', path.join(root, 'index'), path.join(root, 'nope.png')], /^tsmosaic: target image not found: .*nope\.png\n$/],
+    [['build', path.join(root, 'index'), path.join(root, 'nope.png')], /^tsmosaic: target image not found: ".*nope\.png"\n$/],
     [
       ['build', path.join(root, 'index'), target, '--max-pixels', '20000'],
       /^tsmosaic: the mosaic would be 240x160 px \(0\.0 megapixels\), more than --max-pixels 20000: use --tiles-across \d+ or fewer, or write deep zoom tiles \(-o <name>\.dzi or --deepzoom <dir>\), which have no size limit\n$/,
@@ -118,14 +118,14 @@ test('job failures exit 1 with one line on stderr', async () => {
     const reason = `${NOT_ACCEPTED} \\(it looks like ${kind}\\)`;
     cases.push([
       ['build', path.join(root, 'index'), path.join(refused, name)],
-      new RegExp(`^tsmosaic: target is not an image tsmosaic can read: .*/${name.replace('.', '\\.')} \\(${reason}\\)\n$`),
+      new RegExp(`^tsmosaic: target is not an image tsmosaic can read: ".*/${name.replace('.', '\\.')}" \\(${reason}\\)\n$`),
     ]);
   }
   await nonRegularLinks(refused);
   for (const name of ['fifo.jpg', 'device.jpg']) {
     cases.push([
       ['build', path.join(root, 'index'), path.join(refused, name)],
-      new RegExp(`^tsmosaic: target is not an image tsmosaic can read: .*/${name.replace('.', '\\.')} \\(not a regular file\\)\n$`),
+      new RegExp(`^tsmosaic: target is not an image tsmosaic can read: ".*/${name.replace('.', '\\.')}" \\(not a regular file\\)\n$`),
     ]);
   }
   await runCli(['process-collection', collection, '-q']);

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { assertGridFits, assertOutputFits, chooseGrid, rowsFor } from '../src/build/grid.js';
+import { assertGridFits, assertOutputFits, rowsOver } from '../src/build/grid.js';
+
+const rowsFor = (columns: number, width: number, height: number): number => rowsOver(columns, width, height);
 import { MAX_CELLS } from '../src/options/options.js';
 import { seededRandom } from '../src/match/random.js';
 
@@ -16,7 +18,12 @@ test('the largest --tiles-across offered is the largest that fits, found without
     let expected = columns - 1;
     while (expected > 0 && !fits(expected)) expected--;
     try {
-      assertOutputFits(grid, tileSize, target, 'png', maxPixels);
+      assertOutputFits(
+        grid,
+        (c) => ({ width: c * tileSize, height: rowsFor(c, target.width, target.height) * tileSize }),
+        'png',
+        maxPixels,
+      );
       assert.ok(fits(columns), `trial ${trial}: accepted a grid that does not fit`);
     } catch (error) {
       assert.ok(!fits(columns), `trial ${trial}: refused a grid that fits`);
@@ -28,9 +35,9 @@ test('the largest --tiles-across offered is the largest that fits, found without
 
 test('a grid of more cells than the plan can hold is refused at once, with the widest that fits', () => {
   const target = { width: 100, height: 16_000 };
-  const grid = chooseGrid(target.width, target.height, 50_000);
+  const grid = { columns: 50_000, rows: rowsFor(50_000, target.width, target.height) };
   assert.throws(
-    () => assertGridFits(grid, target),
+    () => assertGridFits(grid, (c) => rowsFor(c, target.width, target.height)),
     (error: Error) => {
       const columns = Number(/--tiles-across (\d+) or fewer/.exec(error.message)?.[1]);
       assert.ok(columns * rowsFor(columns, target.width, target.height) <= MAX_CELLS);
@@ -38,5 +45,5 @@ test('a grid of more cells than the plan can hold is refused at once, with the w
       return true;
     },
   );
-  assertGridFits(chooseGrid(4000, 3000, 4000), { width: 4000, height: 3000 });
+  assertGridFits({ columns: 4000, rows: 3000 }, (c) => rowsFor(c, 4000, 3000));
 });

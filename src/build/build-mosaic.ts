@@ -12,10 +12,12 @@ import { loadTarget, readTargetSize, type TargetImage } from '../target/target.j
 import { UsageError } from '../errors.js';
 import { untilDoneOrAborted } from '../yield.js';
 import { quote } from '../text.js';
+import type { PrintSize } from '../options/print.js';
 import { annVectors, descriptorLength, sameIndexSpace, tileDescriptors } from '../tiles/descriptors.js';
 import type { MosaicPlan } from '../tiles/mosaic-plan.js';
 import { BandFeeder } from './band-feeder.js';
-import { assertGridFits, assertOutputFits, chooseGrid } from './grid.js';
+import { outputGeometry } from './output-geometry.js';
+import { isTiled } from '../tiles/mosaic-layout.js';
 import { writePlan } from './plan-file.js';
 import { assertOutputsWritable, resolveBuildSettings, type BuildMosaicOptions } from './settings.js';
 import { blendTint, countPictures, renderedStructure } from './tile-colours.js';
@@ -45,6 +47,8 @@ export interface BuildMosaicResult {
   maxUses: number;
   /** Present when `measure` was asked for. */
   deltaE?: Fidelity;
+  /** A print's size as asked for, and its resolution. */
+  print?: PrintSize & { dpi: number };
   seconds: number;
   timings: BuildTimings;
 }
@@ -79,23 +83,26 @@ export async function buildMosaic(index: string, target: string, options: BuildM
   // A worker stopped early is still waited for before returning (it may be loading its index).
   let stopped: Promise<void> | undefined;
   try {
-    const tileSize = Math.min(settings.tileSize ?? manifest.tileSize, manifest.tileSize);
     if (settings.tileSize !== undefined && settings.tileSize > manifest.tileSize) {
       throw new UsageError(
         `Expected an integer from 1 to ${manifest.tileSize} (the indexed size) for tileSize but received ${settings.tileSize}`,
       );
     }
+    const indexShape = { width: manifest.tileSize, height: manifest.tileSize };
     // Read by a worker the CLI started ahead (booted by now with sharp loaded), sharp never loads on this thread for a PNG.
     const targetSize = worker?.startedAhead ? await worker.targetSize(target) : await readTargetSize(target);
-    const grid = chooseGrid(targetSize.width, targetSize.height, settings.tilesAcross);
-    if (grid.sampledDown) {
+    const geometry = outputGeometry(settings, indexShape, targetSize, format);
+    const { columns, rows, crop, layout } = geometry;
+    if (geometry.sampledDown) {
       onNote?.(
         `${quote(target)} is ${targetSize.width} px wide: sampling it down to ${DEFAULT_MAX_COLUMNS} tiles across (--tiles-across sets another width)`,
       );
     }
-    assertGridFits(grid, targetSize);
-    assertOutputFits(grid, tileSize, targetSize, format, settings.maxPixels);
-    const { columns, rows } = grid;
+    if (crop) {
+      onNote?.(
+        `${quote(target)} is ${targetSize.width}x${targetSize.height} px: its middle ${crop.width}x${crop.height} px, the print's aspect ratio, makes the mosaic`,
+      );
+    }
     const rules = { ...settings.rules };
     if (!settings.minDistanceChosen && feasibleMinDistance(rules.minDistance, manifest.tileCount) < rules.minDistance) {
       // A tiny index keeps what rule it can (1.5 needs 9 pictures, 1 needs 5).
@@ -120,13 +127,13 @@ export async function buildMosaic(index: string, target: string, options: BuildM
     // The decoded target: the worker decodes its own; this thread needs it without a worker (it
     // then decodes in libuv's pool while the index loads), for --blend and for the measure.
     let targetLoading: Promise<TargetImage> | undefined;
-    const decodedTarget = (): Promise<TargetImage> => (targetLoading ??= loadTarget(target, columns, rows, targetSize));
-    if (worker) worker.start({ target, size: targetSize, columns, rows, method }, candidates);
+    const decodedTarget = (): Promise<TargetImage> => (targetLoading ??= loadTarget(target, columns, rows, geometry.target, crop));
+    if (worker) worker.start({ target, size: geometry.target, ...(crop ? { crop } : {}), columns, rows, method }, candidates);
     if (!worker || blend > 0 || settings.measure) decodedTarget().catch(() => undefined); // awaited below
     const feeder = new BandFeeder(worker, worker, columns, rows, placementBandRows(columns, rows, rules), format !== 'png', signal);
 
     const loaded = await loadIndex(index, manifest);
-    const store = await loaded.tiles.scaledInterruptibly({ width: tileSize, height: tileSize }, signal);
+    const store = await loaded.tiles.scaledInterruptibly(geometry.tileShape, signal);
     const descriptors = tileDescriptors(loaded.features, loaded.tiles.count, method);
     const length = descriptorLength(method);
     const ann = ownAnn
@@ -147,7 +154,13 @@ export async function buildMosaic(index: string, target: string, options: BuildM
       onProgress?.({ stage: 'match', done, total }),
     );
     feeder.start(placer, source);
-    const plan: MosaicPlan = { columns, rows, tiles: placer.tiles, mirrored: placer.mirrored };
+    const plan: MosaicPlan = {
+      columns,
+      rows,
+      tiles: placer.tiles,
+      mirrored: placer.mirrored,
+      ...(isTiled(layout) ? {} : { layout, groutColour: settings.groutColour }),
+    };
     if (blend > 0) {
       await feeder.placeThrough(rows);
       const cellMeans = await targetMeans(await decodedTarget(), columns, rows);
@@ -160,6 +173,7 @@ export async function buildMosaic(index: string, target: string, options: BuildM
     // Rows are placed as the writer asks for them: a PNG's bands are coded as their rows are placed.
     const written = await writeMosaic(plan, store, out, format, {
       signal,
+      ...(settings.dpi ? { density: settings.dpi } : {}),
       placed: (wanted) => feeder.placeThrough(wanted),
       // The writer's progress once every row is placed (before, the bar shows placement's).
       onProgress: (stage, done, total) => feeder.placedRows === rows && onProgress?.({ stage, done, total }),
@@ -197,13 +211,14 @@ export async function buildMosaic(index: string, target: string, options: BuildM
 
     return {
       output: out,
-      width: columns * tileSize,
-      height: rows * tileSize,
+      width: layout.width,
+      height: layout.height,
       columns,
       rows,
       distinctTiles: countPictures(placement.tiles, crops),
       maxUses: placement.maxUses,
       ...(deltaE ? { deltaE } : {}),
+      ...(settings.print ? { print: { ...settings.print, dpi: settings.dpi! } } : {}),
       seconds: (performance.now() - started) / 1000,
       timings,
     };

@@ -1,4 +1,5 @@
 import { LENGTH_UNITS, type PrintSize } from '../options/print.js';
+import type { TargetCrop } from '../target/target.js';
 
 /** Millimetres in an inch: print sizes and grout in millimetres become pixels through the dpi. */
 const MM_PER_INCH = 25.4;
@@ -26,14 +27,6 @@ export function mmToPixels(mm: number, dpi: number): number {
 export function printColumns(size: PrintSize): number {
   const widthMm = size.width * LENGTH_UNITS[size.unit];
   return Math.min(PRINT_COLUMNS.max, Math.max(PRINT_COLUMNS.min, Math.round(widthMm / PRINT_TILE_MM)));
-}
-
-/** A rectangle of the target, in its pixels. */
-export interface TargetCrop {
-  left: number;
-  top: number;
-  width: number;
-  height: number;
 }
 
 /**

@@ -2,7 +2,9 @@ import { realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { TsmosaicError, UsageError } from '../errors.js';
 import type { PlacementRules } from '../match/placement.js';
-import { BUILD_OPTIONS } from '../options/options.js';
+import { BUILD_OPTIONS, PRINT_DPI } from '../options/options.js';
+import type { GroutWidth, PrintSize, Rgb } from '../options/print.js';
+import { mmToPixels } from './print.js';
 import { checkOption } from '../options/schema.js';
 import { assertWritableFolder, formatFromPath, type OutputFormat } from '../render/encode.js';
 import { assertOutputReplaceable } from '../render/write-mosaic.js';
@@ -38,6 +40,10 @@ export interface BuildMosaicOptions {
   seed?: number;
   blend?: number;
   plan?: string;
+  print?: PrintSize;
+  dpi?: number;
+  grout?: GroutWidth;
+  groutColour?: Rgb;
   /** Measure fidelity (mean CIEDE2000 at cell and structure scale) into `deltaE`. */
   measure?: boolean;
   onProgress?: (progress: BuildProgress) => void;
@@ -68,6 +74,12 @@ export interface BuildSettings {
   /** The placement file to write, absolute. */
   plan: string | undefined;
   measure: boolean;
+  print: PrintSize | undefined;
+  /** Pixels per inch declared in the output (and the print's resolution). */
+  dpi: number | undefined;
+  /** Grout between cells, in pixels (0: none). */
+  grout: number;
+  groutColour: Rgb;
 }
 
 /**
@@ -87,6 +99,14 @@ export function resolveBuildSettings(target: string, options: BuildMosaicOptions
   const unique = checkOption(OPTIONS.unique, options.unique);
   const maxUses = unique ? 1 : (checkOption(OPTIONS.maxUses, options.maxUses) ?? Infinity);
   const plan = checkOption(OPTIONS.plan, options.plan);
+  const print = checkOption(OPTIONS.print, options.print);
+  const dpi = checkOption(OPTIONS.dpi, options.dpi) ?? (print ? PRINT_DPI : undefined);
+  const grout = checkOption(OPTIONS.grout, options.grout);
+  if (print && options.tileSize !== undefined) {
+    throw new UsageError('use either --print or --tile-size: the print size and --tiles-across set the size of the tiles');
+  }
+  if (grout?.unit === 'mm' && dpi === undefined)
+    throw new UsageError(`--grout ${grout.width}mm needs --print or --dpi to be turned into pixels`);
   return {
     out,
     format: formatFromPath(out),
@@ -101,6 +121,10 @@ export function resolveBuildSettings(target: string, options: BuildMosaicOptions
     blend: checkOption(OPTIONS.blend, options.blend),
     plan: plan === undefined ? undefined : path.resolve(plan),
     measure: options.measure === true,
+    print,
+    dpi,
+    grout: grout === undefined ? 0 : grout.unit === 'px' ? grout.width : mmToPixels(grout.width, dpi!),
+    groutColour: checkOption(OPTIONS.groutColour, options.groutColour),
   };
 }
 

@@ -26,12 +26,24 @@ export async function runBuild(index: string, target: string, flags: BuildFlags)
       onNote: (message) => reporter.line(`tsmosaic: ${message}`),
     });
     reporter.stop();
-    const { output, width, height, columns, rows, distinctTiles, maxUses, deltaE, seconds, timings } = result;
+    const { output, width, height, columns, rows, distinctTiles, maxUses, deltaE, print, seconds, timings } = result;
     const steps = Object.fromEntries(Object.entries(timings).map(([step, value]) => [step, roundSeconds(value)]));
     const fidelity = deltaE && { cell: round(deltaE.cell, 4), structure: round(deltaE.structure, 4) };
     printResult(
       json,
-      { output, width, height, columns, rows, distinctTiles, maxUses, deltaE: fidelity, seconds: roundSeconds(seconds), timings: steps },
+      {
+        output,
+        width,
+        height,
+        columns,
+        rows,
+        distinctTiles,
+        maxUses,
+        deltaE: fidelity,
+        ...(print ? { print } : {}),
+        seconds: roundSeconds(seconds),
+        timings: steps,
+      },
       output,
     );
   } finally {

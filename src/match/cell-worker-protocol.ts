@@ -1,6 +1,6 @@
 import type { IndexManifest } from '../index-store/format.js';
 import type { RowBand } from '../target/target-means.js';
-import type { TargetSize } from '../target/target.js';
+import type { TargetCrop, TargetSize } from '../target/target.js';
 import type { CellAnswers, CellGrid } from './cell-search.js';
 
 /* The messages between a build and its cell worker (cell-worker.ts). */
@@ -15,7 +15,8 @@ export interface CellWorkerData {
 }
 
 /** A grid of cells over a target image file of `size`, which the worker decodes itself (see loadTarget). */
-export type CellWorkerGrid = Omit<CellGrid, 'target'> & { target: string; size: TargetSize };
+/** `size` is the target's, or its part `crop`'s when it has one (see loadTarget). */
+export type CellWorkerGrid = Omit<CellGrid, 'target'> & { target: string; size: TargetSize; crop?: TargetCrop };
 
 /** The grid whose cells the worker answers and the index answers a cell wants (see candidateCount). */
 export interface CellWorkerStart {

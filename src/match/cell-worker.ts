@@ -82,8 +82,8 @@ port.on('message', (message: CellWorkerRequest) => {
   }
   if ('grid' in message) {
     const { grid, candidates } = message;
-    const { target: file, size, columns, rows, method } = grid;
-    Promise.all([loadTarget(file, columns, rows, size), indexLoaded]).then(
+    const { target: file, size, crop, columns, rows, method } = grid;
+    Promise.all([loadTarget(file, columns, rows, size, crop), indexLoaded]).then(
       ([target]) => giveJob({ grid: { target, columns, rows, method }, candidates, search: ann && new CachedSearch(ann, method) }),
       (error: unknown) => failJob(error),
     );

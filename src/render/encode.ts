@@ -71,8 +71,12 @@ export async function assertWritableFolder(file: string): Promise<void> {
 /** The formats libvips encodes for tsmosaic (PNG has its own writer, write-png.ts; deep zoom its own tiles). */
 export type LibvipsFormat = Exclude<OutputFormat, 'dzi' | 'png'>;
 
-/** `image` set up to be saved in `format` (`width` x `height` RGB) with tsmosaic's settings. */
-export function encoderFor(image: Sharp, format: LibvipsFormat, width: number, height: number): Sharp {
+/**
+ * `image` set up to be saved in `format` (`width` x `height` RGB) with tsmosaic's settings, declaring
+ * `density` pixels per inch when given (JPEG and TIFF keep it; WebP and AVIF have no place for it).
+ */
+export function encoderFor(image: Sharp, format: LibvipsFormat, width: number, height: number, density?: number): Sharp {
+  if (density !== undefined) image = image.withMetadata({ density });
   switch (format) {
     case 'jpeg':
       return image.jpeg({ quality: 90 });
@@ -97,11 +101,11 @@ export async function writeImage(
   height: number,
   file: string,
   format: LibvipsFormat,
-  options: { signal?: AbortSignal; beforePublish?: () => Promise<void> } = {},
+  options: { signal?: AbortSignal; beforePublish?: () => Promise<void>; density?: number } = {},
 ): Promise<void> {
-  const { signal, beforePublish } = options;
+  const { signal, beforePublish, density } = options;
   const sharp = await loadSharp();
-  const image = encoderFor(sharp(pixels, { raw: { width, height, channels: 3 }, limitInputPixels: false }), format, width, height);
+  const image = encoderFor(sharp(pixels, { raw: { width, height, channels: 3 }, limitInputPixels: false }), format, width, height, density);
   await writeThroughTemporary(
     file,
     async (temporary) => {

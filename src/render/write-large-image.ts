@@ -35,9 +35,9 @@ export async function writeLargeImage(
   height: number,
   format: LibvipsFormat,
   renderBand: (top: number, rows: number, into: Buffer) => Buffer,
-  options: { onProgress?: ImageProgress; signal?: AbortSignal; beforePublish?: () => Promise<void> } = {},
+  options: { onProgress?: ImageProgress; signal?: AbortSignal; beforePublish?: () => Promise<void>; density?: number } = {},
 ): Promise<void> {
-  const { onProgress, signal, beforePublish } = options;
+  const { onProgress, signal, beforePublish, density } = options;
   await assertFreeSpace(file, width * height * 3);
   const bandRows = Math.max(1, Math.floor(BAND_BYTES / (width * 3)));
   // writeVipsFile holds two bands at most (one rendered while the other is written): two buffers
@@ -72,7 +72,9 @@ export async function writeLargeImage(
         try {
           // libvips maps the .v file in windows and encodes it top to bottom: memory stays flat.
           const sharp = await loadSharp();
-          const encoding = encoderFor(sharp(raw, { limitInputPixels: false, sequentialRead: true }), format, width, height).toFile(encoded);
+          const encoding = encoderFor(sharp(raw, { limitInputPixels: false, sequentialRead: true }), format, width, height, density).toFile(
+            encoded,
+          );
           await untilDoneOrAborted(encoding, signal);
         } finally {
           clearInterval(poll);

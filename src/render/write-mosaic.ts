@@ -34,6 +34,8 @@ export interface WriteMosaicOptions {
    * interrupted build (the fidelity measure, other files) then leaves no output behind.
    */
   beforePublish?: () => Promise<void>;
+  /** Pixels per inch the file declares (PNG pHYs, JPEG density, TIFF resolution). */
+  density?: number;
 }
 
 /**
@@ -62,7 +64,7 @@ export async function writeMosaic(
   format: OutputFormat,
   options: WriteMosaicOptions = {},
 ): Promise<WriteMosaicResult> {
-  const { onProgress, signal, placed, beforePublish } = options;
+  const { onProgress, signal, placed, beforePublish, density } = options;
   const { width, height } = mosaicSize(plan, store.tileWidth, store.tileHeight);
   let renderSeconds = 0;
   /** `work`, its time added to renderSeconds. */
@@ -98,7 +100,7 @@ export async function writeMosaic(
       await writeThroughTemporary(
         file,
         async (temporary) => {
-          await writeCodedPng(temporary, width, height, timedCoder, { ready: placedThrough, signal, onProgress: encodeProgress });
+          await writeCodedPng(temporary, width, height, timedCoder, { ready: placedThrough, signal, onProgress: encodeProgress, density });
           await beforePublish?.();
         },
         signal,
@@ -113,7 +115,7 @@ export async function writeMosaic(
       await writeThroughTemporary(
         file,
         async (temporary) => {
-          await writePng(temporary, width, height, renderBand, { signal, onProgress: encodeProgress });
+          await writePng(temporary, width, height, renderBand, { signal, onProgress: encodeProgress, density });
           await beforePublish?.();
         },
         signal,
@@ -125,13 +127,14 @@ export async function writeMosaic(
     onProgress?.('render', height, height);
     signal?.throwIfAborted();
     onProgress?.('encode', 0, 1);
-    await writeImage(canvas, width, height, file, format, { signal, beforePublish });
+    await writeImage(canvas, width, height, file, format, { signal, beforePublish, density });
     onProgress?.('encode', 1, 1);
   } else {
     await writeLargeImage(file, width, height, format, (top, rows, into) => render({ left: 0, top, width, height: rows }, into), {
       onProgress,
       signal,
       beforePublish,
+      density,
     });
   }
   return { renderSeconds };

@@ -51,12 +51,12 @@ export async function writePng(
   width: number,
   height: number,
   renderBand: (top: number, rows: number) => Buffer | Promise<Buffer>,
-  options: { onProgress?: (rowsWritten: number, height: number) => void; signal?: AbortSignal } = {},
+  options: { onProgress?: (rowsWritten: number, height: number) => void; signal?: AbortSignal; density?: number } = {},
 ): Promise<void> {
   const { onProgress, signal } = options;
   const rowBytes = width * 3 + 1;
   const bandRows = pngBandRows(width, height);
-  const png = openPng(file, width, height);
+  const png = openPng(file, width, height, options.density);
   // Bands in flight, oldest first; each with its own filtered copy, read by the pool while it works.
   const deflating: { rows: number; compressed: Promise<Buffer> }[] = [];
   const spare: Buffer[] = [];
@@ -121,11 +121,12 @@ export async function writeCodedPng(
     ready?: (top: number, rows: number) => Promise<void>;
     onProgress?: (rowsWritten: number, height: number) => void;
     signal?: AbortSignal;
+    density?: number;
   } = {},
 ): Promise<void> {
   const { ready, onProgress, signal } = options;
   const bandRows = pngBandRows(width, height);
-  const png = openPng(file, width, height);
+  const png = openPng(file, width, height, options.density);
   try {
     for (let top = 0; top < height; top += bandRows) {
       // Coding and writing are synchronous, and rows placed ahead resolve as microtasks: yield, for signal handlers.
@@ -144,14 +145,16 @@ export async function writeCodedPng(
 }
 
 /**
- * A PNG being written to `file` (created, or truncated): its signature, header and the zlib
- * stream's header are written; `data` adds deflate data (an IDAT chunk), `end` the Adler-32 and
- * the end, closing the file; `abandon` closes it after an error.
+ * A PNG being written to `file` (created, or truncated): its signature, header, resolution (pHYs,
+ * when `density` pixels per inch are given) and the zlib stream's header are written; `data` adds
+ * deflate data (an IDAT chunk), `end` the Adler-32 and the end, closing the file; `abandon` closes
+ * it after an error.
  */
 function openPng(
   file: string,
   width: number,
   height: number,
+  density?: number,
 ): { data: (bytes: Uint8Array) => void; end: (adler: number) => void; abandon: () => void } {
   const descriptor = openSync(file, 'w');
   const write = (bytes: Uint8Array): void => {
@@ -165,6 +168,15 @@ function openPng(
     header[8] = 8; // bits per channel
     header[9] = 2; // colour type: RGB
     writeChunk(write, 'IHDR', header);
+    if (density !== undefined) {
+      // Pixels per metre on both axes, unit 1 (the metre).
+      const resolution = Buffer.alloc(9);
+      const perMetre = Math.round(density / 0.0254);
+      resolution.writeUInt32BE(perMetre, 0);
+      resolution.writeUInt32BE(perMetre, 4);
+      resolution[8] = 1;
+      writeChunk(write, 'pHYs', resolution);
+    }
     writeChunk(write, 'IDAT', ZLIB_HEADER);
   } catch (error) {
     closeSync(descriptor);

@@ -2,6 +2,7 @@ import type { Sharp } from 'sharp';
 import { TsmosaicError } from '../errors.js';
 import { imageErrorReason, MAX_INPUT_PIXELS, withImageFile } from '../files/image-file.js';
 import { loadSharp } from '../load-sharp.js';
+import { quote } from '../text.js';
 
 /** Targets with more samples per cell than this are first reduced by sharp (shrink-on-load). */
 const MAX_SAMPLES_PER_CELL = 16;
@@ -35,27 +36,37 @@ export async function readTargetSize(file: string): Promise<TargetSize> {
     return (orientation ?? 1) >= 5 ? { width: height, height: width } : { width, height };
   } catch (error) {
     const code = (error as NodeJS.ErrnoException | undefined)?.code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') throw new TsmosaicError(`target image not found: ${file}`);
-    throw new TsmosaicError(`target is not an image tsmosaic can read: ${file} (${imageErrorReason(error)})`);
+    if (code === 'ENOENT' || code === 'ENOTDIR') throw new TsmosaicError(`target image not found: ${quote(file)}`);
+    throw new TsmosaicError(`target is not an image tsmosaic can read: ${quote(file)} (${imageErrorReason(error)})`);
   }
 }
 
+/** A part of the target, in its displayed pixels (a print's aspect ratio cut around its centre). */
+export interface TargetCrop {
+  left: number;
+  top: number;
+  width: number;
+  height: number;
+}
+
 /**
- * Decodes the target to sRGB, alpha flattened onto white. A target with more than
- * MAX_SAMPLES_PER_CELL pixels per cell side is reduced first, so memory follows the grid, not the photo.
+ * Decodes the target (or its part `crop`, of `size`) to sRGB, alpha flattened onto white. A target
+ * with more than MAX_SAMPLES_PER_CELL pixels per cell side is reduced first, so memory follows the
+ * grid, not the photo.
  */
-export async function loadTarget(file: string, columns: number, rows: number, size: TargetSize): Promise<TargetImage> {
+export async function loadTarget(file: string, columns: number, rows: number, size: TargetSize, crop?: TargetCrop): Promise<TargetImage> {
   const reduce = size.width > columns * MAX_SAMPLES_PER_CELL || size.height > rows * MAX_SAMPLES_PER_CELL;
   const sharp = await loadSharp();
   try {
-    return await withImageFile(file, (input) =>
-      decodeSrgb(
-        sharp(input, OPEN_OPTIONS),
+    return await withImageFile(file, (input) => {
+      const image = sharp(input, OPEN_OPTIONS);
+      return decodeSrgb(
+        crop ? image.extract(crop) : image,
         reduce ? { width: columns * MAX_SAMPLES_PER_CELL, height: rows * MAX_SAMPLES_PER_CELL } : undefined,
-      ),
-    );
+      );
+    });
   } catch (error) {
-    throw new TsmosaicError(`cannot decode the target image ${file}: ${imageErrorReason(error)}`);
+    throw new TsmosaicError(`cannot decode the target image ${quote(file)}: ${imageErrorReason(error)}`);
   }
 }
 
