@@ -7,6 +7,7 @@ import { deepZoomLayout, tileRegion } from '../src/render/deep-zoom.js';
 import { renderRegion, type MosaicPlan } from '../src/render/render-region.js';
 import { writeMosaic } from '../src/render/write-mosaic.js';
 import { fittedLayout, type MosaicLayout } from '../src/tiles/mosaic-layout.js';
+import { TileFile } from '../src/tiles/tile-file.js';
 import { TileStore } from '../src/tiles/tile-store.js';
 import { cropRaw, tempDir } from './helpers.js';
 
@@ -186,4 +187,44 @@ test('cells of an exact output size with grout: every pixel is the cell part of 
   const half = deepZoomLayout(301, 203).levels.at(-2)!;
   const reduced = await sharp(await readFile(path.join(root, 'fitted_files', String(half.level), '0_0.jpg'))).metadata();
   assert.deepEqual([reduced.width, reduced.height], [151, 102]);
+});
+
+test('a mosaic drawn from a tile file is the one drawn from the store: PNG byte for byte, deep zoom alike', async () => {
+  const store = patternStore(10, 6, 12);
+  const file = new TileFile(path.join(root, 'tiles.bin'), store.shape, 12, { create: true });
+  // Only the tiles the plan uses are in the file, in another order than their ids.
+  for (const id of [7, 3, 11, 0, 5]) file.add(id, store.tile(id));
+  file.sync();
+  const plan: MosaicPlan = {
+    columns: 50,
+    rows: 40,
+    tiles: Uint32Array.from({ length: 2000 }, (_, i) => [7, 3, 11, 0, 5][(i * 3 + Math.floor(i / 50)) % 5]!),
+    mirrored: Uint8Array.from({ length: 2000 }, (_, i) => (i % 7 === 2 ? 1 : 0)),
+  };
+  for (const [name, source] of [
+    ['store', store],
+    ['file', file],
+  ] as const) {
+    await writeMosaic(plan, source, path.join(root, `from-${name}.png`), 'png');
+    await writeMosaic(plan, source, path.join(root, `from-${name}.dzi`), 'dzi');
+  }
+  assert.ok(
+    (await sharp(path.join(root, 'from-file.png')).raw().toBuffer()).equals(
+      await sharp(path.join(root, 'from-store.png')).raw().toBuffer(),
+    ),
+  );
+  const levels = deepZoomLayout(500, 240).levels;
+  for (const level of [levels.at(-1)!, levels.at(-2)!, levels.at(-4)!]) {
+    const [a, b] = await Promise.all(
+      ['file', 'store'].map((name) =>
+        sharp(path.join(root, `from-${name}_files`, String(level.level), '0_0.jpg'))
+          .raw()
+          .toBuffer(),
+      ),
+    );
+    let difference = 0;
+    for (let i = 0; i < a!.length; i++) difference += Math.abs(a![i]! - b![i]!);
+    assert.ok(difference / a!.length < 3, `level ${level.level}: mean difference ${difference / a!.length}`);
+  }
+  file.close();
 });

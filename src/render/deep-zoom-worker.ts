@@ -3,6 +3,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { Rgb } from '../options/print.js';
 import type { MosaicLayout } from '../tiles/mosaic-layout.js';
 import { TileStore } from '../tiles/tile-store.js';
+import { TileFile } from '../tiles/tile-file.js';
+import { readBand } from './tile-source.js';
 import { tileCanvasBytes, tileRegion, type DeepZoomLayout } from './deep-zoom-layout.js';
 import { RenderArena, renderRegion, type MosaicPlan } from './render-region.js';
 import { TileEncoder } from './tile-encoder.js';
@@ -20,6 +22,8 @@ export interface TileRowWorkerData {
   tileWidth: number;
   tileHeight: number;
   tileCount: number;
+  /** The tiles are in this file instead (see TileFile): the store is empty, each band's tiles are read. */
+  tileFile?: { file: string; slots: Int32Array };
   tilePixels: SharedArrayBuffer;
   worker: number;
   canvases: number;
@@ -61,6 +65,7 @@ const shared = new TileStore(Buffer.from(data.tilePixels, 0, shape.width * shape
 const fullArena = new RenderArena(shared, canvasBytes, data.canvases * (data.worker + 1), data.tilePixels);
 /** Arenas by level below the full size (0: full size): its tiles are reduced 2^k times. */
 const arenas = new Map<number, RenderArena>([[0, fullArena]]);
+const tileFile = data.tileFile && new TileFile(data.tileFile.file, shape, data.tileFile.slots);
 /** This worker's canvases, each with the tile last encoded from it. */
 const canvases = fullArena.canvases.slice(data.canvases * data.worker).map(() => ({ written: Promise.resolve() }));
 let nextCanvas = 0;
@@ -81,16 +86,17 @@ async function startRow(job: TileRowJob): Promise<void> {
       arena = new RenderArena(shared.scaled({ width: shape.width / 2 ** below, height: cellHeight }), canvasBytes, data.canvases);
       arenas.set(below, arena);
     }
-    const plan: MosaicPlan = {
+    let plan: MosaicPlan = {
       columns: job.columns,
       rows: job.tiles.length / job.columns,
       tiles: job.tiles,
       mirrored: job.mirrored,
       tint: job.tint,
-      ...(data.cells ? { layout: data.cells, groutColour: data.groutColour, firstRow: job.firstPlanRow } : {}),
+      firstRow: job.firstPlanRow,
+      ...(data.cells ? { layout: data.cells, groutColour: data.groutColour } : {}),
     };
-    // A part of a plan of whole tiles is drawn as a mosaic of its own, from its first row.
-    const shift = data.cells ? 0 : job.firstPlanRow * cellHeight;
+    let store = arena.store;
+    if (tileFile) ({ plan, store } = readBand(plan, tileFile, job.firstPlanRow, job.firstPlanRow + plan.rows - 1));
     const written: Promise<void>[] = [];
     for (let column = 0; column < level.columns; column++) {
       const region = tileRegion(layout, level, column, job.row);
@@ -98,7 +104,7 @@ async function startRow(job: TileRowJob): Promise<void> {
       const slot = nextCanvas++ % canvases.length;
       await canvases[slot]!.written.catch(() => undefined);
       const canvas = arena.canvases[arena === fullArena ? data.canvases * data.worker + slot : slot]!;
-      const pixels = renderRegion(plan, arena.store, { ...region, top: region.top - shift }, canvas);
+      const pixels = renderRegion(plan, store, region, canvas);
       const file = path.join(data.folder, String(job.level), `${column}_${job.row}.jpg`);
       const tile = (await encoder.start(pixels, region.width, region.height, file)).written;
       canvases[slot]!.written = tile;

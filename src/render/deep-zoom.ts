@@ -4,7 +4,9 @@ import path from 'node:path';
 import type { Worker } from 'node:worker_threads';
 import { startWorker } from '../start-worker.js';
 import { TsmosaicError, reasonOf } from '../errors.js';
-import type { TileStore } from '../tiles/tile-store.js';
+import { TileStore } from '../tiles/tile-store.js';
+import { TileFile } from '../tiles/tile-file.js';
+import { SourceRenderer, type TileSource } from './tile-source.js';
 import { halveRows } from '../raster/halve.js';
 import { pathExists } from '../files/paths.js';
 import { discardStale, Temporary, writeThroughTemporary } from '../files/publish.js';
@@ -71,7 +73,7 @@ export async function assertDeepZoomReplaceable(file: string): Promise<void> {
  */
 export async function writeDeepZoom(
   plan: MosaicPlan,
-  store: TileStore,
+  store: TileSource,
   file: string,
   options: DeepZoomOptions = {},
 ): Promise<DeepZoomLayout> {
@@ -90,8 +92,9 @@ export async function writeDeepZoom(
     done += tiles;
     onProgress?.(done, total);
   };
-  // Cells of an exact output size are no whole tiles: the levels above the full size are halved.
-  const mipped = plan.layout && !isTiled(plan.layout) ? 0 : mippedLevels(store, layout);
+  // Cells of an exact output size are no whole tiles, and a tile file is read a band at a time:
+  // the levels above the full size are then halved.
+  const mipped = (plan.layout && !isTiled(plan.layout)) || store instanceof TileFile ? 0 : mippedLevels(store, layout);
   let workers: TileRowWorkers | undefined;
   try {
     workers = new TileRowWorkers(options.workers ?? os.availableParallelism(), layout, plan, store, temporaryTiles, progress);
@@ -127,7 +130,7 @@ function mippedLevels({ tileWidth, tileHeight }: TileStore, layout: DeepZoomLayo
 /** Hands every tile row of the mip-mapped levels to the workers, finest level first. */
 async function writeMippedLevels(
   plan: MosaicPlan,
-  store: TileStore,
+  store: TileSource,
   layout: DeepZoomLayout,
   mipped: number,
   workers: TileRowWorkers,
@@ -163,7 +166,7 @@ async function writeMippedLevels(
  */
 async function writeHalvedLevels(
   plan: MosaicPlan,
-  store: TileStore,
+  store: TileSource,
   layout: DeepZoomLayout,
   mipped: number,
   folder: string,
@@ -174,8 +177,16 @@ async function writeHalvedLevels(
   const source = levels[levels.length - 1 - mipped]!;
   if (source.level === 0) return;
   const rowBytes = source.width * 3;
-  const reduced = { width: store.tileWidth / 2 ** mipped, height: store.tileHeight / 2 ** mipped };
-  const arena = new RenderArena(await store.scaledInterruptibly(reduced, signal), STRIP_ROWS * rowBytes, 1);
+  let renderStrip: (region: Region) => Buffer;
+  if (store instanceof TileStore) {
+    const reduced = { width: store.tileWidth / 2 ** mipped, height: store.tileHeight / 2 ** mipped };
+    const arena = new RenderArena(await store.scaledInterruptibly(reduced, signal), STRIP_ROWS * rowBytes, 1);
+    renderStrip = (region) => renderRegion(plan, arena.store, region, arena.canvases[0]);
+  } else {
+    const renderer = new SourceRenderer(plan, store);
+    const canvas = Buffer.allocUnsafe(STRIP_ROWS * rowBytes);
+    renderStrip = (region) => renderer.render(region, canvas);
+  }
   const encoder = new TileEncoder(2);
   const emit: EmitTile = async (level, column, row, pixels, region) => {
     signal?.throwIfAborted();
@@ -198,7 +209,7 @@ async function writeHalvedLevels(
     for (let top = 0; top < source.height; top += STRIP_ROWS) {
       await slicer.pause();
       const rows = Math.min(STRIP_ROWS, source.height - top);
-      const strip = renderRegion(plan, arena.store, { left: 0, top, width: source.width, height: rows }, arena.canvases[0]);
+      const strip = renderStrip({ left: 0, top, width: source.width, height: rows });
       for (let y = 0; y < rows; y++) await chain!.addSourceRow(strip.subarray(y * rowBytes, (y + 1) * rowBytes));
     }
     await chain!.finish();
@@ -227,22 +238,25 @@ class TileRowWorkers {
     count: number,
     layout: DeepZoomLayout,
     plan: MosaicPlan,
-    store: TileStore,
+    store: TileSource,
     folder: string,
     private readonly onTiles: (tiles: number) => void,
   ) {
-    // The store, then each worker's canvases, in one shared block (a RenderArena's).
+    // The store (none for a tile file: each worker reads its bands' tiles), then each worker's
+    // canvases, in one shared block (a RenderArena's).
     const concurrency = 2;
     const canvases = concurrency + 1;
-    const tilePixels = new SharedArrayBuffer(RenderArena.bytes(store, tileCanvasBytes(layout), canvases * count));
-    Buffer.from(tilePixels).set(store.pixels);
+    const shared = store instanceof TileStore ? store : new TileStore(Buffer.alloc(0), store.shape, 0);
+    const tilePixels = new SharedArrayBuffer(RenderArena.bytes(shared, tileCanvasBytes(layout), canvases * count));
+    Buffer.from(tilePixels).set(shared.pixels);
     for (let i = 0; i < count; i++) {
       const workerData: TileRowWorkerData = {
         layout,
         ...(plan.layout && !isTiled(plan.layout) ? { cells: plan.layout, groutColour: plan.groutColour } : {}),
         tileWidth: store.tileWidth,
         tileHeight: store.tileHeight,
-        tileCount: store.count,
+        tileCount: shared.count,
+        ...(store instanceof TileFile ? { tileFile: { file: store.file, slots: store.slots } } : {}),
         tilePixels,
         worker: i,
         canvases,

@@ -53,7 +53,7 @@ export function renderRegion(plan: MosaicPlan, store: TileStore, region: Region,
   for (let y = 0; y < height; y++) {
     const mosaicY = top + y;
     const rowInTile = mosaicY % tileHeight;
-    const planRow = Math.floor(mosaicY / tileHeight) * plan.columns;
+    const planRow = (Math.floor(mosaicY / tileHeight) - (plan.firstRow ?? 0)) * plan.columns;
     let written = y * width * 3;
     for (let column = firstColumn; column <= lastColumn; column++) {
       const cell = planRow + column;
@@ -180,11 +180,12 @@ function copyWholeTileRows(
   flipped: FlippedTiles | undefined,
 ): void {
   const { tiles, mirrored, columns } = plan;
+  const firstRow = plan.firstRow ?? 0;
   const rowWords = (tileWidth * 3) / 4;
   let to = 0;
   for (let y = 0; y < height; y++) {
     const rowInTile = (top + y) % tileHeight;
-    const planRow = ((top + y - rowInTile) / tileHeight) * columns;
+    const planRow = ((top + y - rowInTile) / tileHeight - firstRow) * columns;
     const rowStart = rowInTile * tileWidth * 3;
     for (let cell = planRow + firstColumn; cell <= planRow + lastColumn; cell++) {
       const tile = tiles[cell]!;

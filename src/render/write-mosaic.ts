@@ -1,12 +1,13 @@
 import { performance } from 'node:perf_hooks';
 import { gridRowsThrough, mosaicSize } from '../tiles/mosaic-plan.js';
-import type { TileStore } from '../tiles/tile-store.js';
+import { TileStore } from '../tiles/tile-store.js';
+import { SourceRenderer, type TileSource } from './tile-source.js';
 import { writeDeepZoom, assertDeepZoomReplaceable } from './deep-zoom.js';
 import { writeImage, type OutputFormat } from './encode.js';
 import { writeThroughTemporary } from '../files/publish.js';
 import { TileRowDeflater } from './tile-deflate.js';
 import { writeCodedPng, writePng, type PngRowCoder } from './write-png.js';
-import { renderRegion, type MosaicPlan, type Region } from './render-region.js';
+import type { MosaicPlan, Region } from './render-region.js';
 import { writeLargeImage } from './write-large-image.js';
 
 /**
@@ -59,7 +60,7 @@ export interface WriteMosaicResult {
  */
 export async function writeMosaic(
   plan: MosaicPlan,
-  store: TileStore,
+  store: TileSource,
   file: string,
   format: OutputFormat,
   options: WriteMosaicOptions = {},
@@ -78,7 +79,8 @@ export async function writeMosaic(
         renderSeconds += (performance.now() - started) / 1000;
       }
     };
-  const render = timed((region: Region, into?: Buffer): Buffer => renderRegion(plan, store, region, into));
+  const renderer = new SourceRenderer(plan, store);
+  const render = timed((region: Region, into?: Buffer): Buffer => renderer.render(region, into));
   if (format !== 'png') await placed?.(plan.rows);
   if (format === 'dzi') {
     await writeDeepZoom(plan, store, file, { signal, beforePublish, onProgress: (done, total) => onProgress?.('tiles', done, total) });
@@ -87,7 +89,7 @@ export async function writeMosaic(
     const placedThrough = async (top: number, rows: number): Promise<void> => {
       await placed?.(gridRowsThrough(plan, store.tileHeight, top + rows));
     };
-    if (TileRowDeflater.supports(plan, store)) {
+    if (store instanceof TileStore && TileRowDeflater.supports(plan, store)) {
       // Coded straight from the tiles: no pixels rendered (the coding's time counts as rendering).
       const coder = new TileRowDeflater(plan, store);
       const timedCoder: PngRowCoder = {

@@ -18,7 +18,7 @@ export interface MosaicPlan {
   layout?: MosaicLayout;
   /** The colour between cells when the layout has grout. Default white. */
   groutColour?: Rgb;
-  /** For a part of a plan (a band sent to a worker): the grid row its first row is. Default 0. */
+  /** For a part of a plan (a band): the grid row its first row is; regions are still given in the whole mosaic's pixels. Default 0. */
   firstRow?: number;
 }
 

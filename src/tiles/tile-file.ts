@@ -1,0 +1,102 @@
+import { closeSync, fsyncSync, openSync, readSync, writeSync } from 'node:fs';
+import type { TileShape } from './features.js';
+import { TileStore } from './tile-store.js';
+
+/**
+ * Tiles of one shape kept in a file rather than in memory: the tiles a mosaic uses, drawn from the
+ * original pictures at the output's tile size (a print's may be hundreds of pixels, and a gigapixel
+ * mosaic use tens of thousands of them). `slots[id]` is where tile `id` lies in the file (-1: not
+ * there). Renderers read the tiles of the band they draw (see `load`), so memory holds a band's.
+ */
+export class TileFile {
+  readonly file: string;
+  readonly tileWidth: number;
+  readonly tileHeight: number;
+  readonly tileBytes: number;
+  /** By tile id: its slot in the file, or -1. In a SharedArrayBuffer, for worker threads to read. */
+  readonly slots: Int32Array;
+  private descriptor: number | undefined;
+  private filled = 0;
+
+  /** A tile file for tiles of `shape` of an index of `count` tiles; `create` makes the file, empty. */
+  constructor(file: string, shape: TileShape, count: number | Int32Array, options: { create?: boolean } = {}) {
+    this.file = file;
+    this.tileWidth = shape.width;
+    this.tileHeight = shape.height;
+    this.tileBytes = shape.width * shape.height * 3;
+    this.slots = typeof count === 'number' ? new Int32Array(new SharedArrayBuffer(count * 4)).fill(-1) : count;
+    this.descriptor = openSync(file, options.create ? 'w+' : 'r');
+    if (!options.create) this.filled = this.slots.reduce((most, slot) => Math.max(most, slot + 1), 0);
+  }
+
+  /** The size of its tiles. */
+  get shape(): TileShape {
+    return { width: this.tileWidth, height: this.tileHeight };
+  }
+
+  /** Whether tile `id` is in the file. */
+  has(id: number): boolean {
+    return this.slots[id]! >= 0;
+  }
+
+  /** Appends tile `id` (`tileBytes` bytes); a tile already there is kept. */
+  add(id: number, pixels: Uint8Array): void {
+    if (this.has(id)) return;
+    if (pixels.length !== this.tileBytes) throw new RangeError(`expected a tile of ${this.tileBytes} bytes, received ${pixels.length}`);
+    const position = this.filled * this.tileBytes;
+    for (let written = 0; written < pixels.length; ) {
+      written += writeSync(this.open(), pixels, written, pixels.length - written, position + written);
+    }
+    this.slots[id] = this.filled++;
+  }
+
+  /** Makes the tiles written durable enough to be read back by other threads and processes (fsync). */
+  sync(): void {
+    fsyncSync(this.open());
+  }
+
+  /**
+   * The tiles `ids` (each in the file) as a store of `ids.length` tiles in that order: tile `i` of
+   * the store is tile `ids[i]`. Reads from the file (the page cache, mostly).
+   */
+  load(ids: ArrayLike<number>): TileStore {
+    const pixels = Buffer.allocUnsafe(ids.length * this.tileBytes);
+    for (let i = 0; i < ids.length; i++) {
+      const slot = this.slots[ids[i]!]!;
+      if (slot < 0) throw new RangeError(`tile ${ids[i]} is not in ${this.file}`);
+      const at = i * this.tileBytes;
+      for (let read = 0; read < this.tileBytes; ) {
+        const got = readSync(this.open(), pixels, at + read, this.tileBytes - read, slot * this.tileBytes + read);
+        if (got === 0) throw new Error(`${this.file} is shorter than its tiles`);
+        read += got;
+      }
+    }
+    return new TileStore(pixels, this.shape, ids.length);
+  }
+
+  close(): void {
+    if (this.descriptor !== undefined) closeSync(this.descriptor);
+    this.descriptor = undefined;
+  }
+
+  private open(): number {
+    if (this.descriptor === undefined) throw new Error(`${this.file} is closed`);
+    return this.descriptor;
+  }
+}
+
+/**
+ * The part of a plan's tile ids `tiles` made local to a store of the distinct tiles they use: the
+ * ids to load (in order of first use) and the same cells numbered by their place among them.
+ */
+export function localTiles(tiles: Uint16Array | Uint32Array): { ids: Uint32Array; local: Uint32Array } {
+  const index = new Map<number, number>();
+  const local = new Uint32Array(tiles.length);
+  for (let cell = 0; cell < tiles.length; cell++) {
+    const id = tiles[cell]!;
+    let at = index.get(id);
+    if (at === undefined) index.set(id, (at = index.size));
+    local[cell] = at;
+  }
+  return { ids: Uint32Array.from(index.keys()), local };
+}
