@@ -25,7 +25,8 @@ export class SourceRenderer {
     if (source instanceof TileStore) return renderRegion(plan, source, region, into);
     const first = gridRowsThrough(plan, source.tileHeight, region.top + 1) - 1;
     const last = gridRowsThrough(plan, source.tileHeight, region.top + region.height) - 1;
-    if (!this.band || this.band.first !== first || this.band.last !== last) this.band = { first, last, ...readBand(plan, source, first, last) };
+    if (!this.band || this.band.first !== first || this.band.last !== last)
+      this.band = { first, last, ...readBand(plan, source, first, last) };
     return renderRegion(this.band.plan, this.band.store, region, into);
   }
 }

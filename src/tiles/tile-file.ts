@@ -44,7 +44,7 @@ export class TileFile {
     if (this.has(id)) return;
     if (pixels.length !== this.tileBytes) throw new RangeError(`expected a tile of ${this.tileBytes} bytes, received ${pixels.length}`);
     const position = this.filled * this.tileBytes;
-    for (let written = 0; written < pixels.length; ) {
+    for (let written = 0; written < pixels.length;) {
       written += writeSync(this.open(), pixels, written, pixels.length - written, position + written);
     }
     this.slots[id] = this.filled++;
@@ -65,7 +65,7 @@ export class TileFile {
       const slot = this.slots[ids[i]!]!;
       if (slot < 0) throw new RangeError(`tile ${ids[i]} is not in ${this.file}`);
       const at = i * this.tileBytes;
-      for (let read = 0; read < this.tileBytes; ) {
+      for (let read = 0; read < this.tileBytes;) {
         const got = readSync(this.open(), pixels, at + read, this.tileBytes - read, slot * this.tileBytes + read);
         if (got === 0) throw new Error(`${this.file} is shorter than its tiles`);
         read += got;
