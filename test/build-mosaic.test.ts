@@ -80,7 +80,7 @@ test('cells average the target region they cover', async () => {
   assert.ok(colourDistance(meanOf(mosaic.data, mosaic.width, TILE, 0, TILE, TILE), PALETTE[2]!) <= 4);
 });
 
-test('a smaller output tile size scales the tiles down', async () => {
+test('a smaller output tile size scales the tiles down; a larger one draws them from the originals', async () => {
   const target = path.join(root, 'small-target.png');
   const layout = await paletteTarget(target, 5, 4);
   const out = path.join(root, 'small.png');
@@ -91,10 +91,15 @@ test('a smaller output tile size scales the tiles down', async () => {
     const found = paletteIndex(meanOf(mosaic.data, 20, (cell % 5) * 4, Math.floor(cell / 5) * 4, 4, 4));
     assert.equal(found, expected, `cell ${cell}`);
   });
-  await assert.rejects(
-    buildMosaic(index, target, { out, tileSize: TILE + 1 }),
-    /Expected an integer from 1 to 10 \(the indexed size\) for tileSize but received 11/,
-  );
+  const larger = await buildMosaic(index, target, { out, tileSize: TILE + 1, minDistance: 0 });
+  assert.deepEqual([larger.width, larger.height, larger.originals?.missing], [5 * (TILE + 1), 4 * (TILE + 1), 0]);
+  const drawn = await decode(out);
+  layout.forEach((expected, cell) => {
+    const found = paletteIndex(
+      meanOf(drawn.data, larger.width, (cell % 5) * (TILE + 1), Math.floor(cell / 5) * (TILE + 1), TILE + 1, TILE + 1),
+    );
+    assert.equal(found, expected, `cell ${cell} at ${TILE + 1} px`);
+  });
 });
 
 test('writes every supported format, chosen by extension', async () => {

@@ -9,12 +9,14 @@ import { measureFidelity, STRUCTURE_GRID, type Fidelity } from '../quality/fidel
 import { writeMosaic } from '../render/write-mosaic.js';
 import { targetMeans } from '../target/target-means.js';
 import { loadTarget, readTargetSize, type TargetImage } from '../target/target.js';
-import { UsageError } from '../errors.js';
 import { untilDoneOrAborted } from '../yield.js';
 import { quote } from '../text.js';
 import type { PrintSize } from '../options/print.js';
 import { annVectors, descriptorLength, sameIndexSpace, tileDescriptors } from '../tiles/descriptors.js';
 import type { MosaicPlan } from '../tiles/mosaic-plan.js';
+import { Temporary } from '../files/publish.js';
+import type { TileSource } from '../render/tile-source.js';
+import { tilesFromOriginals, type OriginalTiles } from './original-tiles.js';
 import { BandFeeder } from './band-feeder.js';
 import { outputGeometry } from './output-geometry.js';
 import { isTiled } from '../tiles/mosaic-layout.js';
@@ -33,6 +35,8 @@ export interface BuildTimings {
   encode: number;
   /** Only when `measure` is on. */
   measure?: number;
+  /** Only when tiles larger than the index's were drawn (from the originals, or the stored tiles enlarged). */
+  originals?: number;
 }
 
 export interface BuildMosaicResult {
@@ -49,6 +53,8 @@ export interface BuildMosaicResult {
   deltaE?: Fidelity;
   /** A print's size as asked for, and its resolution. */
   print?: PrintSize & { dpi: number };
+  /** When tiles larger than the index's were drawn: pictures drawn from their original files, and those whose stored tiles were enlarged instead. */
+  originals?: { used: number; missing: number };
   seconds: number;
   timings: BuildTimings;
 }
@@ -83,11 +89,6 @@ export async function buildMosaic(index: string, target: string, options: BuildM
   // A worker stopped early is still waited for before returning (it may be loading its index).
   let stopped: Promise<void> | undefined;
   try {
-    if (settings.tileSize !== undefined && settings.tileSize > manifest.tileSize) {
-      throw new UsageError(
-        `Expected an integer from 1 to ${manifest.tileSize} (the indexed size) for tileSize but received ${settings.tileSize}`,
-      );
-    }
     const indexShape = { width: manifest.tileSize, height: manifest.tileSize };
     // Read by a worker the CLI started ahead (booted by now with sharp loaded), sharp never loads on this thread for a PNG.
     const targetSize = worker?.startedAhead ? await worker.targetSize(target) : await readTargetSize(target);
@@ -133,7 +134,9 @@ export async function buildMosaic(index: string, target: string, options: BuildM
     const feeder = new BandFeeder(worker, worker, columns, rows, placementBandRows(columns, rows, rules), format !== 'png', signal);
 
     const loaded = await loadIndex(index, manifest);
-    const store = await loaded.tiles.scaledInterruptibly(geometry.tileShape, signal);
+    // Tiles larger than the index's are drawn for the tiles the plan uses only, into a file (see below).
+    const larger = geometry.tileShape.width > indexShape.width || geometry.tileShape.height > indexShape.height;
+    const store = larger ? loaded.tiles : await loaded.tiles.scaledInterruptibly(geometry.tileShape, signal);
     const descriptors = tileDescriptors(loaded.features, loaded.tiles.count, method);
     const length = descriptorLength(method);
     const ann = ownAnn
@@ -168,10 +171,37 @@ export async function buildMosaic(index: string, target: string, options: BuildM
     }
 
     if (settings.deepZoomFolder) await mkdir(settings.deepZoomFolder, { recursive: true });
+    let tiles: TileSource = store;
+    let originals: OriginalTiles | undefined;
+    let tileFolder: Temporary | undefined;
+    if (larger) {
+      // Which tiles are needed is known once every row is placed.
+      await feeder.placeThrough(rows);
+      tileFolder = await Temporary.create(out);
+      const drawing = performance.now();
+      originals = await tilesFromOriginals({
+        manifest,
+        stored: loaded.tiles,
+        planTiles: placer.tiles,
+        shape: geometry.tileShape,
+        temporary: tileFolder,
+        fromOriginals: settings.originals,
+        signal,
+        onProgress: (done, total) => onProgress?.({ stage: 'tiles', done, total }),
+      });
+      timings.originals = (performance.now() - drawing) / 1000;
+      tiles = originals.tiles;
+      if (originals.missing > 0 && settings.originals) {
+        const examples = originals.missingExamples.map(quote).join(', ');
+        onNote?.(
+          `${originals.missing} of ${originals.missing + originals.used} pictures could not be drawn from their original files (missing, unreadable or changed since indexing), their stored tiles are enlarged: ${examples}${originals.missing > originals.missingExamples.length ? ', ...' : ''}`,
+        );
+      }
+    }
     let deltaE: Fidelity | undefined;
     let measureSeconds = 0;
     // Rows are placed as the writer asks for them: a PNG's bands are coded as their rows are placed.
-    const written = await writeMosaic(plan, store, out, format, {
+    const written = await writeMosaic(plan, tiles, out, format, {
       signal,
       ...(settings.dpi ? { density: settings.dpi } : {}),
       placed: (wanted) => feeder.placeThrough(wanted),
@@ -191,12 +221,16 @@ export async function buildMosaic(index: string, target: string, options: BuildM
         deltaE = await measureFidelity(
           plan,
           structureRows,
+          // (Tiles drawn larger are measured by their stored features.)
           store === loaded.tiles ? loaded.features : renderedStructure(store),
           undefined,
           signal,
         );
         measureSeconds = (performance.now() - measureStarted) / 1000;
       },
+    }).finally(async () => {
+      originals?.tiles.close();
+      await tileFolder?.discard();
     });
     const placement = placer.result();
     if (placement.relaxed > 0) {
@@ -219,6 +253,7 @@ export async function buildMosaic(index: string, target: string, options: BuildM
       maxUses: placement.maxUses,
       ...(deltaE ? { deltaE } : {}),
       ...(settings.print ? { print: { ...settings.print, dpi: settings.dpi! } } : {}),
+      ...(originals && settings.originals ? { originals: { used: originals.used, missing: originals.missing } } : {}),
       seconds: (performance.now() - started) / 1000,
       timings,
     };

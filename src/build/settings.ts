@@ -42,6 +42,7 @@ export interface BuildMosaicOptions {
   plan?: string;
   print?: PrintSize;
   dpi?: number;
+  originals?: boolean;
   grout?: GroutWidth;
   groutColour?: Rgb;
   /** Measure fidelity (mean CIEDE2000 at cell and structure scale) into `deltaE`. */
@@ -80,6 +81,8 @@ export interface BuildSettings {
   /** Grout between cells, in pixels (0: none). */
   grout: number;
   groutColour: Rgb;
+  /** Whether tiles larger than the index's are drawn from the original pictures. */
+  originals: boolean;
 }
 
 /**
@@ -125,6 +128,7 @@ export function resolveBuildSettings(target: string, options: BuildMosaicOptions
     dpi,
     grout: grout === undefined ? 0 : grout.unit === 'px' ? grout.width : mmToPixels(grout.width, dpi!),
     groutColour: checkOption(OPTIONS.groutColour, options.groutColour),
+    originals: checkOption(OPTIONS.originals, options.originals),
   };
 }
 

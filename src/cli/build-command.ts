@@ -26,7 +26,7 @@ export async function runBuild(index: string, target: string, flags: BuildFlags)
       onNote: (message) => reporter.line(`tsmosaic: ${message}`),
     });
     reporter.stop();
-    const { output, width, height, columns, rows, distinctTiles, maxUses, deltaE, print, seconds, timings } = result;
+    const { output, width, height, columns, rows, distinctTiles, maxUses, deltaE, print, originals, seconds, timings } = result;
     const steps = Object.fromEntries(Object.entries(timings).map(([step, value]) => [step, roundSeconds(value)]));
     const fidelity = deltaE && { cell: round(deltaE.cell, 4), structure: round(deltaE.structure, 4) };
     printResult(
@@ -41,6 +41,7 @@ export async function runBuild(index: string, target: string, flags: BuildFlags)
         maxUses,
         deltaE: fidelity,
         ...(print ? { print } : {}),
+        ...(originals ? { originals } : {}),
         seconds: roundSeconds(seconds),
         timings: steps,
       },

@@ -143,7 +143,7 @@ export const BUILD_OPTIONS = {
     key: 'tileSize',
     kind: 'integer',
     flags: '--tile-size <px>',
-    help: 'output tile edge in pixels, at most the indexed size',
+    help: 'output tile edge in pixels; larger than the indexed size, tiles are drawn from the original pictures',
     min: 1,
     max: MAX_TILE_SIZE,
     defaultText: 'the indexed size',
@@ -187,6 +187,13 @@ export const BUILD_OPTIONS = {
     default: [255, 255, 255] as Rgb,
     defaultText: '`white`',
   } satisfies ParsedSpec<Rgb>,
+  originals: {
+    key: 'originals',
+    kind: 'switch',
+    flags: '--no-originals',
+    help: "draw tiles larger than the index's from its stored tiles, enlarged, not from the original pictures",
+    default: true,
+  },
   maxPixels: {
     key: 'maxPixels',
     kind: 'integer',

@@ -1,0 +1,142 @@
+import assert from 'node:assert/strict';
+import { appendFile, mkdir, readdir, readFile, rename, utimes } from 'node:fs/promises';
+import path from 'node:path';
+import { test } from 'node:test';
+import sharp from 'sharp';
+import { loadTile } from '../src/collection/load-tile.js';
+import { readManifest } from '../src/index-store/read-index.js';
+import { runCli, tempDir } from './helpers.js';
+
+const root = await tempDir();
+const collection = path.join(root, 'collection');
+const index = path.join(root, 'index');
+const target = path.join(root, 'target.png');
+const NAMES = ['a.jpg', 'b.png', 'c.jpg', 'd.png', 'e.jpg', 'f.png', 'g.jpg', 'h.png', 'i.jpg', 'j.png'];
+
+/** A picture with detail a 6 px tile loses: a gradient, stripes and a corner mark, different for each `seed`. */
+async function detailed(file: string, seed: number): Promise<void> {
+  const width = 120 + seed * 7;
+  const height = 90 + seed * 5;
+  const pixels = Buffer.alloc(width * height * 3);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const at = (y * width + x) * 3;
+      pixels[at] = (x * 255) / width;
+      pixels[at + 1] = ((Math.floor(x / 6) + Math.floor(y / 6)) % 2) * 200 + seed * 5;
+      pixels[at + 2] = x < 20 && y < 20 ? 255 : (y * 255) / height;
+    }
+  }
+  await sharp(pixels, { raw: { width, height, channels: 3 } }).toFile(file);
+}
+
+await mkdir(collection);
+await Promise.all(NAMES.map((name, i) => detailed(path.join(collection, name), i)));
+await sharp({ create: { width: 60, height: 40, channels: 3, background: '#808080', noise: { type: 'gaussian', mean: 128, sigma: 50 } } })
+  .png()
+  .toFile(target);
+assert.equal((await runCli(['process-collection', collection, '-o', index, '-s', '6', '-q'])).code, 0);
+
+interface Summary {
+  width: number;
+  height: number;
+  columns: number;
+  rows: number;
+  originals?: { used: number; missing: number };
+}
+
+async function build(
+  out: string,
+  extra: string[] = [],
+): Promise<{ summary: Summary; stderr: string; plan: { cells: { tile: number; crop?: number; mirrored?: boolean }[] } }> {
+  const planFile = `${out}.plan.json`;
+  const { code, stdout, stderr } = await runCli([
+    'build',
+    index,
+    target,
+    '--tiles-across',
+    '6',
+    '--tile-size',
+    '48',
+    '--min-distance',
+    '0',
+    '--plan',
+    planFile,
+    '-o',
+    out,
+    '--json',
+    ...extra,
+  ]);
+  assert.equal(code, 0, stderr);
+  return {
+    summary: JSON.parse(stdout) as Summary,
+    stderr,
+    plan: JSON.parse(await readFile(planFile, 'utf8')) as { cells: { tile: number; crop?: number; mirrored?: boolean }[] },
+  };
+}
+
+/** Mean absolute difference per channel value between two raw RGB images of the same size. */
+function meanDifference(a: Uint8Array, b: Uint8Array): number {
+  let sum = 0;
+  for (let i = 0; i < a.length; i++) sum += Math.abs(a[i]! - b[i]!);
+  return sum / a.length;
+}
+
+test('tiles larger than the index are drawn from the originals: each cell is its picture cut as indexed, mirrored or not', async () => {
+  const out = path.join(root, 'large.png');
+  const { summary, stderr, plan } = await build(out);
+  assert.deepEqual([summary.width, summary.columns], [6 * 48, 6]);
+  assert.deepEqual(summary.originals, { used: new Set(plan.cells.map(({ tile }) => tile)).size, missing: 0 });
+  assert.doesNotMatch(stderr, /could not be drawn/);
+  const manifest = await readManifest(index);
+  const { data } = await sharp(out).raw().toBuffer({ resolveWithObject: true });
+  let compared = 0;
+  for (const [cell, { tile, crop = 0, mirrored }] of plan.cells.entries()) {
+    const file = path.join(collection, manifest.tiles[tile]!.source);
+    const tiles = (await loadTile(file, { width: 48, height: 48 }, 'crop', 5)).pixels;
+    let expected = tiles.subarray(crop * 48 * 48 * 3, (crop + 1) * 48 * 48 * 3);
+    if (mirrored)
+      expected = await sharp(Buffer.from(expected), { raw: { width: 48, height: 48, channels: 3 } })
+        .flop()
+        .raw()
+        .toBuffer();
+    const x = (cell % 6) * 48;
+    const y = Math.floor(cell / 6) * 48;
+    const shown = Buffer.alloc(48 * 48 * 3);
+    for (let row = 0; row < 48; row++)
+      data.copy(shown, row * 48 * 3, ((y + row) * summary.width + x) * 3, ((y + row) * summary.width + x + 48) * 3);
+    assert.ok(meanDifference(shown, expected) < 1, `cell ${cell}: tile ${tile} crop ${crop}${mirrored ? ' mirrored' : ''} differs`);
+    compared++;
+  }
+  assert.equal(compared, 6 * summary.rows);
+  // The stored tiles, enlarged, are much blurrier: the same build with --no-originals differs.
+  const stored = path.join(root, 'stored.png');
+  const { summary: storedSummary } = await build(stored, ['--no-originals']);
+  assert.equal(storedSummary.originals, undefined);
+  const enlarged = await sharp(stored).raw().toBuffer();
+  assert.ok(meanDifference(enlarged, data) > 5, 'without the originals the tiles are the stored ones enlarged');
+  assert.ok(!(await readdir(root)).some((name) => name.includes('.tmp-')), 'the drawn tiles are removed');
+});
+
+test('missing and changed originals fall back to their stored tiles, with one warning giving the count', async () => {
+  const { plan } = await build(path.join(root, 'before.png'));
+  const manifest = await readManifest(index);
+  const used = [...new Set(plan.cells.map(({ tile }) => tile))];
+  const [gone, changed, touched] = used.map((tile) => path.join(collection, manifest.tiles[tile]!.source));
+  await rename(gone!, `${gone}.away`);
+  await appendFile(changed!, Buffer.alloc(10));
+  // Touched only: same bytes, a new mtime; its fingerprint says it is unchanged.
+  const later = new Date(Date.now() + 60_000);
+  await utimes(touched!, later, later);
+  try {
+    const { summary, stderr } = await build(path.join(root, 'after.png'));
+    assert.deepEqual(summary.originals, { used: used.length - 2, missing: 2 });
+    const warnings = stderr.split('\n').filter((line) => line.includes('could not be drawn'));
+    assert.equal(warnings.length, 1, stderr);
+    assert.match(
+      warnings[0]!,
+      /^tsmosaic: 2 of \d+ pictures could not be drawn from their original files .*their stored tiles are enlarged: /,
+    );
+  } finally {
+    await rename(`${gone}.away`, gone!);
+  }
+});
