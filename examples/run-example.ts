@@ -7,6 +7,9 @@
  *    `node bin/tsmosaic.js build` with one of the photos as the target.
  * 3. Prints the mosaic's path on stdout; the temporary folder is removed in every case.
  *
+ * `npm run example -- --poster` makes a 60 x 40 cm print at 300 dpi instead (./example-poster.png,
+ * 7087 x 4724 px), from crops kept larger, its tiles drawn from them (see README, "Make a poster").
+ *
  * Needs dist/ (built by `npm ci` through the prepare script, or by `npm run build`).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -22,14 +25,15 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const PHOTOS = path.join(ROOT, 'examples', 'photos');
 const BIN = path.join(ROOT, 'bin', 'tsmosaic.js');
 const TARGET = path.join(PHOTOS, 'honey-bee.jpg');
-const OUTPUT = './example-mosaic.png';
+const POSTER = process.argv.includes('--poster');
+const OUTPUT = POSTER ? './example-poster.png' : './example-mosaic.png';
 
 /** Seed of the crop PRNG: the same crops, hence the same mosaic, on every run. */
 const SEED = 0x7a11e5;
 /** How many crops make up the tile collection (taken from the photos in turn). */
 const CROPS = 600;
-/** Longest side of a saved crop: plenty for 40 px tiles, and small files keep indexing fast. */
-const CROP_MAX_SIDE = 160;
+/** Longest side of a saved crop: plenty for 40 px tiles, and small files keep indexing fast; a poster draws its tiles (71 px) from the crops. */
+const CROP_MAX_SIDE = POSTER ? 480 : 160;
 /** `process-collection --tile-size`: edge of the tiles stored in the index. */
 const INDEX_TILE_SIZE = 40;
 /** `build --tiles-across` and `--tile-size`: a 100 x 79 grid of 24 px tiles, 2400 x 1896 px. */
@@ -193,17 +197,8 @@ async function main(): Promise<void> {
     await tsmosaic(['process-collection', collection, '-o', index, '--tile-size', String(INDEX_TILE_SIZE)]);
     process.stderr.write(lap());
 
-    const output = await tsmosaic([
-      'build',
-      index,
-      display(TARGET),
-      '--tiles-across',
-      String(TILES_ACROSS),
-      '--tile-size',
-      String(OUTPUT_TILE_SIZE),
-      '-o',
-      OUTPUT,
-    ]);
+    const size = POSTER ? ['--print', '60x40cm'] : ['--tile-size', String(OUTPUT_TILE_SIZE)];
+    const output = await tsmosaic(['build', index, display(TARGET), '--tiles-across', String(TILES_ACROSS), ...size, '-o', OUTPUT]);
     process.stderr.write(lap());
 
     const written = output.split('\n').pop() || path.resolve(OUTPUT);

@@ -16,7 +16,7 @@ import { annVectors, descriptorLength, sameIndexSpace, tileDescriptors } from '.
 import type { MosaicPlan } from '../tiles/mosaic-plan.js';
 import { Temporary } from '../files/publish.js';
 import type { TileSource } from '../render/tile-source.js';
-import { tilesFromOriginals, type OriginalTiles } from './original-tiles.js';
+import { TileDrawing } from './original-tiles.js';
 import { BandFeeder } from './band-feeder.js';
 import { outputGeometry } from './output-geometry.js';
 import { isTiled } from '../tiles/mosaic-layout.js';
@@ -35,7 +35,7 @@ export interface BuildTimings {
   encode: number;
   /** Only when `measure` is on. */
   measure?: number;
-  /** Only when tiles larger than the index's were drawn (from the originals, or the stored tiles enlarged). */
+  /** Only when tiles larger than the index's were drawn (from the originals, or the stored tiles enlarged): the drawing's own time, which a PNG's writing overlaps. */
   originals?: number;
 }
 
@@ -172,31 +172,25 @@ export async function buildMosaic(index: string, target: string, options: BuildM
 
     if (settings.deepZoomFolder) await mkdir(settings.deepZoomFolder, { recursive: true });
     let tiles: TileSource = store;
-    let originals: OriginalTiles | undefined;
+    let drawing: TileDrawing | undefined;
     let tileFolder: Temporary | undefined;
     if (larger) {
-      // Which tiles are needed is known once every row is placed.
+      // Which tiles are needed is known once every row is placed; a PNG is written while the
+      // later rows' pictures are still being drawn, the other formats wait for them all.
       await feeder.placeThrough(rows);
       tileFolder = await Temporary.create(out);
-      const drawing = performance.now();
-      originals = await tilesFromOriginals({
+      drawing = new TileDrawing({
         manifest,
         stored: loaded.tiles,
         planTiles: placer.tiles,
+        columns,
         shape: geometry.tileShape,
         temporary: tileFolder,
         fromOriginals: settings.originals,
         signal,
-        onProgress: (done, total) => onProgress?.({ stage: 'tiles', done, total }),
       });
-      timings.originals = (performance.now() - drawing) / 1000;
-      tiles = originals.tiles;
-      if (originals.missing > 0 && settings.originals) {
-        const examples = originals.missingExamples.map(quote).join(', ');
-        onNote?.(
-          `${originals.missing} of ${originals.missing + originals.used} pictures could not be drawn from their original files (missing, unreadable or changed since indexing), their stored tiles are enlarged: ${examples}${originals.missing > originals.missingExamples.length ? ', ...' : ''}`,
-        );
-      }
+      tiles = drawing.tiles;
+      if (format !== 'png') await drawing.done;
     }
     let deltaE: Fidelity | undefined;
     let measureSeconds = 0;
@@ -204,7 +198,10 @@ export async function buildMosaic(index: string, target: string, options: BuildM
     const written = await writeMosaic(plan, tiles, out, format, {
       signal,
       ...(settings.dpi ? { density: settings.dpi } : {}),
-      placed: (wanted) => feeder.placeThrough(wanted),
+      placed: async (wanted) => {
+        await feeder.placeThrough(wanted);
+        await drawing?.readyThrough(wanted);
+      },
       // The writer's progress once every row is placed (before, the bar shows placement's).
       onProgress: (stage, done, total) => feeder.placedRows === rows && onProgress?.({ stage, done, total }),
       // Before the mosaic is in place, so that an interrupted plan file or measure leaves no mosaic.
@@ -229,9 +226,21 @@ export async function buildMosaic(index: string, target: string, options: BuildM
         measureSeconds = (performance.now() - measureStarted) / 1000;
       },
     }).finally(async () => {
-      originals?.tiles.close();
+      await drawing?.done.catch(() => undefined);
+      drawing?.tiles.close();
       await tileFolder?.discard();
     });
+    if (drawing) {
+      await drawing.done;
+      timings.originals = drawing.seconds;
+      if (drawing.missing > 0 && settings.originals) {
+        const examples = drawing.missingExamples.map(quote).join(', ');
+        const more = drawing.missing > drawing.missingExamples.length ? ', ...' : '';
+        onNote?.(
+          `${drawing.missing} of ${drawing.missing + drawing.used} pictures could not be drawn from their original files (missing, unreadable or changed since indexing), their stored tiles are enlarged: ${examples}${more}`,
+        );
+      }
+    }
     const placement = placer.result();
     if (placement.relaxed > 0) {
       onNote?.(`${placement.relaxed} cells could not keep --min-distance ${rules.minDistance} within --max-uses ${rules.maxUses}`);
@@ -253,7 +262,7 @@ export async function buildMosaic(index: string, target: string, options: BuildM
       maxUses: placement.maxUses,
       ...(deltaE ? { deltaE } : {}),
       ...(settings.print ? { print: { ...settings.print, dpi: settings.dpi! } } : {}),
-      ...(originals && settings.originals ? { originals: { used: originals.used, missing: originals.missing } } : {}),
+      ...(drawing && settings.originals ? { originals: { used: drawing.used, missing: drawing.missing } } : {}),
       seconds: (performance.now() - started) / 1000,
       timings,
     };

@@ -1,5 +1,6 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { UnreadableImageError } from '../files/image-file.js';
 import type { Temporary } from '../files/publish.js';
 import { fingerprintFile } from '../collection/fingerprint.js';
@@ -12,90 +13,144 @@ import { tileBytes, type TileShape } from '../tiles/features.js';
 import { TileFile } from '../tiles/tile-file.js';
 import type { TileStore } from '../tiles/tile-store.js';
 
-/** What drawing tiles from the original pictures gave. */
-export interface OriginalTiles {
-  /** The tiles the plan uses, at the output's tile size. */
-  tiles: TileFile;
-  /** Pictures drawn from their original files. */
-  used: number;
-  /** Pictures whose original is missing, unreadable or changed since indexing: their stored tiles were enlarged. */
-  missing: number;
-  /** A few of those, as the index names them (collection folder and path). */
-  missingExamples: string[];
-}
-
 /**
- * Draws the tiles `planTiles` uses at `shape` from the pictures' original files, into a tile file
- * at `temporary`: each picture decoded once, at the size needed, cut exactly as it was indexed
- * (the same crop windows; mirroring is the renderer's), on all cores. An original that is missing,
- * unreadable or changed since indexing (size, and mtime or fingerprint), or whose path would lead
- * out of its collection folder, is replaced by its stored tiles enlarged.
+ * Draws the tiles a plan uses at `shape` from the pictures' original files, into a tile file at
+ * `temporary`: each picture decoded once, at the size needed, cut exactly as it was indexed (the
+ * same crop windows; mirroring is the renderer's), on all cores. Pictures are drawn in the order the
+ * grid first uses them, row by row, so that a writer can draw its first bands while later
+ * pictures decode (see `readyThrough`). An original that is missing, unreadable or changed since
+ * indexing (size, and mtime or fingerprint), or whose path would lead out of its collection folder,
+ * is replaced by its stored tiles enlarged.
  */
-export async function tilesFromOriginals(options: {
-  manifest: IndexManifest;
-  stored: TileStore;
-  planTiles: Uint16Array | Uint32Array;
-  shape: TileShape;
-  temporary: Temporary;
-  /** False: every picture's stored tiles are enlarged (--no-originals). */
-  fromOriginals?: boolean;
-  signal?: AbortSignal;
-  onProgress?: (done: number, total: number) => void;
-}): Promise<OriginalTiles> {
-  const { manifest, stored, planTiles, shape, temporary, signal, onProgress, fromOriginals = true } = options;
-  const { crops } = manifest;
-  // The crops each picture has in the plan (a bit per crop).
-  const usedCrops = new Uint8Array(manifest.tileCount);
-  for (const tile of planTiles) usedCrops[Math.floor(tile / crops)]! |= 1 << (tile % crops);
-  const pictures: number[] = [];
-  usedCrops.forEach((bits, picture) => bits && pictures.push(picture));
-  const roots = rootsOf(manifest);
-  const tiles = new TileFile(temporary.path, shape, manifest.tileCount * crops, { create: true });
-  const budget = new ReadBudget();
-  const concurrency = defaultConcurrency();
-  const reading = Array.from({ length: concurrency }, () => new ReadBuffer(budget));
-  const result: OriginalTiles = { tiles, used: 0, missing: 0, missingExamples: [] };
-  try {
-    await runInOrder<Buffer | undefined>({
-      count: pictures.length,
-      concurrency,
-      window: 4 * concurrency,
-      signal,
-      produce: async (position, lane) => {
-        const picture = pictures[position]!;
-        const source = manifest.tiles[picture]!;
-        const file = originalPath(roots[source.root ?? 0]!, source);
-        if (!fromOriginals || !file || !(await unchanged(file, source))) return undefined;
-        try {
-          return (await loadTile(file, shape, manifest.fit, crops, reading[lane]!)).pixels;
-        } catch (error) {
-          if (error instanceof UnreadableImageError) return undefined;
-          throw error;
-        }
-      },
-      consume: async (decoded, position) => {
-        const picture = pictures[position]!;
-        const bytes = tileBytes(shape);
-        if (decoded) result.used++;
-        else {
-          result.missing++;
-          const source = manifest.tiles[picture]!;
-          if (result.missingExamples.length < 3) result.missingExamples.push(path.join(roots[source.root ?? 0]!, source.source));
-        }
-        for (let crop = 0; crop < crops; crop++) {
-          if (!(usedCrops[picture]! & (1 << crop))) continue;
-          const id = picture * crops + crop;
-          tiles.add(id, decoded ? decoded.subarray(crop * bytes, (crop + 1) * bytes) : enlarged(stored, id, shape));
-        }
-        onProgress?.(position + 1, pictures.length);
-      },
-    });
-    tiles.sync();
-  } catch (error) {
-    tiles.close();
-    throw error;
+export class TileDrawing {
+  /** The tiles drawn so far. */
+  readonly tiles: TileFile;
+  /** Resolves once every tile is drawn; rejects with the first failure (or the signal's reason). */
+  readonly done: Promise<void>;
+  /** Pictures drawn from their original files. */
+  used = 0;
+  /** Pictures whose original is missing, unreadable or changed since indexing: their stored tiles were enlarged. */
+  missing = 0;
+  /** A few of those, as the index names them (collection folder and path). */
+  readonly missingExamples: string[] = [];
+  /** Seconds from the start of the drawing to its end. */
+  seconds = 0;
+  /** Pictures in the order they are drawn: by first use in the grid, row by row. */
+  private readonly pictures: number[] = [];
+  /** By grid row: how many pictures must be drawn for every row up to it to be drawable. */
+  private readonly neededThrough: Int32Array;
+  private drawn = 0;
+  private failure: { error: unknown } | undefined;
+  private waiting: (() => void)[] = [];
+
+  constructor(options: {
+    manifest: IndexManifest;
+    stored: TileStore;
+    /** The plan's tile ids, row-major, `columns` a row. */
+    planTiles: Uint16Array | Uint32Array;
+    columns: number;
+    shape: TileShape;
+    temporary: Temporary;
+    /** False: every picture's stored tiles are enlarged (--no-originals). */
+    fromOriginals?: boolean;
+    signal?: AbortSignal;
+    onProgress?: (done: number, total: number) => void;
+  }) {
+    const { manifest, planTiles, columns } = options;
+    const { crops } = manifest;
+    // The crops each picture has in the plan (a bit per crop), and the order pictures are first used in.
+    const usedCrops = new Uint8Array(manifest.tileCount);
+    const rows = planTiles.length / columns;
+    this.neededThrough = new Int32Array(rows);
+    for (let row = 0; row < rows; row++) {
+      for (let cell = row * columns; cell < (row + 1) * columns; cell++) {
+        const picture = Math.floor(planTiles[cell]! / crops);
+        if (usedCrops[picture] === 0) this.pictures.push(picture);
+        usedCrops[picture]! |= 1 << (planTiles[cell]! % crops);
+      }
+      this.neededThrough[row] = this.pictures.length;
+    }
+    this.tiles = new TileFile(options.temporary.path, options.shape, manifest.tileCount * crops, { create: true });
+    this.done = this.draw({ ...options, usedCrops });
+    this.done.catch(() => undefined); // the writer or the caller awaits it
   }
-  return result;
+
+  /** Resolves once every tile of grid rows [0, `rows`) is drawn; rejects if drawing failed. */
+  async readyThrough(rows: number): Promise<void> {
+    const needed = rows > 0 ? this.neededThrough[Math.min(rows, this.neededThrough.length) - 1]! : 0;
+    while (this.drawn < needed) {
+      if (this.failure) throw this.failure.error;
+      await new Promise<void>((resolve) => this.waiting.push(resolve));
+    }
+  }
+
+  private async draw(options: {
+    manifest: IndexManifest;
+    stored: TileStore;
+    shape: TileShape;
+    usedCrops: Uint8Array;
+    fromOriginals?: boolean;
+    signal?: AbortSignal;
+    onProgress?: (done: number, total: number) => void;
+  }): Promise<void> {
+    const { manifest, stored, shape, usedCrops, signal, onProgress, fromOriginals = true } = options;
+    const { crops } = manifest;
+    const { pictures, tiles } = this;
+    const roots = rootsOf(manifest);
+    const budget = new ReadBudget();
+    const concurrency = defaultConcurrency();
+    const reading = Array.from({ length: concurrency }, () => new ReadBuffer(budget));
+    const bytes = tileBytes(shape);
+    const started = performance.now();
+    try {
+      await runInOrder<Buffer | undefined>({
+        count: pictures.length,
+        concurrency,
+        window: 4 * concurrency,
+        signal,
+        produce: async (position, lane) => {
+          const picture = pictures[position]!;
+          const source = manifest.tiles[picture]!;
+          const file = originalPath(roots[source.root ?? 0]!, source);
+          if (!fromOriginals || !file || !(await unchanged(file, source))) return undefined;
+          try {
+            return (await loadTile(file, shape, manifest.fit, crops, reading[lane]!, undefined, usedCrops[picture])).pixels;
+          } catch (error) {
+            if (error instanceof UnreadableImageError) return undefined;
+            throw error;
+          }
+        },
+        consume: async (decoded, position) => {
+          const picture = pictures[position]!;
+          if (decoded) this.used++;
+          else {
+            this.missing++;
+            const source = manifest.tiles[picture]!;
+            if (this.missingExamples.length < 3) this.missingExamples.push(path.join(roots[source.root ?? 0]!, source.source));
+          }
+          for (let crop = 0; crop < crops; crop++) {
+            if (!(usedCrops[picture]! & (1 << crop))) continue;
+            const id = picture * crops + crop;
+            tiles.add(id, decoded ? decoded.subarray(crop * bytes, (crop + 1) * bytes) : enlarged(stored, id, shape));
+          }
+          this.drawn = position + 1;
+          this.wake();
+          onProgress?.(position + 1, pictures.length);
+        },
+      });
+    } catch (error) {
+      this.failure = { error };
+      this.wake();
+      throw error;
+    }
+    this.seconds = (performance.now() - started) / 1000;
+  }
+
+  private wake(): void {
+    const woken = this.waiting;
+    this.waiting = [];
+    for (const resolve of woken) resolve();
+  }
 }
 
 /** The original file of an indexed picture, or undefined when its path would lead out of its collection folder. */

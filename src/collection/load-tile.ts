@@ -36,7 +36,8 @@ export interface LoadedTile {
  * the tile size with JPEG shrink-on-load, then cut into windows of the tile's aspect ratio (see
  * `cropWindows`; with `stretch` the whole picture is first squashed to that ratio) that are each
  * reduced to the tile size by an exact area average. `reading`: see ReadBuffer; `into`: memory for
- * the tiles (the result's `pixels` is then a view of it).
+ * the tiles (the result's `pixels` is then a view of it); `wanted`: the crops to cut, as bits (crop
+ * `i` is bit `i`; the others are left as they are).
  * @throws {UnreadableImageError} with a short reason when the file is not a usable image.
  */
 export async function loadTile(
@@ -46,6 +47,7 @@ export async function loadTile(
   crops: CropCount = 1,
   reading = new ReadBuffer(),
   into?: Buffer,
+  wanted = ALL_CROPS,
 ): Promise<LoadedTile> {
   // Outside the try: sharp failing to load is not this file's fault.
   const sharp = await loadSharp();
@@ -72,7 +74,7 @@ export async function loadTile(
       .toBuffer({ resolveWithObject: true });
     if (info.channels !== 3) throw new UnreadableImageError(`unexpected decoded shape ${info.width}x${info.height}x${info.channels}`);
     const { size, mtimeMs } = image;
-    return { pixels: cutTiles(data, info.width, info.height, shape, crops, into), size, mtimeMs, fingerprint };
+    return { pixels: cutTiles(data, info.width, info.height, shape, crops, into, wanted), size, mtimeMs, fingerprint };
   } catch (error) {
     if (error instanceof UnreadableImageError) throw error;
     const reason = imageErrorReason(error);
@@ -179,17 +181,29 @@ async function readImageFile(
   }
 }
 
+/** Every crop of a picture, as a bit mask (see loadTile's `wanted`). */
+const ALL_CROPS = 0b11111;
+
 /** One tile's float means, reused for every crop of every picture. */
 let means = new Float32Array(0);
 
 /** The tiles of `cropWindows`, each reduced to `shape` by an exact area average, one after another (in `into` when given). */
-function cutTiles(pixels: Buffer, width: number, height: number, shape: TileShape, crops: CropCount, into?: Buffer): Buffer {
+function cutTiles(
+  pixels: Buffer,
+  width: number,
+  height: number,
+  shape: TileShape,
+  crops: CropCount,
+  into?: Buffer,
+  wanted = ALL_CROPS,
+): Buffer {
   const bytes = tileBytes(shape);
   if (into && into.length < bytes * crops)
     throw new RangeError(`${into.length} bytes cannot hold ${crops} tiles of ${shape.width}x${shape.height} px`);
   const tiles = into ? into.subarray(0, bytes * crops) : Buffer.alloc(bytes * crops);
   if (means.length < bytes) means = new Float32Array(bytes);
   cropWindows(width, height, crops, shape).forEach((window, i) => {
+    if (!(wanted & (1 << i))) return;
     toBytes(areaAverage(pixels, width, height, 3, shape.width, shape.height, 0, shape.height, window, means), tiles, i * bytes);
   });
   return tiles;

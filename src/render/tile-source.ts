@@ -31,18 +31,44 @@ export class SourceRenderer {
   }
 }
 
-/** Grid rows `first` to `last` of `plan` as a plan of their own over a store of the tiles they use, read from `file`. */
+/**
+ * Grid rows `first` to `last` of `plan` as a plan of their own over a store of the tiles they use,
+ * read from `file`; a tile used mirrored is stored mirrored, so the band is drawn by copying rows.
+ */
 export function readBand(plan: MosaicPlan, file: TileFile, first: number, last: number): { plan: MosaicPlan; store: TileStore } {
   const offset = plan.firstRow ?? 0;
   const [start, end] = [(first - offset) * plan.columns, (last + 1 - offset) * plan.columns];
-  const { ids, local } = localTiles(plan.tiles.subarray(start, end));
+  const mirrored = plan.mirrored?.subarray(start, end);
+  // A tile and its mirror image are two tiles of the band: tile * 2 + mirrored.
+  const variants = Uint32Array.from(plan.tiles.subarray(start, end), (tile, cell) => tile * 2 + (mirrored?.[cell] ?? 0));
+  const { ids, local } = localTiles(variants);
+  const store = file.load(Uint32Array.from(ids, (variant) => variant >> 1));
+  ids.forEach((variant, i) => {
+    if (variant & 1) flipTile(store, i);
+  });
   const part: MosaicPlan = {
-    ...plan,
+    columns: plan.columns,
     rows: last + 1 - first,
     tiles: local,
     firstRow: first,
-    ...(plan.mirrored ? { mirrored: plan.mirrored.subarray(start, end) } : {}),
     ...(plan.tint ? { tint: plan.tint.subarray(start * 3, end * 3) } : {}),
+    ...(plan.layout ? { layout: plan.layout } : {}),
+    ...(plan.groutColour ? { groutColour: plan.groutColour } : {}),
   };
-  return { plan: part, store: file.load(ids) };
+  return { plan: part, store };
+}
+
+/** Mirrors tile `id` of `store` left-right, in place. */
+function flipTile(store: TileStore, id: number): void {
+  const { tileWidth, tileHeight } = store;
+  const pixels = store.tile(id);
+  for (let y = 0; y < tileHeight; y++) {
+    for (let left = y * tileWidth * 3, right = left + (tileWidth - 1) * 3; left < right; left += 3, right -= 3) {
+      for (let c = 0; c < 3; c++) {
+        const swap = pixels[left + c]!;
+        pixels[left + c] = pixels[right + c]!;
+        pixels[right + c] = swap;
+      }
+    }
+  }
 }
