@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
-import { mkdir, rename } from 'node:fs/promises';
+import { cp, mkdir, readdir, readFile, rename, stat, truncate, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import { loadIndex, processCollection, readManifest } from '../src/index.js';
+import { MAX_ROOTS, rootsOf } from '../src/index-store/format.js';
+import { quote } from '../src/text.js';
 import { runCli, tempDir } from './helpers.js';
 import { PALETTE, paletteCollection } from './fixtures.js';
 
@@ -121,4 +123,58 @@ test('merge refuses indexes of another tile size or fit with a clear error, and 
     assert.equal(bad.code, 2, shard);
     assert.match(bad.stderr, /--shard.*Expected i\/n with 1 <= i <= n/, shard);
   }
+});
+
+test('merge refuses an input whose tiles.rgb or features.f32 is not the size its manifest gives, naming it quoted', async () => {
+  const root = await tempDir();
+  const collection = await paletteCollection(root);
+  const good = await processCollection(collection, { out: path.join(root, 'good'), tileSize: 4 });
+  for (const [file, change, reason] of [
+    ['tiles.rgb', 4, `tiles.rgb has ${PALETTE.length * 5 * 4 * 4 * 3 + 4} bytes, expected ${PALETTE.length * 5 * 4 * 4 * 3}`],
+    ['features.f32', -4, `features.f32 has ${PALETTE.length * 5 * 48 * 4 - 4} bytes, expected ${PALETTE.length * 5 * 48 * 4}`],
+  ] as const) {
+    // A name a terminal would act on: quoted and escaped in the message.
+    const damaged = path.join(root, `damaged\u001b]0;x\u0007-${file}`);
+    await cp(good.index, damaged, { recursive: true });
+    await truncate(path.join(damaged, file), (await stat(path.join(damaged, file))).size + change);
+    const out = path.join(root, `merged-${file}`);
+    const { code, stdout, stderr } = await runCli(['merge', '-o', out, good.index, damaged]);
+    assert.equal(code, 1, file);
+    assert.equal(stdout, '');
+    assert.equal(stderr, `tsmosaic: ${quote(damaged)} is damaged: ${reason}; run process-collection again\n`);
+    assert.ok(!(await readdir(root)).some((name) => name.includes(`merged-${file}`)), 'nothing is left of the merged index');
+  }
+});
+
+test('merge takes inputs of up to MAX_ROOTS collection folders in all, and refuses more before any work', async () => {
+  const root = await tempDir();
+  const collection = await paletteCollection(root);
+  const many = await processCollection(collection, { out: path.join(root, 'many'), tileSize: 4 });
+  const manifestFile = path.join(many.index, 'manifest.json');
+  const manifest = JSON.parse(await readFile(manifestFile, 'utf8')) as { roots?: string[]; tiles: { root?: number }[] };
+  manifest.roots = Array.from({ length: MAX_ROOTS - 1 }, (_, i) => `/folder-${i}`);
+  manifest.tiles.forEach((tile, i) => (tile.root = MAX_ROOTS - 2 - i));
+  await writeFile(manifestFile, JSON.stringify(manifest));
+  const other = await processCollection(collection, { out: path.join(root, 'other'), tileSize: 4 });
+  const merged = path.join(root, 'merged');
+  const { code, stderr } = await runCli(['merge', '-o', merged, '-q', many.index, other.index]);
+  assert.equal(code, 0, stderr);
+  const roots = rootsOf(await readManifest(merged));
+  assert.equal(roots.length, MAX_ROOTS);
+  assert.equal(roots[1000], '/folder-1000');
+  assert.equal(roots[MAX_ROOTS - 1], collection);
+
+  // One folder more: refused before any work, rather than written unreadable.
+  const third = await processCollection(await paletteCollection(path.join(root, 'third')), {
+    out: path.join(root, 'third-index'),
+    tileSize: 4,
+  });
+  const tooMany = path.join(root, 'too-many');
+  const refused = await runCli(['merge', '-o', tooMany, '-q', merged, third.index]);
+  assert.equal(refused.code, 1);
+  assert.equal(
+    refused.stderr,
+    `tsmosaic: cannot write ${quote(tooMany)}: its tiles come from ${MAX_ROOTS + 1} collection folders, more than an index can list (${MAX_ROOTS})\n`,
+  );
+  assert.ok(!(await readdir(root)).some((name) => name.includes('too-many')));
 });

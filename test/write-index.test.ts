@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
-import { loadIndex, readManifest } from '../src/index.js';
+import { loadIndex, readManifest, TsmosaicError } from '../src/index.js';
+import { quote } from '../src/text.js';
 import { FEATURE_DIMENSIONS } from '../src/tiles/features.js';
 import {
   ADD_BATCH,
@@ -315,4 +316,29 @@ test('shard size: one shard of ONE_SHARD_TILES when the expected tiles fit it, e
   assert.equal(await shardTilesOf('larger', ONE_SHARD_TILES + 1), ANN_SHARD_TILES);
   // Not told (merging, or reusing shards): the size large collections get.
   assert.equal(await shardTilesOf('unknown'), ANN_SHARD_TILES);
+});
+
+test('an index of more than 16 HNSW shards, and more than one per 8,192 tiles, is refused by its manifest before any is loaded', async () => {
+  const root = await tempDir();
+  const write = async (name: string, count: number): Promise<string> => {
+    const target = path.join(root, name);
+    await writeTiles(
+      target,
+      randomFeatures(count, 13),
+      { roots: ['/a'], tileSize: 1, annShardTiles: 1 },
+      () => new Uint8Array(3),
+      (id) => ({ source: `${id}.jpg`, size: 1, mtimeMs: 1 }),
+    );
+    return target;
+  };
+  // hnswlib takes ~2.6 MB for each index however small: 500 shards of one tile took 1.3 GB to build from (2.6 GB with the cell worker).
+  const sixteen = await write('sixteen', 16);
+  assert.equal((await loadIndex(sixteen)).ann.searchKnn(new Array<number>(15).fill(50), 3).neighbors.length, 3);
+  const seventeen = await write('seventeen', 17);
+  await assert.rejects(
+    readManifest(seventeen),
+    new TsmosaicError(
+      `${quote(seventeen)} has a damaged manifest.json: ann.shardTiles is 1: 17 HNSW shards for 17 tiles, expected at most 16; run process-collection again`,
+    ),
+  );
 });

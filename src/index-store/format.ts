@@ -9,6 +9,12 @@ export const INDEX_FORMAT = 'tsmosaic-index';
 /** Bumped whenever the on-disk layout changes; `build` refuses other versions. */
 export const INDEX_FORMAT_VERSION = 3;
 
+/**
+ * Most collection folders an index lists (`roots`): `info` prints each, so their names (of up to
+ * 4,096 characters) stay within a few tens of MB.
+ */
+export const MAX_ROOTS = 4_096;
+
 /** Names of the files inside an index folder. */
 export const INDEX_FILES = {
   manifest: 'manifest.json',
@@ -106,4 +112,14 @@ export function rootsOf(manifest: Pick<IndexManifest, 'collection' | 'roots'>): 
  */
 export function annShardCount(tiles: number, shardTiles: number | undefined): number {
   return shardTiles === undefined ? 1 : Math.max(1, Math.ceil(tiles / shardTiles));
+}
+
+/**
+ * Most HNSW shards an index of `tiles` tiles may have: 16, or one per 8,192 tiles (tsmosaic cuts
+ * shards of at least ANN_SHARD_TILES, 8,192). hnswlib takes ~2.6 MB for each index however small
+ * (its 65,536 label locks), so an index of tiny shards would take memory out of all proportion to
+ * its files.
+ */
+export function maxAnnShards(tiles: number): number {
+  return Math.max(16, Math.ceil(tiles / 8_192));
 }

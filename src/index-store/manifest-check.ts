@@ -1,7 +1,15 @@
 import { MAX_TILE_SIZE } from '../options/options.js';
 import { quote } from '../text.js';
 import { FEATURE_DIMENSIONS, STORED_GRID } from '../tiles/features.js';
-import { annShardCount, INDEX_FORMAT, INDEX_FORMAT_VERSION, type Checkpoint, type IndexManifest } from './format.js';
+import {
+  annShardCount,
+  INDEX_FORMAT,
+  INDEX_FORMAT_VERSION,
+  MAX_ROOTS,
+  maxAnnShards,
+  type Checkpoint,
+  type IndexManifest,
+} from './format.js';
 
 /**
  * A manifest.json or checkpoint.json that does not describe a usable index: `reason` names the
@@ -39,7 +47,7 @@ export function checkManifest(value: unknown): IndexManifest {
   text(manifest.collection, 'collection');
   let roots = 1;
   if (manifest.roots !== undefined) {
-    const list = array(manifest.roots, 'roots', 1, 65_536);
+    const list = array(manifest.roots, 'roots', 1, MAX_ROOTS);
     list.forEach((root, i) => text(root, `roots[${i}]`));
     roots = list.length;
   }
@@ -61,9 +69,14 @@ export function checkManifest(value: unknown): IndexManifest {
   number(method.structureWeight, 'ann.method.structureWeight', 0, 100);
   oneOf(method.mirror, 'ann.method.mirror', [true, false]);
   const shardTiles = ann.shardTiles === undefined ? undefined : integer(ann.shardTiles, 'ann.shardTiles', 1, 2 ** 31);
+  const shards = annShardCount(tileCount * crops, shardTiles);
+  if (shards > maxAnnShards(tileCount * crops)) {
+    throw damaged(
+      `ann.shardTiles is ${shardTiles}: ${shards} HNSW shards for ${tileCount * crops} tiles, expected at most ${maxAnnShards(tileCount * crops)}`,
+    );
+  }
   if (ann.shardLightness !== undefined) {
     if (shardTiles === undefined) throw damaged('ann.shardLightness is given without ann.shardTiles');
-    const shards = annShardCount(tileCount * crops, shardTiles);
     const ranges = array(ann.shardLightness, 'ann.shardLightness', shards, shards);
     ranges.forEach((range, i) => {
       const [low, high] = array(range, `ann.shardLightness[${i}]`, 2, 2);
@@ -92,7 +105,7 @@ export function checkCheckpoint(value: unknown): Checkpoint {
   oneOf(checkpoint.format, 'format', ['tsmosaic-checkpoint']);
   oneOf(checkpoint.suspended, 'suspended', [true, false]);
   text(checkpoint.target, 'target');
-  array(checkpoint.roots, 'roots', 1, 65_536).forEach((root, i) => text(root, `roots[${i}]`));
+  array(checkpoint.roots, 'roots', 1, MAX_ROOTS).forEach((root, i) => text(root, `roots[${i}]`));
   integer(checkpoint.tileSize, 'tileSize', 1, MAX_TILE_SIZE);
   oneOf(checkpoint.fit, 'fit', ['crop', 'stretch']);
   oneOf(checkpoint.crops, 'crops', [1, 5]);

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { TsmosaicError, UsageError } from '../errors.js';
+import { reasonOf, TsmosaicError, UsageError } from '../errors.js';
 import { quote } from '../text.js';
 import { rootsOf, type IndexManifest, type TileSource } from './format.js';
 import { readManifest } from './read-index.js';
@@ -55,8 +55,10 @@ export async function mergeIndexes(inputs: string[], out: string, options: Merge
     }
   });
 
-  const roots: string[] = [];
-  for (const manifest of manifests) for (const root of rootsOf(manifest)) if (!roots.includes(root)) roots.push(root);
+  // Each collection folder once, numbered in input order (a map: each input may list thousands).
+  const rootIds = new Map<string, number>();
+  for (const manifest of manifests) for (const root of rootsOf(manifest)) if (!rootIds.has(root)) rootIds.set(root, rootIds.size);
+  const roots = [...rootIds.keys()];
   const writer = await IndexWriter.create(target, {
     roots,
     tileSize: first.tileSize,
@@ -80,11 +82,10 @@ export async function mergeIndexes(inputs: string[], out: string, options: Merge
           manifest.tileSize,
           manifest.features.dimensions,
           manifest.crops,
+          true,
         );
       } catch (error) {
-        throw new TsmosaicError(
-          `${inputs[i]} is damaged (${error instanceof Error ? error.message : String(error)}): run process-collection again`,
-        );
+        throw new TsmosaicError(`${quote(inputs[i]!)} is damaged: ${reasonOf(error)}; run process-collection again`, 1, { cause: error });
       }
       try {
         for (const [id, tile] of manifest.tiles.entries()) {
@@ -94,7 +95,7 @@ export async function mergeIndexes(inputs: string[], out: string, options: Merge
             duplicates++;
           } else {
             seen.add(key);
-            const source: TileSource = { ...tile, root: roots.indexOf(root) };
+            const source: TileSource = { ...tile, root: rootIds.get(root)! };
             if (source.root === 0) delete source.root;
             await writer.addTile(await store.pixels(id), store.features(id), source);
           }

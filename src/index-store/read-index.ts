@@ -22,8 +22,11 @@ export interface LoadedIndex {
 }
 
 const RERUN = 'run process-collection again';
-/** Largest manifest.json read (V8 strings hold at most 512 MiB; ~150 bytes a picture: 3 million pictures). */
-const MAX_MANIFEST_BYTES = 500_000_000;
+/**
+ * Largest manifest.json read: ~150 bytes a picture, a million pictures. Parsing holds its string
+ * (UTF-16 when one character is beyond Latin-1) and the objects, up to ~5x the file in memory.
+ */
+export const MAX_MANIFEST_BYTES = 150_000_000;
 
 /**
  * Reads and checks an index folder's manifest (every field, in type and range) without loading

@@ -46,11 +46,19 @@ export class EarlierTiles {
 
   /**
    * Opens the first `count` pictures of `folder`'s tiles.rgb and features.f32 (the files may hold
-   * more: an interrupted run's streams run ahead of its checkpoint); each picture is `crops` tiles
-   * of `dimensions` features. Ids, `pixels` and `features` are per picture.
-   * @throws {Error} with a reason when either file is missing or too short.
+   * more: an interrupted run's streams run ahead of its checkpoint; with `exact`, a finished
+   * index's, they must hold exactly `count`); each picture is `crops` tiles of `dimensions`
+   * features. Ids, `pixels` and `features` are per picture.
+   * @throws {Error} with a reason when either file is missing, too short, or (`exact`) of another size.
    */
-  static async open(folder: string, count: number, tileSize: number, featureDimensions: number, crops: number): Promise<EarlierTiles> {
+  static async open(
+    folder: string,
+    count: number,
+    tileSize: number,
+    featureDimensions: number,
+    crops: number,
+    exact = false,
+  ): Promise<EarlierTiles> {
     const tilesFile = path.join(folder, INDEX_FILES.tiles);
     const tileBytes = tileSize * tileSize * 3 * crops;
     const dimensions = featureDimensions * crops;
@@ -59,13 +67,16 @@ export class EarlierTiles {
     const size = await regularFileSize(tilesFile).catch((problem: unknown) => {
       throw named(INDEX_FILES.tiles, problem);
     });
+    if (exact && size !== count * tileBytes) throw new Error(`${INDEX_FILES.tiles} has ${size} bytes, expected ${count * tileBytes}`);
     if (size < count * tileBytes) throw new Error(`${INDEX_FILES.tiles} is too short`);
     // An interrupted run's files may run ahead of its checkpoint: only the first `count` pictures are read.
-    const featureBytes = await readRegularFile(path.join(folder, INDEX_FILES.features), { length: count * dimensions * 4 }).catch(
-      (problem: unknown) => {
-        throw named(INDEX_FILES.features, problem);
-      },
-    );
+    const featureLength = count * dimensions * 4;
+    const featureBytes = await readRegularFile(
+      path.join(folder, INDEX_FILES.features),
+      exact ? { bytes: featureLength } : { length: featureLength },
+    ).catch((problem: unknown) => {
+      throw named(INDEX_FILES.features, problem);
+    });
     if (featureBytes.length < count * dimensions * 4) throw new Error(`${INDEX_FILES.features} is too short`);
     const features = new Float32Array(featureBytes.buffer, featureBytes.byteOffset, count * dimensions);
     const bad = features.findIndex((value) => !(value >= 0 && value <= 255));

@@ -12,6 +12,7 @@ import {
   INDEX_FILES,
   INDEX_FORMAT,
   INDEX_FORMAT_VERSION,
+  MAX_ROOTS,
   SOURCES_FILE,
   type Checkpoint,
   type IndexManifest,
@@ -112,9 +113,16 @@ export class IndexWriter {
    * Checks that `target` may be replaced, opens a new temporary folder beside it and goes through
    * the temporaries of runs that are gone (their lock is free): a checkpoint this user wrote for
    * this target is kept for reuse (and locked while this writer lives), anything else is removed.
-   * @throws {TsmosaicError} when `target` exists and is neither an index nor an empty folder.
+   * @throws {TsmosaicError} when `target` exists and is neither an index nor an empty folder, or
+   * there are more than MAX_ROOTS collection folders.
    */
   static async create(target: string, options: IndexWriterOptions): Promise<IndexWriter> {
+    // An index of more could not be read back (see checkManifest).
+    if (options.roots.length > MAX_ROOTS) {
+      throw new TsmosaicError(
+        `cannot write ${quote(target)}: its tiles come from ${options.roots.length} collection folders, more than an index can list (${MAX_ROOTS})`,
+      );
+    }
     await assertReplaceable(target);
     const checkpoints: FoundCheckpoint[] = [];
     let owned: Temporary | undefined;

@@ -1,22 +1,27 @@
 import { spawn, type StdioOptions } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import os from 'node:os';
 import type { Readable } from 'node:stream';
 
 /** Debian's interpreter when there is one: only the standard library is used, any python3 will do. */
 export const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
 
 /**
- * Runs argv[1:] as a child and writes its wall time and peak RSS as JSON on fd 3. A fresh python
- * per command, so RUSAGE_CHILDREN's ru_maxrss (KiB on Linux; the largest single descendant
- * waited for, not the sum of a process tree) belongs to that command alone.
+ * Runs argv[2:] as a child and writes its exit code (negative: the signal that ended it; null:
+ * killed after argv[1] seconds, when that is above 0), wall time and peak RSS as JSON on fd 3. A
+ * fresh python per command, so RUSAGE_CHILDREN's ru_maxrss (KiB on Linux; the largest single
+ * descendant waited for, not the sum of a process tree) belongs to that command alone.
  */
 const RUSAGE_WRAPPER = `
 import json, os, resource, subprocess, sys, time
+timeout = float(sys.argv[1]) or None
 t = time.perf_counter()
 try:
-    code = subprocess.run(sys.argv[1:]).returncode
+    code = subprocess.run(sys.argv[2:], timeout=timeout).returncode
+except subprocess.TimeoutExpired:
+    code = None
 except OSError as error:
-    sys.stderr.write('%s: %s\\n' % (sys.argv[1], error))
+    sys.stderr.write('%s: %s\\n' % (sys.argv[2], error))
     code = 127
 wall = time.perf_counter() - t
 usage = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -56,10 +61,29 @@ export interface SeriesSpec {
   check?: (measurement: Measurement, run: number) => Promise<void> | void;
 }
 
-/** Runs `command` under the rusage wrapper and returns its wall time, peak RSS and stdout. */
-export async function measure(argv: string[], cwd?: string): Promise<Measurement> {
+/** How a command run under the rusage wrapper ended, whatever its exit. */
+export interface MeasuredRun {
+  /** The exit code; null when a signal ended it or it was killed for its time. */
+  code: number | null;
+  /** The signal that ended it (e.g. 'SIGSEGV'), if one did. */
+  signal: string | null;
+  /** Killed (SIGKILL) after `timeoutSeconds`. */
+  timedOut: boolean;
+  wallSeconds: number;
+  /** User + system CPU time of the command and its descendants. */
+  cpuSeconds: number;
+  peakRssMb: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs `argv` under the rusage wrapper and tells how it ended, with its wall time, peak RSS and
+ * output; killed after `timeoutSeconds` when given.
+ */
+export async function runMeasured(argv: string[], options: { cwd?: string; timeoutSeconds?: number } = {}): Promise<MeasuredRun> {
   const stdio: StdioOptions = ['ignore', 'pipe', 'pipe', 'pipe'];
-  const child = spawn(PYTHON, ['-c', RUSAGE_WRAPPER, ...argv], { stdio, cwd });
+  const child = spawn(PYTHON, ['-c', RUSAGE_WRAPPER, String(options.timeoutSeconds ?? 0), ...argv], { stdio, cwd: options.cwd });
   const [stdout, stderr, report, exit] = await Promise.all([
     readAll(child.stdout),
     readAll(child.stderr),
@@ -72,9 +96,26 @@ export async function measure(argv: string[], cwd?: string): Promise<Measurement
   if (exit !== 0 || report === '') {
     throw new Error(`the rusage wrapper (${PYTHON}) failed with exit ${exit}: ${tail(stderr)}`);
   }
-  const { wall, cpu, maxrssKb, code } = JSON.parse(report) as { wall: number; cpu: number; maxrssKb: number; code: number };
-  if (code !== 0) throw new Error(`${argv.join(' ')} exited with ${code}: ${tail(stderr)}`);
-  return { wallSeconds: wall, cpuSeconds: cpu, peakRssMb: maxrssKb / 1024, stdout };
+  const { wall, cpu, maxrssKb, code } = JSON.parse(report) as { wall: number; cpu: number; maxrssKb: number; code: number | null };
+  const signal =
+    code !== null && code < 0 ? (Object.entries(os.constants.signals).find(([, n]) => n === -code)?.[0] ?? `signal ${-code}`) : null;
+  return {
+    code: code !== null && code >= 0 ? code : null,
+    signal,
+    timedOut: code === null,
+    wallSeconds: wall,
+    cpuSeconds: cpu,
+    peakRssMb: maxrssKb / 1024,
+    stdout,
+    stderr,
+  };
+}
+
+/** Runs `command` under the rusage wrapper and returns its wall time, peak RSS and stdout. */
+export async function measure(argv: string[], cwd?: string): Promise<Measurement> {
+  const run = await runMeasured(argv, { cwd });
+  if (run.code !== 0) throw new Error(`${argv.join(' ')} exited with ${run.code ?? run.signal}: ${tail(run.stderr)}`);
+  return { wallSeconds: run.wallSeconds, cpuSeconds: run.cpuSeconds, peakRssMb: run.peakRssMb, stdout: run.stdout };
 }
 
 /**
