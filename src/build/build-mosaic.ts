@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import { buildAnn } from '../index-store/ann.js';
-import { loadIndex, readManifest } from '../index-store/read-index.js';
+import { assertLoadable, loadIndex, readManifest } from '../index-store/read-index.js';
 import { localCells, WorkerCells } from '../match/cell-source.js';
 import { candidateCount, createTilePlacer, feasibleMinDistance, placementBandRows } from '../match/placement.js';
 import { DEFAULT_MAX_COLUMNS } from '../options/options.js';
@@ -77,6 +77,7 @@ export async function buildMosaic(index: string, target: string, options: BuildM
   const { onProgress, onNote, signal } = options;
   await assertOutputsWritable(settings, index, target);
   const manifest = await readManifest(index);
+  assertLoadable(index, manifest);
   const { crops } = manifest;
   const tileCount = manifest.tileCount * crops;
   // The tiles placement may choose from: every crop, or (rgb, --no-crops) every crops-th, the centre squares.

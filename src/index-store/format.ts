@@ -15,6 +15,12 @@ export const INDEX_FORMAT_VERSION = 3;
  */
 export const MAX_ROOTS = 4_096;
 
+/**
+ * Largest manifest.json read: ~150 bytes a picture, a million pictures. Parsing holds its string
+ * (UTF-16 when one character is beyond Latin-1) and the objects, up to ~5x the file in memory.
+ */
+export const MAX_MANIFEST_BYTES = 150_000_000;
+
 /** Names of the files inside an index folder. */
 export const INDEX_FILES = {
   manifest: 'manifest.json',

@@ -6,7 +6,9 @@ import { quote } from '../text.js';
 import { descriptorLength } from '../tiles/descriptors.js';
 import { TileStore } from '../tiles/tile-store.js';
 import { loadAnnShards, type AnnSearch, type AnnShards } from './ann.js';
-import { INDEX_FILES, type IndexManifest } from './format.js';
+import { INDEX_FILES, MAX_MANIFEST_BYTES, type IndexManifest } from './format.js';
+
+export { MAX_MANIFEST_BYTES };
 import { checkManifest, ManifestProblem } from './manifest-check.js';
 
 /** An index loaded for matching and rendering. */
@@ -22,11 +24,6 @@ export interface LoadedIndex {
 }
 
 const RERUN = 'run process-collection again';
-/**
- * Largest manifest.json read: ~150 bytes a picture, a million pictures. Parsing holds its string
- * (UTF-16 when one character is beyond Latin-1) and the objects, up to ~5x the file in memory.
- */
-export const MAX_MANIFEST_BYTES = 150_000_000;
 
 /**
  * Reads and checks an index folder's manifest (every field, in type and range) without loading
@@ -75,12 +72,7 @@ export async function loadIndex(folder: string, manifest?: IndexManifest): Promi
     features: { dimensions },
   } = checked;
   const tileCount = checked.tileCount * crops;
-  const tileBytes = tileCount * tileSize * tileSize * 3;
-  if (tileBytes > MAX_BUFFER_BYTES) {
-    throw new TsmosaicError(
-      `${quote(folder)} holds ${tileCount} tiles of ${tileSize} px (${(tileBytes / 1e9).toFixed(1)} GB of pixels), more than this tsmosaic can load (${(MAX_BUFFER_BYTES / 1e9).toFixed(1)} GB): index fewer pictures or with a smaller --tile-size`,
-    );
-  }
+  const tileBytes = assertLoadable(folder, checked);
   const tilePixels = await readExactly(folder, INDEX_FILES.tiles, tileBytes);
   const featureBytes = await readExactly(folder, INDEX_FILES.features, tileCount * dimensions * 4);
   const features = new Float32Array(featureBytes.buffer, featureBytes.byteOffset, featureBytes.byteLength / 4);
@@ -97,6 +89,23 @@ export async function loadIndex(folder: string, manifest?: IndexManifest): Promi
     features,
     ann: new LazyAnn(folder, checked),
   };
+}
+
+/**
+ * The bytes of an index's tile pixels, which `loadIndex` holds in memory; checked from the
+ * manifest alone, so that an index too large for it is refused before anything is read or started.
+ * @throws {TsmosaicError} when they are more than one buffer can hold
+ */
+export function assertLoadable(folder: string, manifest: Pick<IndexManifest, 'tileCount' | 'crops' | 'tileSize'>): number {
+  const { tileSize } = manifest;
+  const tileCount = manifest.tileCount * manifest.crops;
+  const tileBytes = tileCount * tileSize * tileSize * 3;
+  if (tileBytes > MAX_BUFFER_BYTES) {
+    throw new TsmosaicError(
+      `${quote(folder)} holds ${tileCount} tiles of ${tileSize} px (${(tileBytes / 1e9).toFixed(1)} GB of pixels), more than this tsmosaic can load (${(MAX_BUFFER_BYTES / 1e9).toFixed(1)} GB): index fewer pictures or with a smaller --tile-size`,
+    );
+  }
+  return tileBytes;
 }
 
 /** What an index folder's HNSW shard files must hold, from its checked manifest. */

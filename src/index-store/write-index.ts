@@ -1,4 +1,4 @@
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { TsmosaicError, reasonOf } from '../errors.js';
@@ -12,6 +12,7 @@ import {
   INDEX_FILES,
   INDEX_FORMAT,
   INDEX_FORMAT_VERSION,
+  MAX_MANIFEST_BYTES,
   MAX_ROOTS,
   SOURCES_FILE,
   type Checkpoint,
@@ -325,6 +326,13 @@ export class IndexWriter {
       features: { kind, grid: STORED_GRID, dimensions },
       ann: { ...annDescription(shardTiles), shardLightness },
     };
+    // An index whose manifest could not be read back is refused rather than written.
+    const sources = (await stat(path.join(this.temporary, SOURCES_FILE))).size;
+    if (sources > MAX_MANIFEST_BYTES - 64 * 1024) {
+      throw new TsmosaicError(
+        `an index of ${count} pictures would have a manifest over ${MAX_MANIFEST_BYTES / 1e6} MB, more than tsmosaic reads: index the collection in parts (--shard) and use them as separate indexes`,
+      );
+    }
     await writeManifest(this.temporary, header);
     await rm(path.join(this.temporary, SOURCES_FILE));
     await this.owned.publish();
