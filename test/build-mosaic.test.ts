@@ -161,7 +161,7 @@ test('clear errors for a missing, foreign or outdated index and a bad target', a
   await writeFile(path.join(old, 'manifest.json'), JSON.stringify({ ...manifest, version: 0 }));
   await assert.rejects(
     buildMosaic(old, target, { out }),
-    new RegExp(`index format version 0, this tsmosaic reads version ${INDEX_FORMAT_VERSION}: run process-collection again`),
+    new RegExp(`index format version 0, this tsmosaic reads versions 3 and ${INDEX_FORMAT_VERSION}: run process-collection again`),
   );
   await writeFile(path.join(old, 'manifest.json'), JSON.stringify({ ...manifest }));
   await assert.rejects(buildMosaic(old, target, { out }), /old-index" is damaged: tiles\.rgb is missing; run process-collection again/);

@@ -141,7 +141,10 @@ test('job failures exit 1 with one line on stderr', async () => {
 test('usage errors exit 2 and name the option', async () => {
   const cases: [string[], RegExp][] = [
     [['process-collection', collection, '--tile-size', 'abc'], /option '-s, --tile-size <px>' argument 'abc' is invalid/],
-    [['process-collection', collection, '--tile-size', '0'], /--tile-size.*Expected an integer from 1 to 1024/],
+    [
+      ['process-collection', collection, '--tile-size', '0'],
+      /--tile-size.*Expected a size in px: N for squares, or WxH, each side from 1 to 1024/,
+    ],
     [['build', 'a', 'b', '--tiles-across', '-3'], /--tiles-across/],
     [['build', 'a', 'b', '--max-pixels', '1.5'], /--max-pixels/],
     [['build', 'a', 'b', '--bogus'], /unknown option '--bogus'/],

@@ -26,10 +26,11 @@ test('info tells tiles, tile size, features, sources, size on disk and format ve
     {
       index,
       format: 'tsmosaic-index',
-      version: 3,
+      version: 4,
       createdAt: undefined,
       tiles: PALETTE.length,
-      tileSize: 9,
+      tileWidth: 9,
+      tileHeight: 9,
       fit: 'stretch',
       crops: 5,
       features: { kind: 'srgb-grid', grid: 4, dimensions: 48 },
@@ -45,7 +46,7 @@ test('info tells tiles, tile size, features, sources, size on disk and format ve
   const lines = text.stdout.trimEnd().split('\n');
   assert.deepEqual(lines.slice(0, 8), [
     `index         ${JSON.stringify(index)}`,
-    'format        tsmosaic-index version 3',
+    'format        tsmosaic-index version 4',
     `tiles         ${PALETTE.length}`,
     'tile size     9 px, fit stretch, 5 crops per picture',
     'features      srgb-grid: 4x4 mean colours, 48 values per tile',
@@ -64,7 +65,10 @@ test('info on a folder that is not an index, or of another version, exits 1 with
   await writeFile(path.join(root, 'manifest.json'), JSON.stringify({ format: 'tsmosaic-index', version: 1 }));
   const old = await runCli(['info', root]);
   assert.equal(old.code, 1);
-  assert.match(old.stderr, /^tsmosaic: .* has index format version 1, this tsmosaic reads version 3: run process-collection again\n$/);
+  assert.match(
+    old.stderr,
+    /^tsmosaic: .* has index format version 1, this tsmosaic reads versions 3 and 4: run process-collection again\n$/,
+  );
   assert.equal(old.stdout, '');
 });
 

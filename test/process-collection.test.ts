@@ -28,7 +28,7 @@ test('indexes every image below the collection, skipping bad and hidden files', 
   assert.deepEqual([...stages].sort(), ['index', 'scan', 'tiles']);
 
   const manifest = await readManifest(result.index);
-  assert.equal(manifest.tileSize, 12);
+  assert.deepEqual([manifest.tileWidth, manifest.tileHeight, manifest.version], [12, 12, 4]);
   assert.equal(manifest.tileCount, PALETTE.length);
   assert.equal(manifest.crops, 5);
   assert.deepEqual(manifest.features, { kind: 'srgb-grid', grid: 4, dimensions: 48 });
@@ -267,7 +267,10 @@ test('a missing collection or one without usable images is an error', async () =
 
 test('options are validated with the option named', async () => {
   const root = await tempDir();
-  await assert.rejects(processCollection(root, { tileSize: 0 }), /Expected an integer from 1 to 1024 for tileSize but received 0/);
+  await assert.rejects(
+    processCollection(root, { tileSize: 0 }),
+    /Expected a size in px: N for squares, or WxH, each side from 1 to 1024 for tileSize but received 0/,
+  );
   await assert.rejects(processCollection(root, { tileSize: 1.5 }), /for tileSize but received 1.5/);
   // @ts-expect-error: an invalid fit from untyped callers
   await assert.rejects(processCollection(root, { fit: 'squash' }), /Expected one of crop, stretch for fit but received "squash"/);

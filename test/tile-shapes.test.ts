@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import sharp from 'sharp';
@@ -9,7 +9,9 @@ import { writeMosaic } from '../src/render/write-mosaic.js';
 import { fittedLayout, type MosaicLayout } from '../src/tiles/mosaic-layout.js';
 import { TileFile } from '../src/tiles/tile-file.js';
 import { TileStore } from '../src/tiles/tile-store.js';
-import { cropRaw, tempDir } from './helpers.js';
+import { PALETTE, paletteCollection } from './fixtures.js';
+import { cropRaw, rawImage, runCli, tempDir } from './helpers.js';
+import { readManifest } from '../src/index-store/read-index.js';
 
 /** `count` tiles of `width` x `height` px: every pixel a function of its tile, x and y, so any misplaced byte shows. */
 function patternStore(width: number, height: number, count: number): TileStore {
@@ -227,4 +229,75 @@ test('a mosaic drawn from a tile file is the one drawn from the store: PNG byte 
     assert.ok(difference / a!.length < 3, `level ${level.level}: mean difference ${difference / a!.length}`);
   }
   file.close();
+});
+
+test('rectangular tiles end to end: an index of 15x10 tiles, builds whose rows follow the target and the tile shape', async () => {
+  const folder = path.join(root, 'rect');
+  const collection = await paletteCollection(folder);
+  const index = path.join(folder, 'index');
+  const indexed = await runCli(['process-collection', collection, '-o', index, '-s', '15x10', '-q']);
+  assert.equal(indexed.code, 0, indexed.stderr);
+  const manifest = await readManifest(index);
+  assert.deepEqual([manifest.version, manifest.tileWidth, manifest.tileHeight], [4, 15, 10]);
+  const info = await runCli(['info', index]);
+  assert.match(info.stdout, /tile size {5}15x10 px/);
+  // A 60 x 40 px target: 12 columns of 3:2 tiles over a 3:2 target give 12 rows.
+  const target = path.join(folder, 'target.png');
+  await rawImage(
+    target,
+    Uint8Array.from({ length: 60 * 40 * 3 }, (_, i) => PALETTE[Math.floor(i / 3 / 60 / 5) % PALETTE.length]![i % 3]!),
+    60,
+    40,
+  );
+  for (const [args, size] of [
+    [[], [180, 120]],
+    [
+      ['--tile-size', '30'],
+      [360, 240],
+    ],
+    [
+      ['--tile-size', '6x4'],
+      [72, 48],
+    ],
+  ] as const) {
+    const out = path.join(folder, `rect-${size[0]}.png`);
+    const built = await runCli(['build', index, target, '--tiles-across', '12', '--min-distance', '0', ...args, '-o', out, '--json', '-q']);
+    assert.equal(built.code, 0, built.stderr);
+    const summary = JSON.parse(built.stdout) as { width: number; height: number; columns: number; rows: number };
+    assert.deepEqual([summary.columns, summary.rows, summary.width, summary.height], [12, 12, ...size], args.join(' '));
+    const metadata = await sharp(out).metadata();
+    assert.deepEqual([metadata.width, metadata.height], size);
+  }
+  const dzi = await runCli(['build', index, target, '--tiles-across', '12', '--deepzoom', path.join(folder, 'zoom'), '-q']);
+  assert.equal(dzi.code, 0, dzi.stderr);
+  const wrong = await runCli(['build', index, target, '--tile-size', '30x30', '-o', path.join(folder, 'wrong.png')]);
+  assert.equal(wrong.code, 2);
+  assert.match(wrong.stderr, /^tsmosaic: --tile-size 30x30 is not of the index's tile ratio \(15x10\)/);
+  const bad = await runCli(['process-collection', collection, '-o', path.join(folder, 'bad'), '-s', '30x0']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--tile-size.*Expected a size in px/);
+});
+
+test('an index of format 3 (square tiles of tileSize) is still read and built from', async () => {
+  const folder = path.join(root, 'v3');
+  const collection = await paletteCollection(folder);
+  const index = path.join(folder, 'index');
+  assert.equal((await runCli(['process-collection', collection, '-o', index, '-s', '6', '-q'])).code, 0);
+  const manifest = JSON.parse(await readFile(path.join(index, 'manifest.json'), 'utf8')) as Record<string, unknown>;
+  const { tileWidth } = manifest;
+  delete manifest.tileWidth;
+  delete manifest.tileHeight;
+  await writeFile(path.join(index, 'manifest.json'), JSON.stringify({ ...manifest, version: 3, tileSize: tileWidth }));
+  const target = path.join(folder, 'target.png');
+  await rawImage(
+    target,
+    Uint8Array.from({ length: 20 * 10 * 3 }, (_, i) => PALETTE[Math.floor(i / 3) % PALETTE.length]![i % 3]!),
+    20,
+    10,
+  );
+  const built = await runCli(['build', index, target, '-o', path.join(folder, 'v3.png'), '--json', '-q']);
+  assert.equal(built.code, 0, built.stderr);
+  assert.deepEqual((JSON.parse(built.stdout) as { width: number }).width, 20 * 6);
+  const info = await runCli(['info', index, '--json']);
+  assert.deepEqual((JSON.parse(info.stdout) as { version: number; tileWidth: number }).version, 3);
 });

@@ -40,8 +40,10 @@ async function writeTiles(
   pixels: (id: number) => Uint8Array,
   source: (id: number) => TileSource,
 ): Promise<void> {
+  const { tileSize, ...rest } = options;
   const writer = await IndexWriter.create(target, {
-    ...options,
+    ...rest,
+    tileShape: { width: tileSize, height: tileSize },
     fit: 'crop',
     featureKind: 'srgb-grid',
     featureDimensions: DIMENSIONS,
@@ -94,7 +96,7 @@ test('a writer with one picture of five crops writes a valid index of five tiles
   const target = path.join(await tempDir(), 'index');
   const writer = await IndexWriter.create(target, {
     roots: ['/a'],
-    tileSize: 1,
+    tileShape: { width: 1, height: 1 },
     fit: 'stretch',
     featureKind: 'srgb-grid',
     featureDimensions: DIMENSIONS,

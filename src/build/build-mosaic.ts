@@ -90,7 +90,7 @@ export async function buildMosaic(index: string, target: string, options: BuildM
   // A worker stopped early is still waited for before returning (it may be loading its index).
   let stopped: Promise<void> | undefined;
   try {
-    const indexShape = { width: manifest.tileSize, height: manifest.tileSize };
+    const indexShape = { width: manifest.tileWidth, height: manifest.tileHeight };
     // Read by a worker the CLI started ahead (booted by now with sharp loaded), sharp never loads on this thread for a PNG.
     const targetSize = worker?.startedAhead ? await worker.targetSize(target) : await readTargetSize(target);
     const geometry = outputGeometry(settings, indexShape, targetSize, format);

@@ -1,5 +1,5 @@
 import { TsmosaicError, UsageError } from '../errors.js';
-import { DEFAULT_MAX_COLUMNS } from '../options/options.js';
+import { DEFAULT_MAX_COLUMNS, type TileSize } from '../options/options.js';
 import { FORMAT_NAMES, MAX_SIDE, type OutputFormat } from '../render/encode.js';
 import type { TargetCrop, TargetSize } from '../target/target.js';
 import type { TileShape } from '../tiles/features.js';
@@ -53,7 +53,7 @@ export function outputGeometry(
     }
     return { columns, rows, crop, target, layout, tileShape: coveringShape(layout, indexShape), sampledDown: false };
   }
-  const shape = settings.tileSize === undefined ? indexShape : scaledShape(indexShape, settings.tileSize);
+  const shape = settings.tileSize === undefined ? indexShape : outputShape(indexShape, settings.tileSize);
   const columns = tilesAcross ?? Math.min(targetSize.width, DEFAULT_MAX_COLUMNS);
   const rows = rowsOver(columns, targetSize.width, targetSize.height, shape);
   const grid = { columns, rows };
@@ -79,9 +79,20 @@ export function outputGeometry(
   };
 }
 
-/** The index's tile shape with its width set to `width` px (a square stays square). */
-function scaledShape(shape: TileShape, width: number): TileShape {
-  return { width, height: Math.max(1, Math.round((width * shape.height) / shape.width)) };
+/**
+ * The output's tile shape for `--tile-size`: a width, the height following the index's ratio; or a
+ * width and height, which must have the index's ratio.
+ * @throws {UsageError} for a shape of another ratio
+ */
+function outputShape(index: TileShape, size: TileSize): TileShape {
+  if (typeof size === 'number') return { width: size, height: Math.max(1, Math.round((size * index.height) / index.width)) };
+  if (size.width * index.height !== size.height * index.width) {
+    const ratio = index.width === index.height ? 'square' : `${index.width}x${index.height}`;
+    throw new UsageError(
+      `--tile-size ${size.width}x${size.height} is not of the index's tile ratio (${ratio}): give a width, or a size of that ratio`,
+    );
+  }
+  return size;
 }
 
 /** The smallest tile of `shape`'s aspect ratio that covers every cell of `layout`. */

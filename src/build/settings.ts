@@ -2,7 +2,7 @@ import { realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { TsmosaicError, UsageError } from '../errors.js';
 import type { PlacementRules } from '../match/placement.js';
-import { BUILD_OPTIONS, PRINT_DPI } from '../options/options.js';
+import { BUILD_OPTIONS, PRINT_DPI, type TileSize } from '../options/options.js';
 import type { GroutWidth, PrintSize, Rgb } from '../options/print.js';
 import { mmToPixels } from './print.js';
 import { checkOption } from '../options/schema.js';
@@ -27,7 +27,7 @@ export interface BuildMosaicOptions {
   out?: string;
   deepZoom?: string;
   tilesAcross?: number;
-  tileSize?: number;
+  tileSize?: TileSize;
   maxPixels?: number;
   metric?: 'lab' | 'rgb';
   mirror?: boolean;
@@ -62,8 +62,8 @@ export interface BuildSettings {
   /** The folder a `deepZoom` build writes into (created if missing). */
   deepZoomFolder: string | undefined;
   tilesAcross: number | undefined;
-  /** Output tile edge; undefined: the index's. */
-  tileSize: number | undefined;
+  /** Output tile width, or width and height; undefined: the index's. */
+  tileSize: TileSize | undefined;
   maxPixels: number;
   method: MatchMethod;
   /** Whether placement may choose corner crops (else centre squares only). */

@@ -15,7 +15,10 @@ export async function runInfo(index: string, flags: InfoFlags): Promise<void> {
     ['index', quote(info.index)],
     ['format', `${info.format} version ${info.version}`],
     ['tiles', String(info.tiles)],
-    ['tile size', `${info.tileSize} px, fit ${info.fit}, ${info.crops === 1 ? 'centre square only' : `${info.crops} crops per picture`}`],
+    [
+      'tile size',
+      `${info.tileWidth === info.tileHeight ? info.tileWidth : `${info.tileWidth}x${info.tileHeight}`} px, fit ${info.fit}, ${info.crops === 1 ? 'centre square only' : `${info.crops} crops per picture`}`,
+    ],
     ['features', `${kind}: ${grid}x${grid} mean colours, ${dimensions} values per tile`],
     ['hnsw', info.ann.shards === 1 ? '1 file' : `${info.ann.shards} shards of up to ${info.ann.shardTiles} tiles`],
     ...info.sources.map(({ folder, tiles }, i): [string, string] => [i === 0 ? 'sources' : '', `${quote(folder)} (${tiles} tiles)`]),

@@ -7,10 +7,10 @@ import { UnreadableImageError } from '../files/image-file.js';
 import type { TileSource } from '../index-store/format.js';
 import { IndexWriter } from '../index-store/write-index.js';
 import { tileKey } from '../index-store/reuse.js';
-import { PROCESS_COLLECTION_OPTIONS, type Shard } from '../options/options.js';
+import { PROCESS_COLLECTION_OPTIONS, tileShapeOf, type Shard, type TileSize } from '../options/options.js';
 import { checkOption, type IntegerSpec } from '../options/schema.js';
 import { quote } from '../text.js';
-import { FEATURE_DIMENSIONS, tilesFeatures, type CropCount, type FeatureKind, type TileFit } from '../tiles/features.js';
+import { FEATURE_DIMENSIONS, tileBytes, tilesFeatures, type CropCount, type FeatureKind, type TileFit } from '../tiles/features.js';
 import { runInOrder } from './in-order-queue.js';
 import { loadTile, ReadBuffer, ReadBudget } from './load-tile.js';
 import { openCheckpoint, openPrevious, reuseIfUnchanged, TileMemoryPool, type ReadyTile, type Settings } from './reuse-policy.js';
@@ -33,7 +33,7 @@ export interface ProcessCollectionOptions {
   /** Index folder to write. Default: `index` beside the (first) collection folder. */
   out?: string;
   /** Edge of the stored square tiles in pixels. Default 20. */
-  tileSize?: number;
+  tileSize?: TileSize;
   /** `crop` (default) keeps the aspect ratio and crops to the centre square; `stretch` squashes. */
   fit?: TileFit;
   /**
@@ -112,7 +112,7 @@ export async function processCollection(
   options: ProcessCollectionOptions = {},
 ): Promise<ProcessCollectionResult> {
   const started = performance.now();
-  const tileSize = checkOption(OPTIONS.tileSize, options.tileSize);
+  const tileShape = tileShapeOf(checkOption(OPTIONS.tileSize, options.tileSize));
   const fit = checkOption(OPTIONS.fit, options.fit);
   const crops = checkOption(OPTIONS.crops, options.crops);
   const concurrency = checkOption(CONCURRENCY, options.concurrency) ?? defaultConcurrency();
@@ -141,7 +141,7 @@ export async function processCollection(
 
   const featureKind: FeatureKind = 'srgb-grid';
   const featureDimensions = FEATURE_DIMENSIONS[featureKind];
-  const settings: Settings = { tileSize, fit, crops, featureKind, featureDimensions };
+  const settings: Settings = { tileShape, fit, crops, featureKind, featureDimensions };
   const previous = options.rebuild ? undefined : await openPrevious(out, settings, onNote);
   // When the run fits one HNSW shard, it is built while decoding (unless the old one may be copied).
   const writer = await IndexWriter.create(out, {
@@ -156,14 +156,14 @@ export async function processCollection(
   // The previous HNSW shards stay valid only when every tile is reused at its own id.
   let sameTiles = previous !== undefined && previous.tiles.count === files.length;
   try {
-    const memory = new TileMemoryPool(tileSize * tileSize * 3 * crops, featureDimensions * crops);
+    const memory = new TileMemoryPool(tileBytes(tileShape) * crops, featureDimensions * crops);
     // Large files read whole, counted across the decoders (see ReadBudget); one read buffer a lane.
     const budget = new ReadBudget();
     const reading = Array.from({ length: concurrency }, () => new ReadBuffer(budget));
     await runInOrder<ReadyTile | SkippedFile>({
       count: files.length,
       concurrency,
-      window: Math.min(4 * concurrency, Math.floor(WAITING_BYTES / (tileSize * tileSize * 3 * crops))),
+      window: Math.min(4 * concurrency, Math.floor(WAITING_BYTES / (tileBytes(tileShape) * crops))),
       signal,
       produce: async (position, lane) => {
         const file = files[position]!;
@@ -225,13 +225,13 @@ export async function processCollection(
 async function decode(
   absolute: string,
   file: ScannedFile,
-  { tileSize, fit, crops }: Settings,
+  { tileShape, fit, crops }: Settings,
   reading: ReadBuffer,
   pool: TileMemoryPool,
 ): Promise<ReadyTile> {
   const memory = pool.take();
   try {
-    const shape = { width: tileSize, height: tileSize };
+    const shape = tileShape;
     const { pixels, size, mtimeMs, fingerprint } = await loadTile(absolute, shape, fit, crops, reading, memory.pixels);
     const source: TileSource = { source: file.relative, size, mtimeMs, ...(file.root > 0 ? { root: file.root } : {}), fingerprint };
     return { pixels, features: tilesFeatures(pixels, shape, crops, memory.features), source, memory };

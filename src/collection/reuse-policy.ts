@@ -7,7 +7,7 @@ import { readSources } from '../index-store/manifest-file.js';
 import { readManifest } from '../index-store/read-index.js';
 import { openEarlierTiles, tileKey, type EarlierTile, type EarlierTiles } from '../index-store/reuse.js';
 import type { FoundCheckpoint } from '../index-store/write-index.js';
-import type { CropCount, FeatureKind, TileFit } from '../tiles/features.js';
+import type { CropCount, FeatureKind, TileFit, TileShape } from '../tiles/features.js';
 import { fingerprintFile } from './fingerprint.js';
 
 /*
@@ -56,7 +56,7 @@ export class TileMemoryPool {
 
 /** What a run makes tiles with: earlier tiles are reused only when made with the same. */
 export interface Settings {
-  tileSize: number;
+  tileShape: TileShape;
   fit: TileFit;
   crops: CropCount;
   featureKind: FeatureKind;
@@ -95,16 +95,17 @@ async function earlierRun(
 /** Opens the checkpoint with the most tiles that was made with these settings, if any. */
 export async function openCheckpoint(found: FoundCheckpoint[], settings: Settings): Promise<EarlierRun | undefined> {
   for (const { folder, checkpoint } of found) {
-    const { tileSize, fit, crops, features, tileCount, roots } = checkpoint;
+    const { tileWidth, tileHeight, fit, crops, features, tileCount, roots } = checkpoint;
     if (
-      tileSize !== settings.tileSize ||
+      tileWidth !== settings.tileShape.width ||
+      tileHeight !== settings.tileShape.height ||
       fit !== settings.fit ||
       crops !== settings.crops ||
       features.kind !== settings.featureKind ||
       features.dimensions !== settings.featureDimensions
     )
       continue;
-    const store = await openEarlierTiles(folder, tileCount, tileSize, features.dimensions, crops);
+    const store = await openEarlierTiles(folder, tileCount, settings.tileShape, features.dimensions, crops);
     if (typeof store === 'string') continue;
     try {
       return await earlierRun(store, readSources(folder, tileCount), roots);
@@ -137,7 +138,10 @@ export async function openPrevious(
     return undefined;
   }
   const differences: string[] = [];
-  if (manifest.tileSize !== settings.tileSize) differences.push(`tile size ${manifest.tileSize}, this run ${settings.tileSize}`);
+  const { width, height } = settings.tileShape;
+  if (manifest.tileWidth !== width || manifest.tileHeight !== height) {
+    differences.push(`tile size ${shapeText(manifest.tileWidth, manifest.tileHeight)}, this run ${shapeText(width, height)}`);
+  }
   if (manifest.fit !== settings.fit) differences.push(`fit ${manifest.fit}, this run ${settings.fit}`);
   if (manifest.crops !== settings.crops) differences.push(`${manifest.crops} crops per picture, this run ${settings.crops}`);
   if (manifest.features.kind !== settings.featureKind || manifest.features.dimensions !== settings.featureDimensions)
@@ -146,7 +150,7 @@ export async function openPrevious(
     onNote?.(`the existing index has ${differences.join(', ')}: processing every file`);
     return undefined;
   }
-  const tiles = await openEarlierTiles(out, manifest.tileCount, manifest.tileSize, manifest.features.dimensions, manifest.crops);
+  const tiles = await openEarlierTiles(out, manifest.tileCount, settings.tileShape, manifest.features.dimensions, manifest.crops);
   if (typeof tiles === 'string') {
     onNote?.(`not reusing the existing index (${tiles}): processing every file`);
     return undefined;
@@ -186,4 +190,9 @@ export async function reuseIfUnchanged(absolute: string, root: number, earlier: 
     ...(known.fingerprint ? { fingerprint: known.fingerprint } : {}),
   };
   return { pixels: await earlier.store.pixels(earlier.id), features: earlier.store.features(earlier.id), source, earlier };
+}
+
+/** A tile size as a user gives it: `20` for squares, else `30x20`. */
+function shapeText(width: number, height: number): string {
+  return width === height ? String(width) : `${width}x${height}`;
 }

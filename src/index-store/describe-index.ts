@@ -13,7 +13,8 @@ export interface IndexInfo {
   createdAt: string;
   /** Pictures indexed. */
   tiles: number;
-  tileSize: number;
+  tileWidth: number;
+  tileHeight: number;
   fit: TileFit;
   /** Tiles cut from each picture. */
   crops: number;
@@ -49,7 +50,8 @@ export async function describeIndex(folder: string): Promise<IndexInfo> {
     version: manifest.version,
     createdAt: manifest.createdAt,
     tiles: manifest.tileCount,
-    tileSize: manifest.tileSize,
+    tileWidth: manifest.tileWidth,
+    tileHeight: manifest.tileHeight,
     fit: manifest.fit,
     crops: manifest.crops,
     features: manifest.features,

@@ -6,8 +6,13 @@ export type LightnessRange = [number, number];
 
 /** Identifies a tsmosaic index folder's manifest. */
 export const INDEX_FORMAT = 'tsmosaic-index';
-/** Bumped whenever the on-disk layout changes; `build` refuses other versions. */
-export const INDEX_FORMAT_VERSION = 3;
+/**
+ * Bumped whenever the on-disk layout changes: version 4 has tiles of any shape (`tileWidth`,
+ * `tileHeight`); version 3's square ones (`tileSize`) are still read. Others are refused.
+ */
+export const INDEX_FORMAT_VERSION = 4;
+/** Older versions still read. */
+export const READ_VERSIONS: readonly number[] = [3, INDEX_FORMAT_VERSION];
 
 /**
  * Most collection folders an index lists (`roots`): `info` prints each, so their names (of up to
@@ -51,7 +56,8 @@ export interface Checkpoint {
   /** The index folder the run was writing, absolute: a checkpoint is reused only for it. */
   target: string;
   roots: string[];
-  tileSize: number;
+  tileWidth: number;
+  tileHeight: number;
   fit: TileFit;
   crops: CropCount;
   features: { kind: FeatureKind; dimensions: number };
@@ -81,7 +87,9 @@ export interface IndexManifest {
   collection: string;
   /** Every collection folder, absolute, when there are several (absent = `[collection]`). */
   roots?: string[];
-  tileSize: number;
+  /** The size of the tiles (version 3 had square ones of `tileSize`: read as both). */
+  tileWidth: number;
+  tileHeight: number;
   /** Pictures indexed: entries of `tiles`. */
   tileCount: number;
   fit: TileFit;

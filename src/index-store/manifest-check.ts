@@ -1,15 +1,7 @@
 import { MAX_TILE_SIZE } from '../options/options.js';
 import { quote } from '../text.js';
 import { FEATURE_DIMENSIONS, STORED_GRID } from '../tiles/features.js';
-import {
-  annShardCount,
-  INDEX_FORMAT,
-  INDEX_FORMAT_VERSION,
-  MAX_ROOTS,
-  maxAnnShards,
-  type Checkpoint,
-  type IndexManifest,
-} from './format.js';
+import { annShardCount, INDEX_FORMAT, READ_VERSIONS, MAX_ROOTS, maxAnnShards, type Checkpoint, type IndexManifest } from './format.js';
 
 /**
  * A manifest.json or checkpoint.json that does not describe a usable index: `reason` names the
@@ -39,9 +31,9 @@ const MAX_TEXT = 4096;
 export function checkManifest(value: unknown): IndexManifest {
   const manifest = object(value, 'the manifest');
   if (manifest.format !== INDEX_FORMAT) throw new ManifestProblem('not-an-index', `manifest.json has no "format": "${INDEX_FORMAT}"`);
-  if (manifest.version !== INDEX_FORMAT_VERSION) {
+  if (!READ_VERSIONS.includes(manifest.version as number)) {
     const version = typeof manifest.version === 'number' ? String(manifest.version) : describe(manifest.version);
-    throw new ManifestProblem('version', `index format version ${version}, this tsmosaic reads version ${INDEX_FORMAT_VERSION}`);
+    throw new ManifestProblem('version', `index format version ${version}, this tsmosaic reads versions ${READ_VERSIONS.join(' and ')}`);
   }
   text(manifest.createdAt, 'createdAt');
   text(manifest.collection, 'collection');
@@ -51,7 +43,14 @@ export function checkManifest(value: unknown): IndexManifest {
     list.forEach((root, i) => text(root, `roots[${i}]`));
     roots = list.length;
   }
-  integer(manifest.tileSize, 'tileSize', 1, MAX_TILE_SIZE);
+  if (manifest.version === 3) {
+    // Square tiles of tileSize, read as a tile of that width and height.
+    manifest.tileWidth = manifest.tileHeight = integer(manifest.tileSize, 'tileSize', 1, MAX_TILE_SIZE);
+    delete manifest.tileSize;
+  } else {
+    integer(manifest.tileWidth, 'tileWidth', 1, MAX_TILE_SIZE);
+    integer(manifest.tileHeight, 'tileHeight', 1, MAX_TILE_SIZE);
+  }
   const tileCount = integer(manifest.tileCount, 'tileCount', 1, MAX_PICTURES);
   oneOf(manifest.fit, 'fit', ['crop', 'stretch']);
   const crops = oneOf(manifest.crops, 'crops', [1, 5]);
@@ -106,7 +105,8 @@ export function checkCheckpoint(value: unknown): Checkpoint {
   oneOf(checkpoint.suspended, 'suspended', [true, false]);
   text(checkpoint.target, 'target');
   array(checkpoint.roots, 'roots', 1, MAX_ROOTS).forEach((root, i) => text(root, `roots[${i}]`));
-  integer(checkpoint.tileSize, 'tileSize', 1, MAX_TILE_SIZE);
+  integer(checkpoint.tileWidth, 'tileWidth', 1, MAX_TILE_SIZE);
+  integer(checkpoint.tileHeight, 'tileHeight', 1, MAX_TILE_SIZE);
   oneOf(checkpoint.fit, 'fit', ['crop', 'stretch']);
   oneOf(checkpoint.crops, 'crops', [1, 5]);
   const features = object(checkpoint.features, 'features');

@@ -40,7 +40,9 @@ export async function mergeIndexes(inputs: string[], out: string, options: Merge
   const first = manifests[0]!;
   manifests.forEach((manifest, i) => {
     const differences: string[] = [];
-    if (manifest.tileSize !== first.tileSize) differences.push(`tile size ${manifest.tileSize}, not ${first.tileSize}`);
+    if (manifest.tileWidth !== first.tileWidth || manifest.tileHeight !== first.tileHeight) {
+      differences.push(`tile size ${sizeOf(manifest)}, not ${sizeOf(first)}`);
+    }
     if (manifest.fit !== first.fit) differences.push(`fit ${manifest.fit}, not ${first.fit}`);
     if (manifest.crops !== first.crops) differences.push(`${manifest.crops} crops per picture, not ${first.crops}`);
     if (manifest.features.kind !== first.features.kind || manifest.features.dimensions !== first.features.dimensions) {
@@ -61,7 +63,7 @@ export async function mergeIndexes(inputs: string[], out: string, options: Merge
   const roots = [...rootIds.keys()];
   const writer = await IndexWriter.create(target, {
     roots,
-    tileSize: first.tileSize,
+    tileShape: { width: first.tileWidth, height: first.tileHeight },
     fit: first.fit,
     featureKind: first.features.kind,
     featureDimensions: first.features.dimensions,
@@ -79,7 +81,7 @@ export async function mergeIndexes(inputs: string[], out: string, options: Merge
         store = await EarlierTiles.open(
           path.resolve(inputs[i]!),
           manifest.tileCount,
-          manifest.tileSize,
+          { width: manifest.tileWidth, height: manifest.tileHeight },
           manifest.features.dimensions,
           manifest.crops,
           true,
@@ -115,4 +117,9 @@ export async function mergeIndexes(inputs: string[], out: string, options: Merge
     throw error;
   }
   return { index: target, tiles: writer.tileCount, duplicates, seconds: (performance.now() - started) / 1000 };
+}
+
+/** An index's tile size as a user gives it: `20` for squares, else `30x20`. */
+function sizeOf({ tileWidth, tileHeight }: Pick<IndexManifest, 'tileWidth' | 'tileHeight'>): string {
+  return tileWidth === tileHeight ? String(tileWidth) : `${tileWidth}x${tileHeight}`;
 }

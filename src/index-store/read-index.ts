@@ -67,7 +67,6 @@ export async function readManifest(folder: string): Promise<IndexManifest> {
 export async function loadIndex(folder: string, manifest?: IndexManifest): Promise<LoadedIndex> {
   const checked = manifest ?? (await readManifest(folder));
   const {
-    tileSize,
     crops,
     features: { dimensions },
   } = checked;
@@ -85,7 +84,7 @@ export async function loadIndex(folder: string, manifest?: IndexManifest): Promi
   return {
     folder,
     manifest: checked,
-    tiles: new TileStore(tilePixels, { width: tileSize, height: tileSize }, tileCount),
+    tiles: new TileStore(tilePixels, { width: checked.tileWidth, height: checked.tileHeight }, tileCount),
     features,
     ann: new LazyAnn(folder, checked),
   };
@@ -96,10 +95,11 @@ export async function loadIndex(folder: string, manifest?: IndexManifest): Promi
  * manifest alone, so that an index too large for it is refused before anything is read or started.
  * @throws {TsmosaicError} when they are more than one buffer can hold
  */
-export function assertLoadable(folder: string, manifest: Pick<IndexManifest, 'tileCount' | 'crops' | 'tileSize'>): number {
-  const { tileSize } = manifest;
+export function assertLoadable(folder: string, manifest: Pick<IndexManifest, 'tileCount' | 'crops' | 'tileWidth' | 'tileHeight'>): number {
+  const { tileWidth, tileHeight } = manifest;
+  const tileSize = tileWidth === tileHeight ? `${tileWidth}` : `${tileWidth}x${tileHeight}`;
   const tileCount = manifest.tileCount * manifest.crops;
-  const tileBytes = tileCount * tileSize * tileSize * 3;
+  const tileBytes = tileCount * tileWidth * tileHeight * 3;
   if (tileBytes > MAX_BUFFER_BYTES) {
     throw new TsmosaicError(
       `${quote(folder)} holds ${tileCount} tiles of ${tileSize} px (${(tileBytes / 1e9).toFixed(1)} GB of pixels), more than this tsmosaic can load (${(MAX_BUFFER_BYTES / 1e9).toFixed(1)} GB): index fewer pictures or with a smaller --tile-size`,

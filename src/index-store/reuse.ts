@@ -1,3 +1,4 @@
+import type { TileShape } from '../tiles/features.js';
 import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { readRegularFile, regularFileSize } from '../files/read.js';
@@ -54,13 +55,13 @@ export class EarlierTiles {
   static async open(
     folder: string,
     count: number,
-    tileSize: number,
+    tileShape: TileShape,
     featureDimensions: number,
     crops: number,
     exact = false,
   ): Promise<EarlierTiles> {
     const tilesFile = path.join(folder, INDEX_FILES.tiles);
-    const tileBytes = tileSize * tileSize * 3 * crops;
+    const tileBytes = tileShape.width * tileShape.height * 3 * crops;
     const dimensions = featureDimensions * crops;
     const named = (name: string, problem: unknown): Error =>
       new Error(`${name} ${problem instanceof Error ? problem.message : String(problem)}`);
@@ -117,12 +118,12 @@ export class EarlierTiles {
 export async function openEarlierTiles(
   folder: string,
   count: number,
-  tileSize: number,
+  tileShape: TileShape,
   dimensions: number,
   crops: number,
 ): Promise<EarlierTiles | string> {
   try {
-    return await EarlierTiles.open(folder, count, tileSize, dimensions, crops);
+    return await EarlierTiles.open(folder, count, tileShape, dimensions, crops);
   } catch (error) {
     return reasonOf(error);
   }

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { TsmosaicError, reasonOf } from '../errors.js';
 import { DEFAULT_METHOD, descriptorLength } from '../tiles/descriptors.js';
-import { STORED_GRID, type CropCount, type FeatureKind, type TileFit } from '../tiles/features.js';
+import { STORED_GRID, type CropCount, type FeatureKind, type TileFit, type TileShape } from '../tiles/features.js';
 import { ANN_SHARD_TILES, AnnShardWriter, annShardFile, ONE_SHARD_TILES } from './ann.js';
 import { annDescription, annFromFeatures, copyCheckedShards, StoredToAnnVectors, type ReusableAnn } from './ann-build.js';
 import { BatchFile, WRITE_BATCH_BYTES } from './batch-file.js';
@@ -32,7 +32,7 @@ export type { FoundCheckpoint, ReusableAnn };
 export interface IndexWriterOptions {
   /** The collection folders, absolute; `TileSource.root` indexes into this. */
   roots: string[];
-  tileSize: number;
+  tileShape: TileShape;
   fit: TileFit;
   featureKind: FeatureKind;
   /** Features per tile. */
@@ -246,13 +246,14 @@ export class IndexWriter {
    */
   private async writeCheckpoint(suspended: boolean): Promise<number> {
     const count = this.onDisk;
-    const { roots, tileSize, fit, crops, featureKind: kind, featureDimensions: dimensions } = this.options;
+    const { roots, tileShape, fit, crops, featureKind: kind, featureDimensions: dimensions } = this.options;
     const checkpoint: Checkpoint = {
       format: 'tsmosaic-checkpoint',
       suspended,
       target: this.target,
       roots,
-      tileSize,
+      tileWidth: tileShape.width,
+      tileHeight: tileShape.height,
       fit,
       crops,
       features: { kind, dimensions },
@@ -291,7 +292,7 @@ export class IndexWriter {
     await this.checkpointing;
     // The files stay open until the HNSW index is built: interrupted meanwhile, `suspend` keeps every tile.
     this.writePending();
-    const { featureDimensions: dimensions, featureKind: kind, roots, tileSize, fit, crops } = this.options;
+    const { featureDimensions: dimensions, featureKind: kind, roots, tileShape, fit, crops } = this.options;
     const count = this.count;
     let shardLightness: LightnessRange[] | undefined;
     // Copied shards keep the size they were cut at; shards that do not check out are rebuilt.
@@ -319,7 +320,8 @@ export class IndexWriter {
       createdAt: new Date().toISOString(),
       collection: roots[0]!,
       ...(roots.length > 1 ? { roots } : {}),
-      tileSize,
+      tileWidth: tileShape.width,
+      tileHeight: tileShape.height,
       tileCount: count,
       fit,
       crops,

@@ -1,3 +1,4 @@
+import type { TileShape } from '../tiles/features.js';
 import {
   isGrout,
   isPrintSize,
@@ -43,6 +44,30 @@ const quiet = {
   help: 'no progress bar, warnings or notes on stderr',
 } as const satisfies SwitchSpec;
 
+/** A tile size as given: `20` (square) or `30x20`. */
+export type TileSize = number | TileShape;
+
+const TILE_SIZE = /^\s*(\d+)\s*(?:[x×]\s*(\d+))?\s*$/;
+
+/** A `--tile-size` value: `20` or `30x20`, each side 1 to MAX_TILE_SIZE; undefined when it is not one. */
+function parseTileSize(text: string): TileSize | undefined {
+  const match = TILE_SIZE.exec(text);
+  if (!match) return undefined;
+  const size: TileSize = match[2] === undefined ? Number(match[1]) : { width: Number(match[1]), height: Number(match[2]) };
+  return isTileSize(size) ? size : undefined;
+}
+
+function isTileSize(value: unknown): value is TileSize {
+  const side = (length: unknown): boolean => Number.isSafeInteger(length) && (length as number) >= 1 && (length as number) <= MAX_TILE_SIZE;
+  if (typeof value === 'number') return side(value);
+  return typeof value === 'object' && value !== null && side((value as TileShape).width) && side((value as TileShape).height);
+}
+
+/** A tile size as a shape: a number is a square. */
+export function tileShapeOf(size: TileSize): TileShape {
+  return typeof size === 'number' ? { width: size, height: size } : { width: size.width, height: size.height };
+}
+
 /** A part of a collection: part `index` (1-based) of `count`. */
 export interface Shard {
   index: number;
@@ -68,13 +93,15 @@ export const PROCESS_COLLECTION_OPTIONS = {
   },
   tileSize: {
     key: 'tileSize',
-    kind: 'integer',
+    kind: 'parsed',
     flags: '-s, --tile-size <px>',
-    help: 'edge of the stored square tiles, in pixels',
-    min: 1,
-    max: MAX_TILE_SIZE,
-    default: DEFAULT_TILE_SIZE,
-  },
+    help: 'size of the stored tiles in pixels: `20` for squares, `30x20` for 3:2 landscape tiles, `20x30` for portrait ones',
+    expected: `a size in px: N for squares, or WxH, each side from 1 to ${MAX_TILE_SIZE}`,
+    parse: parseTileSize,
+    valid: isTileSize,
+    default: DEFAULT_TILE_SIZE as TileSize,
+    defaultText: `\`${DEFAULT_TILE_SIZE}\``,
+  } satisfies ParsedSpec<TileSize>,
   fit: {
     key: 'fit',
     kind: 'choice',
@@ -141,13 +168,14 @@ export const BUILD_OPTIONS = {
   },
   tileSize: {
     key: 'tileSize',
-    kind: 'integer',
+    kind: 'parsed',
     flags: '--tile-size <px>',
-    help: 'output tile edge in pixels; larger than the indexed size, tiles are drawn from the original pictures',
-    min: 1,
-    max: MAX_TILE_SIZE,
+    help: "output tile width in pixels, or WxH of the index's tile ratio; larger than the indexed size, tiles are drawn from the original pictures",
+    expected: `a size in px: N, or WxH, each side from 1 to ${MAX_TILE_SIZE}`,
+    parse: parseTileSize,
+    valid: isTileSize,
     defaultText: 'the indexed size',
-  },
+  } satisfies ParsedSpec<TileSize>,
   print: {
     key: 'print',
     kind: 'parsed',

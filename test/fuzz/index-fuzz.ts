@@ -199,11 +199,12 @@ function gradient(width: number, height: number, random: () => number): Buffer {
 /** Writes the tiles of the index `from` again as a new index `to` whose HNSW index is in shards of `shardTiles`. */
 async function reshard(from: string, to: string, shardTiles: number): Promise<void> {
   const manifest = await readManifest(from);
-  const { tileSize, crops, fit, features } = manifest;
-  const store = await EarlierTiles.open(from, manifest.tileCount, tileSize, features.dimensions, crops);
+  const { crops, fit, features } = manifest;
+  const tileShape = { width: manifest.tileWidth, height: manifest.tileHeight };
+  const store = await EarlierTiles.open(from, manifest.tileCount, tileShape, features.dimensions, crops);
   const writer = await IndexWriter.create(to, {
     roots: rootsOf(manifest),
-    tileSize,
+    tileShape,
     fit,
     featureKind: features.kind,
     featureDimensions: features.dimensions,
@@ -474,14 +475,15 @@ export async function mutate(index: string, file: FileKind, kind: MutationKind, 
         tileCount: number;
         tiles: unknown[];
         crops: number;
-        tileSize: number;
+        tileWidth: number;
+        tileHeight: number;
       };
       const pictures = 1 + Math.floor(random() * Math.min(4, manifest.tileCount));
       manifest.tileCount = pictures;
       manifest.tiles = manifest.tiles.slice(0, pictures);
       await writeFile(where, JSON.stringify(manifest));
       const tiles = pictures * manifest.crops;
-      await truncate(path.join(index, INDEX_FILES.tiles), tiles * manifest.tileSize ** 2 * 3);
+      await truncate(path.join(index, INDEX_FILES.tiles), tiles * manifest.tileWidth * manifest.tileHeight * 3);
       await truncate(path.join(index, INDEX_FILES.features), tiles * FEATURE_DIMENSIONS['srgb-grid'] * 4);
       return done(`${pictures} pictures, tiles.rgb and features.f32 cut to match`);
     }
