@@ -5,13 +5,13 @@ import { test } from 'node:test';
 import { buildMosaic, processCollection } from '../src/index.js';
 import { loadIndex, readManifest } from '../src/index-store/read-index.js';
 import { DEFAULT_METHOD } from '../src/tiles/descriptors.js';
-import { answerCells, CachedSearch } from '../src/match/cell-search.js';
+import { answerCells, CachedSearch, type CellAnswers } from '../src/match/cell-search.js';
 import { startCellWorkerAhead, stopCellWorkerAhead, takeWorkerStartedAhead } from '../src/match/cell-worker-ahead.js';
 import { tileDescriptors } from '../src/tiles/descriptors.js';
-import { candidateCount, createTilePlacer, placementBandRows, type PlacementRules } from '../src/match/placement.js';
+import { candidateCount, placementBandRows, TilePlacer, type PlacementRules } from '../src/match/placement.js';
 import { seededRandom } from '../src/match/random.js';
 import { loadTarget, readTargetSize } from '../src/target/target.js';
-import { targetMeans } from '../src/target/target-means.js';
+import { targetMeans, type RowBand } from '../src/target/target-means.js';
 import { areaAverage } from '../src/raster/area-average.js';
 import { rawImage, solidImage, tempDir } from './helpers.js';
 
@@ -103,8 +103,12 @@ test('targetMeans of a band of rows equals those rows of the whole grid, reduced
   }
 });
 
-/** Places the noise target on a `columns` grid in bands of `bandRows`, as build does; returns each cell's picture (the rules' unit). */
-async function placeInBands(columns: number, bandRows: number, rules: PlacementRules): Promise<{ tiles: ArrayLike<number>; rows: number }> {
+/** A placer of the noise target on a `columns` grid, and the index answers for a band of its rows, as build makes them. */
+async function noisePlacer(
+  columns: number,
+  rules: PlacementRules,
+  onProgress?: (done: number, total: number) => void,
+): Promise<{ placer: TilePlacer; rows: number; crops: number; answer: (band: RowBand) => Promise<CellAnswers> }> {
   const manifest = await readManifest(index);
   const loaded = await loadIndex(index, manifest);
   const count = loaded.tiles.count;
@@ -117,16 +121,25 @@ async function placeInBands(columns: number, bandRows: number, rules: PlacementR
   };
   const rows = Math.round((columns * 45) / 60);
   const image = await loadTarget(target, columns, rows, await readTargetSize(target));
-  const placer = createTilePlacer(DEFAULT_METHOD, columns, rows, catalogue, rules);
+  const placer = new TilePlacer(DEFAULT_METHOD, columns, rows, catalogue, rules, onProgress);
   const search = new CachedSearch(loaded.ann, DEFAULT_METHOD);
   const candidates = candidateCount(DEFAULT_METHOD, rules, columns * rows, count);
-  for (let firstRow = 0; firstRow < rows; firstRow += bandRows) {
-    const band = { firstRow, rows: Math.min(bandRows, rows - firstRow) };
+  const answer = async (band: RowBand): Promise<CellAnswers> => {
     const cells = await answerCells({ target: image, columns, rows, method: DEFAULT_METHOD }, band, search, candidates);
     assert.equal(cells.neighbors.length, columns * band.rows * candidates);
-    placer.placeRows(firstRow, band.rows, cells);
+    return cells;
+  };
+  return { placer, rows, crops: manifest.crops, answer };
+}
+
+/** Places the noise target on a `columns` grid in bands of `bandRows`, as build does; returns each cell's picture (the rules' unit). */
+async function placeInBands(columns: number, bandRows: number, rules: PlacementRules): Promise<{ tiles: ArrayLike<number>; rows: number }> {
+  const { placer, rows, crops, answer } = await noisePlacer(columns, rules);
+  for (let firstRow = 0; firstRow < rows; firstRow += bandRows) {
+    const band = { firstRow, rows: Math.min(bandRows, rows - firstRow) };
+    await placer.placeRows(firstRow, band.rows, await answer(band));
   }
-  return { tiles: Array.from(placer.result().tiles, (tile) => Math.floor(tile / manifest.crops)), rows };
+  return { tiles: Array.from(placer.result().tiles, (tile) => Math.floor(tile / crops)), rows };
 }
 
 test('banded placement keeps min-distance across band borders, and a seed gives one result', async () => {
@@ -201,6 +214,38 @@ test('a cell worker started ahead, as the CLI starts it, is taken by the next bu
   // Resolves once the thread has ended (asked between tasks, after it has loaded).
   await stopCellWorkerAhead();
   assert.equal(takeWorkerStartedAhead(), undefined);
+});
+
+test('a band of one row is placed without a pause for the event loop', async () => {
+  const rules = { minDistance: 1.5, maxUses: Infinity, seed: 2 };
+  const { placer, rows, answer } = await noisePlacer(200, rules);
+  for (let firstRow = 0; firstRow < rows; firstRow++) {
+    const cells = await answer({ firstRow, rows: 1 });
+    let paused = false;
+    setImmediate(() => (paused = true));
+    await placer.placeRows(firstRow, 1, cells);
+    assert.equal(paused, false, `row ${firstRow}`);
+  }
+});
+
+test('aborting a large band under a budget stops it at its next pause, with the reason', async () => {
+  // 360 x 270 cells in one band (--max-uses 2,500 of 40 pictures): far more than one pause's work.
+  const rules = { minDistance: 1.5, maxUses: 2500, seed: 4 };
+  let done = 0;
+  const { placer, rows, answer } = await noisePlacer(360, rules, (placed) => (done = placed));
+  assert.equal(placementBandRows(360, rows, rules), rows, 'one band');
+  const cells = await answer({ firstRow: 0, rows });
+  const controller = new AbortController();
+  const reason = new Error('stopped by the test');
+  let abortedAt = 0;
+  setTimeout(() => {
+    abortedAt = performance.now();
+    controller.abort(reason);
+  }, 5);
+  await assert.rejects(placer.placeRows(0, rows, cells, controller.signal), (error) => error === reason);
+  const late = performance.now() - abortedAt;
+  assert.ok(abortedAt > 0 && late < 200, `rejected ${late.toFixed(1)} ms after the abort`);
+  assert.ok(done < 360 * rows, `${done} of ${360 * rows} cells placed`);
 });
 
 test('rows are placed one at a time, but under a --max-uses budget in one fill order (bands of 32,768 cells beyond 131,072)', () => {

@@ -76,7 +76,7 @@ export class BandFeeder {
       }
       const count = Math.min(placementRows, rows - this.placed);
       const { band, cells } = this.sampled;
-      this.placer!.placeRows(this.placed, count, answerRows(cells, columns, this.placed - band.firstRow, count));
+      await this.placer!.placeRows(this.placed, count, answerRows(cells, columns, this.placed - band.firstRow, count), this.signal);
       this.placed += count;
     }
     // The cell worker stops as soon as every row is placed, freeing its heap and HNSW copy; a PNG

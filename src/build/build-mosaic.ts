@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { buildAnn } from '../index-store/ann.js';
 import { assertLoadable, loadIndex, readManifest } from '../index-store/read-index.js';
 import { localCells, WorkerCells } from '../match/cell-source.js';
-import { candidateCount, createTilePlacer, feasibleMinDistance, placementBandRows } from '../match/placement.js';
+import { candidateCount, feasibleMinDistance, placementBandRows, TilePlacer } from '../match/placement.js';
 import { DEFAULT_MAX_COLUMNS } from '../options/options.js';
 import { measureFidelity, STRUCTURE_GRID, type Fidelity } from '../quality/fidelity.js';
 import { writeMosaic } from '../render/write-mosaic.js';
@@ -154,9 +154,7 @@ export async function buildMosaic(index: string, target: string, options: BuildM
     signal?.throwIfAborted();
 
     const catalogue = { count: loaded.tiles.count, descriptors, ann, cropsPerPicture: crops };
-    const placer = createTilePlacer(method, columns, rows, catalogue, rules, (done, total) =>
-      onProgress?.({ stage: 'match', done, total }),
-    );
+    const placer = new TilePlacer(method, columns, rows, catalogue, rules, (done, total) => onProgress?.({ stage: 'match', done, total }));
     feeder.start(placer, source);
     const plan: MosaicPlan = {
       columns,
