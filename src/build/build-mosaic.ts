@@ -153,7 +153,7 @@ export async function buildMosaic(index: string, target: string, options: BuildM
     lap('target');
     signal?.throwIfAborted();
 
-    const catalogue = { count: loaded.tiles.count, descriptors, ann, cropsPerPicture: crops };
+    const catalogue = { count: loaded.tiles.count, descriptors, ann, cropsPerPicture: crops, centresOnly: step !== 1 };
     const placer = new TilePlacer(method, columns, rows, catalogue, rules, (done, total) => onProgress?.({ stage: 'match', done, total }));
     feeder.start(placer, source);
     const plan: MosaicPlan = {

@@ -1,0 +1,806 @@
+import { labToDin99oAt } from '../colour/din99.js';
+import { colourCost, descriptorLength, structureCosts, type MatchMethod } from '../tiles/descriptors.js';
+import { TimeSlicer } from '../yield.js';
+import { Auction } from './auction.js';
+import { CandidateLists } from './candidate-lists.js';
+import type { CellAnswers } from './cell-search.js';
+import { ColourTree, type NearestGroups } from './colour-tree.js';
+import { discOffsets } from './repeat-rules.js';
+
+/** Which pictures must appear and which must not (--use-all, --include, --exclude). */
+export interface PictureRules {
+  /** Pictures that must appear at least once; 'all': every picture not excluded. */
+  required?: 'all' | Uint32Array;
+  /** Pictures that must not appear. */
+  excluded?: Uint32Array;
+}
+
+/** What the assignment needs to know about the tiles (see TileCatalogue). */
+export interface BudgetCatalogue {
+  count: number;
+  descriptors: Float32Array;
+  cropsPerPicture: number;
+  /** Whether only each picture's centre (crop 0) may be chosen. */
+  centresOnly: boolean;
+}
+
+/** Cells of one group have mean colours within this many units of each other (DIN99o, or sRGB levels): they bid together. */
+const GROUP_ROUNDING = Number(process.env.POOLR ?? 2);
+/** Groups each picture that must be placed is first offered to, per crop (nearest by colour); four times more while one cannot be placed. */
+const REQUIRED_GROUPS = 8;
+/** Pictures added to a group's list when one not on it may be better. */
+const FARTHER_PICTURES = Number(process.env.FP ?? 16);
+/** Most rounds of looking again after the last phase (see placeBand). */
+const SETTLE_ROUNDS = Number(process.env.SETTLE ?? 4);
+/** The final bid increment, as a part of the mean cost of the cells' best pictures: the assignment ends within this of the optimum per cell. */
+const FINAL_EPSILON = Number(process.env.FINAL ?? 0.002);
+
+/**
+ * Places bands of cells under --max-uses, --use-all, --include and --exclude. First as an
+ * assignment of cells to pictures (see Auction): cells of about one colour form a group that bids
+ * for uses of the pictures on its list, costed for the group's mean; the list starts from the index
+ * answers, pictures that must be placed are offered to the groups nearest them in colour, and when
+ * a picture not on a list may be better at current prices, the cheapest ones are found in a tree
+ * of the tiles' colours and prices (see ColourTree). Then each group's uses go to its cells by
+ * their own costs, in fill order, keeping --min-distance. Budgets hold over the whole grid, band
+ * after band; the pictures that must appear are spread over the bands in proportion to their cells.
+ */
+export class BudgetedPlacement {
+  /** Cells that had to give up min-distance. */
+  relaxed = 0;
+  /** Uses of each picture so far. */
+  private readonly used: Uint32Array;
+  private readonly excluded: Uint8Array;
+  private readonly required: Uint8Array;
+  private readonly pictureCount: number;
+  private readonly length: number;
+  private readonly variants: number;
+  /** Crops a picture may be placed by. */
+  private readonly crops: number;
+  /** Each picture's price in the band being placed (see AuctionPictures.price). */
+  private readonly price: Float64Array;
+  private readonly tiles: ColourTree;
+  /** Each tile's mean colour in the space of the trees (see treeColours). */
+  private readonly tileColours: Float32Array;
+  private readonly structures = new Float64Array(2);
+  private readonly found: NearestGroups;
+  /** Each picture's price when its fall was last looked at, and the pictures whose price fell since (see lowerBounds). */
+  private readonly lastPrice: Float64Array;
+  private readonly fallen: number[] = [];
+  /** Pictures on the list being extended: listedAt[p] === listStamp. */
+  private readonly listedAt: Int32Array;
+  private listStamp = 0;
+  // The outcome of choiceCost and pictureCost.
+  private cost = 0;
+  private choice = 0;
+
+  constructor(
+    private readonly method: MatchMethod,
+    private readonly columns: number,
+    private readonly rows: number,
+    private readonly catalogue: BudgetCatalogue,
+    private readonly minDistance: number,
+    private readonly maxUses: number,
+    pictures: PictureRules,
+    private readonly plan: { tiles: Uint16Array | Uint32Array; mirrored: Uint8Array },
+  ) {
+    const crops = catalogue.cropsPerPicture;
+    this.pictureCount = Math.ceil(catalogue.count / crops);
+    this.used = new Uint32Array(this.pictureCount);
+    this.excluded = new Uint8Array(this.pictureCount);
+    for (const picture of pictures.excluded ?? []) this.excluded[picture] = 1;
+    this.required = new Uint8Array(this.pictureCount);
+    if (pictures.required === 'all') this.required.fill(1);
+    else for (const picture of pictures.required ?? []) this.required[picture] = 1;
+    for (let picture = 0; picture < this.pictureCount; picture++) if (this.excluded[picture]) this.required[picture] = 0;
+    this.length = descriptorLength(method);
+    this.variants = method.metric === 'lab' && method.mirror ? 2 : 1;
+    this.crops = catalogue.centresOnly ? 1 : crops;
+    this.price = new Float64Array(this.pictureCount);
+    this.listedAt = new Int32Array(this.pictureCount);
+    this.lastPrice = new Float64Array(this.pictureCount);
+    const placeable: number[] = [];
+    for (let picture = 0; picture < this.pictureCount; picture++) {
+      if (this.excluded[picture]) this.price[picture] = Infinity;
+      else for (let crop = 0; crop < this.crops; crop++) placeable.push(picture * crops + crop);
+    }
+    this.tileColours = this.treeColours(catalogue.descriptors, catalogue.count);
+    this.tiles = new ColourTree(this.tileColours, 3, Int32Array.from(placeable), crops, this.price);
+    this.found = {
+      groups: new Int32Array(FARTHER_PICTURES),
+      points: new Int32Array(FARTHER_PICTURES),
+      values: new Float64Array(FARTHER_PICTURES + 1),
+    };
+  }
+
+  /** How often the most used picture is used. */
+  mostUses(): number {
+    return this.used.reduce((max, value) => Math.max(max, value), 0);
+  }
+
+  /**
+   * Places rows [firstRow, firstRow + rowCount), described and answered by `cells`, into the plan;
+   * `order` is the order cells are filled in (see fillOrder).
+   */
+  async placeBand(firstRow: number, rowCount: number, cells: CellAnswers, order: ArrayLike<number>, signal?: AbortSignal): Promise<void> {
+    const slicer = new TimeSlicer(signal);
+    const count = rowCount * this.columns;
+    const groups = new CellGroups(cells.descriptors, this.length, count, order, (descriptors, at, into, to) => this.treeColour(descriptors, at, into, to));
+    const required = this.bandRequired(firstRow, count, groups);
+    const capacity = new Int32Array(this.pictureCount);
+    for (let picture = 0; picture < this.pictureCount; picture++) {
+      const left = this.excluded[picture] ? 0 : this.maxUses === Infinity ? -1 : this.maxUses - this.used[picture]!;
+      capacity[picture] = required[picture] && left > 0 ? left - 1 : left;
+    }
+    const usable = (picture: number): boolean => capacity[picture] !== 0 || required[picture] === 1;
+    const lists = await this.candidateLists(cells, groups, usable, required, slicer);
+    let bestSum = 0;
+    let dearest = 0;
+    for (let group = 0; group < groups.count; group++) {
+      let best = Infinity;
+      for (let e = lists.start[group]!; e < lists.end[group]!; e++) {
+        best = Math.min(best, lists.cost[e]!);
+        dearest = Math.max(dearest, lists.cost[e]!);
+      }
+      if (best < Infinity) bestSum += best * groups.size(group);
+    }
+    const bonus = this.method.metric === 'rgb' ? 2000 : 1000;
+    const auction = new Auction(
+      lists,
+      { capacity: capacity.slice(), required, bonus, price: this.price },
+      {
+        priced: (picture) => {
+          this.tiles.priced(picture);
+          if (this.price[picture]! < this.lastPrice[picture]!) this.fallen.push(picture);
+          this.lastPrice[picture] = this.price[picture]!;
+        },
+        farther: (group) => this.farther(groups, group, lists),
+        phaseEnded: () => this.lowerBounds(groups, lists),
+      },
+      groups.start,
+      groups.cells,
+    );
+    this.tiles.pricedAll();
+    this.lastPrice.set(this.price);
+    this.fallen.length = 0;
+    // The index answers rank by their own distance: the tree adds the cheapest pictures it knows and a true bound on the rest.
+    for (let group = 0; group < groups.count; group++) {
+      if (!this.farther(groups, group, lists)) lists.outside[group] = Infinity;
+      if ((group & 255) === 255) await slicer.pause();
+    }
+    const finalEpsilon = Math.max(1e-4, (FINAL_EPSILON * bestSum) / count);
+    await auction.solve((required.includes(1) ? bonus : dearest) / 4, finalEpsilon, signal);
+    for (let offered = REQUIRED_GROUPS * 4; ; offered *= 4) {
+      const unplaced = auction.unplacedRequired();
+      if (unplaced.length === 0) break;
+      if (offered > groups.count * 4) throw new Error(`${unplaced.length} pictures that must appear could not be placed`);
+      const offers = await this.offers(unplaced, groups, Math.min(offered, groups.count), slicer);
+      for (let group = 0; group < groups.count; group++) {
+        for (let o = offers.start[group]!; o < offers.start[group + 1]!; o++) {
+          const picture = offers.picture[o]!;
+          let listed = false;
+          for (let e = lists.start[group]!; e < lists.end[group]! && !listed; e++) listed = lists.picture[e] === picture;
+          if (!listed) lists.add(group, picture, offers.cost[o]!, offers.choice[o]!);
+        }
+      }
+      await auction.phase(finalEpsilon, slicer);
+    }
+    if (process.env.DEBUG_CHECK) {
+      let mismatched = 0;
+      for (let unit = 0; unit < count; unit++) if (lists.picture[auction.entry[unit]!] !== auction.held[unit]) mismatched++;
+      console.error(`units whose entry is not their picture: ${mismatched}; assignment cost ${auction.totalCost().toFixed(1)}`);
+      let unsettled = 0;
+      for (let group = 0; group < groups.count; group++) {
+        let best = -Infinity;
+        for (let e = lists.start[group]!; e < lists.end[group]!; e++) best = Math.max(best, -lists.cost[e]! - this.price[lists.picture[e]!]!);
+        for (let i = groups.start[group]!; i < groups.start[group + 1]!; i++) {
+          const unit = groups.cells[i]!;
+          const own = auction.ownValue(unit);
+          if (own < best - 0.5) {
+            if (unsettled < 3) console.error(`unit ${unit}: own cost ${lists.cost[auction.entry[unit]!]} + price ${this.price[auction.held[unit]!]}, best value ${best}, list ${lists.end[group]! - lists.start[group]!}, outside ${lists.outside[group]}`);
+            unsettled++;
+          }
+        }
+      }
+      console.error(`units more than 0.5 from their best: ${unsettled}`);
+      {
+        const tile = lists.choice[auction.entry[0]!]! >> 1;
+        this.choiceCost(groups, groups.of[0]!, tile);
+        const g = groups.of[0]! * 3;
+        console.error(`cell 0 group ${groups.of[0]} colour ${Array.from(groups.colours.subarray(g, g + 3)).map((v) => v.toFixed(1))} desc ${Array.from(groups.descriptors.subarray(groups.of[0]! * 15, groups.of[0]! * 15 + 3)).map((v) => v.toFixed(1))} tile ${tile} colour ${Array.from(this.tileColours.subarray(tile * 3, tile * 3 + 3)).map((v) => v.toFixed(1))} cost ${this.cost}`);
+      }
+      if (process.env.DEBUG_DUMP) {
+        const rows: number[][] = [];
+        const k = this.maxUses;
+        for (let group = 0; group < groups.count; group++) {
+          const row: number[] = [];
+          for (let picture = 0; picture < this.pictureCount; picture++) {
+            if (!usable(picture)) continue;
+            this.pictureCost(groups, group, picture);
+            for (let c = 0; c < k; c++) row.push(this.cost);
+          }
+          for (let u = 0; u < groups.size(group); u++) rows.push(row);
+        }
+        const { writeFileSync } = await import('node:fs');
+        writeFileSync('/tmp/bud/dump.json', JSON.stringify(rows));
+      }
+      const heldCount = new Int32Array(this.pictureCount);
+      for (let unit = 0; unit < count; unit++) heldCount[auction.held[unit]!]!++;
+      let pricedNotFull = 0;
+      let priced = 0;
+      for (let picture = 0; picture < this.pictureCount; picture++) {
+        if (this.price[picture]! > 0 && Number.isFinite(this.price[picture]!)) {
+          priced++;
+          if (heldCount[picture]! < capacity[picture]!) pricedNotFull++;
+        }
+      }
+      console.error(`pictures priced ${priced}, of them not full ${pricedNotFull}; max price ${Math.max(...Array.from(this.price).filter(Number.isFinite))}`);
+      // Every group's best reduced cost over every usable picture against what its units hold.
+      let violations = 0;
+      let worst = 0;
+      let outsideLow = 0;
+      for (let group = 0; group < groups.count; group++) {
+        let best = Infinity;
+        let bestPicture = -1;
+        for (let picture = 0; picture < this.pictureCount; picture++) {
+          if (!usable(picture) || !Number.isFinite(this.price[picture]!)) continue;
+          this.pictureCost(groups, group, picture);
+          if (this.cost + this.price[picture]! < best) {
+            best = this.cost + this.price[picture]!;
+            bestPicture = picture;
+          }
+        }
+        let listedBest = Infinity;
+        let listed = false;
+        for (let e = lists.start[group]!; e < lists.end[group]!; e++) {
+          listedBest = Math.min(listedBest, lists.cost[e]! + this.price[lists.picture[e]!]!);
+          if (lists.picture[e] === bestPicture) listed = true;
+        }
+        if (!listed && best < listedBest - 0.01) {
+          if (violations === 0) {
+            this.pictureCost(groups, group, bestPicture);
+            const tile = this.choice >> 1;
+            const g = group * 3;
+            const t = tile * 3;
+            const sur = Math.hypot(groups.colours[g]! - this.tileColours[t]!, groups.colours[g + 1]! - this.tileColours[t + 1]!, groups.colours[g + 2]! - this.tileColours[t + 2]!);
+            console.error(`group ${group}: outside ${lists.outside[group]} listed best ${listedBest} (${lists.end[group]! - lists.start[group]!} listed); unlisted ${bestPicture} cost ${this.cost} price ${this.price[bestPicture]} surrogate ${sur}`);
+          }
+          violations++;
+          worst = Math.max(worst, listedBest - best);
+          if (lists.outside[group]! > best) outsideLow++;
+        }
+      }
+      console.error(`farther calls ${this.farthers}`);
+      console.error(`check: ${violations} groups miss a better unlisted picture (worst by ${worst.toFixed(2)}), bound above it in ${outsideLow}`);
+    }
+    if (process.env.AUCTION_DEBUG) console.error(`groups ${groups.count}, assignment cost ${auction.totalCost().toFixed(1)}, entries ${lists.size}`);
+    await this.placeCells(firstRow, rowCount, cells, groups, order, auction, lists, capacity, required, slicer);
+  }
+
+  /**
+   * Gives each cell one of its group's uses by its own cost, in fill order (a required use first,
+   * to the group's cell it costs least in), keeping min-distance: a cell where every use left is
+   * held within reach takes the nearest picture with a use to spare instead.
+   */
+  private async placeCells(
+    firstRow: number,
+    rowCount: number,
+    cells: CellAnswers,
+    groups: CellGroups,
+    order: ArrayLike<number>,
+    auction: Auction,
+    lists: CandidateLists,
+    capacity: Int32Array,
+    required: Uint8Array,
+    slicer: TimeSlicer,
+  ): Promise<void> {
+    const window = new BandWindow(this.columns, firstRow, rowCount, this.minDistance, this.plan.tiles, this.catalogue.cropsPerPicture);
+    const bandStart = firstRow * this.columns;
+    const count = rowCount * this.columns;
+    const cellItems: Described = { descriptors: cells.descriptors, colours: this.treeColours(cells.descriptors, count) };
+    const placed = new Uint8Array(count);
+    // Uses to spare: what the budget allows beyond what the assignment holds.
+    const spare = new Float64Array(this.pictureCount);
+    for (let picture = 0; picture < this.pictureCount; picture++) spare[picture] = capacity[picture]! < 0 ? Infinity : capacity[picture]! + required[picture]!;
+    for (let cell = 0; cell < count; cell++) spare[auction.held[cell]!]!--;
+    this.price.fill(Infinity);
+    for (let picture = 0; picture < this.pictureCount; picture++) if (spare[picture]! > 0) this.price[picture] = 0;
+    this.tiles.pricedAll();
+    const place = (cell: number, picture: number, choice: number): void => {
+      placed[cell] = 1;
+      window.hold(picture, cell);
+      this.plan.tiles[bandStart + cell] = choice >> 1;
+      this.plan.mirrored[bandStart + cell] = choice & 1;
+      this.used[picture]!++;
+    };
+    // Each group's uses by picture: uses[u] is the picture and tile of a use, left[u] how many of it are left.
+    const usePicture: number[] = [];
+    const useTile: number[] = [];
+    const useLeft: number[] = [];
+    const useStart = new Int32Array(groups.count + 1);
+    const holdsRequired = new Uint8Array(count);
+    for (let group = 0; group < groups.count; group++) {
+      useStart[group] = usePicture.length;
+      for (let i = groups.start[group]!; i < groups.start[group + 1]!; i++) {
+        const unit = groups.cells[i]!;
+        const picture = auction.held[unit]!;
+        const tile = lists.choice[auction.entry[unit]!]! >> 1;
+        if (auction.holdsRequired(unit)) holdsRequired[unit] = 1;
+        let u = useStart[group]!;
+        while (u < usePicture.length && usePicture[u] !== picture) u++;
+        if (u === usePicture.length) {
+          usePicture.push(picture);
+          useTile.push(tile);
+          useLeft.push(0);
+        }
+        useLeft[u]!++;
+      }
+    }
+    useStart[groups.count] = usePicture.length;
+    // A required use goes first, to the cell of its group it costs least in.
+    for (let group = 0; group < groups.count; group++) {
+      for (let i = groups.start[group]!; i < groups.start[group + 1]!; i++) {
+        if (!holdsRequired[groups.cells[i]!]) continue;
+        const picture = auction.held[groups.cells[i]!]!;
+        let u = useStart[group]!;
+        while (usePicture[u] !== picture) u++;
+        let best = -1;
+        let bestCost = Infinity;
+        let bestChoice = 0;
+        for (const strict of [true, false]) {
+          for (let j = groups.start[group]!; j < groups.start[group + 1]!; j++) {
+            const cell = groups.cells[j]!;
+            if (placed[cell] || (strict && !window.allowed(picture, cell))) continue;
+            this.choiceCost(cellItems, cell, useTile[u]!);
+            if (this.cost < bestCost) {
+              bestCost = this.cost;
+              best = cell;
+              bestChoice = this.choice;
+            }
+          }
+          if (best >= 0) {
+            if (!strict) this.relaxed++;
+            break;
+          }
+        }
+        useLeft[u]!--;
+        place(best, picture, bestChoice);
+      }
+    }
+    for (let n = 0; n < order.length; n++) {
+      const cell = order[n]!;
+      if (placed[cell]) continue;
+      const group = groups.of[cell]!;
+      let bestUse = -1;
+      let bestCost = Infinity;
+      let bestChoice = 0;
+      for (let u = useStart[group]!; u < useStart[group + 1]!; u++) {
+        if (useLeft[u] === 0 || !window.allowed(usePicture[u]!, cell)) continue;
+        this.choiceCost(cellItems, cell, useTile[u]!);
+        if (this.cost < bestCost) {
+          bestCost = this.cost;
+          bestUse = u;
+          bestChoice = this.choice;
+        }
+      }
+      if (bestUse >= 0) {
+        useLeft[bestUse]!--;
+        place(cell, usePicture[bestUse]!, bestChoice);
+      } else {
+        // Every use the group has left is held within reach: the nearest picture with a use to spare.
+        const fallback = this.spareNearby(cellItems, cell, window, spare);
+        if (fallback >= 0) {
+          // The group's use that is not placed becomes one to spare.
+          let u = useStart[group]!;
+          while (useLeft[u] === 0) u++;
+          useLeft[u]!--;
+          spare[usePicture[u]!]!++;
+          place(cell, fallback, this.choice);
+        } else {
+          // Not even one: min-distance gives way, the budget holds.
+          let u = useStart[group]!;
+          while (useLeft[u] === 0) u++;
+          useLeft[u]!--;
+          this.choiceCost(cellItems, cell, useTile[u]!);
+          place(cell, usePicture[u]!, this.choice);
+          this.relaxed++;
+        }
+      }
+      if ((n & 1023) === 1023) await slicer.pause();
+    }
+  }
+
+  /**
+   * The picture with a use to spare and not held within reach of `cell` that is nearest in colour
+   * (its best crop into `choice`), using one of its spare uses; -1 when there is none.
+   */
+  private spareNearby(cellItems: Described, cell: number, window: BandWindow, spare: Float64Array): number {
+    const mark = ++this.listStamp;
+    window.forEachNear(cell, (picture) => (this.listedAt[picture] = mark));
+    const c = cell * 3;
+    const colours = cellItems.colours;
+    const count = this.tiles.nearest(colours[c]!, colours[c + 1]!, colours[c + 2]!, 1, this.found, this.listedAt, mark);
+    if (count === 0) return -1;
+    const picture = this.found.groups[0]!;
+    this.pictureCost(cellItems, cell, picture);
+    spare[picture]!--;
+    if (spare[picture]! <= 0) {
+      this.price[picture] = Infinity;
+      this.tiles.priced(picture);
+    }
+    return picture;
+  }
+
+  /**
+   * The pictures this band must place: every required picture not used yet on the last band, else
+   * a share in proportion to the band's cells, those nearest in colour to a cell of it first.
+   */
+  private bandRequired(firstRow: number, count: number, groups: CellGroups): Uint8Array {
+    const band = new Uint8Array(this.pictureCount);
+    const missing: number[] = [];
+    for (let picture = 0; picture < this.pictureCount; picture++) if (this.required[picture] && this.used[picture] === 0) missing.push(picture);
+    const remaining = (this.rows - firstRow) * this.columns;
+    const share = Math.min(missing.length, Math.ceil((missing.length * count) / remaining));
+    if (share === missing.length) {
+      for (const picture of missing) band[picture] = 1;
+      return band;
+    }
+    const distance = new Float64Array(missing.length);
+    const colours = this.tileColours;
+    missing.forEach((picture, i) => {
+      const at = picture * this.catalogue.cropsPerPicture * 3;
+      groups.tree.nearest(colours[at]!, colours[at + 1]!, colours[at + 2]!, 1, this.found);
+      distance[i] = this.found.values[0]!;
+    });
+    const byFit = missing.map((_, i) => i).sort((a, b) => distance[a]! - distance[b]! || a - b);
+    for (let i = 0; i < share; i++) band[missing[byFit[i]!]!] = 1;
+    return band;
+  }
+
+  /**
+   * Each group's usable pictures among its cells' index answers (the best crop and mirroring of
+   * each, for the group's mean), and the pictures that must be placed offered to the REQUIRED_GROUPS
+   * groups nearest each of their crops.
+   */
+  private async candidateLists(
+    cells: CellAnswers,
+    groups: CellGroups,
+    usable: (picture: number) => boolean,
+    required: Uint8Array,
+    slicer: TimeSlicer,
+  ): Promise<CandidateLists> {
+    const requiredPictures: number[] = [];
+    for (let picture = 0; picture < required.length; picture++) if (required[picture]) requiredPictures.push(picture);
+    const offers = await this.offers(requiredPictures, groups, REQUIRED_GROUPS, slicer);
+    const { k, neighbors } = cells;
+    const lists = new CandidateLists(groups.count, groups.count * k + offers.picture.length);
+    const crops = this.catalogue.cropsPerPicture;
+    const seen = new Int32Array(this.pictureCount).fill(-1);
+    const tileSeen = new Int32Array(this.catalogue.count).fill(-1);
+    for (let group = 0; group < groups.count; group++) {
+      // Room for every answer, so that the list does not move while it is made (see `seen`).
+      lists.reserve(group, groups.size(group) * k + offers.start[group + 1]! - offers.start[group]!);
+      let dearest = 0;
+      for (let i = groups.start[group]!; i < groups.start[group + 1]!; i++) {
+        const cell = groups.cells[i]!;
+        for (let q = 0; q < k; q++) {
+          const tile = neighbors[cell * k + q]!;
+          if (tileSeen[tile] === group) continue;
+          tileSeen[tile] = group;
+          this.choiceCost(groups, group, tile);
+          dearest = Math.max(dearest, this.cost);
+          const picture = Math.floor(tile / crops);
+          if (!usable(picture)) continue;
+          const entry = seen[picture]!;
+          if (entry >= lists.start[group]! && entry < lists.end[group]!) {
+            if (this.cost < lists.cost[entry]!) {
+              lists.cost[entry] = this.cost;
+              lists.choice[entry] = this.choice;
+            }
+            continue;
+          }
+          seen[picture] = lists.end[group]!;
+          lists.add(group, picture, this.cost, this.choice);
+        }
+      }
+      void dearest;
+      for (let o = offers.start[group]!; o < offers.start[group + 1]!; o++) {
+        const picture = offers.picture[o]!;
+        const entry = seen[picture]!;
+        if (entry >= lists.start[group]! && entry < lists.end[group]!) continue;
+        seen[picture] = lists.end[group]!;
+        lists.add(group, picture, offers.cost[o]!, offers.choice[o]!);
+      }
+      if ((group & 255) === 255) await slicer.pause();
+    }
+    return lists;
+  }
+
+  /**
+   * Offers of `pictures` to the `groupsEach` groups nearest each of their crops in colour, with
+   * their cost for the group, grouped by group: group g's are [start[g], start[g + 1]).
+   */
+  private async offers(
+    pictures: readonly number[],
+    groups: CellGroups,
+    groupsEach: number,
+    slicer: TimeSlicer,
+  ): Promise<{ start: Int32Array; picture: Int32Array; cost: Float32Array; choice: Int32Array }> {
+    const cropsPerPicture = this.catalogue.cropsPerPicture;
+    const colours = this.tileColours;
+    const found: NearestGroups = { groups: new Int32Array(groupsEach), points: new Int32Array(groupsEach), values: new Float64Array(groupsEach + 1) };
+    const marked = new Int32Array(groups.count).fill(-1);
+    const offerGroup: number[] = [];
+    const offerPicture: number[] = [];
+    const offerCost: number[] = [];
+    const offerChoice: number[] = [];
+    for (let p = 0; p < pictures.length; p++) {
+      const picture = pictures[p]!;
+      for (let crop = 0; crop < this.crops; crop++) {
+        const at = (picture * cropsPerPicture + crop) * 3;
+        const n = groups.tree.nearest(colours[at]!, colours[at + 1]!, colours[at + 2]!, groupsEach, found);
+        for (let f = 0; f < n; f++) {
+          const group = found.groups[f]!;
+          if (marked[group] === picture) continue;
+          marked[group] = picture;
+          this.pictureCost(groups, group, picture);
+          offerGroup.push(group);
+          offerPicture.push(picture);
+          offerCost.push(this.cost);
+          offerChoice.push(this.choice);
+        }
+      }
+      if ((p & 63) === 63) await slicer.pause();
+    }
+    const start = new Int32Array(groups.count + 1);
+    for (const group of offerGroup) start[group + 1]!++;
+    for (let group = 0; group < groups.count; group++) start[group + 1]! += start[group]!;
+    const next = start.slice(0, groups.count);
+    const picture = new Int32Array(offerGroup.length);
+    const cost = new Float32Array(offerGroup.length);
+    const choice = new Int32Array(offerGroup.length);
+    offerGroup.forEach((group, o) => {
+      const at = next[group]!++;
+      picture[at] = offerPicture[o]!;
+      cost[at] = offerCost[o]!;
+      choice[at] = offerChoice[o]!;
+    });
+    return { start, picture, cost, choice };
+  }
+
+  /**
+   * Adds to `group`'s list the FARTHER_PICTURES usable pictures not on it of lowest distance +
+   * price from its colour (see ColourTree), and bounds the cost + price of those still not on it;
+   * false when every usable picture is on it.
+   */
+  farthers = 0;
+  private farther(groups: CellGroups, group: number, lists: CandidateLists): boolean {
+    this.farthers++;
+    const mark = ++this.listStamp;
+    for (let e = lists.start[group]!; e < lists.end[group]!; e++) this.listedAt[lists.picture[e]!] = mark;
+    const found = this.found;
+    const at = group * 3;
+    // (Pictures without uses left are priced Infinity: the tree leaves them out.)
+    const count = this.tiles.nearest(groups.colours[at]!, groups.colours[at + 1]!, groups.colours[at + 2]!, FARTHER_PICTURES, found, this.listedAt, mark);
+    if (count === 0) return false;
+    for (let i = 0; i < count; i++) {
+      const picture = found.groups[i]!;
+      this.pictureCost(groups, group, picture);
+      lists.add(group, picture, this.cost, this.choice);
+    }
+    lists.outside[group] = found.values[count]!;
+    return true;
+  }
+
+  /**
+   * Keeps every group's bound on what is not on its list (see farther) a bound once prices have
+   * fallen: a picture that became cheaper lowers the bound of each group it is not listed for to
+   * its distance + new price, where that is lower.
+   */
+  private lowerBounds(groups: CellGroups, lists: CandidateLists): void {
+    if (this.fallen.length === 0) return;
+    let highest = 0;
+    for (let group = 0; group < groups.count; group++) if (lists.outside[group]! < Infinity) highest = Math.max(highest, lists.outside[group]!);
+    const crops = this.catalogue.cropsPerPicture;
+    for (const picture of new Set(this.fallen)) {
+      const price = this.price[picture]!;
+      if (!(price < highest)) continue;
+      for (let crop = 0; crop < this.crops; crop++) {
+        const at = (picture * crops + crop) * 3;
+        groups.tree.within(this.tileColours[at]!, this.tileColours[at + 1]!, this.tileColours[at + 2]!, highest - price, (group, distance) => {
+          const value = distance + price;
+          if (value >= lists.outside[group]!) return;
+          for (let e = lists.start[group]!; e < lists.end[group]!; e++) if (lists.picture[e] === picture) return;
+          lists.outside[group] = value;
+        });
+      }
+    }
+    this.fallen.length = 0;
+  }
+
+  /** The cost of `picture` for item `at` of `items` (its best crop and mirroring), into `cost` and `choice`. */
+  private pictureCost(items: Described, at: number, picture: number): void {
+    let best = Infinity;
+    let choice = 0;
+    const first = picture * this.catalogue.cropsPerPicture;
+    for (let crop = 0; crop < this.crops; crop++) {
+      this.choiceCost(items, at, first + crop);
+      if (this.cost < best) {
+        best = this.cost;
+        choice = this.choice;
+      }
+    }
+    this.cost = best;
+    this.choice = choice;
+  }
+
+  /**
+   * The cost of `tile` for item `at` of `items` and the choice (`tile * 2 + mirrored`) giving it,
+   * into `cost` and `choice`: the distance of the mean colours in the trees' space (see
+   * treeColour), plus the structure part of the match cost (lab). It stands in for the match cost,
+   * CIEDE2000 of the means plus structure, so that the trees' bounds on it hold (docs/design.md).
+   */
+  private choiceCost(items: Described, at: number, tile: number): void {
+    const a = at * 3;
+    const b = tile * 3;
+    const colours = items.colours;
+    const tiles = this.tileColours;
+    const colour = Math.hypot(colours[a]! - tiles[b]!, colours[a + 1]! - tiles[b + 1]!, colours[a + 2]! - tiles[b + 2]!);
+    if (this.method.metric === 'rgb') {
+      this.cost = colour;
+      this.choice = tile * 2;
+      return;
+    }
+    structureCosts(this.method, items.descriptors, at, this.catalogue.descriptors, tile, this.structures);
+    const mirrored = this.variants === 2 && this.structures[1]! < this.structures[0]! ? 1 : 0;
+    this.cost = colour + this.structures[mirrored]!;
+    this.choice = tile * 2 + mirrored;
+  }
+
+  /**
+   * The mean colour of the descriptor at `at` of `descriptors` where the euclidean distance ranks
+   * colours as the match cost does: DIN99o for the lab metric (close to CIEDE2000), sRGB for rgb.
+   */
+  private treeColour(descriptors: Float32Array, at: number, into: Float32Array, to = 0): void {
+    if (this.method.metric === 'lab') labToDin99oAt(descriptors, at, into, to);
+    else for (let i = 0; i < 3; i++) into[to + i] = descriptors[at + i]!;
+  }
+
+  private treeColours(descriptors: Float32Array, count: number): Float32Array {
+    const colours = new Float32Array(count * 3);
+    for (let i = 0; i < count; i++) this.treeColour(descriptors, i * this.length, colours, i * 3);
+    return colours;
+  }
+}
+
+/** Items (groups or cells) as costs need them: their descriptors and their colours in the trees' space. */
+interface Described {
+  descriptors: Float32Array;
+  colours: Float32Array;
+}
+
+/**
+ * The cells of a band in groups of about one colour (rounded to GROUP_ROUNDING), which bid
+ * together: their members, the mean descriptor of each (its costs stand for its cells'), its colour
+ * and a tree of the groups' colours. Groups are numbered, and their cells listed, in fill order.
+ */
+class CellGroups {
+  readonly count: number;
+  /** Group g's cells are cells[start[g] .. start[g + 1]). */
+  readonly start: Int32Array;
+  readonly cells: Int32Array;
+  /** The group of each cell. */
+  readonly of: Int32Array;
+  /** Each group's mean descriptor. */
+  readonly descriptors: Float32Array;
+  /** Each group's colour in the trees' space (3 values). */
+  readonly colours: Float32Array;
+  readonly tree: ColourTree;
+
+  constructor(
+    descriptors: Float32Array,
+    length: number,
+    cellCount: number,
+    order: ArrayLike<number>,
+    treeColour: (descriptors: Float32Array, at: number, into: Float32Array, to?: number) => void,
+  ) {
+    const keys = new Map<string, number>();
+    const colour = new Float32Array(3);
+    this.of = new Int32Array(cellCount);
+    const sizes: number[] = [];
+    for (let n = 0; n < order.length; n++) {
+      const cell = order[n]!;
+      treeColour(descriptors, cell * length, colour);
+      const key = `${Math.round(colour[0]! / GROUP_ROUNDING)},${Math.round(colour[1]! / GROUP_ROUNDING)},${Math.round(colour[2]! / GROUP_ROUNDING)}`;
+      let group = keys.get(key);
+      if (group === undefined) {
+        group = keys.size;
+        keys.set(key, group);
+        sizes.push(0);
+      }
+      this.of[cell] = group;
+      sizes[group]!++;
+    }
+    this.count = keys.size;
+    this.start = new Int32Array(this.count + 1);
+    for (let group = 0; group < this.count; group++) this.start[group + 1] = this.start[group]! + sizes[group]!;
+    this.cells = new Int32Array(cellCount);
+    const next = this.start.slice(0, this.count);
+    for (let n = 0; n < order.length; n++) this.cells[next[this.of[order[n]!]!]!++] = order[n]!;
+    this.descriptors = new Float32Array(this.count * length);
+    for (let cell = 0; cell < cellCount; cell++) {
+      const group = this.of[cell]!;
+      for (let i = 0; i < length; i++) this.descriptors[group * length + i]! += descriptors[cell * length + i]! / sizes[group]!;
+    }
+    this.colours = new Float32Array(this.count * 3);
+    for (let group = 0; group < this.count; group++) treeColour(this.descriptors, group * length, this.colours, group * 3);
+    const points = new Int32Array(this.count);
+    for (let group = 0; group < this.count; group++) points[group] = group;
+    this.tree = new ColourTree(this.colours, 3, points, 1, new Float64Array(this.count));
+  }
+
+  size(group: number): number {
+    return this.start[group + 1]! - this.start[group]!;
+  }
+}
+
+/**
+ * The --min-distance rule for the band being placed: the picture in each cell of the band and of
+ * the rows above it within reach, and whether a picture may go in a cell.
+ */
+class BandWindow {
+  private readonly pictures: Int32Array;
+  private readonly top: number;
+  private readonly disc: Int32Array;
+  private readonly windowRows: number;
+
+  constructor(
+    private readonly columns: number,
+    private readonly firstRow: number,
+    rowCount: number,
+    minDistance: number,
+    tiles: Uint16Array | Uint32Array,
+    crops: number,
+  ) {
+    this.disc = Int32Array.from(discOffsets(minDistance).flat());
+    this.top = Math.max(0, firstRow - Math.floor(minDistance));
+    this.windowRows = firstRow + rowCount - this.top;
+    this.pictures = new Int32Array(this.disc.length > 0 ? this.windowRows * columns : 0).fill(-1);
+    if (this.disc.length === 0) return;
+    for (let cell = this.top * columns; cell < firstRow * columns; cell++) this.pictures[cell - this.top * columns] = Math.floor(tiles[cell]! / crops);
+  }
+
+  allowed(picture: number, cell: number): boolean {
+    const disc = this.disc;
+    if (disc.length === 0) return true;
+    const columns = this.columns;
+    const x = cell % columns;
+    const y = (cell - x) / columns + this.firstRow - this.top;
+    for (let i = 0; i < disc.length; i += 2) {
+      const ox = x + disc[i]!;
+      const oy = y + disc[i + 1]!;
+      if (ox >= 0 && oy >= 0 && ox < columns && oy < this.windowRows && this.pictures[oy * columns + ox] === picture) return false;
+    }
+    return true;
+  }
+
+  /** Calls `visit` with the picture of every cell within reach of band cell `cell` that has one. */
+  forEachNear(cell: number, visit: (picture: number) => void): void {
+    const disc = this.disc;
+    const columns = this.columns;
+    const x = cell % columns;
+    const y = (cell - x) / columns + this.firstRow - this.top;
+    for (let i = 0; i < disc.length; i += 2) {
+      const ox = x + disc[i]!;
+      const oy = y + disc[i + 1]!;
+      if (ox >= 0 && oy >= 0 && ox < columns && oy < this.windowRows) {
+        const picture = this.pictures[oy * columns + ox]!;
+        if (picture >= 0) visit(picture);
+      }
+    }
+  }
+
+  hold(picture: number, cell: number): void {
+    if (this.disc.length > 0) this.pictures[cell + (this.firstRow - this.top) * this.columns] = picture;
+  }
+}
