@@ -248,12 +248,13 @@ test('aborting a large band under a budget stops it at its next pause, with the 
   assert.ok(done < 360 * rows, `${done} of ${360 * rows} cells placed`);
 });
 
-test('rows are placed one at a time, but under a --max-uses budget in one fill order (bands of 32,768 cells beyond 131,072)', () => {
+test('rows are placed one at a time, but under budgets as one assignment (bands of 65,536 cells beyond 262,144)', () => {
   const free = { minDistance: 1.5, maxUses: Infinity, seed: 1 };
   assert.equal(placementBandRows(200, 125, free), 1);
   assert.equal(placementBandRows(200, 125, { ...free, maxUses: 25_000 }), 1, 'a budget as large as the grid is none');
   assert.equal(placementBandRows(200, 125, { ...free, maxUses: 3 }), 125);
-  assert.equal(placementBandRows(200, 640, { ...free, maxUses: 3 }), 640, 'a 200-column grid of a 1:3.2 target is one band');
-  assert.equal(placementBandRows(2516, 1988, { ...free, maxUses: 3 }), Math.floor(32_768 / 2516));
+  assert.equal(placementBandRows(400, 250, { ...free, required: 'all' }), 250, '--use-all over 100,000 cells is one assignment');
+  assert.equal(placementBandRows(200, 125, { ...free, excluded: Uint32Array.of(3) }), 125, 'so is --exclude');
+  assert.equal(placementBandRows(2516, 1988, { ...free, maxUses: 3 }), Math.floor(65_536 / 2516));
   assert.equal(placementBandRows(300_000, 3, { ...free, maxUses: 3 }), 1, 'a row wider than a band is a band');
 });

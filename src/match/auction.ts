@@ -76,6 +76,11 @@ export class Auction {
   private readonly groupOf: Int32Array;
   /** Units holding nothing per group; groups with some wait in the queue. */
   private readonly idle: Int32Array;
+  /** Per group, for offers: whether its units changed, its unit of lowest value, that value and the next lowest. */
+  private readonly stale: Uint8Array;
+  private readonly lowestUnit: Int32Array;
+  private readonly lowestValue: Float64Array;
+  private readonly nextLowestValue: Float64Array;
   private readonly queued: Uint8Array;
   private readonly queue: Int32Array;
   private queueHead = 0;
@@ -123,6 +128,10 @@ export class Auction {
     this.requiredPrice = new Float64Array(count);
     this.requiredHolder = new Int32Array(count).fill(NOTHING);
     this.idle = new Int32Array(groupCount);
+    this.stale = new Uint8Array(groupCount).fill(1);
+    this.lowestUnit = new Int32Array(groupCount);
+    this.lowestValue = new Float64Array(groupCount);
+    this.nextLowestValue = new Float64Array(groupCount);
     this.queued = new Uint8Array(groupCount);
     this.queue = new Int32Array(groupCount);
     for (let group = 0; group < groupCount; group++) {
@@ -133,13 +142,16 @@ export class Auction {
   }
 
   /**
-   * Runs the phases from `firstEpsilon` down to `finalEpsilon` (each SCALING times smaller),
-   * pausing for the event loop (see TimeSlicer) and stopping with `signal`'s reason.
+   * Runs the phases from `firstEpsilon` down to `finalEpsilon` (each SCALING times smaller), or
+   * to `share` of the mean cost the units hold once a phase is over if that is more (the result is
+   * then within that share of the optimum), pausing for the event loop (see TimeSlicer) and
+   * stopping with `signal`'s reason.
    */
-  async solve(firstEpsilon: number, finalEpsilon: number, signal?: AbortSignal): Promise<void> {
+  async solve(firstEpsilon: number, finalEpsilon: number, share: number, signal?: AbortSignal): Promise<void> {
     const slicer = new TimeSlicer(signal);
     for (let epsilon = Math.max(firstEpsilon, finalEpsilon); ; epsilon = Math.max(finalEpsilon, epsilon / SCALING)) {
       await this.phase(epsilon, slicer);
+      finalEpsilon = Math.max(finalEpsilon, (share * this.totalCost()) / this.held.length);
       if (epsilon <= finalEpsilon) return;
     }
   }
@@ -217,7 +229,10 @@ export class Auction {
     for (let e = lists.start[group]!, end = lists.end[group]!; e < end; e++) {
       const picture = entryPicture[e]!;
       const cost = entryCost[e]!;
-      if (required[picture] === 1 && !(bidding && this.requiredHolder[picture]! >= 0 && this.groupOf[this.requiredHolder[picture]!] === group)) {
+      if (
+        required[picture] === 1 &&
+        !(bidding && this.requiredHolder[picture]! >= 0 && this.groupOf[this.requiredHolder[picture]!] === group)
+      ) {
         this.addCandidate(bonus - cost - requiredPrice[picture]!, e, REQUIRED, -1);
       }
       const limit = capacity[picture]!;
@@ -240,13 +255,17 @@ export class Auction {
             if (this.ownedBy(at, group, bidding)) continue;
             // Insertion by price (then position): the heaps are small.
             let i = found++;
-            while (i > 0 && (heapPrice[positions[i - 1]!]! > heapPrice[at]! || (heapPrice[positions[i - 1]!] === heapPrice[at] && positions[i - 1]! > at))) {
+            while (
+              i > 0 &&
+              (heapPrice[positions[i - 1]!]! > heapPrice[at]! || (heapPrice[positions[i - 1]!] === heapPrice[at] && positions[i - 1]! > at))
+            ) {
               positions[i] = positions[i - 1]!;
               i--;
             }
             positions[i] = at;
           }
-          for (let i = 0; i < Math.min(found, wanted + 1); i++) this.addCandidate(-cost - heapPrice[positions[i]!]!, e, NORMAL, positions[i]!);
+          for (let i = 0; i < Math.min(found, wanted + 1); i++)
+            this.addCandidate(-cost - heapPrice[positions[i]!]!, e, NORMAL, positions[i]!);
         }
       }
     }
@@ -350,7 +369,8 @@ export class Auction {
         continue;
       }
       // The next best use: the first not taken, or more of one without a limit that was.
-      const next = kinds[order[last]!] === UNLIMITED ? values[order[last]!]! : last + 1 < this.candidates ? values[order[last + 1]!]! : -Infinity;
+      const next =
+        kinds[order[last]!] === UNLIMITED ? values[order[last]!]! : last + 1 < this.candidates ? values[order[last + 1]!]! : -Infinity;
       const touched = this.touched;
       touched.length = 0;
       for (let i = 0; i <= last && this.idle[group]! > 0; i++) {
@@ -398,19 +418,22 @@ export class Auction {
     this.entry[unit] = entry;
     this.kind[unit] = kind;
     this.idle[group]!--;
+    this.stale[group] = 1;
     if (kind === REQUIRED) this.reprice(picture);
     if (evicted >= 0) this.becomeIdle(evicted);
   }
 
   /** An idle unit of `group`. */
   private idleUnit(group: number): number {
-    for (let i = this.unitStart[group]!; i < this.unitStart[group + 1]!; i++) if (this.held[this.units[i]!] === NOTHING) return this.units[i]!;
+    for (let i = this.unitStart[group]!; i < this.unitStart[group + 1]!; i++)
+      if (this.held[this.units[i]!] === NOTHING) return this.units[i]!;
     throw new Error(`group ${group} has no idle unit`);
   }
 
   /** `unit` was outbid: it holds nothing and its group bids again. */
   private becomeIdle(unit: number): void {
     this.held[unit] = NOTHING;
+    this.stale[this.groupOf[unit]!] = 1;
     const group = this.groupOf[unit]!;
     this.idle[group]!++;
     this.enqueue(group);
@@ -435,7 +458,7 @@ export class Auction {
   }
 
   /** What the use `unit` holds is worth to it at its current price. */
-  ownValue(unit: number): number {
+  private ownValue(unit: number): number {
     const kind = this.kind[unit];
     const cost = this.lists.cost[this.entry[unit]!]!;
     if (kind === REQUIRED) return this.pictures.bonus - cost - this.requiredPrice[this.held[unit]!]!;
@@ -473,7 +496,8 @@ export class Auction {
     // Which groups list each picture: entries byPicture[from[p] .. from[p + 1]).
     const groups = lists.cells;
     const from = new Int32Array(count + 1);
-    for (let group = 0; group < groups; group++) for (let e = lists.start[group]!; e < lists.end[group]!; e++) from[lists.picture[e]! + 1]!++;
+    for (let group = 0; group < groups; group++)
+      for (let e = lists.start[group]!; e < lists.end[group]!; e++) from[lists.picture[e]! + 1]!++;
     for (let picture = 0; picture < count; picture++) from[picture + 1]! += from[picture]!;
     const next = from.slice(0, count);
     const byPicture = new Int32Array(from[count]!);
@@ -497,6 +521,26 @@ export class Auction {
     }
   }
 
+  /** Finds `group`'s unit of lowest value, that value and the next lowest (see offer). */
+  private refreshLowest(group: number): void {
+    let unit = -1;
+    let lowest = Infinity;
+    let nextLowest = Infinity;
+    for (let u = this.unitStart[group]!; u < this.unitStart[group + 1]!; u++) {
+      const candidate = this.units[u]!;
+      const value = this.held[candidate] === NOTHING ? -Infinity : this.ownValue(candidate);
+      if (value < lowest) {
+        nextLowest = lowest;
+        lowest = value;
+        unit = candidate;
+      } else if (value < nextLowest) nextLowest = value;
+    }
+    this.lowestUnit[group] = unit;
+    this.lowestValue[group] = lowest;
+    this.nextLowestValue[group] = nextLowest;
+    this.stale[group] = 0;
+  }
+
   /** A heap position of `picture` no unit holds that has a price, or -1. */
   private unheldPriced(picture: number): number {
     for (let at = this.heapBase[picture]!; at < this.heapBase[picture + 1]!; at++) {
@@ -510,7 +554,14 @@ export class Auction {
    * worth most to; returns what that unit left when it must offer itself in turn (a picture, or
    * -picture - 1 for a required use).
    */
-  private offer(picture: number, required: boolean, at: number, from: Int32Array, byPicture: Int32Array, groupOfEntry: Int32Array): number | undefined {
+  private offer(
+    picture: number,
+    required: boolean,
+    at: number,
+    from: Int32Array,
+    byPicture: Int32Array,
+    groupOfEntry: Int32Array,
+  ): number | undefined {
     let bestWorth = -Infinity;
     let secondWorth = -Infinity;
     let bestUnit = -1;
@@ -521,19 +572,26 @@ export class Auction {
       const group = groupOfEntry[e]!;
       const worthBase = gain - this.lists.cost[e]!;
       // The unit of the group that gains most: the one whose use is worth least to it; the next
-      // such unit bounds the price as another group would.
-      let unit = -1;
-      let lowest = Infinity;
-      let nextLowest = Infinity;
-      for (let u = this.unitStart[group]!; u < this.unitStart[group + 1]!; u++) {
-        const candidate = this.units[u]!;
-        if (this.held[candidate] === picture && (this.kind[candidate] === REQUIRED) === required) continue;
-        const value = this.held[candidate] === NOTHING ? -Infinity : this.ownValue(candidate);
-        if (value < lowest) {
-          nextLowest = lowest;
-          lowest = value;
-          unit = candidate;
-        } else if (value < nextLowest) nextLowest = value;
+      // such unit bounds the price as another group would (both kept per group until it changes).
+      if (this.stale[group]) this.refreshLowest(group);
+      let unit = this.lowestUnit[group]!;
+      let lowest = this.lowestValue[group]!;
+      let nextLowest = this.nextLowestValue[group]!;
+      if (unit >= 0 && this.held[unit] === picture && (this.kind[unit] === REQUIRED) === required) {
+        // (It holds this very use: the others are looked at.)
+        unit = -1;
+        lowest = Infinity;
+        nextLowest = Infinity;
+        for (let u = this.unitStart[group]!; u < this.unitStart[group + 1]!; u++) {
+          const candidate = this.units[u]!;
+          if (this.held[candidate] === picture && (this.kind[candidate] === REQUIRED) === required) continue;
+          const value = this.held[candidate] === NOTHING ? -Infinity : this.ownValue(candidate);
+          if (value < lowest) {
+            nextLowest = lowest;
+            lowest = value;
+            unit = candidate;
+          } else if (value < nextLowest) nextLowest = value;
+        }
       }
       if (unit < 0) continue;
       const worth = worthBase - lowest;
@@ -549,7 +607,12 @@ export class Auction {
     if (bestWorth <= 0) {
       // No unit wants it even for nothing: the picture is not used up, so its uses are free.
       if (required) this.requiredPrice[picture] = 0;
-      else for (let i = heapBase[picture]!; i < heapBase[picture + 1]!; i++) heapPrice[i] = 0;
+      else {
+        for (let i = heapBase[picture]!; i < heapBase[picture + 1]!; i++) {
+          heapPrice[i] = 0;
+          if (this.heapHolder[i]! >= 0) this.stale[this.groupOf[this.heapHolder[i]!]!] = 1;
+        }
+      }
       this.reprice(picture);
       return undefined;
     }
@@ -564,7 +627,11 @@ export class Auction {
       let lowest = price;
       for (let i = base; i < end; i++) if (this.heapHolder[i]! >= 0) lowest = Math.min(lowest, heapPrice[i]!);
       // Every use of the picture at that price: a holder of a dearer one would rather have this one.
-      for (let i = base; i < end; i++) heapPrice[i] = Math.min(heapPrice[i]!, lowest);
+      for (let i = base; i < end; i++) {
+        if (heapPrice[i]! <= lowest) continue;
+        heapPrice[i] = lowest;
+        if (this.heapHolder[i]! >= 0) this.stale[this.groupOf[this.heapHolder[i]!]!] = 1;
+      }
       heapPrice[at] = lowest;
       this.heapHolder[at] = bestUnit;
       this.slot[bestUnit] = at;
@@ -573,6 +640,7 @@ export class Auction {
     const group = this.groupOf[bestUnit]!;
     if (this.held[bestUnit] === NOTHING) this.idle[group]!--;
     this.held[bestUnit] = picture;
+    this.stale[group] = 1;
     this.entry[bestUnit] = bestEntry;
     this.kind[bestUnit] = required ? REQUIRED : NORMAL;
     this.reprice(picture);
@@ -586,6 +654,7 @@ export class Auction {
     const kind = this.kind[unit];
     this.held[unit] = NOTHING;
     this.idle[this.groupOf[unit]!]!++;
+    this.stale[this.groupOf[unit]!] = 1;
     if (kind === REQUIRED) {
       this.requiredHolder[picture] = NOTHING;
       this.reprice(picture);

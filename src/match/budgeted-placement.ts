@@ -1,5 +1,5 @@
 import { labToDin99oAt } from '../colour/din99.js';
-import { colourCost, descriptorLength, structureCosts, type MatchMethod } from '../tiles/descriptors.js';
+import { descriptorLength, structureCosts, type MatchMethod } from '../tiles/descriptors.js';
 import { TimeSlicer } from '../yield.js';
 import { Auction } from './auction.js';
 import { CandidateLists } from './candidate-lists.js';
@@ -24,16 +24,23 @@ export interface BudgetCatalogue {
   centresOnly: boolean;
 }
 
-/** Cells of one group have mean colours within this many units of each other (DIN99o, or sRGB levels): they bid together. */
-const GROUP_ROUNDING = Number(process.env.POOLR ?? 2);
+/**
+ * Cells whose mean colours round to the same multiple of this (DIN99o units, about CIEDE2000;
+ * sRGB levels for rgb) form a group that bids as one, in bands of GROUP_ROUNDING_CELLS cells and
+ * more; smaller bands in finer groups, down to 2 units (docs/design.md: time against fidelity).
+ */
+const GROUP_ROUNDING = 8;
+const GROUP_ROUNDING_CELLS = 6400;
 /** Groups each picture that must be placed is first offered to, per crop (nearest by colour); four times more while one cannot be placed. */
 const REQUIRED_GROUPS = 8;
+/** Cells of a group whose index answers start its list (all costed for the group's mean, more add little). */
+const ANSWERING_CELLS = 4;
 /** Pictures added to a group's list when one not on it may be better. */
-const FARTHER_PICTURES = Number(process.env.FP ?? 16);
-/** Most rounds of looking again after the last phase (see placeBand). */
-const SETTLE_ROUNDS = Number(process.env.SETTLE ?? 4);
-/** The final bid increment, as a part of the mean cost of the cells' best pictures: the assignment ends within this of the optimum per cell. */
-const FINAL_EPSILON = Number(process.env.FINAL ?? 0.002);
+const FARTHER_PICTURES = 64;
+/** The assignment ends within this share of its optimum's cost (see Auction.solve). */
+const FINAL_SHARE = 0.005;
+/** The least final bid increment, as a share of the mean cost of the groups' best pictures. */
+const FINAL_EPSILON = 0.002;
 
 /**
  * Places bands of cells under --max-uses, --use-all, --include and --exclude. First as an
@@ -125,13 +132,34 @@ export class BudgetedPlacement {
   async placeBand(firstRow: number, rowCount: number, cells: CellAnswers, order: ArrayLike<number>, signal?: AbortSignal): Promise<void> {
     const slicer = new TimeSlicer(signal);
     const count = rowCount * this.columns;
-    const groups = new CellGroups(cells.descriptors, this.length, count, order, (descriptors, at, into, to) => this.treeColour(descriptors, at, into, to));
+    const rounding = Math.max(2, Math.min(GROUP_ROUNDING, GROUP_ROUNDING * Math.sqrt(count / GROUP_ROUNDING_CELLS)));
+    const groups = new CellGroups(
+      cells.descriptors,
+      this.length,
+      count,
+      order,
+      (descriptors, at, into, to) => this.treeColour(descriptors, at, into, to),
+      rounding,
+    );
     const required = this.bandRequired(firstRow, count, groups);
     const capacity = new Int32Array(this.pictureCount);
     for (let picture = 0; picture < this.pictureCount; picture++) {
       const left = this.excluded[picture] ? 0 : this.maxUses === Infinity ? -1 : this.maxUses - this.used[picture]!;
       capacity[picture] = required[picture] && left > 0 ? left - 1 : left;
     }
+    const { auction, lists } = await this.solveGroups(cells, groups, capacity, required, slicer);
+    await this.placeCells(firstRow, rowCount, cells, groups, order, auction, lists, capacity, required, slicer);
+  }
+
+  /** The assignment of `groups`' cells to pictures under `capacity` and `required` (see Auction). */
+  private async solveGroups(
+    cells: CellAnswers,
+    groups: CellGroups,
+    capacity: Int32Array,
+    required: Uint8Array,
+    slicer: TimeSlicer,
+  ): Promise<{ auction: Auction; lists: CandidateLists }> {
+    const count = groups.cells.length;
     const usable = (picture: number): boolean => capacity[picture] !== 0 || required[picture] === 1;
     const lists = await this.candidateLists(cells, groups, usable, required, slicer);
     let bestSum = 0;
@@ -163,13 +191,14 @@ export class BudgetedPlacement {
     this.tiles.pricedAll();
     this.lastPrice.set(this.price);
     this.fallen.length = 0;
-    // The index answers rank by their own distance: the tree adds the cheapest pictures it knows and a true bound on the rest.
+    // The index answers rank by their own distance: the tree adds the cheapest pictures at these
+    // prices and a true bound on the rest.
     for (let group = 0; group < groups.count; group++) {
       if (!this.farther(groups, group, lists)) lists.outside[group] = Infinity;
       if ((group & 255) === 255) await slicer.pause();
     }
     const finalEpsilon = Math.max(1e-4, (FINAL_EPSILON * bestSum) / count);
-    await auction.solve((required.includes(1) ? bonus : dearest) / 4, finalEpsilon, signal);
+    await auction.solve((required.includes(1) ? bonus : dearest) / 4, finalEpsilon, FINAL_SHARE, slicer.signal);
     for (let offered = REQUIRED_GROUPS * 4; ; offered *= 4) {
       const unplaced = auction.unplacedRequired();
       if (unplaced.length === 0) break;
@@ -177,104 +206,12 @@ export class BudgetedPlacement {
       const offers = await this.offers(unplaced, groups, Math.min(offered, groups.count), slicer);
       for (let group = 0; group < groups.count; group++) {
         for (let o = offers.start[group]!; o < offers.start[group + 1]!; o++) {
-          const picture = offers.picture[o]!;
-          let listed = false;
-          for (let e = lists.start[group]!; e < lists.end[group]! && !listed; e++) listed = lists.picture[e] === picture;
-          if (!listed) lists.add(group, picture, offers.cost[o]!, offers.choice[o]!);
+          if (!lists.has(group, offers.picture[o]!)) lists.add(group, offers.picture[o]!, offers.cost[o]!, offers.choice[o]!);
         }
       }
       await auction.phase(finalEpsilon, slicer);
     }
-    if (process.env.DEBUG_CHECK) {
-      let mismatched = 0;
-      for (let unit = 0; unit < count; unit++) if (lists.picture[auction.entry[unit]!] !== auction.held[unit]) mismatched++;
-      console.error(`units whose entry is not their picture: ${mismatched}; assignment cost ${auction.totalCost().toFixed(1)}`);
-      let unsettled = 0;
-      for (let group = 0; group < groups.count; group++) {
-        let best = -Infinity;
-        for (let e = lists.start[group]!; e < lists.end[group]!; e++) best = Math.max(best, -lists.cost[e]! - this.price[lists.picture[e]!]!);
-        for (let i = groups.start[group]!; i < groups.start[group + 1]!; i++) {
-          const unit = groups.cells[i]!;
-          const own = auction.ownValue(unit);
-          if (own < best - 0.5) {
-            if (unsettled < 3) console.error(`unit ${unit}: own cost ${lists.cost[auction.entry[unit]!]} + price ${this.price[auction.held[unit]!]}, best value ${best}, list ${lists.end[group]! - lists.start[group]!}, outside ${lists.outside[group]}`);
-            unsettled++;
-          }
-        }
-      }
-      console.error(`units more than 0.5 from their best: ${unsettled}`);
-      {
-        const tile = lists.choice[auction.entry[0]!]! >> 1;
-        this.choiceCost(groups, groups.of[0]!, tile);
-        const g = groups.of[0]! * 3;
-        console.error(`cell 0 group ${groups.of[0]} colour ${Array.from(groups.colours.subarray(g, g + 3)).map((v) => v.toFixed(1))} desc ${Array.from(groups.descriptors.subarray(groups.of[0]! * 15, groups.of[0]! * 15 + 3)).map((v) => v.toFixed(1))} tile ${tile} colour ${Array.from(this.tileColours.subarray(tile * 3, tile * 3 + 3)).map((v) => v.toFixed(1))} cost ${this.cost}`);
-      }
-      if (process.env.DEBUG_DUMP) {
-        const rows: number[][] = [];
-        const k = this.maxUses;
-        for (let group = 0; group < groups.count; group++) {
-          const row: number[] = [];
-          for (let picture = 0; picture < this.pictureCount; picture++) {
-            if (!usable(picture)) continue;
-            this.pictureCost(groups, group, picture);
-            for (let c = 0; c < k; c++) row.push(this.cost);
-          }
-          for (let u = 0; u < groups.size(group); u++) rows.push(row);
-        }
-        const { writeFileSync } = await import('node:fs');
-        writeFileSync('/tmp/bud/dump.json', JSON.stringify(rows));
-      }
-      const heldCount = new Int32Array(this.pictureCount);
-      for (let unit = 0; unit < count; unit++) heldCount[auction.held[unit]!]!++;
-      let pricedNotFull = 0;
-      let priced = 0;
-      for (let picture = 0; picture < this.pictureCount; picture++) {
-        if (this.price[picture]! > 0 && Number.isFinite(this.price[picture]!)) {
-          priced++;
-          if (heldCount[picture]! < capacity[picture]!) pricedNotFull++;
-        }
-      }
-      console.error(`pictures priced ${priced}, of them not full ${pricedNotFull}; max price ${Math.max(...Array.from(this.price).filter(Number.isFinite))}`);
-      // Every group's best reduced cost over every usable picture against what its units hold.
-      let violations = 0;
-      let worst = 0;
-      let outsideLow = 0;
-      for (let group = 0; group < groups.count; group++) {
-        let best = Infinity;
-        let bestPicture = -1;
-        for (let picture = 0; picture < this.pictureCount; picture++) {
-          if (!usable(picture) || !Number.isFinite(this.price[picture]!)) continue;
-          this.pictureCost(groups, group, picture);
-          if (this.cost + this.price[picture]! < best) {
-            best = this.cost + this.price[picture]!;
-            bestPicture = picture;
-          }
-        }
-        let listedBest = Infinity;
-        let listed = false;
-        for (let e = lists.start[group]!; e < lists.end[group]!; e++) {
-          listedBest = Math.min(listedBest, lists.cost[e]! + this.price[lists.picture[e]!]!);
-          if (lists.picture[e] === bestPicture) listed = true;
-        }
-        if (!listed && best < listedBest - 0.01) {
-          if (violations === 0) {
-            this.pictureCost(groups, group, bestPicture);
-            const tile = this.choice >> 1;
-            const g = group * 3;
-            const t = tile * 3;
-            const sur = Math.hypot(groups.colours[g]! - this.tileColours[t]!, groups.colours[g + 1]! - this.tileColours[t + 1]!, groups.colours[g + 2]! - this.tileColours[t + 2]!);
-            console.error(`group ${group}: outside ${lists.outside[group]} listed best ${listedBest} (${lists.end[group]! - lists.start[group]!} listed); unlisted ${bestPicture} cost ${this.cost} price ${this.price[bestPicture]} surrogate ${sur}`);
-          }
-          violations++;
-          worst = Math.max(worst, listedBest - best);
-          if (lists.outside[group]! > best) outsideLow++;
-        }
-      }
-      console.error(`farther calls ${this.farthers}`);
-      console.error(`check: ${violations} groups miss a better unlisted picture (worst by ${worst.toFixed(2)}), bound above it in ${outsideLow}`);
-    }
-    if (process.env.AUCTION_DEBUG) console.error(`groups ${groups.count}, assignment cost ${auction.totalCost().toFixed(1)}, entries ${lists.size}`);
-    await this.placeCells(firstRow, rowCount, cells, groups, order, auction, lists, capacity, required, slicer);
+    return { auction, lists };
   }
 
   /**
@@ -301,7 +238,8 @@ export class BudgetedPlacement {
     const placed = new Uint8Array(count);
     // Uses to spare: what the budget allows beyond what the assignment holds.
     const spare = new Float64Array(this.pictureCount);
-    for (let picture = 0; picture < this.pictureCount; picture++) spare[picture] = capacity[picture]! < 0 ? Infinity : capacity[picture]! + required[picture]!;
+    for (let picture = 0; picture < this.pictureCount; picture++)
+      spare[picture] = capacity[picture]! < 0 ? Infinity : capacity[picture]! + required[picture]!;
     for (let cell = 0; cell < count; cell++) spare[auction.held[cell]!]!--;
     this.price.fill(Infinity);
     for (let picture = 0; picture < this.pictureCount; picture++) if (spare[picture]! > 0) this.price[picture] = 0;
@@ -438,7 +376,8 @@ export class BudgetedPlacement {
   private bandRequired(firstRow: number, count: number, groups: CellGroups): Uint8Array {
     const band = new Uint8Array(this.pictureCount);
     const missing: number[] = [];
-    for (let picture = 0; picture < this.pictureCount; picture++) if (this.required[picture] && this.used[picture] === 0) missing.push(picture);
+    for (let picture = 0; picture < this.pictureCount; picture++)
+      if (this.required[picture] && this.used[picture] === 0) missing.push(picture);
     const remaining = (this.rows - firstRow) * this.columns;
     const share = Math.min(missing.length, Math.ceil((missing.length * count) / remaining));
     if (share === missing.length) {
@@ -473,43 +412,34 @@ export class BudgetedPlacement {
     for (let picture = 0; picture < required.length; picture++) if (required[picture]) requiredPictures.push(picture);
     const offers = await this.offers(requiredPictures, groups, REQUIRED_GROUPS, slicer);
     const { k, neighbors } = cells;
-    const lists = new CandidateLists(groups.count, groups.count * k + offers.picture.length);
+    const lists = new CandidateLists(groups.count, groups.count * k + offers.picture.length, this.pictureCount);
     const crops = this.catalogue.cropsPerPicture;
-    const seen = new Int32Array(this.pictureCount).fill(-1);
     const tileSeen = new Int32Array(this.catalogue.count).fill(-1);
     for (let group = 0; group < groups.count; group++) {
-      // Room for every answer, so that the list does not move while it is made (see `seen`).
-      lists.reserve(group, groups.size(group) * k + offers.start[group + 1]! - offers.start[group]!);
-      let dearest = 0;
-      for (let i = groups.start[group]!; i < groups.start[group + 1]!; i++) {
+      lists.reserve(group, k + offers.start[group + 1]! - offers.start[group]!);
+      // The answers of the group's first cells (in fill order): costed for the group's mean, more say little more.
+      for (let i = groups.start[group]!; i < Math.min(groups.start[group + 1]!, groups.start[group]! + ANSWERING_CELLS); i++) {
         const cell = groups.cells[i]!;
         for (let q = 0; q < k; q++) {
           const tile = neighbors[cell * k + q]!;
           if (tileSeen[tile] === group) continue;
           tileSeen[tile] = group;
           this.choiceCost(groups, group, tile);
-          dearest = Math.max(dearest, this.cost);
           const picture = Math.floor(tile / crops);
           if (!usable(picture)) continue;
-          const entry = seen[picture]!;
-          if (entry >= lists.start[group]! && entry < lists.end[group]!) {
+          const entry = lists.find(group, picture);
+          if (entry >= 0) {
             if (this.cost < lists.cost[entry]!) {
               lists.cost[entry] = this.cost;
               lists.choice[entry] = this.choice;
             }
             continue;
           }
-          seen[picture] = lists.end[group]!;
           lists.add(group, picture, this.cost, this.choice);
         }
       }
-      void dearest;
       for (let o = offers.start[group]!; o < offers.start[group + 1]!; o++) {
-        const picture = offers.picture[o]!;
-        const entry = seen[picture]!;
-        if (entry >= lists.start[group]! && entry < lists.end[group]!) continue;
-        seen[picture] = lists.end[group]!;
-        lists.add(group, picture, offers.cost[o]!, offers.choice[o]!);
+        if (!lists.has(group, offers.picture[o]!)) lists.add(group, offers.picture[o]!, offers.cost[o]!, offers.choice[o]!);
       }
       if ((group & 255) === 255) await slicer.pause();
     }
@@ -528,7 +458,11 @@ export class BudgetedPlacement {
   ): Promise<{ start: Int32Array; picture: Int32Array; cost: Float32Array; choice: Int32Array }> {
     const cropsPerPicture = this.catalogue.cropsPerPicture;
     const colours = this.tileColours;
-    const found: NearestGroups = { groups: new Int32Array(groupsEach), points: new Int32Array(groupsEach), values: new Float64Array(groupsEach + 1) };
+    const found: NearestGroups = {
+      groups: new Int32Array(groupsEach),
+      points: new Int32Array(groupsEach),
+      values: new Float64Array(groupsEach + 1),
+    };
     const marked = new Int32Array(groups.count).fill(-1);
     const offerGroup: number[] = [];
     const offerPicture: number[] = [];
@@ -573,15 +507,21 @@ export class BudgetedPlacement {
    * price from its colour (see ColourTree), and bounds the cost + price of those still not on it;
    * false when every usable picture is on it.
    */
-  farthers = 0;
   private farther(groups: CellGroups, group: number, lists: CandidateLists): boolean {
-    this.farthers++;
     const mark = ++this.listStamp;
     for (let e = lists.start[group]!; e < lists.end[group]!; e++) this.listedAt[lists.picture[e]!] = mark;
     const found = this.found;
     const at = group * 3;
     // (Pictures without uses left are priced Infinity: the tree leaves them out.)
-    const count = this.tiles.nearest(groups.colours[at]!, groups.colours[at + 1]!, groups.colours[at + 2]!, FARTHER_PICTURES, found, this.listedAt, mark);
+    const count = this.tiles.nearest(
+      groups.colours[at]!,
+      groups.colours[at + 1]!,
+      groups.colours[at + 2]!,
+      FARTHER_PICTURES,
+      found,
+      this.listedAt,
+      mark,
+    );
     if (count === 0) return false;
     for (let i = 0; i < count; i++) {
       const picture = found.groups[i]!;
@@ -600,19 +540,24 @@ export class BudgetedPlacement {
   private lowerBounds(groups: CellGroups, lists: CandidateLists): void {
     if (this.fallen.length === 0) return;
     let highest = 0;
-    for (let group = 0; group < groups.count; group++) if (lists.outside[group]! < Infinity) highest = Math.max(highest, lists.outside[group]!);
+    for (let group = 0; group < groups.count; group++)
+      if (lists.outside[group]! < Infinity) highest = Math.max(highest, lists.outside[group]!);
     const crops = this.catalogue.cropsPerPicture;
     for (const picture of new Set(this.fallen)) {
       const price = this.price[picture]!;
       if (!(price < highest)) continue;
       for (let crop = 0; crop < this.crops; crop++) {
         const at = (picture * crops + crop) * 3;
-        groups.tree.within(this.tileColours[at]!, this.tileColours[at + 1]!, this.tileColours[at + 2]!, highest - price, (group, distance) => {
-          const value = distance + price;
-          if (value >= lists.outside[group]!) return;
-          for (let e = lists.start[group]!; e < lists.end[group]!; e++) if (lists.picture[e] === picture) return;
-          lists.outside[group] = value;
-        });
+        groups.tree.within(
+          this.tileColours[at]!,
+          this.tileColours[at + 1]!,
+          this.tileColours[at + 2]!,
+          highest - price,
+          (group, distance) => {
+            const value = distance + price;
+            if (value < lists.outside[group]! && !lists.has(group, picture)) lists.outside[group] = value;
+          },
+        );
       }
     }
     this.fallen.length = 0;
@@ -680,7 +625,7 @@ interface Described {
 }
 
 /**
- * The cells of a band in groups of about one colour (rounded to GROUP_ROUNDING), which bid
+ * The cells of a band in groups of about one colour (rounded to `rounding`), which bid
  * together: their members, the mean descriptor of each (its costs stand for its cells'), its colour
  * and a tree of the groups' colours. Groups are numbered, and their cells listed, in fill order.
  */
@@ -703,6 +648,7 @@ class CellGroups {
     cellCount: number,
     order: ArrayLike<number>,
     treeColour: (descriptors: Float32Array, at: number, into: Float32Array, to?: number) => void,
+    rounding: number,
   ) {
     const keys = new Map<string, number>();
     const colour = new Float32Array(3);
@@ -711,7 +657,7 @@ class CellGroups {
     for (let n = 0; n < order.length; n++) {
       const cell = order[n]!;
       treeColour(descriptors, cell * length, colour);
-      const key = `${Math.round(colour[0]! / GROUP_ROUNDING)},${Math.round(colour[1]! / GROUP_ROUNDING)},${Math.round(colour[2]! / GROUP_ROUNDING)}`;
+      const key = `${Math.round(colour[0]! / rounding)},${Math.round(colour[1]! / rounding)},${Math.round(colour[2]! / rounding)}`;
       let group = keys.get(key);
       if (group === undefined) {
         group = keys.size;
@@ -767,7 +713,8 @@ class BandWindow {
     this.windowRows = firstRow + rowCount - this.top;
     this.pictures = new Int32Array(this.disc.length > 0 ? this.windowRows * columns : 0).fill(-1);
     if (this.disc.length === 0) return;
-    for (let cell = this.top * columns; cell < firstRow * columns; cell++) this.pictures[cell - this.top * columns] = Math.floor(tiles[cell]! / crops);
+    for (let cell = this.top * columns; cell < firstRow * columns; cell++)
+      this.pictures[cell - this.top * columns] = Math.floor(tiles[cell]! / crops);
   }
 
   allowed(picture: number, cell: number): boolean {

@@ -19,10 +19,16 @@ export class CandidateLists {
   /** Entries cell i's list has room for. */
   private readonly room: Int32Array;
   private used = 0;
+  /** Where each (cell, picture) is: an open-addressing table of keys cell * pictures + picture + 1 and entry numbers. */
+  private keys = new Float64Array(1 << 12);
+  private entries = new Int32Array(1 << 12);
+  private filled = 0;
 
   constructor(
     readonly cells: number,
     entries: number,
+    /** How many pictures there are (for the table of entries). */
+    private readonly pictures: number,
   ) {
     this.start = new Int32Array(cells);
     this.end = new Int32Array(cells);
@@ -42,7 +48,7 @@ export class CandidateLists {
     this.used += room;
   }
 
-  /** Adds an entry to cell `cell`'s list. */
+  /** Adds an entry to cell `cell`'s list for a picture not on it. */
   add(cell: number, picture: number, cost: number, choice: number): void {
     let at = this.end[cell]!;
     if (at === this.start[cell]! + this.room[cell]!) at = this.move(cell);
@@ -50,6 +56,44 @@ export class CandidateLists {
     this.cost[at] = cost;
     this.choice[at] = choice;
     this.end[cell] = at + 1;
+    if (2 * (this.filled + 1) > this.keys.length) this.rehash();
+    const key = cell * this.pictures + picture + 1;
+    const slot = this.slotOf(key);
+    this.keys[slot] = key;
+    this.entries[slot] = at - this.start[cell]!;
+    this.filled++;
+  }
+
+  /** Whether `picture` is on cell `cell`'s list. */
+  has(cell: number, picture: number): boolean {
+    return this.find(cell, picture) >= 0;
+  }
+
+  /** Where `picture` is on cell `cell`'s list (an entry), or -1. */
+  find(cell: number, picture: number): number {
+    const slot = this.slotOf(cell * this.pictures + picture + 1);
+    return this.keys[slot] === 0 ? -1 : this.start[cell]! + this.entries[slot]!;
+  }
+
+  /** The slot of `key` in the table, or the empty one where it would go. */
+  private slotOf(key: number): number {
+    const mask = this.keys.length - 1;
+    let slot = (Math.imul(key | 0, 0x9e3779b1) ^ Math.imul(Math.floor(key / 4294967296), 0x85ebca6b)) & mask;
+    while (this.keys[slot] !== 0 && this.keys[slot] !== key) slot = (slot + 1) & mask;
+    return slot;
+  }
+
+  private rehash(): void {
+    const keys = this.keys;
+    const entries = this.entries;
+    this.keys = new Float64Array(keys.length * 2);
+    this.entries = new Int32Array(keys.length * 2);
+    for (let i = 0; i < keys.length; i++) {
+      if (keys[i] === 0) continue;
+      const slot = this.slotOf(keys[i]!);
+      this.keys[slot] = keys[i]!;
+      this.entries[slot] = entries[i]!;
+    }
   }
 
   /** Entries held in all, those of lists that moved included. */

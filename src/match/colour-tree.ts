@@ -115,7 +115,6 @@ export class ColourTree {
     return count;
   }
 
-
   /**
    * Calls `visit` with every point within `radius` of (x, y, z) (by distance alone, prices aside)
    * and that distance.
