@@ -162,6 +162,16 @@ test('banded placement keeps --max-uses over the whole grid', async () => {
   assert.ok(Math.max(...uses.values()) <= 40);
 });
 
+test('banded placement keeps --use-all, --max-uses and min-distance across bands', async () => {
+  // Bands of 5 rows as a grid past one assignment is placed: the pictures still missing are spread over them.
+  const { tiles, rows } = await placeInBands(40, 5, { minDistance: 1.5, maxUses: 32, seed: 2, required: 'all' });
+  const uses = new Map<number, number>();
+  for (const tile of Array.from(tiles)) uses.set(tile, (uses.get(tile) ?? 0) + 1);
+  assert.equal(uses.size, 40, 'every picture');
+  assert.ok(Math.max(...uses.values()) <= 32);
+  assert.deepEqual(closeRepeats(tiles, 40, rows, 1.5), []);
+});
+
 test('a build, placed row by row and sampled 4096 cells at a time, keeps min-distance across rows in its --plan', async () => {
   const plan = path.join(root, 'big-plan.json');
   const result = await buildMosaic(index, target, { out: path.join(root, 'big.png'), tilesAcross: 120, tileSize: 1, minDistance: 2, plan });

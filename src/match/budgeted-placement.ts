@@ -332,7 +332,11 @@ export class BudgetedPlacement {
           let u = useStart[group]!;
           while (useLeft[u] === 0) u++;
           useLeft[u]!--;
-          spare[usePicture[u]!]!++;
+          const given = usePicture[u]!;
+          if (spare[given]!++ === 0) {
+            this.price[given] = 0;
+            this.tiles.priced(given);
+          }
           place(cell, fallback, this.choice);
         } else {
           // Not even one: min-distance gives way, the budget holds.

@@ -130,7 +130,7 @@ export class TilePlacer {
     this.cellCount = columns * rows;
     const crops = catalogue.cropsPerPicture ?? 1;
     const pictureCount = Math.ceil(catalogue.count / crops);
-    assertFeasible(this.cellCount, pictureCount, rules);
+    assertFeasible(this.cellCount, pictureCount - (rules.excluded?.length ?? 0), rules);
     this.rules = new RepeatRules(columns, this.cellCount, pictureCount, crops, rules.minDistance, rules.maxUses);
     this.seed = rules.seed;
     this.ranking = new CandidateRanking(method, catalogue.descriptors, this.rules);
