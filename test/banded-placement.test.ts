@@ -239,11 +239,11 @@ test('a band of one row is placed without a pause for the event loop', async () 
 });
 
 test('aborting a large band under a budget stops it at its next pause, with the reason', async () => {
-  // 360 x 270 cells in one band (--max-uses 2,500 of 40 pictures): far more than one pause's work.
-  const rules = { minDistance: 1.5, maxUses: 2500, seed: 4 };
+  // 144 x 108 cells in one band (--max-uses 400 of 40 pictures): far more than one pause's work.
+  const rules = { minDistance: 1.5, maxUses: 400, seed: 4 };
   let done = 0;
-  const { placer, rows, answer } = await noisePlacer(360, rules, (placed) => (done = placed));
-  assert.equal(placementBandRows(360, rows, rules), rows, 'one band');
+  const { placer, rows, answer } = await noisePlacer(144, rules, (placed) => (done = placed));
+  assert.equal(placementBandRows(144, rows, rules), rows, 'one band');
   const cells = await answer({ firstRow: 0, rows });
   const controller = new AbortController();
   const reason = new Error('stopped by the test');
@@ -255,16 +255,17 @@ test('aborting a large band under a budget stops it at its next pause, with the 
   await assert.rejects(placer.placeRows(0, rows, cells, controller.signal), (error) => error === reason);
   const late = performance.now() - abortedAt;
   assert.ok(abortedAt > 0 && late < 200, `rejected ${late.toFixed(1)} ms after the abort`);
-  assert.ok(done < 360 * rows, `${done} of ${360 * rows} cells placed`);
+  assert.ok(done < 144 * rows, `${done} of ${144 * rows} cells placed`);
 });
 
-test('rows are placed one at a time, but under budgets as one assignment (bands of 65,536 cells beyond 262,144)', () => {
+test('rows are placed one at a time, but under budgets as one assignment (bands of 16,384 cells beyond that)', () => {
   const free = { minDistance: 1.5, maxUses: Infinity, seed: 1 };
   assert.equal(placementBandRows(200, 125, free), 1);
   assert.equal(placementBandRows(200, 125, { ...free, maxUses: 25_000 }), 1, 'a budget as large as the grid is none');
-  assert.equal(placementBandRows(200, 125, { ...free, maxUses: 3 }), 125);
-  assert.equal(placementBandRows(400, 250, { ...free, required: 'all' }), 250, '--use-all over 100,000 cells is one assignment');
-  assert.equal(placementBandRows(200, 125, { ...free, excluded: Uint32Array.of(3) }), 125, 'so is --exclude');
-  assert.equal(placementBandRows(2516, 1988, { ...free, maxUses: 3 }), Math.floor(65_536 / 2516));
+  assert.equal(placementBandRows(128, 125, { ...free, maxUses: 3 }), 125);
+  assert.equal(placementBandRows(128, 128, { ...free, required: 'all' }), 128, '--use-all over 16,384 cells is one assignment');
+  assert.equal(placementBandRows(400, 250, { ...free, required: 'all' }), Math.floor(16_384 / 400), 'over 100,000 in bands');
+  assert.equal(placementBandRows(128, 125, { ...free, excluded: Uint32Array.of(3) }), 125, 'so is --exclude');
+  assert.equal(placementBandRows(2516, 1988, { ...free, maxUses: 3 }), Math.floor(16_384 / 2516));
   assert.equal(placementBandRows(300_000, 3, { ...free, maxUses: 3 }), 1, 'a row wider than a band is a band');
 });

@@ -153,6 +153,8 @@ test('the assignment finds the optimum of small random problems, within its tole
         capacity: new Int32Array(pictures).fill(mustAppear ? uses - 1 : uses),
         required: new Uint8Array(pictures).fill(mustAppear ? 1 : 0),
         bonus,
+        // Where required uses' prices start: from nothing, or as build starts them (below bonus less twice the dearest cost).
+        requiredStart: trial % 8 === 3 ? 0 : bonus - 200,
         price: new Float64Array(pictures),
       },
       { priced: () => undefined, farther: () => false, phaseEnded: () => undefined },

@@ -10,6 +10,11 @@ export interface AuctionPictures {
   /** What a required picture's first use is worth: more than any cost difference, so that every one is placed when it can be. */
   bonus: number;
   /**
+   * The price required uses start at: close below `bonus` less the costs' spread, their price when
+   * settled, so that the first phases need not bid them up from nothing.
+   */
+  requiredStart: number;
+  /**
    * Written by the assignment: the price of each picture's cheapest use (a required use's less
    * `bonus`), Infinity for a picture without uses; `AuctionHooks.priced` tells of each change.
    */
@@ -127,6 +132,8 @@ export class Auction {
     this.heapHolder = new Int32Array(this.heapBase[count]!).fill(NOTHING);
     this.requiredPrice = new Float64Array(count);
     this.requiredHolder = new Int32Array(count).fill(NOTHING);
+    for (let picture = 0; picture < count; picture++)
+      if (pictures.required[picture] === 1) this.requiredPrice[picture] = pictures.requiredStart;
     this.idle = new Int32Array(groupCount);
     this.stale = new Uint8Array(groupCount).fill(1);
     this.lowestUnit = new Int32Array(groupCount);
@@ -306,7 +313,7 @@ export class Auction {
     const count = this.candidates;
     for (let i = 0; i < count; i++) order[i] = i;
     const top = Math.min(wanted, count);
-    // Quickselect the best `top` to the front, then sort them by insertion.
+    // Quickselect the best `top` to the front, then sort them.
     let low = 0;
     let high = count - 1;
     while (high > low && top - 1 < high && top - 1 >= low) {
@@ -325,6 +332,11 @@ export class Auction {
       if (top - 1 <= j) high = j;
       else if (top - 1 >= i) low = i;
       else break;
+    }
+    if (top > 32) {
+      const values = this.candidateValue;
+      order.subarray(0, top).sort((a, b) => values[b]! - values[a]! || a - b);
+      return;
     }
     for (let i = 1; i < top; i++) {
       const candidate = order[i]!;

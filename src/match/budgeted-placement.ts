@@ -31,14 +31,18 @@ export interface BudgetCatalogue {
  */
 const GROUP_ROUNDING = 8;
 const GROUP_ROUNDING_CELLS = 6400;
+/** Most cells in a group: a colour of more is split (its groups bid apart, each with the list it needs). */
+const GROUP_CELLS = 256;
 /** Groups each picture that must be placed is first offered to, per crop (nearest by colour); four times more while one cannot be placed. */
 const REQUIRED_GROUPS = 8;
 /** Cells of a group whose index answers start its list (all costed for the group's mean, more add little). */
 const ANSWERING_CELLS = 4;
 /** Pictures added to a group's list when one not on it may be better. */
 const FARTHER_PICTURES = 64;
+/** Uses of its group a cell chooses from (the nearest in colour), in groups of more. */
+const NEAR_USES = 16;
 /** The assignment ends within this share of its optimum's cost (see Auction.solve). */
-const FINAL_SHARE = 0.005;
+const FINAL_SHARE = 0.02;
 /** The least final bid increment, as a share of the mean cost of the groups' best pictures. */
 const FINAL_EPSILON = 0.002;
 
@@ -175,7 +179,7 @@ export class BudgetedPlacement {
     const bonus = this.method.metric === 'rgb' ? 2000 : 1000;
     const auction = new Auction(
       lists,
-      { capacity: capacity.slice(), required, bonus, price: this.price },
+      { capacity: capacity.slice(), required, bonus, requiredStart: Math.max(0, bonus - 2 * dearest), price: this.price },
       {
         priced: (picture) => {
           this.tiles.priced(picture);
@@ -198,7 +202,7 @@ export class BudgetedPlacement {
       if ((group & 255) === 255) await slicer.pause();
     }
     const finalEpsilon = Math.max(1e-4, (FINAL_EPSILON * bestSum) / count);
-    await auction.solve((required.includes(1) ? bonus : dearest) / 4, finalEpsilon, FINAL_SHARE, slicer.signal);
+    await auction.solve(dearest / 4, finalEpsilon, FINAL_SHARE, slicer.signal);
     for (let offered = REQUIRED_GROUPS * 4; ; offered *= 4) {
       const unplaced = auction.unplacedRequired();
       if (unplaced.length === 0) break;
@@ -251,58 +255,99 @@ export class BudgetedPlacement {
       this.plan.mirrored[bandStart + cell] = choice & 1;
       this.used[picture]!++;
     };
-    // Each group's uses by picture: uses[u] is the picture and tile of a use, left[u] how many of it are left.
+    // Each group's uses by picture: group g's are [useStart[g], useStart[g + 1]), use u of picture
+    // usePicture[u] by tile useTile[u], with useLeft[u] of them left; `unitUse` is each unit's.
     const usePicture: number[] = [];
     const useTile: number[] = [];
     const useLeft: number[] = [];
     const useStart = new Int32Array(groups.count + 1);
+    const unitUse = new Int32Array(count);
     const holdsRequired = new Uint8Array(count);
+    const useOf = new Int32Array(this.pictureCount).fill(-1);
     for (let group = 0; group < groups.count; group++) {
       useStart[group] = usePicture.length;
       for (let i = groups.start[group]!; i < groups.start[group + 1]!; i++) {
         const unit = groups.cells[i]!;
         const picture = auction.held[unit]!;
-        const tile = lists.choice[auction.entry[unit]!]! >> 1;
         if (auction.holdsRequired(unit)) holdsRequired[unit] = 1;
-        let u = useStart[group]!;
-        while (u < usePicture.length && usePicture[u] !== picture) u++;
-        if (u === usePicture.length) {
+        if (useOf[picture]! < useStart[group]!) {
+          useOf[picture] = usePicture.length;
           usePicture.push(picture);
-          useTile.push(tile);
+          useTile.push(lists.choice[auction.entry[unit]!]! >> 1);
           useLeft.push(0);
         }
-        useLeft[u]!++;
+        unitUse[unit] = useOf[picture]!;
+        useLeft[useOf[picture]!]!++;
       }
     }
     useStart[groups.count] = usePicture.length;
+    // Trees of a group's uses (by colour, priced Infinity once used up) and of its cells (Infinity
+    // once placed), for groups of many: a cell or a use finds its match among the nearest.
+    const useColours = new Float32Array(usePicture.length * 3);
+    usePicture.forEach((_, u) => useColours.set(this.tileColours.subarray(useTile[u]! * 3, useTile[u]! * 3 + 3), u * 3));
+    const useGone = new Float64Array(usePicture.length);
+    const useTrees = new Map<number, ColourTree>();
+    const cellColours = new Float32Array(count * 3);
+    for (let i = 0; i < count; i++) cellColours.set(cellItems.colours.subarray(groups.cells[i]! * 3, groups.cells[i]! * 3 + 3), i * 3);
+    const cellGone = new Float64Array(count);
+    const cellTrees = new Map<number, ColourTree>();
+    const near: NearestGroups = {
+      groups: new Int32Array(NEAR_USES),
+      points: new Int32Array(NEAR_USES),
+      values: new Float64Array(NEAR_USES + 1),
+    };
+    const takeUse = (group: number, u: number): void => {
+      if (--useLeft[u]! > 0) return;
+      useGone[u] = Infinity;
+      useTrees.get(group)?.priced(u - useStart[group]!);
+    };
+    // Where each cell is in its group's list (groups.cells), for its group's tree of cells.
+    const position = new Int32Array(count);
+    for (let i = 0; i < count; i++) position[groups.cells[i]!] = i;
+    const placeIn = (group: number, cell: number, picture: number, choice: number): void => {
+      place(cell, picture, choice);
+      cellGone[position[cell]!] = Infinity;
+      cellTrees.get(group)?.priced(position[cell]! - groups.start[group]!);
+    };
     // A required use goes first, to the cell of its group it costs least in.
     for (let group = 0; group < groups.count; group++) {
-      for (let i = groups.start[group]!; i < groups.start[group + 1]!; i++) {
+      const firstCell = groups.start[group]!;
+      const endCell = groups.start[group + 1]!;
+      for (let i = firstCell; i < endCell; i++) {
         if (!holdsRequired[groups.cells[i]!]) continue;
         const picture = auction.held[groups.cells[i]!]!;
-        let u = useStart[group]!;
-        while (usePicture[u] !== picture) u++;
+        const u = unitUse[groups.cells[i]!]!;
         let best = -1;
         let bestCost = Infinity;
         let bestChoice = 0;
-        for (const strict of [true, false]) {
-          for (let j = groups.start[group]!; j < groups.start[group + 1]!; j++) {
-            const cell = groups.cells[j]!;
-            if (placed[cell] || (strict && !window.allowed(picture, cell))) continue;
-            this.choiceCost(cellItems, cell, useTile[u]!);
-            if (this.cost < bestCost) {
-              bestCost = this.cost;
-              best = cell;
-              bestChoice = this.choice;
-            }
+        const consider = (cell: number, strict: boolean): void => {
+          if (placed[cell] || (strict && !window.allowed(picture, cell))) return;
+          this.choiceCost(cellItems, cell, useTile[u]!);
+          if (this.cost < bestCost) {
+            bestCost = this.cost;
+            best = cell;
+            bestChoice = this.choice;
           }
-          if (best >= 0) {
-            if (!strict) this.relaxed++;
-            break;
+        };
+        if (endCell - firstCell > NEAR_USES) {
+          let tree = cellTrees.get(group);
+          if (!tree) {
+            const points = Int32Array.from({ length: endCell - firstCell }, (_, j) => j);
+            tree = new ColourTree(cellColours.subarray(firstCell * 3, endCell * 3), 3, points, 1, cellGone.subarray(firstCell, endCell));
+            cellTrees.set(group, tree);
           }
+          const at = useTile[u]! * 3;
+          const found = tree.nearest(this.tileColours[at]!, this.tileColours[at + 1]!, this.tileColours[at + 2]!, NEAR_USES, near);
+          for (let f = 0; f < found; f++) consider(groups.cells[firstCell + near.groups[f]!]!, true);
         }
-        useLeft[u]!--;
-        place(best, picture, bestChoice);
+        // (All of a small group's cells, and all of a large one's when the nearest are all within reach of the picture.)
+        for (const strict of [true, false]) {
+          if (best >= 0) break;
+          for (let j = firstCell; j < endCell; j++) consider(groups.cells[j]!, strict);
+          if (best >= 0 && !strict) this.relaxed++;
+        }
+        takeUse(group, u);
+        placeIn(group, best, picture, bestChoice);
       }
     }
     for (let n = 0; n < order.length; n++) {
@@ -312,18 +357,33 @@ export class BudgetedPlacement {
       let bestUse = -1;
       let bestCost = Infinity;
       let bestChoice = 0;
-      for (let u = useStart[group]!; u < useStart[group + 1]!; u++) {
-        if (useLeft[u] === 0 || !window.allowed(usePicture[u]!, cell)) continue;
+      const first = useStart[group]!;
+      const end = useStart[group + 1]!;
+      const consider = (u: number): void => {
+        if (useLeft[u] === 0 || !window.allowed(usePicture[u]!, cell)) return;
         this.choiceCost(cellItems, cell, useTile[u]!);
         if (this.cost < bestCost) {
           bestCost = this.cost;
           bestUse = u;
           bestChoice = this.choice;
         }
+      };
+      if (end - first > NEAR_USES) {
+        let tree = useTrees.get(group);
+        if (!tree) {
+          const points = Int32Array.from({ length: end - first }, (_, i) => i);
+          tree = new ColourTree(useColours.subarray(first * 3, end * 3), 3, points, 1, useGone.subarray(first, end));
+          useTrees.set(group, tree);
+        }
+        const c = cell * 3;
+        const found = tree.nearest(cellItems.colours[c]!, cellItems.colours[c + 1]!, cellItems.colours[c + 2]!, NEAR_USES, near);
+        for (let i = 0; i < found; i++) consider(first + near.groups[i]!);
       }
+      // (All of a small group's uses, and all of a large one's when the nearest are all held within reach.)
+      if (bestUse < 0) for (let u = first; u < end; u++) consider(u);
       if (bestUse >= 0) {
-        useLeft[bestUse]!--;
-        place(cell, usePicture[bestUse]!, bestChoice);
+        takeUse(group, bestUse);
+        placeIn(group, cell, usePicture[bestUse]!, bestChoice);
       } else {
         // Every use the group has left is held within reach: the nearest picture with a use to spare.
         const fallback = this.spareNearby(cellItems, cell, window, spare);
@@ -331,20 +391,20 @@ export class BudgetedPlacement {
           // The group's use that is not placed becomes one to spare.
           let u = useStart[group]!;
           while (useLeft[u] === 0) u++;
-          useLeft[u]!--;
+          takeUse(group, u);
           const given = usePicture[u]!;
           if (spare[given]!++ === 0) {
             this.price[given] = 0;
             this.tiles.priced(given);
           }
-          place(cell, fallback, this.choice);
+          placeIn(group, cell, fallback, this.choice);
         } else {
           // Not even one: min-distance gives way, the budget holds.
           let u = useStart[group]!;
           while (useLeft[u] === 0) u++;
-          useLeft[u]!--;
+          takeUse(group, u);
           this.choiceCost(cellItems, cell, useTile[u]!);
-          place(cell, usePicture[u]!, this.choice);
+          placeIn(group, cell, usePicture[u]!, this.choice);
           this.relaxed++;
         }
       }
@@ -654,33 +714,52 @@ class CellGroups {
     treeColour: (descriptors: Float32Array, at: number, into: Float32Array, to?: number) => void,
     rounding: number,
   ) {
+    // Colours first (by rounded colour, in fill order), then groups of at most GROUP_CELLS cells of a colour.
     const keys = new Map<string, number>();
     const colour = new Float32Array(3);
-    this.of = new Int32Array(cellCount);
-    const sizes: number[] = [];
+    const colourOf = new Int32Array(cellCount);
+    const colourSizes: number[] = [];
     for (let n = 0; n < order.length; n++) {
       const cell = order[n]!;
       treeColour(descriptors, cell * length, colour);
       const key = `${Math.round(colour[0]! / rounding)},${Math.round(colour[1]! / rounding)},${Math.round(colour[2]! / rounding)}`;
-      let group = keys.get(key);
-      if (group === undefined) {
-        group = keys.size;
-        keys.set(key, group);
-        sizes.push(0);
+      let id = keys.get(key);
+      if (id === undefined) {
+        id = keys.size;
+        keys.set(key, id);
+        colourSizes.push(0);
       }
+      colourOf[cell] = id;
+      colourSizes[id]!++;
+    }
+    const colourMeans = new Float32Array(keys.size * length);
+    for (let cell = 0; cell < cellCount; cell++) {
+      const id = colourOf[cell]!;
+      for (let i = 0; i < length; i++) colourMeans[id * length + i]! += descriptors[cell * length + i]! / colourSizes[id]!;
+    }
+    const firstGroup = new Int32Array(keys.size + 1);
+    for (let id = 0; id < keys.size; id++) firstGroup[id + 1] = firstGroup[id]! + Math.ceil(colourSizes[id]! / GROUP_CELLS);
+    this.count = firstGroup[keys.size]!;
+    this.of = new Int32Array(cellCount);
+    const seen = new Int32Array(keys.size);
+    const sizes = new Int32Array(this.count);
+    for (let n = 0; n < order.length; n++) {
+      const cell = order[n]!;
+      const id = colourOf[cell]!;
+      const group = firstGroup[id]! + Math.floor(seen[id]!++ / GROUP_CELLS);
       this.of[cell] = group;
       sizes[group]!++;
     }
-    this.count = keys.size;
     this.start = new Int32Array(this.count + 1);
     for (let group = 0; group < this.count; group++) this.start[group + 1] = this.start[group]! + sizes[group]!;
     this.cells = new Int32Array(cellCount);
     const next = this.start.slice(0, this.count);
     for (let n = 0; n < order.length; n++) this.cells[next[this.of[order[n]!]!]!++] = order[n]!;
+    // The groups of a colour share its mean: they are the same to the assignment.
     this.descriptors = new Float32Array(this.count * length);
-    for (let cell = 0; cell < cellCount; cell++) {
-      const group = this.of[cell]!;
-      for (let i = 0; i < length; i++) this.descriptors[group * length + i]! += descriptors[cell * length + i]! / sizes[group]!;
+    for (let id = 0; id < keys.size; id++) {
+      for (let group = firstGroup[id]!; group < firstGroup[id + 1]!; group++)
+        this.descriptors.set(colourMeans.subarray(id * length, (id + 1) * length), group * length);
     }
     this.colours = new Float32Array(this.count * 3);
     for (let group = 0; group < this.count; group++) treeColour(this.descriptors, group * length, this.colours, group * 3);
