@@ -301,6 +301,12 @@ export const BUILD_OPTIONS = {
     flags: '--plan <file>',
     help: 'also write the placement as JSON (see below)',
   },
+  heatmap: {
+    key: 'heatmap',
+    kind: 'text',
+    flags: '--heatmap <file.png>',
+    help: "also write a PNG of each cell's colour error (CIEDE2000 to its tile), with its scale",
+  },
   json: { ...json, help: 'print one JSON object on stdout instead of the output path (see below)' },
   measure: {
     key: 'measure',
