@@ -73,6 +73,8 @@ const tileFile = data.tileFile && new TileFile(data.tileFile.file, shape, data.t
 /** This worker's canvases, each with the tile last encoded from it. */
 const canvases = fullArena.canvases.slice(data.canvases * data.worker).map(() => ({ written: Promise.resolve() }));
 let nextCanvas = 0;
+/** The memory bands of a tile file are read into, grown to the largest (see TileFile.load). */
+let bandMemory: Buffer = Buffer.alloc(0);
 const encoder = new TileEncoder(data.concurrency);
 let queue = Promise.resolve();
 
@@ -112,7 +114,9 @@ async function startRow(job: TileRowJob): Promise<void> {
           first: gridColumnsThrough(whole, shape.width, region.left + 1) - 1,
           last: gridColumnsThrough(whole, shape.width, last.left + last.width) - 1,
         };
-        ({ plan, store } = readBand(whole, tileFile, job.firstPlanRow, job.firstPlanRow + whole.rows - 1, columns));
+        // (Tiles are drawn into canvases before they are encoded: the last band's memory is free.)
+        ({ plan, store } = readBand(whole, tileFile, job.firstPlanRow, job.firstPlanRow + whole.rows - 1, columns, bandMemory));
+        if (store.pixels.length > bandMemory.length) bandMemory = store.pixels;
       }
       // A canvas is drawn on again once the tile encoded from it is written.
       const slot = nextCanvas++ % canvases.length;
