@@ -61,19 +61,33 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs the real bin/tsmosaic.js with `args` (and node's own options `node`); killed after `timeout` ms, if given. */
-export function runCli(args: string[], options: { cwd?: string; node?: string[]; timeout?: number } = {}): Promise<CliResult> {
+/**
+ * Runs the real bin/tsmosaic.js with `args` (and node's own options `node`), in this environment
+ * with `env` added (a value of undefined removes a variable); killed after `timeout` ms, if given.
+ */
+export function runCli(
+  args: string[],
+  options: { cwd?: string; node?: string[]; timeout?: number; env?: Record<string, string | undefined> } = {},
+): Promise<CliResult> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
       [...(options.node ?? []), BIN, ...args],
-      { cwd: options.cwd ?? ROOT, maxBuffer: 16 * 1024 * 1024, timeout: options.timeout ?? 0 },
+      { cwd: options.cwd ?? ROOT, maxBuffer: 16 * 1024 * 1024, timeout: options.timeout ?? 0, env: withEnvironment(options.env) },
       (error, stdout, stderr) => {
         const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
         resolve({ code, stdout, stderr });
       },
     );
   });
+}
+
+/** This process's environment with `changes` made: a value of undefined removes the variable. */
+export function withEnvironment(changes: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
+  const removed = new Set(Object.keys(changes).filter((name) => changes[name] === undefined));
+  const kept = Object.entries(process.env).filter(([name]) => !removed.has(name));
+  const added = Object.entries(changes).filter(([, value]) => value !== undefined);
+  return Object.fromEntries([...kept, ...added]);
 }
 
 /**
