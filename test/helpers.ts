@@ -6,6 +6,7 @@ import { after } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { crc32, deflateSync } from 'node:zlib';
 import sharp from 'sharp';
+import { loadIndex } from '../src/index-store/read-index.js';
 import type { Region } from '../src/render/render-region.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -161,4 +162,35 @@ export function cropRaw(pixels: Buffer, width: number, region: Region): Buffer {
     pixels.copy(out, y * region.width * 3, from, from + region.width * 3);
   }
   return out;
+}
+
+/** A picture of an index as the tests compare it: its manifest entry but the folder number, and its tiles and features in hex. */
+export interface IndexedPicture {
+  size: number;
+  mtimeMs: number;
+  fingerprint: string | undefined;
+  pixels: string;
+  features: string;
+}
+
+/**
+ * Each picture of an index by its absolute path (its collection folder joined with its source):
+ * indexes of the same pictures in another order, with other folder numbers, compare equal.
+ */
+export async function picturesBySource(index: string): Promise<Map<string, IndexedPicture>> {
+  const { manifest, tiles, features } = await loadIndex(index);
+  const roots = manifest.roots ?? [manifest.collection];
+  const { crops } = manifest;
+  const values = crops * manifest.features.dimensions;
+  const pictures = new Map<string, IndexedPicture>();
+  for (const [id, { root, source, size, mtimeMs, fingerprint }] of manifest.tiles.entries()) {
+    pictures.set(path.join(roots[root ?? 0]!, source), {
+      size,
+      mtimeMs,
+      fingerprint,
+      pixels: tiles.pixels.subarray(id * crops * tiles.tileBytes, (id + 1) * crops * tiles.tileBytes).toString('hex'),
+      features: Buffer.from(features.buffer, features.byteOffset + id * values * 4, values * 4).toString('hex'),
+    });
+  }
+  return pictures;
 }

@@ -213,8 +213,11 @@ export async function processCollection(
     onProgress?.({ stage: 'index', done: 0, total: 1 });
     await previous?.tiles.close();
     await resumed?.tiles.close();
-    await writer.commit({ annFrom: sameTiles ? previous?.reusableAnn : undefined, signal });
-    onProgress?.({ stage: 'index', done: 1, total: 1 });
+    await writer.commit({
+      annFrom: sameTiles ? previous?.reusableAnn : undefined,
+      signal,
+      onProgress: (done, total) => onProgress?.({ stage: 'index', done, total }),
+    });
   } catch (error) {
     await previous?.tiles.close().catch(() => undefined);
     await resumed?.tiles.close().catch(() => undefined);
