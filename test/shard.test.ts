@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
+import { readdir } from 'node:fs/promises';
 import path from 'node:path';
+import { crc32 } from 'node:zlib';
 import { test } from 'node:test';
 import { UsageError } from '../src/errors.js';
 import { readManifest } from '../src/index.js';
 import { parseShard, resolveShard, RUNNER_VARIABLES, type ShardOption } from '../src/options/shard.js';
+import { quote } from '../src/text.js';
 import { runCli, tempDir } from './helpers.js';
 import { paletteCollection } from './fixtures.js';
 
@@ -139,4 +142,19 @@ test('process-collection --shard auto/n takes the part from the environment, not
   assert.equal(none.code, 2);
   assert.match(none.stderr, /^tsmosaic: --shard auto: none of JOB_COMPLETION_INDEX .* is set; give the part as --shard i\/n\n$/);
   await assert.rejects(readManifest(out), /not found/);
+});
+
+test('an empty part is refused naming it, with the number of files the collection has', async () => {
+  const root = await tempDir();
+  const collection = await paletteCollection(root);
+  const names = (await readdir(collection, { recursive: true })).filter((name) => /\.(jpe?g|png|webp|tif|gif)$/i.test(name));
+  // A part no file's hash falls in.
+  const taken = new Set(names.map((name) => crc32(name) % 1000));
+  const empty = Array.from({ length: 1000 }, (_, i) => i).find((i) => !taken.has(i))! + 1;
+  const { code, stderr } = await runCli(['process-collection', collection, '--shard', `${empty}/1000`, '-o', path.join(root, 'part')]);
+  assert.equal(code, 1);
+  assert.equal(
+    stderr,
+    `tsmosaic: no usable image in ${quote(collection)}: none of the ${names.length} image files is in part ${empty} of 1000 (use fewer parts)\n`,
+  );
 });

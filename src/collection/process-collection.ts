@@ -136,10 +136,12 @@ export async function processCollection(
   signal?.throwIfAborted();
   onProgress?.({ stage: 'scan', done: 0, total: 0 });
   const files: ScannedFile[] = [];
+  let scanned = 0;
   const skipped: SkippedFile[] = [];
   for (const [root, folder] of roots.entries()) {
     const scan = await scanCollection(folder, [out], signal);
     for (const relative of scan.files) {
+      scanned++;
       if (!shard || inShard(relative, shard)) files.push({ root, relative });
     }
     for (const { relative, reason } of scan.problems) skipped.push({ file: path.join(given[root]!, relative), reason });
@@ -207,7 +209,12 @@ export async function processCollection(
 
     if (writer.tileCount === 0) {
       const where = given.map(quote).join(', ');
-      const detail = files.length === 0 ? 'no image files found' : `all ${files.length} image files were skipped`;
+      const detail =
+        files.length > 0
+          ? `all ${files.length} image files were skipped`
+          : shard && scanned > 0
+            ? `none of the ${scanned} image files is in part ${shard.index} of ${shard.count} (use fewer parts)`
+            : 'no image files found';
       throw new TsmosaicError(`no usable image in ${where}: ${detail}`);
     }
     onProgress?.({ stage: 'index', done: 0, total: 1 });

@@ -114,7 +114,7 @@ export const PROCESS_COLLECTION_OPTIONS = {
     key: 'shard',
     kind: 'parsed',
     flags: '--shard <i/n>',
-    help: 'process only part i of n of the files (split by a hash of each path), for `tsmosaic merge`; `auto/n` takes i from the job runner (Kubernetes, Slurm, GNU parallel), `auto` n too (Slurm)',
+    help: 'process only part i of n of the files (by a hash of each path), for `tsmosaic merge`; `auto/n`: i from the job runner, `auto`: n too',
     defaultText: 'all files',
     expected: `i/n with 1 <= i <= n <= ${MAX_SHARDS}, e.g. 2/4; auto/n; auto`,
     parse: parseShard,
