@@ -9,12 +9,12 @@
  *   PLACEMENT: columns, rows (u32 LE each), then a u16 tile id a cell and a byte a cell, 1 when mirrored
  *   OUT: the PNG, or the `.dzi` of a pyramid (its tiles in `<name>_files`)
  */
-import { readFile, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import type { Sharp } from 'sharp';
-import type { MosaicPlan } from '../../src/render/render-region.js';
+import { readPlacement } from './placement-file.js';
 import type * as ReadIndexModule from '../../src/index-store/read-index.js';
 import type * as LoadSharpModule from '../../src/load-sharp.js';
 import type * as WriteMosaicModule from '../../src/render/write-mosaic.js';
@@ -144,17 +144,4 @@ async function throughVipsFile(save: (image: Sharp) => Promise<unknown>): Promis
   } finally {
     await rm(raw, { force: true });
   }
-}
-
-/** The placement saved by formats.ts (see the usage above). */
-async function readPlacement(file: string): Promise<MosaicPlan> {
-  const bytes = await readFile(file);
-  const columns = bytes.readUInt32LE(0);
-  const rows = bytes.readUInt32LE(4);
-  const cells = columns * rows;
-  if (bytes.length !== 8 + cells * 3) throw new Error(`${file}: ${bytes.length} bytes for ${columns} x ${rows} cells`);
-  const tiles = new Uint16Array(cells);
-  for (let cell = 0; cell < cells; cell++) tiles[cell] = bytes.readUInt16LE(8 + cell * 2);
-  const mirrored = new Uint8Array(bytes.buffer, bytes.byteOffset + 8 + cells * 2, cells).slice();
-  return { columns, rows, tiles, mirrored };
 }

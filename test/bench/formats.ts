@@ -49,6 +49,7 @@ import { renderRegion, type MosaicPlan, type Region } from '../../src/render/ren
 import { gridFor, makeCollection, TARGET, TILE } from './gigapixel-setup.js';
 import { measure, median, runVisible, type Measurement } from './measure.js';
 import { BENCH_DIR, BIN, NODE, REPO_ROOT } from './paths.js';
+import { readPlacement } from './placement-file.js';
 import { markdownTable, ratioCell, seconds, type Target } from './table.js';
 
 type Kind = 'png' | 'dzi';
@@ -399,16 +400,17 @@ function wall(result: Result): number {
   return median(result.reports.map((r) => r.wallSeconds));
 }
 
-/** Compiles formats-child.ts to plain JS in `work` (as floor-compile.ts does floor.ts). */
+/** Compiles formats-child.ts and placement-file.ts to plain JS in `work` (as floor-compile.ts does floor.ts). */
 async function compileChild(work: string): Promise<string> {
-  const source = await readFile(path.join(BENCH_DIR, 'formats-child.ts'), 'utf8');
-  const { outputText } = ts.transpileModule(source, {
-    fileName: 'formats-child.ts',
-    compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: true },
-  });
-  const file = path.join(work, 'formats-child.mjs');
-  await writeFile(file, outputText);
-  return file;
+  for (const name of ['placement-file', 'formats-child']) {
+    const source = await readFile(path.join(BENCH_DIR, `${name}.ts`), 'utf8');
+    const { outputText } = ts.transpileModule(source, {
+      fileName: `${name}.ts`,
+      compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: true },
+    });
+    await writeFile(path.join(work, `${name}.mjs`), outputText.replace("from './placement-file.js'", "from './placement-file.mjs'"));
+  }
+  return path.join(work, 'formats-child.mjs');
 }
 
 /**
@@ -475,18 +477,6 @@ async function makePlacement(
   header.writeUInt32LE(planRows, 4);
   await writeFile(file, Buffer.concat([header, Buffer.from(tiles.buffer), mirrored]));
   return { columns: planColumns, rows: planRows, tiles, mirrored };
-}
-
-/** A placement saved by makePlacement. */
-async function readPlacement(file: string): Promise<MosaicPlan> {
-  const bytes = await readFile(file);
-  const columns = bytes.readUInt32LE(0);
-  const rows = bytes.readUInt32LE(4);
-  const cells = columns * rows;
-  if (bytes.length !== 8 + cells * 3) throw new Error(`${file}: ${bytes.length} bytes for ${columns} x ${rows} cells`);
-  const tiles = new Uint16Array(cells);
-  for (let cell = 0; cell < cells; cell++) tiles[cell] = bytes.readUInt16LE(8 + cell * 2);
-  return { columns, rows, tiles, mirrored: bytes.subarray(8 + cells * 2).slice() };
 }
 
 /** The pixels the outputs are checked against: a region of the PNG, and one full-size deep zoom tile with its region. */
