@@ -212,3 +212,37 @@ export function structureCosts(
   out[0] = (method.structureWeight * straight) / (grid * grid);
   out[1] = (method.structureWeight * mirrored) / (grid * grid);
 }
+
+/**
+ * Each tile's detail below the method's grid: the mean CIELAB distance of its STORED_GRID x
+ * STORED_GRID sub-squares from the `grid` x `grid` square each lies in, which descriptors do not see.
+ */
+export function tileDetail(features: Float32Array, count: number, grid: number): Float32Array {
+  const side = STORED_GRID;
+  const subs = side * side;
+  const block = side / grid;
+  const detail = new Float32Array(count);
+  const lab = new Float32Array(subs * 3);
+  const coarse = new Float64Array(grid * grid * 3);
+  const coarseLab = new Float32Array(grid * grid * 3);
+  for (let tile = 0; tile < count; tile++) {
+    const base = tile * subs * 3;
+    coarse.fill(0);
+    for (let sub = 0; sub < subs; sub++) {
+      const at = (Math.floor(Math.floor(sub / side) / block) * grid + Math.floor((sub % side) / block)) * 3;
+      for (let c = 0; c < 3; c++) coarse[at + c]! += features[base + sub * 3 + c]! / (block * block);
+      srgbToLabAt(features[base + sub * 3]!, features[base + sub * 3 + 1]!, features[base + sub * 3 + 2]!, lab, sub * 3);
+    }
+    for (let i = 0; i < grid * grid; i++) srgbToLabAt(coarse[i * 3]!, coarse[i * 3 + 1]!, coarse[i * 3 + 2]!, coarseLab, i * 3);
+    let sum = 0;
+    for (let sub = 0; sub < subs; sub++) {
+      const at = (Math.floor(Math.floor(sub / side) / block) * grid + Math.floor((sub % side) / block)) * 3;
+      const dl = lab[sub * 3]! - coarseLab[at]!;
+      const da = lab[sub * 3 + 1]! - coarseLab[at + 1]!;
+      const db = lab[sub * 3 + 2]! - coarseLab[at + 2]!;
+      sum += Math.sqrt(dl * dl + da * da + db * db);
+    }
+    detail[tile] = sum / subs;
+  }
+  return detail;
+}
