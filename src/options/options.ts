@@ -261,6 +261,8 @@ export const BUILD_OPTIONS = {
     min: 0,
     max: 100,
     default: 1.5,
+    defaultText:
+      '`1.5`, of which only side by side is kept whole: diagonally where that saves colour (kept whole when given, or with a budget)',
   },
   maxUses: {
     key: 'maxUses',
