@@ -12,7 +12,7 @@ import { loadTarget, readTargetSize, type TargetImage } from '../target/target.j
 import { untilDoneOrAborted } from '../yield.js';
 import { quote } from '../text.js';
 import type { PrintSize } from '../options/print.js';
-import { annVectors, descriptorLength, sameIndexSpace, tileDescriptors, tileDetail } from '../tiles/descriptors.js';
+import { annVectors, descriptorLength, sameIndexSpace, tileDescriptors, TileDetail } from '../tiles/descriptors.js';
 import type { MosaicPlan } from '../tiles/mosaic-plan.js';
 import { Temporary } from '../files/publish.js';
 import type { TileSource } from '../render/tile-source.js';
@@ -159,7 +159,7 @@ export async function buildMosaic(index: string, target: string, options: BuildM
       descriptors,
       ann,
       cropsPerPicture: crops,
-      ...(method.metric === 'lab' && method.grid > 1 ? { detail: tileDetail(loaded.features, loaded.tiles.count, method.grid) } : {}),
+      ...(method.metric === 'lab' && method.grid > 1 ? { detail: new TileDetail(loaded.features, loaded.tiles.count, method.grid) } : {}),
     };
     const placer = new TilePlacer(method, columns, rows, catalogue, rules, (done, total) => onProgress?.({ stage: 'match', done, total }));
     feeder.start(placer, source);

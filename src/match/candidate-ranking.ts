@@ -1,6 +1,6 @@
 import type { CellAnswers } from './cell-search.js';
 import type { RepeatRules } from './repeat-rules.js';
-import { colourCost, structureCosts, type MatchMethod } from '../tiles/descriptors.js';
+import { colourCost, structureCosts, type MatchMethod, type TileDetail } from '../tiles/descriptors.js';
 
 /** Tiles fetched from the index per cell before ranking by cost; more are fetched when all are blocked. */
 export const CANDIDATES = 16;
@@ -53,7 +53,7 @@ export class CandidateRanking {
     private readonly method: MatchMethod,
     private readonly tileDescriptors: Float32Array,
     private readonly rules: RepeatRules,
-    private readonly detail?: Float32Array,
+    private readonly detail?: TileDetail,
   ) {
     this.reranked = method.metric === 'lab';
     this.variants = method.metric === 'lab' && method.mirror ? 2 : 1;
@@ -161,7 +161,7 @@ export class CandidateRanking {
   /** The cost of `tile` from its colour and structure parts (see the class). */
   private cost(tile: number, colour: number, structure: number): number {
     const detail = this.detail;
-    return detail ? relativeCost(colour, structure + this.method.structureWeight * detail[tile]!) : colour + structure;
+    return detail ? relativeCost(colour, structure + this.method.structureWeight * detail.of(tile)) : colour + structure;
   }
 
   /**

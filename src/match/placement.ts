@@ -3,7 +3,7 @@ import { TsmosaicError } from '../errors.js';
 import type { AnnSearch } from '../index-store/ann.js';
 import { CANDIDATES, CandidateRanking, UNBUDGETED_CANDIDATES } from './candidate-ranking.js';
 import { CachedSearch, type CellAnswers } from './cell-search.js';
-import { descriptorLength, type MatchMethod } from '../tiles/descriptors.js';
+import { descriptorLength, type MatchMethod, type TileDetail } from '../tiles/descriptors.js';
 import { shuffledOrder } from './random.js';
 import { discOffsets, RepeatRules } from './repeat-rules.js';
 import { RowPlanner, rowPlannable } from './row-planner.js';
@@ -68,8 +68,8 @@ export interface TileCatalogue {
   ann: AnnSearch;
   /** Tiles `t` with the same `Math.floor(t / cropsPerPicture)` are crops of one picture: the rules treat them as one tile. Default 1. */
   cropsPerPicture?: number;
-  /** Each tile's detail below the method's grid (see tileDetail; lab only): given, builds without a budget cost tiles relatively (see CandidateRanking). */
-  detail?: Float32Array;
+  /** Each tile's detail below the method's grid (lab only): given, builds without a budget cost tiles relatively (see CandidateRanking). */
+  detail?: TileDetail;
 }
 
 /**

@@ -215,34 +215,59 @@ export function structureCosts(
 
 /**
  * Each tile's detail below the method's grid: the mean CIELAB distance of its STORED_GRID x
- * STORED_GRID sub-squares from the `grid` x `grid` square each lies in, which descriptors do not see.
+ * STORED_GRID sub-squares from the `grid` x `grid` square each lies in, which descriptors do not
+ * see. Worked out for a tile when first asked: a build looks at a fraction of a large index's tiles.
  */
-export function tileDetail(features: Float32Array, count: number, grid: number): Float32Array {
-  const side = STORED_GRID;
-  const subs = side * side;
-  const block = side / grid;
-  const detail = new Float32Array(count);
-  const lab = new Float32Array(subs * 3);
-  const coarse = new Float64Array(grid * grid * 3);
-  const coarseLab = new Float32Array(grid * grid * 3);
-  for (let tile = 0; tile < count; tile++) {
-    const base = tile * subs * 3;
-    coarse.fill(0);
-    for (let sub = 0; sub < subs; sub++) {
-      const at = (Math.floor(Math.floor(sub / side) / block) * grid + Math.floor((sub % side) / block)) * 3;
-      for (let c = 0; c < 3; c++) coarse[at + c]! += features[base + sub * 3 + c]! / (block * block);
+export class TileDetail {
+  private readonly values: Float32Array;
+  private readonly block: number;
+  // Reused for each tile: its sub-squares and squares in CIELAB, the squares' sRGB sums.
+  private readonly lab = new Float32Array(STORED_GRID * STORED_GRID * 3);
+  private readonly squares: Float64Array;
+  private readonly squaresLab: Float32Array;
+
+  constructor(
+    private readonly features: Float32Array,
+    count: number,
+    private readonly grid: number,
+  ) {
+    this.values = new Float32Array(count).fill(-1);
+    this.block = STORED_GRID / grid;
+    this.squares = new Float64Array(grid * grid * 3);
+    this.squaresLab = new Float32Array(grid * grid * 3);
+  }
+
+  /** The detail of `tile`. */
+  of(tile: number): number {
+    const known = this.values[tile]!;
+    return known >= 0 ? known : (this.values[tile] = this.measure(tile));
+  }
+
+  private measure(tile: number): number {
+    const { features, grid, block, lab, squares, squaresLab } = this;
+    const side = STORED_GRID;
+    const base = tile * side * side * 3;
+    squares.fill(0);
+    for (let sub = 0; sub < side * side; sub++) {
+      const at = this.squareOf(sub);
+      for (let c = 0; c < 3; c++) squares[at + c]! += features[base + sub * 3 + c]! / (block * block);
       srgbToLabAt(features[base + sub * 3]!, features[base + sub * 3 + 1]!, features[base + sub * 3 + 2]!, lab, sub * 3);
     }
-    for (let i = 0; i < grid * grid; i++) srgbToLabAt(coarse[i * 3]!, coarse[i * 3 + 1]!, coarse[i * 3 + 2]!, coarseLab, i * 3);
+    for (let i = 0; i < grid * grid * 3; i += 3) srgbToLabAt(squares[i]!, squares[i + 1]!, squares[i + 2]!, squaresLab, i);
     let sum = 0;
-    for (let sub = 0; sub < subs; sub++) {
-      const at = (Math.floor(Math.floor(sub / side) / block) * grid + Math.floor((sub % side) / block)) * 3;
-      const dl = lab[sub * 3]! - coarseLab[at]!;
-      const da = lab[sub * 3 + 1]! - coarseLab[at + 1]!;
-      const db = lab[sub * 3 + 2]! - coarseLab[at + 2]!;
+    for (let sub = 0; sub < side * side; sub++) {
+      const at = this.squareOf(sub);
+      const dl = lab[sub * 3]! - squaresLab[at]!;
+      const da = lab[sub * 3 + 1]! - squaresLab[at + 1]!;
+      const db = lab[sub * 3 + 2]! - squaresLab[at + 2]!;
       sum += Math.sqrt(dl * dl + da * da + db * db);
     }
-    detail[tile] = sum / subs;
+    return sum / (side * side);
   }
-  return detail;
+
+  /** Where the square that sub-square `sub` lies in starts in the squares' arrays. */
+  private squareOf(sub: number): number {
+    const side = STORED_GRID;
+    return (Math.floor(Math.floor(sub / side) / this.block) * this.grid + Math.floor((sub % side) / this.block)) * 3;
+  }
 }
