@@ -1,6 +1,6 @@
 import type { CellAnswers } from './cell-search.js';
 import type { RepeatRules } from './repeat-rules.js';
-import { colourCost, structureCosts, type MatchMethod, type TileDetail } from '../tiles/descriptors.js';
+import { colourCost, descriptorLength, structureCosts, type MatchMethod, type TileDetail } from '../tiles/descriptors.js';
 
 /** Tiles fetched from the index per cell before ranking by cost; more are fetched when all are blocked. */
 export const CANDIDATES = 16;
@@ -44,6 +44,13 @@ export class CandidateRanking {
   private choiceCount = 0;
   /** A candidate's structure cost as it is and mirrored. */
   private readonly structures = new Float64Array(2);
+  // cheapestAllowed's answers: lower bounds, their order, structure parts and mirroring.
+  private bounds = new Float64Array(UNBUDGETED_CANDIDATES);
+  private order = new Int32Array(UNBUDGETED_CANDIDATES);
+  private structureParts = new Float64Array(UNBUDGETED_CANDIDATES);
+  private variantOf = new Uint8Array(UNBUDGETED_CANDIDATES);
+  /** Values of a descriptor. */
+  private readonly length: number;
   // allowedPictures' state of each picture (-1: not allowed), valid where stateStamp holds its call's stamp.
   private readonly stateOf: Int32Array;
   private readonly stateStamp: Uint32Array;
@@ -59,6 +66,7 @@ export class CandidateRanking {
     this.variants = method.metric === 'lab' && method.mirror ? 2 : 1;
     this.choices = new Int32Array(UNBUDGETED_CANDIDATES);
     this.costs = new Float64Array(UNBUDGETED_CANDIDATES);
+    this.length = descriptorLength(method);
     this.stateOf = new Int32Array(rules.pictureCount);
     this.stateStamp = new Uint32Array(rules.pictureCount);
   }
@@ -156,6 +164,101 @@ export class CandidateRanking {
       count++;
     }
     return count;
+  }
+
+  /**
+   * The `kept` least costly pictures the rules allow in grid cell `cell` (the band's cell `at`)
+   * among its index answers, as allowedPictures writes them, cheapest first, each with
+   * `diagonalCost` added where the rules find it diagonally above (relative costs only). Answers
+   * are costed in the order of a lower bound of their cost (the colour part from lightness alone:
+   * CIEDE2000 is at least |ΔL| / SL), and those whose bound cannot beat the kept are never
+   * costed in full. Only with `detail` (relative costs).
+   */
+  cheapestAllowed(
+    at: number,
+    cell: number,
+    kept: number,
+    diagonalCost: number,
+    pictures: Int32Array,
+    choices: Int32Array,
+    costs: Float64Array,
+    offset: number,
+  ): number {
+    const { k, neighbors, descriptors: cells } = this.band;
+    const rules = this.rules;
+    const length = this.length;
+    if (k > this.bounds.length) this.growAnswers(k);
+    const { bounds, order, structureParts, variantOf, structures } = this;
+    const first = at * k;
+    const cellL = cells[at * length]!;
+    for (let i = 0; i < k; i++) {
+      const tile = neighbors[first + i]!;
+      structureCosts(this.method, cells, at, this.tileDescriptors, tile, structures);
+      const variant = this.variants === 2 && structures[1]! < structures[0]! ? 1 : 0;
+      variantOf[i] = variant;
+      // relativeCost in two parts: the structure part, kept for the full cost, and the colour part.
+      structureParts[i] =
+        RELATIVE_STRUCTURE * Math.log(RELATIVE_FLOOR + structures[variant]! + this.method.structureWeight * this.detail!.of(tile));
+      const tileL = this.tileDescriptors[tile * length]!;
+      const mean = (cellL + tileL) / 2 - 50;
+      const shift = mean * mean;
+      const lightness = Math.abs(cellL - tileL) / (1 + (0.015 * shift) / Math.sqrt(20 + shift));
+      bounds[i] = Math.log(RELATIVE_FLOOR + lightness * (1 - 1e-9)) + structureParts[i]!;
+      order[i] = i;
+    }
+    // Insertion sort: a few dozen answers.
+    for (let i = 1; i < k; i++) {
+      const item = order[i]!;
+      let j = i - 1;
+      for (; j >= 0 && bounds[order[j]!]! > bounds[item]!; j--) order[j + 1] = order[j]!;
+      order[j + 1] = item;
+    }
+    let count = 0;
+    for (let n = 0; n < k; n++) {
+      const i = order[n]!;
+      if (count === kept && bounds[i]! >= costs[offset + kept - 1]!) break;
+      const tile = neighbors[first + i]!;
+      const picture = rules.pictureOf(tile);
+      if (!rules.allowed(picture, cell)) continue;
+      const choice = tile * 2 + variantOf[i]!;
+      let cost = Math.log(RELATIVE_FLOOR + colourCost(this.method, cells, at, this.tileDescriptors, tile)) + structureParts[i]!;
+      if (diagonalCost > 0 && rules.diagonallyAbove(picture, cell)) cost += diagonalCost;
+      // The kept list, cheapest first (ties: the smaller choice): a picture already in it keeps its cheaper crop.
+      let held = offset;
+      while (held < offset + count && pictures[held] !== picture) held++;
+      if (held < offset + count) {
+        if (!(cost < costs[held]! || (cost === costs[held] && choice < choices[held]!))) continue;
+        for (let j = held; j < offset + count - 1; j++) {
+          pictures[j] = pictures[j + 1]!;
+          choices[j] = choices[j + 1]!;
+          costs[j] = costs[j + 1]!;
+        }
+        count--;
+      } else if (count === kept) {
+        const last = offset + kept - 1;
+        if (!(cost < costs[last]! || (cost === costs[last] && choice < choices[last]!))) continue;
+        count--;
+      }
+      let place = offset + count;
+      for (; place > offset && (costs[place - 1]! > cost || (costs[place - 1] === cost && choices[place - 1]! > choice)); place--) {
+        pictures[place] = pictures[place - 1]!;
+        choices[place] = choices[place - 1]!;
+        costs[place] = costs[place - 1]!;
+      }
+      pictures[place] = picture;
+      choices[place] = choice;
+      costs[place] = cost;
+      count++;
+    }
+    return count;
+  }
+
+  /** Room for `k` answers in cheapestAllowed. */
+  private growAnswers(k: number): void {
+    this.bounds = new Float64Array(k);
+    this.order = new Int32Array(k);
+    this.structureParts = new Float64Array(k);
+    this.variantOf = new Uint8Array(k);
   }
 
   /** The cost of `tile` from its colour and structure parts (see the class). */

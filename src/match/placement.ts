@@ -137,13 +137,17 @@ export class TilePlacer {
     assertFeasible(this.cellCount, pictureCount, rules);
     const unbudgeted = rules.maxUses >= this.cellCount;
     const weighed =
-      rules.weighDiagonal === true && method.metric === 'lab' && unbudgeted && rules.minDistance >= Math.SQRT2 && rules.minDistance < 2;
+      rules.weighDiagonal === true &&
+      catalogue.detail !== undefined &&
+      unbudgeted &&
+      rules.minDistance >= Math.SQRT2 &&
+      rules.minDistance < 2;
     const hardDistance = weighed ? 1 : rules.minDistance;
     this.rules = new RepeatRules(columns, this.cellCount, pictureCount, crops, hardDistance, rules.maxUses);
     this.seed = rules.seed;
     this.ranking = new CandidateRanking(method, catalogue.descriptors, this.rules, unbudgeted ? catalogue.detail : undefined);
     this.rowPlanner =
-      method.metric === 'lab' && rowPlannable(hardDistance, rules.maxUses, this.cellCount)
+      catalogue.detail && rowPlannable(hardDistance, rules.maxUses, this.cellCount)
         ? new RowPlanner(this.ranking, this.rules, weighed ? DIAGONAL_COST : 0, (at, cell) => this.costFarther(at, cell))
         : undefined;
     this.search = new CachedSearch(catalogue.ann, method);

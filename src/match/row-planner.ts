@@ -3,6 +3,8 @@ import type { RepeatRules } from './repeat-rules.js';
 
 /** Pictures a cell weighs at most: every picture among its ranked answers. */
 const STATES = UNBUDGETED_CANDIDATES;
+/** States a cell keeps for the plan: its cheapest three (see keepCheapest). */
+const KEPT = 3;
 
 /**
  * Whether rows can be planned whole under a min-distance: below 2 the rule ties a cell to its left
@@ -45,18 +47,18 @@ export class RowPlanner {
     const { ranking, rules, diagonalCost, pictures, choices, costs, totals, from, counts } = this;
     for (let x = 0; x < columns; x++) {
       const offset = x * STATES;
-      ranking.costCandidates(x);
-      let count = ranking.allowedPictures(rowStart + x, pictures, choices, costs, offset, STATES);
+      let count = ranking.cheapestAllowed(x, rowStart + x, KEPT, diagonalCost, pictures, choices, costs, offset);
       // Two pictures always leave a choice beside any neighbour.
       if (count < 2) {
         this.costFarther(x, rowStart + x);
         count = ranking.allowedPictures(rowStart + x, pictures, choices, costs, offset, STATES);
+        if (diagonalCost > 0) {
+          for (let s = offset; s < offset + count; s++) if (rules.diagonallyAbove(pictures[s]!, rowStart + x)) costs[s]! += diagonalCost;
+        }
+        count = this.keepCheapest(offset, count);
       }
       if (count === 0) return undefined;
       counts[x] = count;
-      if (diagonalCost > 0) {
-        for (let s = offset; s < offset + count; s++) if (rules.diagonallyAbove(pictures[s]!, rowStart + x)) costs[s]! += diagonalCost;
-      }
     }
     // Forward: each state's best total over the previous cell's states of another picture, which
     // is the previous cell's best, or its second best when the best is the same picture.
@@ -94,6 +96,32 @@ export class RowPlanner {
       state = from[state]!;
     }
     return planned;
+  }
+
+  /**
+   * Moves a cell's KEPT cheapest states (of `count` from `offset`) to its first places and gives how
+   * many it keeps: a plan never needs more, as a cell's two neighbours in the row rule out two.
+   */
+  private keepCheapest(offset: number, count: number): number {
+    const { pictures, choices, costs } = this;
+    const kept = Math.min(KEPT, count);
+    for (let place = offset; place < offset + kept; place++) {
+      let cheapest = place;
+      for (let s = place + 1; s < offset + count; s++) {
+        if (costs[s]! < costs[cheapest]! || (costs[s] === costs[cheapest] && choices[s]! < choices[cheapest]!)) cheapest = s;
+      }
+      if (cheapest === place) continue;
+      const picture = pictures[cheapest]!;
+      const choice = choices[cheapest]!;
+      const cost = costs[cheapest]!;
+      pictures[cheapest] = pictures[place]!;
+      choices[cheapest] = choices[place]!;
+      costs[cheapest] = costs[place]!;
+      pictures[place] = picture;
+      choices[place] = choice;
+      costs[place] = cost;
+    }
+    return kept;
   }
 
   /** Room for rows of `columns` cells. */

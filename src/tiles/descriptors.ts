@@ -220,7 +220,8 @@ export function structureCosts(
  */
 export class TileDetail {
   private readonly values: Float32Array;
-  private readonly block: number;
+  /** The square each sub-square lies in, as the start of its 3 values. */
+  private readonly squareOf: Uint8Array;
   // Reused for each tile: its sub-squares and squares in CIELAB, the squares' sRGB sums.
   private readonly lab = new Float32Array(STORED_GRID * STORED_GRID * 3);
   private readonly squares: Float64Array;
@@ -231,8 +232,13 @@ export class TileDetail {
     count: number,
     private readonly grid: number,
   ) {
+    const side = STORED_GRID;
+    const block = side / grid;
     this.values = new Float32Array(count).fill(-1);
-    this.block = STORED_GRID / grid;
+    this.squareOf = Uint8Array.from(
+      { length: side * side },
+      (_, sub) => (Math.floor(sub / side / block) * grid + Math.floor((sub % side) / block)) * 3,
+    );
     this.squares = new Float64Array(grid * grid * 3);
     this.squaresLab = new Float32Array(grid * grid * 3);
   }
@@ -244,30 +250,32 @@ export class TileDetail {
   }
 
   private measure(tile: number): number {
-    const { features, grid, block, lab, squares, squaresLab } = this;
-    const side = STORED_GRID;
-    const base = tile * side * side * 3;
+    const { features, grid, squareOf, lab, squares, squaresLab } = this;
+    const subs = STORED_GRID * STORED_GRID;
+    const base = tile * subs * 3;
     squares.fill(0);
-    for (let sub = 0; sub < side * side; sub++) {
-      const at = this.squareOf(sub);
-      for (let c = 0; c < 3; c++) squares[at + c]! += features[base + sub * 3 + c]! / (block * block);
-      srgbToLabAt(features[base + sub * 3]!, features[base + sub * 3 + 1]!, features[base + sub * 3 + 2]!, lab, sub * 3);
+    for (let sub = 0; sub < subs; sub++) {
+      const at = squareOf[sub]!;
+      const r = features[base + sub * 3]!;
+      const g = features[base + sub * 3 + 1]!;
+      const b = features[base + sub * 3 + 2]!;
+      squares[at]! += r;
+      squares[at + 1]! += g;
+      squares[at + 2]! += b;
+      srgbToLabAt(r, g, b, lab, sub * 3);
     }
-    for (let i = 0; i < grid * grid * 3; i += 3) srgbToLabAt(squares[i]!, squares[i + 1]!, squares[i + 2]!, squaresLab, i);
+    const perSquare = subs / (grid * grid);
+    for (let i = 0; i < grid * grid * 3; i += 3) {
+      srgbToLabAt(squares[i]! / perSquare, squares[i + 1]! / perSquare, squares[i + 2]! / perSquare, squaresLab, i);
+    }
     let sum = 0;
-    for (let sub = 0; sub < side * side; sub++) {
-      const at = this.squareOf(sub);
+    for (let sub = 0; sub < subs; sub++) {
+      const at = squareOf[sub]!;
       const dl = lab[sub * 3]! - squaresLab[at]!;
       const da = lab[sub * 3 + 1]! - squaresLab[at + 1]!;
       const db = lab[sub * 3 + 2]! - squaresLab[at + 2]!;
       sum += Math.sqrt(dl * dl + da * da + db * db);
     }
-    return sum / (side * side);
-  }
-
-  /** Where the square that sub-square `sub` lies in starts in the squares' arrays. */
-  private squareOf(sub: number): number {
-    const side = STORED_GRID;
-    return (Math.floor(Math.floor(sub / side) / this.block) * this.grid + Math.floor((sub % side) / this.block)) * 3;
+    return sum / subs;
   }
 }
