@@ -283,7 +283,7 @@ export const BUILD_OPTIONS = {
     key: 'seed',
     kind: 'integer',
     flags: '--seed <n>',
-    help: 'seed of the fill order: the same seed gives the same mosaic',
+    help: 'seed of the fill order under a budget or a --min-distance of 2 or more (otherwise rows are planned whole): the same seed gives the same mosaic',
     min: 0,
     max: 0xffffffff,
     default: 1,
