@@ -8,7 +8,10 @@ import { shuffledOrder } from './random.js';
 import { discOffsets, RepeatRules } from './repeat-rules.js';
 import { RowPlanner, rowPlannable } from './row-planner.js';
 
-/** No picture beside itself, nor diagonally, unless told otherwise (1 left diagonal runs of one tile: docs/design.md). */
+/**
+ * No picture beside itself, nor diagonally, unless told otherwise (1 left diagonal runs of one
+ * tile: docs/design.md); without a budget the diagonal part is weighed (PlacementRules.weighDiagonal).
+ */
 export const DEFAULT_MIN_DISTANCE = 1.5;
 
 /** Rules on where tiles may go. */

@@ -46,16 +46,21 @@ export class RowPlanner {
     this.reserve(columns);
     const { ranking, rules, diagonalCost, pictures, choices, costs, totals, from, counts } = this;
     for (let x = 0; x < columns; x++) {
-      const offset = x * STATES;
+      const offset = x * KEPT;
       let count = ranking.cheapestAllowed(x, rowStart + x, KEPT, diagonalCost, pictures, choices, costs, offset);
       // Two pictures always leave a choice beside any neighbour.
       if (count < 2) {
+        // Farther tiles are weighed in the room after the row's states, and the cheapest kept.
+        const scratch = columns * KEPT;
         this.costFarther(x, rowStart + x);
-        count = ranking.allowedPictures(rowStart + x, pictures, choices, costs, offset, STATES);
+        count = ranking.allowedPictures(rowStart + x, pictures, choices, costs, scratch, STATES);
         if (diagonalCost > 0) {
-          for (let s = offset; s < offset + count; s++) if (rules.diagonallyAbove(pictures[s]!, rowStart + x)) costs[s]! += diagonalCost;
+          for (let s = scratch; s < scratch + count; s++) if (rules.diagonallyAbove(pictures[s]!, rowStart + x)) costs[s]! += diagonalCost;
         }
-        count = this.keepCheapest(offset, count);
+        count = this.keepCheapest(scratch, count);
+        pictures.copyWithin(offset, scratch, scratch + count);
+        choices.copyWithin(offset, scratch, scratch + count);
+        costs.copyWithin(offset, scratch, scratch + count);
       }
       if (count === 0) return undefined;
       counts[x] = count;
@@ -67,7 +72,7 @@ export class RowPlanner {
       from[s] = -1;
     }
     for (let x = 1; x < columns; x++) {
-      const previous = (x - 1) * STATES;
+      const previous = (x - 1) * KEPT;
       let best = -1;
       let second = -1;
       for (let s = previous; s < previous + counts[x - 1]!; s++) {
@@ -79,14 +84,14 @@ export class RowPlanner {
           second = s;
         }
       }
-      const offset = x * STATES;
+      const offset = x * KEPT;
       for (let s = offset; s < offset + counts[x]!; s++) {
         const before = pictures[s] === pictures[best] ? second : best;
         totals[s] = before < 0 ? Infinity : costs[s]! + totals[before]!;
         from[s] = before;
       }
     }
-    const last = (columns - 1) * STATES;
+    const last = (columns - 1) * KEPT;
     let state = -1;
     for (let s = last; s < last + counts[columns - 1]!; s++) if (state < 0 || totals[s]! < totals[state]!) state = s;
     if (totals[state] === Infinity) return undefined;
@@ -127,7 +132,8 @@ export class RowPlanner {
   /** Room for rows of `columns` cells. */
   private reserve(columns: number): void {
     if (this.counts.length >= columns) return;
-    const states = columns * STATES;
+    // KEPT states a cell, then room for one cell's farther tiles.
+    const states = columns * KEPT + STATES;
     this.pictures = new Int32Array(states);
     this.choices = new Int32Array(states);
     this.costs = new Float64Array(states);
