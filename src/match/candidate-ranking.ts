@@ -99,12 +99,14 @@ export class CandidateRanking {
         continue;
       }
       // The mean colours' cost is the same for a tile and its mirror image, so only the one with
-      // the better structure can be chosen (the other's choice is larger, and so loses ties too).
+      // the better structure can be chosen (the other's choice is larger, and so loses ties, as
+      // costs that round equal, too).
       const colour = colourCost(this.method, cells, at, this.tileDescriptors, tile);
       structureCosts(this.method, cells, at, this.tileDescriptors, tile, structures);
-      const variant = variants === 2 && structures[1]! < structures[0]! ? 1 : 0;
-      choices[filled] = tile * 2 + variant;
-      costs[filled++] = this.cost(tile, colour, structures[variant]!);
+      const straight = this.cost(tile, colour, structures[0]!);
+      const mirrored = variants === 2 ? this.cost(tile, colour, structures[1]!) : Infinity;
+      choices[filled] = tile * 2 + (mirrored < straight ? 1 : 0);
+      costs[filled++] = Math.min(straight, mirrored);
     }
     this.choiceCount = filled;
   }
