@@ -13,7 +13,7 @@ import { loadTarget, readTargetSize, type TargetImage } from '../target/target.j
 import { untilDoneOrAborted } from '../yield.js';
 import { quote } from '../text.js';
 import type { PrintSize } from '../options/print.js';
-import { annVectors, descriptorLength, sameIndexSpace, tileDescriptors } from '../tiles/descriptors.js';
+import { annVectors, descriptorLength, sameIndexSpace, tileDescriptors, TileDetail } from '../tiles/descriptors.js';
 import type { MosaicPlan } from '../tiles/mosaic-plan.js';
 import { Temporary } from '../files/publish.js';
 import type { TileSource } from '../render/tile-source.js';
@@ -108,7 +108,8 @@ export async function buildMosaic(index: string, target: string, options: BuildM
         `${quote(target)} is ${targetSize.width}x${targetSize.height} px: its middle ${crop.width}x${crop.height} px, the print's aspect ratio, makes the mosaic`,
       );
     }
-    const rules = { ...settings.rules };
+    // The default min-distance weighs diagonal repeats; one the user chose is kept whole.
+    const rules = { ...settings.rules, weighDiagonal: !settings.minDistanceChosen };
     if (!settings.minDistanceChosen && feasibleMinDistance(rules.minDistance, manifest.tileCount) < rules.minDistance) {
       // A tiny index keeps what rule it can (1.5 needs 9 pictures, 1 needs 5).
       rules.minDistance = feasibleMinDistance(rules.minDistance, manifest.tileCount);
@@ -156,7 +157,13 @@ export async function buildMosaic(index: string, target: string, options: BuildM
     lap('target');
     signal?.throwIfAborted();
 
-    const catalogue = { count: loaded.tiles.count, descriptors, ann, cropsPerPicture: crops };
+    const catalogue = {
+      count: loaded.tiles.count,
+      descriptors,
+      ann,
+      cropsPerPicture: crops,
+      ...(method.metric === 'lab' && method.grid > 1 ? { detail: new TileDetail(loaded.features, loaded.tiles.count, method.grid) } : {}),
+    };
     const placer = new TilePlacer(method, columns, rows, catalogue, rules, (done, total) => onProgress?.({ stage: 'match', done, total }));
     feeder.start(placer, source);
     const plan: MosaicPlan = {

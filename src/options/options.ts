@@ -243,6 +243,7 @@ export const BUILD_OPTIONS = {
     min: 0,
     max: 100,
     default: 1.5,
+    defaultText: '`1.5`, diagonal repeats weighed (see below)',
   },
   maxUses: {
     key: 'maxUses',
@@ -263,7 +264,7 @@ export const BUILD_OPTIONS = {
     key: 'seed',
     kind: 'integer',
     flags: '--seed <n>',
-    help: 'seed of the fill order: the same seed gives the same mosaic',
+    help: 'seed of the fill order (with a budget or --min-distance 2 or more): the same seed gives the same mosaic',
     min: 0,
     max: 0xffffffff,
     default: 1,
