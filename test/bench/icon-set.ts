@@ -9,7 +9,7 @@ import { mkdir, mkdtemp, readdir, rename, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { FIDELITY_TARGETS } from './fidelity.js';
+import { FIDELITY_TARGETS, scoredBuild } from './fidelity.js';
 import { measure, runVisible } from './measure.js';
 import { markdownTable } from './table.js';
 
@@ -96,21 +96,7 @@ export async function iconSetBench(context: IconContext): Promise<string[]> {
     const score = async (args: string[]): Promise<{ cell: number; structure: number }> => {
       log(`icon set: ${name} ${args.join(' ') || 'defaults'}`);
       const out = path.join(work, 'icon-mosaic.png');
-      const run = await measure([
-        node,
-        bin,
-        'build',
-        index,
-        target,
-        '--tiles-across',
-        String(tilesAcross),
-        '-o',
-        out,
-        '--json',
-        '-q',
-        ...args,
-      ]);
-      return (JSON.parse(run.stdout) as { deltaE: { cell: number; structure: number } }).deltaE;
+      return (await scoredBuild({ node, bin, index, tilesAcross }, target, out, args)).deltaE;
     };
     const baseline = await score(BASELINE);
     const defaults = await score([]);
