@@ -90,10 +90,12 @@ test('GNU parallel: the recipe indexes parts on this machine and merges them; ru
 });
 
 test('GNU parallel --sshlogin: parts run on two hosts sharing the folders (ssh runs each command here)', async () => {
-  // What sshd does with `ssh HOST -- COMMAND...`: the words joined, run by the user's shell.
+  // What sshd does with `ssh HOST -- COMMAND...`: the words joined, run by the user's shell, with
+  // SHELL set to it (parallel's remote wrapper execs $SHELL; CI may start tests without one).
   const ssh = path.join(work, 'fake-ssh');
   const hosts = path.join(work, 'ssh-hosts.log');
-  await writeFile(ssh, `#!/bin/sh\nhost=$1\nshift\n[ "$1" = "--" ] && shift\necho "$host" >> '${hosts}'\nexec sh -c "$*"\n`);
+  const login = 'SHELL=$(getent passwd "$(id -u)" | cut -d: -f7)\nexport SHELL="${SHELL:-/bin/sh}"\n';
+  await writeFile(ssh, `#!/bin/sh\nhost=$1\nshift\n[ "$1" = "--" ] && shift\necho "$host" >> '${hosts}'\n${login}exec "$SHELL" -c "$*"\n`);
   await chmod(ssh, 0o755);
   const index = path.join(work, 'hosts', 'index');
   const { code, stdout, stderr } = await run(path.join(RECIPES, 'parallel-index.sh'), ['-S', '1/host-a,1/host-b', collection, index, '4'], {
