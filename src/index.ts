@@ -7,7 +7,9 @@ export {
   DEFAULT_TILE_SIZE,
   MERGE_OPTIONS,
   PROCESS_COLLECTION_OPTIONS,
+  type AutoShard,
   type Shard,
+  type ShardOption,
 } from './options/options.js';
 export type { OptionSpec } from './options/schema.js';
 export type { TileFit } from './tiles/features.js';

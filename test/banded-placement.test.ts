@@ -7,7 +7,7 @@ import { loadIndex, readManifest } from '../src/index-store/read-index.js';
 import { DEFAULT_METHOD } from '../src/tiles/descriptors.js';
 import { answerCells, CachedSearch, type CellAnswers } from '../src/match/cell-search.js';
 import { startCellWorkerAhead, stopCellWorkerAhead, takeWorkerStartedAhead } from '../src/match/cell-worker-ahead.js';
-import { tileDescriptors } from '../src/tiles/descriptors.js';
+import { tileDescriptors, TileDetail } from '../src/tiles/descriptors.js';
 import { candidateCount, placementBandRows, TilePlacer, type PlacementRules } from '../src/match/placement.js';
 import { seededRandom } from '../src/match/random.js';
 import { loadTarget, readTargetSize } from '../src/target/target.js';
@@ -118,6 +118,7 @@ async function noisePlacer(
     descriptors: tileDescriptors(loaded.features, count, DEFAULT_METHOD),
     ann: loaded.ann,
     cropsPerPicture: manifest.crops,
+    detail: new TileDetail(loaded.features, count, DEFAULT_METHOD.grid),
   };
   const rows = Math.round((columns * 45) / 60);
   const image = await loadTarget(target, columns, rows, await readTargetSize(target));

@@ -91,9 +91,10 @@ test('build --json reports the grid and the distinct tiles used', async () => {
   );
   assert.ok(typeof summary.distinctTiles === 'number' && summary.distinctTiles >= 2 && summary.distinctTiles <= PALETTE.length);
   assert.ok(typeof summary.maxUses === 'number' && summary.maxUses >= 1);
-  const deltaE = summary.deltaE as { cell: number; structure: number };
-  assert.deepEqual(Object.keys(deltaE), ['cell', 'structure']);
+  const deltaE = summary.deltaE as { cell: number; structure: number; p50: number; p95: number; max: number };
+  assert.deepEqual(Object.keys(deltaE), ['cell', 'structure', 'p50', 'p95', 'max']);
   assert.ok(deltaE.cell >= 0 && deltaE.structure >= deltaE.cell * 0.5 && deltaE.structure < 100);
+  assert.ok(deltaE.p50 <= deltaE.p95 && deltaE.p95 <= deltaE.max && deltaE.max >= deltaE.cell);
   assert.equal((await sharp(out).metadata()).format, 'jpeg');
 });
 

@@ -2,7 +2,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdir, rename, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
-import { type Rgb, solidImage } from './helpers.js';
+import { seededRandom } from '../src/match/random.js';
+import { rawImage, type Rgb, solidImage } from './helpers.js';
 
 /** Eight colours far apart, so the right tile for a pixel of any of them is known exactly. */
 export const PALETTE: readonly Rgb[] = [
@@ -140,4 +141,32 @@ export async function everyReadFormat(folder: string): Promise<Record<string, nu
   await writeFile(path.join(folder, 'picture.heif'), heif);
   tolerances['picture.heif'] = 6;
   return tolerances;
+}
+
+/**
+ * `count` small pictures in `folder` (some in subfolders), each a gradient between two colours
+ * with noise, JPEG or PNG, of varied sizes: distinct tiles and features for every picture.
+ * The same `seed` gives the same files.
+ */
+export async function variedCollection(folder: string, count: number, seed = 1): Promise<string> {
+  const random = seededRandom(seed);
+  for (let i = 0; i < count; i++) {
+    const width = 40 + Math.floor(random() * 50);
+    const height = 40 + Math.floor(random() * 50);
+    const from = [random(), random(), random()].map((value) => value * 255);
+    const to = [random(), random(), random()].map((value) => value * 255);
+    const pixels = Buffer.alloc(width * height * 3);
+    for (let y = 0; y < height; y++) {
+      for (let x = 0; x < width; x++) {
+        const along = (x + y) / (width + height);
+        for (let c = 0; c < 3; c++) {
+          pixels[(y * width + x) * 3 + c] = Math.max(0, Math.min(255, from[c]! + (to[c]! - from[c]!) * along + (random() - 0.5) * 40));
+        }
+      }
+    }
+    const name = `${i % 3 === 0 ? 'sub/' : ''}picture-${String(i).padStart(3, '0')}.${i % 2 === 0 ? 'jpg' : 'png'}`;
+    await mkdir(path.dirname(path.join(folder, name)), { recursive: true });
+    await rawImage(path.join(folder, name), pixels, width, height);
+  }
+  return folder;
 }

@@ -6,6 +6,7 @@ import { after } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { crc32, deflateSync } from 'node:zlib';
 import sharp from 'sharp';
+import { loadIndex } from '../src/index-store/read-index.js';
 import type { Region } from '../src/render/render-region.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -61,19 +62,33 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs the real bin/tsmosaic.js with `args` (and node's own options `node`); killed after `timeout` ms, if given. */
-export function runCli(args: string[], options: { cwd?: string; node?: string[]; timeout?: number } = {}): Promise<CliResult> {
+/**
+ * Runs the real bin/tsmosaic.js with `args` (and node's own options `node`), in this environment
+ * with `env` added (a value of undefined removes a variable); killed after `timeout` ms, if given.
+ */
+export function runCli(
+  args: string[],
+  options: { cwd?: string; node?: string[]; timeout?: number; env?: Record<string, string | undefined> } = {},
+): Promise<CliResult> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
       [...(options.node ?? []), BIN, ...args],
-      { cwd: options.cwd ?? ROOT, maxBuffer: 16 * 1024 * 1024, timeout: options.timeout ?? 0 },
+      { cwd: options.cwd ?? ROOT, maxBuffer: 16 * 1024 * 1024, timeout: options.timeout ?? 0, env: withEnvironment(options.env) },
       (error, stdout, stderr) => {
         const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
         resolve({ code, stdout, stderr });
       },
     );
   });
+}
+
+/** This process's environment with `changes` made: a value of undefined removes the variable. */
+export function withEnvironment(changes: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
+  const removed = new Set(Object.keys(changes).filter((name) => changes[name] === undefined));
+  const kept = Object.entries(process.env).filter(([name]) => !removed.has(name));
+  const added = Object.entries(changes).filter(([, value]) => value !== undefined);
+  return Object.fromEntries([...kept, ...added]);
 }
 
 /**
@@ -147,4 +162,35 @@ export function cropRaw(pixels: Buffer, width: number, region: Region): Buffer {
     pixels.copy(out, y * region.width * 3, from, from + region.width * 3);
   }
   return out;
+}
+
+/** A picture of an index as the tests compare it: its manifest entry but the folder number, and its tiles and features in hex. */
+export interface IndexedPicture {
+  size: number;
+  mtimeMs: number;
+  fingerprint: string | undefined;
+  pixels: string;
+  features: string;
+}
+
+/**
+ * Each picture of an index by its absolute path (its collection folder joined with its source):
+ * indexes of the same pictures in another order, with other folder numbers, compare equal.
+ */
+export async function picturesBySource(index: string): Promise<Map<string, IndexedPicture>> {
+  const { manifest, tiles, features } = await loadIndex(index);
+  const roots = manifest.roots ?? [manifest.collection];
+  const { crops } = manifest;
+  const values = crops * manifest.features.dimensions;
+  const pictures = new Map<string, IndexedPicture>();
+  for (const [id, { root, source, size, mtimeMs, fingerprint }] of manifest.tiles.entries()) {
+    pictures.set(path.join(roots[root ?? 0]!, source), {
+      size,
+      mtimeMs,
+      fingerprint,
+      pixels: tiles.pixels.subarray(id * crops * tiles.tileBytes, (id + 1) * crops * tiles.tileBytes).toString('hex'),
+      features: Buffer.from(features.buffer, features.byteOffset + id * values * 4, values * 4).toString('hex'),
+    });
+  }
+  return pictures;
 }

@@ -60,9 +60,10 @@ test('the plan lists every cell row-major with its tile and source', async () =>
   }
 });
 
-test('--min-distance: no tile repeats within that many cells; by default not even diagonally', async () => {
+test('--min-distance: no tile repeats within that many cells; by default never side by side', async () => {
   for (const [minDistance, options] of [
-    [1.5, {}],
+    [1, {}],
+    [1.5, { minDistance: 1.5 }],
     [1, { minDistance: 1 }],
     [2, { minDistance: 2 }],
     [2.5, { minDistance: 2.5 }],

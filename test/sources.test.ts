@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { loadIndex, processCollection, readManifest } from '../src/index.js';
 import { MAX_ROOTS, rootsOf } from '../src/index-store/format.js';
 import { quote } from '../src/text.js';
-import { runCli, tempDir } from './helpers.js';
+import { picturesBySource, runCli, tempDir } from './helpers.js';
 import { PALETTE, paletteCollection } from './fixtures.js';
 
 /** Two collection folders: the palette collection split in two. */
@@ -16,17 +16,6 @@ async function twoFolders(root: string): Promise<[string, string]> {
   await rename(path.join(first, 'nested'), path.join(second, 'nested'));
   await rename(path.join(first, 'c7.gif'), path.join(second, 'c7.gif'));
   return [first, second];
-}
-
-/** Each tile's pixels by its absolute source path, to compare indexes whatever their tile order. */
-async function tilesBySource(index: string): Promise<Map<string, string>> {
-  const loaded = await loadIndex(index);
-  const roots = loaded.manifest.roots ?? [loaded.manifest.collection];
-  const { crops } = loaded.manifest;
-  // Every crop of the picture.
-  const pixels = (picture: number): string =>
-    loaded.tiles.pixels.subarray(picture * crops * loaded.tiles.tileBytes, (picture + 1) * crops * loaded.tiles.tileBytes).toString('hex');
-  return new Map(loaded.manifest.tiles.map(({ root, source }, id) => [path.join(roots[root ?? 0]!, source), pixels(id)]));
 }
 
 test('process-collection takes several folders; each tile names its folder', async () => {
@@ -88,13 +77,13 @@ test('--shard i/n splits the files into n disjoint parts; merging the parts give
   assert.equal(code, 0, stderr);
   const summary = JSON.parse(stdout) as Record<string, unknown>;
   assert.deepEqual({ ...summary, seconds: 0 }, { index: merged, tiles: PALETTE.length, duplicates: 0, seconds: 0 });
-  assert.deepEqual(await tilesBySource(merged), await tilesBySource(whole.index));
+  assert.deepEqual(await picturesBySource(merged), await picturesBySource(whole.index));
   const loaded = await loadIndex(merged);
   assert.equal(loaded.ann.getCurrentCount(), PALETTE.length * loaded.manifest.crops);
 
   // Shards are deterministic: the same command gives the same part.
   const again = await processCollection([first, second], { out: path.join(root, 'again'), tileSize: 6, shard: { index: 1, count: 3 } });
-  assert.deepEqual(await tilesBySource(again.index), await tilesBySource(parts[0]!));
+  assert.deepEqual(await picturesBySource(again.index), await picturesBySource(parts[0]!));
 
   // Merging an index with itself keeps each tile once.
   const twice = await runCli(['merge', '-o', path.join(root, 'twice'), merged, merged]);

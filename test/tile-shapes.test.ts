@@ -8,6 +8,8 @@ import { renderRegion, type MosaicPlan } from '../src/render/render-region.js';
 import { writeMosaic } from '../src/render/write-mosaic.js';
 import { fittedLayout, type MosaicLayout } from '../src/tiles/mosaic-layout.js';
 import { TileFile } from '../src/tiles/tile-file.js';
+import { readBand } from '../src/render/tile-source.js';
+import { gridColumnsThrough } from '../src/tiles/mosaic-plan.js';
 import { TileStore } from '../src/tiles/tile-store.js';
 import { PALETTE, paletteCollection } from './fixtures.js';
 import { cropRaw, rawImage, runCli, tempDir } from './helpers.js';
@@ -227,6 +229,32 @@ test('a mosaic drawn from a tile file is the one drawn from the store: PNG byte 
     let difference = 0;
     for (let i = 0; i < a!.length; i++) difference += Math.abs(a![i]! - b![i]!);
     assert.ok(difference / a!.length < 3, `level ${level.level}: mean difference ${difference / a!.length}`);
+  }
+  file.close();
+});
+
+test('a band of a tile file read for a few grid columns draws those columns as the whole band does, from fewer tiles', async () => {
+  const store = patternStore(10, 6, 40);
+  const file = new TileFile(path.join(root, 'band-tiles.bin'), store.shape, 40, { create: true });
+  for (let id = 0; id < 40; id++) file.add(id, store.tile(id));
+  for (const layout of [undefined, fittedLayout(997, 121, 100, 20, 2)]) {
+    const plan: MosaicPlan = {
+      columns: 100,
+      rows: 20,
+      tiles: Uint32Array.from({ length: 2000 }, (_, i) => (i * 7 + Math.floor(i / 100)) % 40),
+      mirrored: Uint8Array.from({ length: 2000 }, (_, i) => (i % 5 === 1 ? 1 : 0)),
+      ...(layout ? { layout } : {}),
+    };
+    const whole = readBand(plan, file, 4, 6);
+    const part = readBand(plan, file, 4, 6, { first: 30, last: 39 });
+    assert.ok(part.store.count < whole.store.count, `${part.store.count} tiles against ${whole.store.count}`);
+    const left = layout ? layout.columnStarts[30]! : 300;
+    const right = layout ? layout.columnStarts[40]! - 2 : 400;
+    const top = layout ? layout.rowStarts[4]! : 24;
+    const region = { left, top, width: right - left, height: 12 };
+    assert.ok(renderRegion(part.plan, part.store, region).equals(renderRegion(whole.plan, whole.store, region)));
+    assert.equal(gridColumnsThrough(plan, 10, left + 1) - 1, 30);
+    assert.equal(gridColumnsThrough(plan, 10, right) - 1, 39);
   }
   file.close();
 });

@@ -39,6 +39,7 @@ async function writeTiles(
   options: { roots: string[]; tileSize: number; annShardTiles?: number; expectedTiles?: number },
   pixels: (id: number) => Uint8Array,
   source: (id: number) => TileSource,
+  onProgress?: (done: number, total: number) => void,
 ): Promise<void> {
   const { tileSize, ...rest } = options;
   const writer = await IndexWriter.create(target, {
@@ -52,7 +53,7 @@ async function writeTiles(
   for (let id = 0; id < features.length / DIMENSIONS; id++) {
     await writer.addTile(pixels(id), features.subarray(id * DIMENSIONS, (id + 1) * DIMENSIONS), source(id));
   }
-  await writer.commit();
+  await writer.commit({ onProgress });
 }
 
 test('the writer streams every tile to disk: the manifest lists them in order, hnsw.bin is the one buildAnn makes', async () => {
@@ -135,14 +136,25 @@ test('the HNSW index is written in shards of neighbouring lightness, each the gr
     const colour = [random(), random(), random()].map((value) => value * 235);
     for (let i = 0; i < DIMENSIONS; i++) features[tile * DIMENSIONS + i] = Math.round(colour[i % 3]! + random() * 20);
   }
+  const progress: [number, number][] = [];
   await writeTiles(
     target,
     features,
     { roots: ['/a'], tileSize: 1, annShardTiles: shardTiles },
     () => new Uint8Array(3),
     (id) => ({ source: `${id}.jpg`, size: 1, mtimeMs: 1 }),
+    (done, total) => progress.push([done, total]),
   );
   assert.deepEqual((await readdir(target)).filter((name) => name.startsWith('hnsw')).sort(), ['hnsw.1.bin', 'hnsw.2.bin', 'hnsw.bin']);
+  assert.deepEqual(
+    progress,
+    [
+      [1, 3],
+      [2, 3],
+      [3, 3],
+    ],
+    'each shard is reported as it is written',
+  );
   assert.deepEqual(
     (await readdir(target)).sort(),
     ['features.f32', 'hnsw.1.bin', 'hnsw.2.bin', 'hnsw.bin', 'manifest.json', 'tiles.rgb'],

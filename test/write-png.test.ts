@@ -22,11 +22,16 @@ function zlibAdler32(bytes: Uint8Array): number {
 }
 
 test('subFilter filters rows by Sub and sums zlib’s Adler-32 of them, four bytes at a time or one', () => {
-  // 16 px rows (48 bytes, whole words) and 7 px rows (21 bytes); aligned pixels, and pixels one byte off.
+  // 16 px rows (48 bytes, whole words), rows of 1 to 3 bytes past whole words (7, 2 and 1 px, and
+  // 1365 px as a print's 7087 px rows); aligned pixels, and pixels one byte off.
   for (const [width, offset] of [
     [16, 0],
     [16, 1],
     [7, 0],
+    [7, 3],
+    [2, 0],
+    [1, 0],
+    [1365, 0],
   ] as const) {
     const rows = 9;
     const rowBytes = width * 3;

@@ -5,14 +5,15 @@ import { assertLoadable, loadIndex, readManifest } from '../index-store/read-ind
 import { localCells, WorkerCells } from '../match/cell-source.js';
 import { candidateCount, feasibleMinDistance, placementBandRows, TilePlacer } from '../match/placement.js';
 import { DEFAULT_MAX_COLUMNS } from '../options/options.js';
-import { measureFidelity, STRUCTURE_GRID, type Fidelity } from '../quality/fidelity.js';
+import { measureFidelity, STRUCTURE_GRID, type CellFidelity } from '../quality/fidelity.js';
+import { ErrorMap, writeHeatmap } from './heatmap.js';
 import { writeMosaic } from '../render/write-mosaic.js';
 import { targetMeans } from '../target/target-means.js';
 import { loadTarget, readTargetSize, type TargetImage } from '../target/target.js';
 import { untilDoneOrAborted } from '../yield.js';
 import { quote } from '../text.js';
 import type { PrintSize } from '../options/print.js';
-import { annVectors, descriptorLength, sameIndexSpace, tileDescriptors } from '../tiles/descriptors.js';
+import { annVectors, descriptorLength, sameIndexSpace, tileDescriptors, TileDetail } from '../tiles/descriptors.js';
 import type { MosaicPlan } from '../tiles/mosaic-plan.js';
 import { Temporary } from '../files/publish.js';
 import type { TileSource } from '../render/tile-source.js';
@@ -51,8 +52,10 @@ export interface BuildMosaicResult {
   distinctTiles: number;
   /** How often the most used picture is used. */
   maxUses: number;
-  /** Present when `measure` was asked for. */
-  deltaE?: Fidelity;
+  /** Present when `measure` or a heat map was asked for. */
+  deltaE?: CellFidelity;
+  /** The heat map written, absolute. */
+  heatmap?: string;
   /** A print's size as asked for, and its resolution. */
   print?: PrintSize & { dpi: number };
   /** When tiles larger than the index's were drawn: pictures drawn from their original files, and those whose stored tiles were enlarged instead. */
@@ -132,8 +135,10 @@ export async function buildMosaic(index: string, target: string, options: BuildM
         rowsOf,
       );
     }
+    // The default min-distance weighs diagonal repeats; one the user chose is kept whole.
     const rules = {
       ...settings.rules,
+      weighDiagonal: !settings.minDistanceChosen,
       ...(choice.required ? { required: choice.required } : {}),
       ...(choice.excluded ? { excluded: choice.excluded } : {}),
     };
@@ -184,7 +189,14 @@ export async function buildMosaic(index: string, target: string, options: BuildM
     lap('target');
     signal?.throwIfAborted();
 
-    const catalogue = { count: loaded.tiles.count, descriptors, ann, cropsPerPicture: crops, centresOnly: step !== 1 };
+    const catalogue = {
+      count: loaded.tiles.count,
+      descriptors,
+      ann,
+      cropsPerPicture: crops,
+      centresOnly: step !== 1,
+      ...(method.metric === 'lab' && method.grid > 1 ? { detail: new TileDetail(loaded.features, loaded.tiles.count, method.grid) } : {}),
+    };
     const placer = new TilePlacer(method, columns, rows, catalogue, rules, (done, total) => onProgress?.({ stage: 'match', done, total }));
     feeder.start(placer, source);
     const plan: MosaicPlan = {
@@ -222,7 +234,7 @@ export async function buildMosaic(index: string, target: string, options: BuildM
       tiles = drawing.tiles;
       if (format !== 'png') await drawing.done;
     }
-    let deltaE: Fidelity | undefined;
+    let deltaE: CellFidelity | undefined;
     let measureSeconds = 0;
     // Rows are placed as the writer asks for them: a PNG's bands are coded as their rows are placed.
     const written = await writeMosaic(plan, tiles, out, format, {
@@ -245,6 +257,7 @@ export async function buildMosaic(index: string, target: string, options: BuildM
             firstRow: firstRow * STRUCTURE_GRID,
             rows: count * STRUCTURE_GRID,
           });
+        const errors = settings.heatmap ? new ErrorMap(columns, rows) : undefined;
         deltaE = await measureFidelity(
           plan,
           structureRows,
@@ -252,7 +265,9 @@ export async function buildMosaic(index: string, target: string, options: BuildM
           store === loaded.tiles ? loaded.features : renderedStructure(store),
           undefined,
           signal,
+          errors && ((firstRow, cellErrors) => errors.record(firstRow, cellErrors)),
         );
+        if (errors) await writeHeatmap(settings.heatmap!, errors, signal);
         measureSeconds = (performance.now() - measureStarted) / 1000;
       },
     }).finally(async () => {
@@ -291,6 +306,7 @@ export async function buildMosaic(index: string, target: string, options: BuildM
       distinctTiles: countPictures(placement.tiles, crops),
       maxUses: placement.maxUses,
       ...(deltaE ? { deltaE } : {}),
+      ...(settings.heatmap ? { heatmap: settings.heatmap } : {}),
       ...(settings.print ? { print: { ...settings.print, dpi: settings.dpi! } } : {}),
       ...(drawing && settings.originals ? { originals: { used: drawing.used, missing: drawing.missing } } : {}),
       seconds: (performance.now() - started) / 1000,

@@ -45,6 +45,8 @@ export interface BuildMosaicOptions {
   seed?: number;
   blend?: number;
   plan?: string;
+  /** A PNG of each cell's CIEDE2000 to write (see writeHeatmap); it measures fidelity too. */
+  heatmap?: string;
   print?: PrintSize;
   dpi?: number;
   originals?: boolean;
@@ -84,6 +86,9 @@ export interface BuildSettings {
   blend: number;
   /** The placement file to write, absolute. */
   plan: string | undefined;
+  /** The heat map to write, absolute. */
+  heatmap: string | undefined;
+  /** Whether fidelity is measured (for `deltaE`, or the heat map). */
   measure: boolean;
   print: PrintSize | undefined;
   /** Pixels per inch declared in the output (and the print's resolution). */
@@ -112,6 +117,10 @@ export function resolveBuildSettings(target: string, options: BuildMosaicOptions
   const unique = checkOption(OPTIONS.unique, options.unique);
   const maxUses = unique ? 1 : (checkOption(OPTIONS.maxUses, options.maxUses) ?? Infinity);
   const plan = checkOption(OPTIONS.plan, options.plan);
+  const heatmap = checkOption(OPTIONS.heatmap, options.heatmap);
+  if (heatmap !== undefined && path.extname(heatmap).toLowerCase() !== '.png') {
+    throw new UsageError(`--heatmap ${quote(heatmap)}: the heat map is a PNG; give a file name ending in .png`);
+  }
   const print = checkOption(OPTIONS.print, options.print);
   const dpi = checkOption(OPTIONS.dpi, options.dpi) ?? (print ? PRINT_DPI : undefined);
   const grout = checkOption(OPTIONS.grout, options.grout);
@@ -136,7 +145,8 @@ export function resolveBuildSettings(target: string, options: BuildMosaicOptions
     minDistanceChosen: options.minDistance !== undefined,
     blend: checkOption(OPTIONS.blend, options.blend),
     plan: plan === undefined ? undefined : path.resolve(plan),
-    measure: options.measure === true,
+    heatmap: heatmap === undefined ? undefined : path.resolve(heatmap),
+    measure: options.measure === true || heatmap !== undefined,
     print,
     dpi,
     grout: grout === undefined ? 0 : grout.unit === 'px' ? grout.width : mmToPixels(grout.width, dpi!),
@@ -155,7 +165,7 @@ function listFile(file: string | undefined): string | undefined {
  * @throws {TsmosaicError}
  */
 export async function assertOutputsWritable(settings: BuildSettings, index: string, target: string): Promise<void> {
-  const { out, format, deepZoomFolder, plan } = settings;
+  const { out, format, deepZoomFolder, plan, heatmap } = settings;
   if (deepZoomFolder) {
     const found = await stat(deepZoomFolder).catch(() => undefined);
     if (found && !found.isDirectory()) throw new TsmosaicError(`cannot write deep zoom into ${quote(deepZoomFolder)}: it is not a folder`);
@@ -164,11 +174,16 @@ export async function assertOutputsWritable(settings: BuildSettings, index: stri
   }
   await assertOutputReplaceable(out, format);
   if (plan) await assertWritableFolder(plan);
+  if (heatmap) await assertWritableFolder(heatmap);
   const protectedPaths = [
     { file: target, what: 'the target' },
     { file: path.join(index, '_'), what: 'the index folder', inside: true },
   ];
-  const outputs = [{ file: out, option: deepZoomFolder ? '--deepzoom' : '--out' }, ...(plan ? [{ file: plan, option: '--plan' }] : [])];
+  const outputs = [
+    { file: out, option: deepZoomFolder ? '--deepzoom' : '--out' },
+    ...(plan ? [{ file: plan, option: '--plan' }] : []),
+    ...(heatmap ? [{ file: heatmap, option: '--heatmap' }] : []),
+  ];
   for (const { file, option } of outputs) {
     for (const { file: other, what, inside } of protectedPaths) {
       if (inside ? await sameFolder(path.dirname(file), path.dirname(other)) : await samePath(file, other)) {
@@ -179,6 +194,10 @@ export async function assertOutputsWritable(settings: BuildSettings, index: stri
     }
   }
   if (plan && (await samePath(plan, out))) throw new TsmosaicError(`--plan ${quote(plan)} is the output itself; choose another --plan`);
+  if (heatmap && (await samePath(heatmap, out)))
+    throw new TsmosaicError(`--heatmap ${quote(heatmap)} is the output itself; choose another --heatmap`);
+  if (heatmap && plan && (await samePath(heatmap, plan)))
+    throw new TsmosaicError(`--heatmap ${quote(heatmap)} is the --plan file too; choose another --heatmap`);
 }
 
 /** Whether two paths name the same file: the same path, or (when both exist) the same file through links. */

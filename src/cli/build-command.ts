@@ -26,9 +26,15 @@ export async function runBuild(index: string, target: string, flags: BuildFlags)
       onNote: (message) => reporter.line(`tsmosaic: ${message}`),
     });
     reporter.stop();
-    const { output, width, height, columns, rows, distinctTiles, maxUses, deltaE, print, originals, seconds, timings } = result;
+    const { output, width, height, columns, rows, distinctTiles, maxUses, deltaE, heatmap, print, originals, seconds, timings } = result;
     const steps = Object.fromEntries(Object.entries(timings).map(([step, value]) => [step, roundSeconds(value)]));
-    const fidelity = deltaE && { cell: round(deltaE.cell, 4), structure: round(deltaE.structure, 4) };
+    const fidelity = deltaE && {
+      cell: round(deltaE.cell, 4),
+      structure: round(deltaE.structure, 4),
+      p50: round(deltaE.p50, 3),
+      p95: round(deltaE.p95, 3),
+      max: round(deltaE.max, 3),
+    };
     printResult(
       json,
       {
@@ -39,7 +45,8 @@ export async function runBuild(index: string, target: string, flags: BuildFlags)
         rows,
         distinctTiles,
         maxUses,
-        deltaE: fidelity,
+        deltaE: json === true && measure !== false ? fidelity : undefined,
+        ...(heatmap ? { heatmap } : {}),
         ...(print ? { print } : {}),
         ...(originals ? { originals } : {}),
         seconds: roundSeconds(seconds),

@@ -7,7 +7,8 @@ import { UnreadableImageError } from '../files/image-file.js';
 import type { TileSource } from '../index-store/format.js';
 import { IndexWriter } from '../index-store/write-index.js';
 import { tileKey } from '../index-store/reuse.js';
-import { PROCESS_COLLECTION_OPTIONS, tileShapeOf, type Shard, type TileSize } from '../options/options.js';
+import { PROCESS_COLLECTION_OPTIONS, tileShapeOf, type TileSize } from '../options/options.js';
+import { resolveShard, type Shard, type ShardOption } from '../options/shard.js';
 import { checkOption, type IntegerSpec } from '../options/schema.js';
 import { quote } from '../text.js';
 import { FEATURE_DIMENSIONS, tileBytes, tilesFeatures, type CropCount, type FeatureKind, type TileFit } from '../tiles/features.js';
@@ -44,8 +45,12 @@ export interface ProcessCollectionOptions {
   crops?: CropCount;
   /** Decode every file even when `out` holds an index whose tiles could be reused. */
   rebuild?: boolean;
-  /** Process only this part of the files (chosen by a hash of each file's relative path). */
-  shard?: Shard;
+  /**
+   * Process only this part of the files (chosen by a hash of each file's relative path): part
+   * `index` of `count`, or `{ index: 'auto' }` for the part the job runner gives the process in its
+   * environment (see resolveShard), of `count` parts or as many as the runner says.
+   */
+  shard?: ShardOption;
   /** Pictures read and handed to the decoders at once. Default: twice libuv's threads, 8 (see `defaultConcurrency`). */
   concurrency?: number;
   /** Aborting stops the run between images; the previous index stays as it was. */
@@ -116,7 +121,9 @@ export async function processCollection(
   const fit = checkOption(OPTIONS.fit, options.fit);
   const crops = checkOption(OPTIONS.crops, options.crops);
   const concurrency = checkOption(CONCURRENCY, options.concurrency) ?? defaultConcurrency();
-  const shard = checkOption(OPTIONS.shard, options.shard);
+  const shardOption = checkOption(OPTIONS.shard, options.shard);
+  const resolved = shardOption && resolveShard(shardOption, process.env);
+  const shard = resolved?.shard;
   const given = Array.isArray(collection) ? collection : [collection];
   if (given.length === 0) throw new UsageError('Expected at least one collection folder but received none');
   const roots = given.map((folder) => path.resolve(folder));
@@ -125,13 +132,16 @@ export async function processCollection(
   const { onProgress, onSkip, onNote, signal } = options;
 
   for (const [i, root] of roots.entries()) await assertFolder(given[i]!, root);
+  if (resolved?.from) onNote?.(`part ${resolved.shard.index} of ${resolved.shard.count} (${resolved.from})`);
   signal?.throwIfAborted();
   onProgress?.({ stage: 'scan', done: 0, total: 0 });
   const files: ScannedFile[] = [];
+  let scanned = 0;
   const skipped: SkippedFile[] = [];
   for (const [root, folder] of roots.entries()) {
     const scan = await scanCollection(folder, [out], signal);
     for (const relative of scan.files) {
+      scanned++;
       if (!shard || inShard(relative, shard)) files.push({ root, relative });
     }
     for (const { relative, reason } of scan.problems) skipped.push({ file: path.join(given[root]!, relative), reason });
@@ -199,14 +209,22 @@ export async function processCollection(
 
     if (writer.tileCount === 0) {
       const where = given.map(quote).join(', ');
-      const detail = files.length === 0 ? 'no image files found' : `all ${files.length} image files were skipped`;
+      const detail =
+        files.length > 0
+          ? `all ${files.length} image files were skipped`
+          : shard && scanned > 0
+            ? `none of the ${scanned} image files is in part ${shard.index} of ${shard.count} (use fewer parts)`
+            : 'no image files found';
       throw new TsmosaicError(`no usable image in ${where}: ${detail}`);
     }
     onProgress?.({ stage: 'index', done: 0, total: 1 });
     await previous?.tiles.close();
     await resumed?.tiles.close();
-    await writer.commit({ annFrom: sameTiles ? previous?.reusableAnn : undefined, signal });
-    onProgress?.({ stage: 'index', done: 1, total: 1 });
+    await writer.commit({
+      annFrom: sameTiles ? previous?.reusableAnn : undefined,
+      signal,
+      onProgress: (done, total) => onProgress?.({ stage: 'index', done, total }),
+    });
   } catch (error) {
     await previous?.tiles.close().catch(() => undefined);
     await resumed?.tiles.close().catch(() => undefined);

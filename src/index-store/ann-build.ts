@@ -86,7 +86,8 @@ const RANKED_FILE = 'ranked.tmp';
  * features.f32 and returns each shard's lightness range. Neither the features nor more than one
  * shard are held in memory: a first pass counts the tiles' lightness (see LightnessShards), a
  * second writes each tile's id and vector at its rank in a scratch file, so that every shard is
- * one run of it; each shard is then read back and its tiles added in id order.
+ * one run of it; each shard is then read back and its tiles added in id order. `onShard` is told
+ * each shard written (`done` of `total`).
  */
 export async function annFromFeatures(
   folder: string,
@@ -94,6 +95,7 @@ export async function annFromFeatures(
   dimensions: number,
   shardTiles: number,
   signal?: AbortSignal,
+  onShard?: (done: number, total: number) => void,
 ): Promise<LightnessRange[]> {
   const length = descriptorLength(DEFAULT_METHOD);
   const plan = new LightnessShards(shardTiles);
@@ -139,7 +141,8 @@ export async function annFromFeatures(
     const shardRecords = new ArrayBuffer(Math.min(shardTiles, Math.max(1, count)) * stride * 4);
     // A shard takes ~0.2 s, more on a busy machine: Ctrl-C is handled within shards too.
     const slicer = new TimeSlicer(signal);
-    for (let shard = 0; shard < annShardCount(count, shardTiles); shard++) {
+    const shards = annShardCount(count, shardTiles);
+    for (let shard = 0; shard < shards; shard++) {
       await yieldToEventLoop(signal);
       const tiles = Math.max(0, Math.min(shardTiles, count - shard * shardTiles));
       const bytes = tiles * stride * 4;
@@ -155,6 +158,7 @@ export async function annFromFeatures(
         if (slicer.due) await slicer.pause();
       }
       ranges.push(writer.write(path.join(folder, annShardFile(shard))));
+      onShard?.(shard + 1, shards);
     }
     return ranges;
   } finally {

@@ -277,18 +277,24 @@ export class IndexWriter {
    * `annFrom`: an index folder whose HNSW shards were built over exactly these tiles in this order
    * (and in shards of the same size), copied instead of rebuilt (building costs seconds per 10,000 tiles).
    * Aborting `signal` stops it up to the manifest with the signal's reason; every tile may then be
-   * kept with `suspend`.
+   * kept with `suspend`. `onProgress` is told each HNSW shard written (`done` of `total`).
    */
-  async commit(options: { annFrom?: ReusableAnn; signal?: AbortSignal } = {}): Promise<void> {
+  async commit(
+    options: { annFrom?: ReusableAnn; signal?: AbortSignal; onProgress?: (done: number, total: number) => void } = {},
+  ): Promise<void> {
     try {
-      await this.writeRest(options.annFrom, options.signal);
+      await this.writeRest(options.annFrom, options.signal, options.onProgress);
     } catch (error) {
       if (error instanceof TsmosaicError) throw error;
       throw new TsmosaicError(`cannot write the index folder ${quote(this.target)}: ${reasonOf(error)}`, 1, { cause: error });
     }
   }
 
-  private async writeRest(annFrom: ReusableAnn | undefined, signal: AbortSignal | undefined): Promise<void> {
+  private async writeRest(
+    annFrom: ReusableAnn | undefined,
+    signal: AbortSignal | undefined,
+    onProgress: ((done: number, total: number) => void) | undefined,
+  ): Promise<void> {
     await this.checkpointing;
     // The files stay open until the HNSW index is built: interrupted meanwhile, `suspend` keeps every tile.
     this.writePending();
@@ -307,9 +313,13 @@ export class IndexWriter {
       }
     }
     // Every crop of every picture is a tile of its own in the HNSW index.
-    shardLightness ??= this.live
-      ? [this.live.shard.write(path.join(this.temporary, annShardFile(0)))]
-      : await annFromFeatures(this.temporary, count * crops, dimensions, this.shardTiles, signal);
+    if (shardLightness === undefined && !this.live) {
+      shardLightness = await annFromFeatures(this.temporary, count * crops, dimensions, this.shardTiles, signal, onProgress);
+    } else {
+      // Copied, or built as the tiles arrived: one step.
+      shardLightness ??= [this.live!.shard.write(path.join(this.temporary, annShardFile(0)))];
+      onProgress?.(1, 1);
+    }
     this.live = undefined;
     await yieldToEventLoop(signal);
     this.endFiles();

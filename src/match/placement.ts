@@ -1,14 +1,18 @@
 import { setImmediate } from 'node:timers';
 import { TsmosaicError } from '../errors.js';
 import type { AnnSearch } from '../index-store/ann.js';
-import { CANDIDATES, CandidateRanking } from './candidate-ranking.js';
+import { CANDIDATES, CandidateRanking, UNBUDGETED_CANDIDATES } from './candidate-ranking.js';
 import { CachedSearch, type CellAnswers } from './cell-search.js';
-import { descriptorLength, type MatchMethod } from '../tiles/descriptors.js';
+import { descriptorLength, type MatchMethod, type TileDetail } from '../tiles/descriptors.js';
 import { BudgetedPlacement, type PictureRules } from './budgeted-placement.js';
 import { shuffledOrder } from './random.js';
 import { discOffsets, RepeatRules } from './repeat-rules.js';
+import { RowPlanner, rowPlannable } from './row-planner.js';
 
-/** No picture beside itself, nor diagonally, unless told otherwise (1 left diagonal runs of one tile: docs/design.md). */
+/**
+ * No picture beside itself, nor diagonally, unless told otherwise (1 left diagonal runs of one
+ * tile: docs/design.md); without a budget the diagonal part is weighed (PlacementRules.weighDiagonal).
+ */
 export const DEFAULT_MIN_DISTANCE = 1.5;
 
 /** Rules on where tiles may go. */
@@ -19,7 +23,15 @@ export interface PlacementRules extends PictureRules {
   maxUses: number;
   /** Seed of the fill order. */
   seed: number;
+  /**
+   * Without a budget and at a min-distance from 1.5 to 2, keep pictures apart side by side only
+   * and weigh a diagonal repeat as DIAGONAL_COST instead (the default: docs/design.md).
+   */
+  weighDiagonal?: boolean;
 }
+
+/** What a picture diagonally next to itself costs where rules.weighDiagonal (see relativeCost: about 5 % more colour error). */
+const DIAGONAL_COST = 0.05;
 
 export interface Placement {
   /** Tile id of every cell, row-major: 16 bits when the index has at most 65,536 tiles. */
@@ -68,6 +80,8 @@ export interface TileCatalogue {
   cropsPerPicture?: number;
   /** Whether only each picture's centre (crop 0) may be placed (the index answers hold only those). */
   centresOnly?: boolean;
+  /** Each tile's detail below the method's grid (lab only): given, builds without a budget cost tiles relatively (see CandidateRanking). */
+  detail?: TileDetail;
 }
 
 /**
@@ -76,7 +90,8 @@ export interface TileCatalogue {
  */
 export function candidateCount(method: MatchMethod, rules: PlacementRules, cells: number, searchable: number): number {
   const ranked = method.metric === 'lab' || rules.minDistance > 0 || budgeted(rules, cells);
-  return Math.max(1, Math.min(ranked ? CANDIDATES : 1, searchable));
+  const wanted = method.metric === 'lab' && !budgeted(rules, cells) ? UNBUDGETED_CANDIDATES : CANDIDATES;
+  return Math.max(1, Math.min(ranked ? wanted : 1, searchable));
 }
 
 /** Allowed tiles ranked by cost when every candidate is blocked and farther tiles are fetched (see docs/design.md). */
@@ -102,6 +117,8 @@ export class TilePlacer {
   readonly mirrored: Uint8Array;
   private readonly rules: RepeatRules;
   private readonly ranking: CandidateRanking;
+  /** Plans whole rows when there is no budget and the rule reaches only a cell's row neighbours. */
+  private readonly rowPlanner: RowPlanner | undefined;
   /** Farther tiles, when every answer of the band's is blocked. */
   private readonly search: CachedSearch;
   private readonly searchable: number;
@@ -132,9 +149,21 @@ export class TilePlacer {
     const crops = catalogue.cropsPerPicture ?? 1;
     const pictureCount = Math.ceil(catalogue.count / crops);
     assertFeasible(this.cellCount, pictureCount - (rules.excluded?.length ?? 0), rules);
-    this.rules = new RepeatRules(columns, this.cellCount, pictureCount, crops, rules.minDistance, rules.maxUses);
+    const unbudgeted = !budgeted(rules, this.cellCount);
+    const weighed =
+      rules.weighDiagonal === true &&
+      catalogue.detail !== undefined &&
+      unbudgeted &&
+      rules.minDistance >= Math.SQRT2 &&
+      rules.minDistance < 2;
+    const hardDistance = weighed ? 1 : rules.minDistance;
+    this.rules = new RepeatRules(columns, this.cellCount, pictureCount, crops, hardDistance, rules.maxUses);
     this.seed = rules.seed;
-    this.ranking = new CandidateRanking(method, catalogue.descriptors, this.rules);
+    this.ranking = new CandidateRanking(method, catalogue.descriptors, this.rules, unbudgeted ? catalogue.detail : undefined);
+    this.rowPlanner =
+      unbudgeted && catalogue.detail && rowPlannable(hardDistance, rules.maxUses, this.cellCount)
+        ? new RowPlanner(this.ranking, this.rules, weighed ? DIAGONAL_COST : 0, (at, cell) => this.costFarther(at, cell))
+        : undefined;
     this.search = new CachedSearch(catalogue.ann, method);
     this.searchable = catalogue.ann.getCurrentCount();
     this.descriptorLength = descriptorLength(method);
@@ -172,16 +201,25 @@ export class TilePlacer {
     this.bandStart = firstRow * columns;
     this.band = cells;
     // Band 0 keeps the seed itself, so a one-band grid is filled in the order it always was.
-    const order = this.rules.blocking || this.budgeted ? fillOrder(cells, this.rules, (this.seed + this.bands * 0x9e3779b9) >>> 0) : null;
+    const seed = (this.seed + this.bands * 0x9e3779b9) >>> 0;
     this.bands++;
     if (this.budgeted) {
-      await this.budgeted.placeBand(firstRow, rowCount, cells, order!, signal);
+      await this.budgeted.placeBand(firstRow, rowCount, cells, fillOrder(cells, this.rules, seed), signal);
       this.placed += bandCells;
       this.onProgress?.(this.placed, this.cellCount);
       return;
     }
     this.ranking.startBand(cells);
     this.rules.startBand(firstRow, rowCount, this.tiles);
+    if (this.rowPlanner && rowCount === 1) {
+      const planned = this.rowPlanner.plan(this.bandStart, columns);
+      if (planned) {
+        for (let x = 0; x < columns; x++) this.place(this.bandStart + x, planned[x]!);
+        if (firstRow + rowCount === this.rows) this.onProgress?.(this.cellCount, this.cellCount);
+        return;
+      }
+    }
+    const order = this.rules.blocking ? fillOrder(cells, this.rules, seed) : null;
 
     const pausing = bandCells > UNPAUSED_CELLS;
     let paused = performance.now();
@@ -243,6 +281,23 @@ export class TilePlacer {
     const placed = this.placed + 1;
     if (this.onProgress && placed % this.progressStep === 0) this.onProgress(placed, this.cellCount);
     this.placed = placed;
+  }
+
+  /**
+   * Costs, for the row planner, the first few tiles beyond the band's answers for `cell` (at `at` of
+   * the band) that the rows above allow, once they are of two pictures or the index is exhausted.
+   */
+  private costFarther(at: number, cell: number): void {
+    const rules = this.rules;
+    for (let wanted = this.band.k * 4; ; wanted *= 4) {
+      const { neighbors } = this.search.nearest(this.band.descriptors, at, Math.min(wanted, this.searchable));
+      const open = neighbors.filter((tile) => rules.allowed(rules.pictureOf(tile), cell)).slice(0, FARTHER_RANKED);
+      const pictures = new Set(open.map((tile) => rules.pictureOf(tile)));
+      if (pictures.size >= 2 || wanted >= this.searchable) {
+        this.ranking.costTiles(at, open);
+        return;
+      }
+    }
   }
 
   /**

@@ -36,7 +36,7 @@ export class RepeatRules {
   constructor(
     private readonly columns: number,
     cells: number,
-    private readonly pictureCount: number,
+    readonly pictureCount: number,
     private readonly cropsPerPicture: number,
     private readonly minDistance: number,
     private readonly maxUses: number,
@@ -73,6 +73,16 @@ export class RepeatRules {
       this.checkedAnswer[picture] = this.keeps(picture, cell) ? 1 : 0;
     }
     return this.checkedAnswer[picture] === 1;
+  }
+
+  /** Whether `picture` lies diagonally next to `cell` in the row above it (the only placed one a row plan sees). */
+  diagonallyAbove(picture: number, cell: number): boolean {
+    const columns = this.columns;
+    const x = cell % columns;
+    const y = (cell - x) / columns - this.windowTop;
+    if (y < 1) return false;
+    const above = (y - 1) * columns + x;
+    return (x > 0 && this.placedPictures[above - 1] === picture) || (x + 1 < columns && this.placedPictures[above + 1] === picture);
   }
 
   /** Counts a use of `picture`, placed in `cell` of the band. */

@@ -10,6 +10,8 @@ import {
   type PrintSize,
   type Rgb,
 } from './print.js';
+import { isShardOption, MAX_SHARDS, parseShard, type ShardOption } from './shard.js';
+export { MAX_SHARDS, type AutoShard, type Shard, type ShardOption } from './shard.js';
 import type { ChoiceSpec, IntegerSpec, NumberSpec, OptionSpec, ParsedSpec, SwitchSpec, TextSpec } from './schema.js';
 
 /** Largest tile edge, in pixels. */
@@ -26,8 +28,6 @@ export const DEFAULT_MAX_COLUMNS = 200;
 export const DEFAULT_MAX_PIXELS = 1_000_000_000;
 /** Pixels per inch of a print unless told otherwise: what print shops ask for photographs. */
 export const PRINT_DPI = 300;
-/** Most parts a collection is split into with --shard. */
-export const MAX_SHARDS = 65_536;
 
 /** Options every command that writes a result has. */
 const json = {
@@ -66,20 +66,6 @@ function isTileSize(value: unknown): value is TileSize {
 /** A tile size as a shape: a number is a square. */
 export function tileShapeOf(size: TileSize): TileShape {
   return typeof size === 'number' ? { width: size, height: size } : { width: size.width, height: size.height };
-}
-
-/** A part of a collection: part `index` (1-based) of `count`. */
-export interface Shard {
-  index: number;
-  count: number;
-}
-
-function isShard(value: unknown): value is Shard {
-  if (typeof value !== 'object' || value === null) return false;
-  const { index, count } = value as Partial<Shard>;
-  return (
-    Number.isSafeInteger(count) && Number.isSafeInteger(index) && count! >= 1 && count! <= MAX_SHARDS && index! >= 1 && index! <= count!
-  );
 }
 
 /** `tsmosaic process-collection` and processCollection(). */
@@ -128,16 +114,12 @@ export const PROCESS_COLLECTION_OPTIONS = {
     key: 'shard',
     kind: 'parsed',
     flags: '--shard <i/n>',
-    help: 'process only part i of n of the files (split by a hash of each path), for `tsmosaic merge`',
+    help: 'process only part i of n of the files (by a hash of each path), for `tsmosaic merge`; `auto/n`: i from the job runner, `auto`: n too',
     defaultText: 'all files',
-    expected: `i/n with 1 <= i <= n <= ${MAX_SHARDS}, e.g. 2/4`,
-    parse(text: string): Shard | undefined {
-      const match = /^\s*(\d+)\s*\/\s*(\d+)\s*$/.exec(text);
-      const shard = match && { index: Number(match[1]), count: Number(match[2]) };
-      return isShard(shard) ? shard : undefined;
-    },
-    valid: isShard,
-  } satisfies ParsedSpec<Shard>,
+    expected: `i/n with 1 <= i <= n <= ${MAX_SHARDS}, e.g. 2/4; auto/n; auto`,
+    parse: parseShard,
+    valid: isShardOption,
+  } satisfies ParsedSpec<ShardOption>,
   json,
   quiet,
 } as const satisfies Record<string, OptionSpec>;
@@ -261,6 +243,7 @@ export const BUILD_OPTIONS = {
     min: 0,
     max: 100,
     default: 1.5,
+    defaultText: '`1.5`, diagonal repeats weighed (see below)',
   },
   maxUses: {
     key: 'maxUses',
@@ -299,7 +282,7 @@ export const BUILD_OPTIONS = {
     key: 'seed',
     kind: 'integer',
     flags: '--seed <n>',
-    help: 'seed of the fill order: the same seed gives the same mosaic',
+    help: 'seed of the fill order (with a budget or --min-distance 2 or more): the same seed gives the same mosaic',
     min: 0,
     max: 0xffffffff,
     default: 1,
@@ -318,6 +301,12 @@ export const BUILD_OPTIONS = {
     kind: 'text',
     flags: '--plan <file>',
     help: 'also write the placement as JSON (see below)',
+  },
+  heatmap: {
+    key: 'heatmap',
+    kind: 'text',
+    flags: '--heatmap <file.png>',
+    help: "also write a PNG of each cell's colour error (CIEDE2000 to its tile), with its scale",
   },
   json: { ...json, help: 'print one JSON object on stdout instead of the output path (see below)' },
   measure: {

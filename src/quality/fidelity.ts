@@ -11,6 +11,19 @@ export interface Fidelity {
   structure: number;
 }
 
+/** Fidelity with the spread of the cells' own CIEDE2000 (cell scale). */
+export interface CellFidelity extends Fidelity {
+  /** Median, 95th percentile and largest CIEDE2000 of a cell. */
+  p50: number;
+  p95: number;
+  max: number;
+}
+
+/** Percentiles come from a histogram of this resolution: exact to it, in memory that does not grow with the grid. */
+const PERCENTILE_STEP = 0.001;
+/** CIEDE2000 between sRGB colours stays below ~120; larger values (none expected) share the last bin. */
+const PERCENTILE_BINS = Math.ceil(150 / PERCENTILE_STEP);
+
 /** Structure scale: each cell is measured as STRUCTURE_GRID x STRUCTURE_GRID sub-squares. */
 export const STRUCTURE_GRID = STORED_GRID;
 
@@ -32,6 +45,7 @@ const FIDELITY_BAND_CELLS = 16_384;
  * @param tileStructure   every tile's 4x4 sRGB means as rendered (tile-major, 48 values a tile)
  * @param bandCells       cells measured at a time (tests set it small)
  * @param signal          stops between bands with its reason
+ * @param onCells         given each band's cells' own CIEDE2000 (row-major from `firstRow`), e.g. for a heat map
  * Mirrored tiles and `--blend` tints in the plan are taken into account.
  */
 export async function measureFidelity(
@@ -40,21 +54,46 @@ export async function measureFidelity(
   tileStructure: Float32Array,
   bandCells = FIDELITY_BAND_CELLS,
   signal?: AbortSignal,
-): Promise<Fidelity> {
+  onCells?: (firstRow: number, errors: Float32Array) => void,
+): Promise<CellFidelity> {
   const { columns, rows } = plan;
   const bandRows = Math.max(1, Math.floor(bandCells / columns));
   const sums = { cell: 0, structure: 0 };
+  const histogram = new Uint32Array(PERCENTILE_BINS);
+  let max = 0;
   for (let firstRow = 0; firstRow < rows; firstRow += bandRows) {
     const count = Math.min(bandRows, rows - firstRow);
-    measureBand(plan, firstRow, count, await targetStructure(firstRow, count), tileStructure, sums);
+    const errors = measureBand(plan, firstRow, count, await targetStructure(firstRow, count), tileStructure, sums);
+    for (const error of errors) {
+      histogram[Math.min(PERCENTILE_BINS - 1, Math.round(error / PERCENTILE_STEP))]!++;
+      if (error > max) max = error;
+    }
+    onCells?.(firstRow, errors);
     // A band takes a few milliseconds: Ctrl-C is handled between bands.
     await yieldToEventLoop(signal);
   }
   const cells = columns * rows;
-  return { cell: sums.cell / cells, structure: sums.structure / (cells * STRUCTURE_GRID * STRUCTURE_GRID) };
+  return {
+    cell: sums.cell / cells,
+    structure: sums.structure / (cells * STRUCTURE_GRID * STRUCTURE_GRID),
+    p50: percentile(histogram, cells, 0.5),
+    p95: percentile(histogram, cells, 0.95),
+    max,
+  };
 }
 
-/** Adds the CIEDE2000 of rows [firstRow, firstRow + rows) of the grid to `sums` (see measureFidelity). */
+/** The nearest-rank `fraction` percentile of `count` values counted in `histogram`'s bins. */
+function percentile(histogram: Uint32Array, count: number, fraction: number): number {
+  const rank = Math.max(1, Math.ceil(fraction * count));
+  let seen = 0;
+  for (let bin = 0; bin < histogram.length; bin++) {
+    seen += histogram[bin]!;
+    if (seen >= rank) return bin * PERCENTILE_STEP;
+  }
+  return (histogram.length - 1) * PERCENTILE_STEP;
+}
+
+/** Adds the CIEDE2000 of rows [firstRow, firstRow + rows) of the grid to `sums` (see measureFidelity); returns each cell's. */
 function measureBand(
   plan: MosaicPlan,
   firstRow: number,
@@ -62,7 +101,7 @@ function measureBand(
   targetStructure: Float32Array,
   tileStructure: Float32Array,
   sums: Fidelity,
-): void {
+): Float32Array {
   const { columns, tiles, tint, mirrored } = plan;
   const side = STRUCTURE_GRID;
   const subs = side * side;
@@ -90,8 +129,16 @@ function measureBand(
       }
     }
   }
-  sums.cell += sumDifferenceOfGrids(targetCells, mosaicCells);
+  const labTarget = srgbArrayToLab(targetCells);
+  const labMosaic = srgbArrayToLab(mosaicCells);
+  const errors = new Float32Array(cells);
+  for (let i = 0; i < cells; i++) {
+    const error = ciede2000At(labTarget, i * 3, labMosaic, i * 3);
+    sums.cell += error;
+    errors[i] = error;
+  }
   sums.structure += sumDifferenceOfGrids(targetStructure, mosaicStructure);
+  return errors;
 }
 
 /** Mean CIEDE2000 between two same-sized grids of interleaved sRGB means. */

@@ -5,9 +5,13 @@ import type { MosaicLayout } from '../tiles/mosaic-layout.js';
 import { TileStore } from '../tiles/tile-store.js';
 import { TileFile } from '../tiles/tile-file.js';
 import { readBand } from './tile-source.js';
+import { gridColumnsThrough } from '../tiles/mosaic-plan.js';
 import { tileCanvasBytes, tileRegion, type DeepZoomLayout } from './deep-zoom-layout.js';
 import { RenderArena, renderRegion, type MosaicPlan } from './render-region.js';
 import { TileEncoder } from './tile-encoder.js';
+
+/** Deep zoom tiles of a row drawn from one read of a tile file's tiles (see startRow). */
+const FILE_SEGMENT_TILES = 8;
 
 /** What every tile-row worker is started with. */
 export interface TileRowWorkerData {
@@ -69,6 +73,8 @@ const tileFile = data.tileFile && new TileFile(data.tileFile.file, shape, data.t
 /** This worker's canvases, each with the tile last encoded from it. */
 const canvases = fullArena.canvases.slice(data.canvases * data.worker).map(() => ({ written: Promise.resolve() }));
 let nextCanvas = 0;
+/** The memory bands of a tile file are read into, grown to the largest (see TileFile.load). */
+let bandMemory: Buffer = Buffer.alloc(0);
 const encoder = new TileEncoder(data.concurrency);
 let queue = Promise.resolve();
 
@@ -95,11 +101,23 @@ async function startRow(job: TileRowJob): Promise<void> {
       firstRow: job.firstPlanRow,
       ...(data.cells ? { layout: data.cells, groutColour: data.groutColour } : {}),
     };
+    const whole = plan;
     let store = arena.store;
-    if (tileFile) ({ plan, store } = readBand(plan, tileFile, job.firstPlanRow, job.firstPlanRow + plan.rows - 1));
     const written: Promise<void>[] = [];
     for (let column = 0; column < level.columns; column++) {
       const region = tileRegion(layout, level, column, job.row);
+      if (tileFile && column % FILE_SEGMENT_TILES === 0) {
+        // The tiles of the next few deep zoom tiles' grid columns only: a band of a whole row of a
+        // wide print held hundreds of drawn tiles (60 MB at 2 gigapixels) per worker.
+        const last = tileRegion(layout, level, Math.min(level.columns, column + FILE_SEGMENT_TILES) - 1, job.row);
+        const columns = {
+          first: gridColumnsThrough(whole, shape.width, region.left + 1) - 1,
+          last: gridColumnsThrough(whole, shape.width, last.left + last.width) - 1,
+        };
+        // (Tiles are drawn into canvases before they are encoded: the last band's memory is free.)
+        ({ plan, store } = readBand(whole, tileFile, job.firstPlanRow, job.firstPlanRow + whole.rows - 1, columns, bandMemory));
+        if (store.pixels.length > bandMemory.length) bandMemory = store.pixels;
+      }
       // A canvas is drawn on again once the tile encoded from it is written.
       const slot = nextCanvas++ % canvases.length;
       await canvases[slot]!.written.catch(() => undefined);

@@ -14,6 +14,8 @@ export type TileSource = TileStore | TileFile;
  */
 export class SourceRenderer {
   private band: { first: number; last: number; plan: MosaicPlan; store: TileStore } | undefined;
+  /** The memory bands are read into, grown to the largest band. */
+  private scratch: Buffer = Buffer.alloc(0);
 
   constructor(
     private readonly plan: MosaicPlan,
@@ -25,8 +27,10 @@ export class SourceRenderer {
     if (source instanceof TileStore) return renderRegion(plan, source, region, into);
     const first = gridRowsThrough(plan, source.tileHeight, region.top + 1) - 1;
     const last = gridRowsThrough(plan, source.tileHeight, region.top + region.height) - 1;
-    if (!this.band || this.band.first !== first || this.band.last !== last)
-      this.band = { first, last, ...readBand(plan, source, first, last) };
+    if (!this.band || this.band.first !== first || this.band.last !== last) {
+      this.band = { first, last, ...readBand(plan, source, first, last, undefined, this.scratch) };
+      if (this.band.store.pixels.length > this.scratch.length) this.scratch = this.band.store.pixels;
+    }
     return renderRegion(this.band.plan, this.band.store, region, into);
   }
 }
@@ -34,15 +38,32 @@ export class SourceRenderer {
 /**
  * Grid rows `first` to `last` of `plan` as a plan of their own over a store of the tiles they use,
  * read from `file`; a tile used mirrored is stored mirrored, so the band is drawn by copying rows.
+ * With `columns`, only the tiles of those grid columns are read, and only regions within them may
+ * be drawn from the band: a wide mosaic's band then holds a few tiles, not a whole row of them.
  */
-export function readBand(plan: MosaicPlan, file: TileFile, first: number, last: number): { plan: MosaicPlan; store: TileStore } {
+export function readBand(
+  plan: MosaicPlan,
+  file: TileFile,
+  first: number,
+  last: number,
+  columns?: { first: number; last: number },
+  into?: Buffer,
+): { plan: MosaicPlan; store: TileStore } {
   const offset = plan.firstRow ?? 0;
   const [start, end] = [(first - offset) * plan.columns, (last + 1 - offset) * plan.columns];
   const mirrored = plan.mirrored?.subarray(start, end);
-  // A tile and its mirror image are two tiles of the band: tile * 2 + mirrored.
-  const variants = Uint32Array.from(plan.tiles.subarray(start, end), (tile, cell) => tile * 2 + (mirrored?.[cell] ?? 0));
+  const outside = (cell: number): boolean =>
+    columns !== undefined && (cell % plan.columns < columns.first || cell % plan.columns > columns.last);
+  // A tile and its mirror image are two tiles of the band: tile * 2 + mirrored. Cells outside
+  // `columns` (never drawn) take the band's first cell's tile, so that theirs are not read.
+  const firstInside = columns ? columns.first : 0;
+  const variantOf = (cell: number): number => plan.tiles[start + cell]! * 2 + (mirrored?.[cell] ?? 0);
+  const variants = Uint32Array.from({ length: end - start }, (_, cell) => variantOf(outside(cell) ? firstInside : cell));
   const { ids, local } = localTiles(variants);
-  const store = file.load(Uint32Array.from(ids, (variant) => variant >> 1));
+  const store = file.load(
+    Uint32Array.from(ids, (variant) => variant >> 1),
+    into,
+  );
   ids.forEach((variant, i) => {
     if (variant & 1) flipTile(store, i);
   });

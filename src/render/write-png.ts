@@ -235,11 +235,13 @@ const SUMS_REDUCED = 0x3ffff;
 export function subFilter(pixels: Buffer, filtered: Buffer, rows: number, rowBytes: number, adler: number): number {
   let a = adler & 0xffff;
   let b = adler >>> 16;
-  // Rows of whole 32-bit words are filtered four bytes at a time (below); others a byte at a time.
-  const words =
-    rowBytes % 4 === 0 && pixels.byteOffset % 4 === 0
-      ? new Uint32Array(pixels.buffer, pixels.byteOffset, (rows * rowBytes) / 4)
-      : undefined;
+  // Rows are filtered four bytes at a time as 32-bit words: in place when every row starts on a
+  // word, else each copied first into an aligned scratch row (a print's 7087 px rows do not).
+  const wordCount = Math.floor(rowBytes / 4);
+  const aligned = rowBytes % 4 === 0 && pixels.byteOffset % 4 === 0;
+  const scratch = aligned ? undefined : new Uint32Array(wordCount + 1);
+  const scratchBytes = scratch && new Uint8Array(scratch.buffer);
+  const all = aligned ? new Uint32Array(pixels.buffer, pixels.byteOffset, (rows * rowBytes) / 4) : undefined;
   const out = new DataView(filtered.buffer, filtered.byteOffset, filtered.length);
   for (let row = 0; row < rows; row++) {
     const from = row * rowBytes;
@@ -247,39 +249,43 @@ export function subFilter(pixels: Buffer, filtered: Buffer, rows: number, rowByt
     filtered[to - 1] = FILTER_SUB;
     a += FILTER_SUB;
     b += a;
-    if (words) {
-      let previous = 0;
-      for (let word = 0, at = from / 4; word < rowBytes / 4; word++, at++) {
-        // The bytes three before these four: the last three of the previous word, the first of this one.
-        const current = words[at]!;
-        const before = (previous >>> 8) | (current << 24);
-        // Four byte-wise differences modulo 256 in one word (no borrow between bytes).
-        const difference = (((current | 0x80808080) - (before & 0x7f7f7f7f)) ^ ((current ^ ~before) & 0x80808080)) >>> 0;
-        out.setUint32(to + word * 4, difference, true);
-        // (Plain declarations: destructuring from an array literal is slow in code not yet optimised.)
-        const d0 = difference & 0xff;
-        const d1 = (difference >>> 8) & 0xff;
-        const d2 = (difference >>> 16) & 0xff;
-        const d3 = difference >>> 24;
-        b += 4 * a + 4 * d0 + 3 * d1 + 2 * d2 + d3;
-        a += d0 + d1 + d2 + d3;
-        previous = current;
-        if ((word & SUMS_REDUCED) === SUMS_REDUCED) {
-          a %= 65521;
-          b %= 65521;
-        }
-      }
+    let words: Uint32Array;
+    let first: number;
+    if (all) {
+      words = all;
+      first = from / 4;
     } else {
-      for (let i = 0; i < rowBytes; i++) {
-        // A Buffer keeps the differences modulo 256, as the filter wants.
-        filtered[to + i] = pixels[from + i]! - (i >= 3 ? pixels[from + i - 3]! : 0);
-        a += filtered[to + i]!;
-        b += a;
-        if ((i & SUMS_REDUCED) === SUMS_REDUCED) {
-          a %= 65521;
-          b %= 65521;
-        }
+      scratchBytes!.set(pixels.subarray(from, from + wordCount * 4));
+      words = scratch!;
+      first = 0;
+    }
+    let previous = 0;
+    for (let word = 0, at = first; word < wordCount; word++, at++) {
+      // The bytes three before these four: the last three of the previous word, the first of this one.
+      const current = words[at]!;
+      const before = (previous >>> 8) | (current << 24);
+      // Four byte-wise differences modulo 256 in one word (no borrow between bytes).
+      const difference = (((current | 0x80808080) - (before & 0x7f7f7f7f)) ^ ((current ^ ~before) & 0x80808080)) >>> 0;
+      out.setUint32(to + word * 4, difference, true);
+      // (Plain declarations: destructuring from an array literal is slow in code not yet optimised.)
+      const d0 = difference & 0xff;
+      const d1 = (difference >>> 8) & 0xff;
+      const d2 = (difference >>> 16) & 0xff;
+      const d3 = difference >>> 24;
+      b += 4 * a + 4 * d0 + 3 * d1 + 2 * d2 + d3;
+      a += d0 + d1 + d2 + d3;
+      previous = current;
+      if ((word & SUMS_REDUCED) === SUMS_REDUCED) {
+        a %= 65521;
+        b %= 65521;
       }
+    }
+    // The last bytes of a row that is not whole words.
+    for (let i = wordCount * 4; i < rowBytes; i++) {
+      // A Buffer keeps the differences modulo 256, as the filter wants.
+      filtered[to + i] = pixels[from + i]! - (i >= 3 ? pixels[from + i - 3]! : 0);
+      a += filtered[to + i]!;
+      b += a;
     }
     a %= 65521;
     b %= 65521;

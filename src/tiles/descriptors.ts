@@ -212,3 +212,70 @@ export function structureCosts(
   out[0] = (method.structureWeight * straight) / (grid * grid);
   out[1] = (method.structureWeight * mirrored) / (grid * grid);
 }
+
+/**
+ * Each tile's detail below the method's grid: the mean CIELAB distance of its STORED_GRID x
+ * STORED_GRID sub-squares from the `grid` x `grid` square each lies in, which descriptors do not
+ * see. Worked out for a tile when first asked: a build looks at a fraction of a large index's tiles.
+ */
+export class TileDetail {
+  private readonly values: Float32Array;
+  /** The square each sub-square lies in, as the start of its 3 values. */
+  private readonly squareOf: Uint8Array;
+  // Reused for each tile: its sub-squares and squares in CIELAB, the squares' sRGB sums.
+  private readonly lab = new Float32Array(STORED_GRID * STORED_GRID * 3);
+  private readonly squares: Float64Array;
+  private readonly squaresLab: Float32Array;
+
+  constructor(
+    private readonly features: Float32Array,
+    count: number,
+    private readonly grid: number,
+  ) {
+    const side = STORED_GRID;
+    const block = side / grid;
+    this.values = new Float32Array(count).fill(-1);
+    this.squareOf = Uint8Array.from(
+      { length: side * side },
+      (_, sub) => (Math.floor(sub / side / block) * grid + Math.floor((sub % side) / block)) * 3,
+    );
+    this.squares = new Float64Array(grid * grid * 3);
+    this.squaresLab = new Float32Array(grid * grid * 3);
+  }
+
+  /** The detail of `tile`. */
+  of(tile: number): number {
+    const known = this.values[tile]!;
+    return known >= 0 ? known : (this.values[tile] = this.measure(tile));
+  }
+
+  private measure(tile: number): number {
+    const { features, grid, squareOf, lab, squares, squaresLab } = this;
+    const subs = STORED_GRID * STORED_GRID;
+    const base = tile * subs * 3;
+    squares.fill(0);
+    for (let sub = 0; sub < subs; sub++) {
+      const at = squareOf[sub]!;
+      const r = features[base + sub * 3]!;
+      const g = features[base + sub * 3 + 1]!;
+      const b = features[base + sub * 3 + 2]!;
+      squares[at]! += r;
+      squares[at + 1]! += g;
+      squares[at + 2]! += b;
+      srgbToLabAt(r, g, b, lab, sub * 3);
+    }
+    const perSquare = subs / (grid * grid);
+    for (let i = 0; i < grid * grid * 3; i += 3) {
+      srgbToLabAt(squares[i]! / perSquare, squares[i + 1]! / perSquare, squares[i + 2]! / perSquare, squaresLab, i);
+    }
+    let sum = 0;
+    for (let sub = 0; sub < subs; sub++) {
+      const at = squareOf[sub]!;
+      const dl = lab[sub * 3]! - squaresLab[at]!;
+      const da = lab[sub * 3 + 1]! - squaresLab[at + 1]!;
+      const db = lab[sub * 3 + 2]! - squaresLab[at + 2]!;
+      sum += Math.sqrt(dl * dl + da * da + db * db);
+    }
+    return sum / subs;
+  }
+}

@@ -57,10 +57,13 @@ export class TileFile {
 
   /**
    * The tiles `ids` (each in the file) as a store of `ids.length` tiles in that order: tile `i` of
-   * the store is tile `ids[i]`. Reads from the file (the page cache, mostly).
+   * the store is tile `ids[i]`. Reads from the file (the page cache, mostly), into `into` when it
+   * is large enough: a renderer reading band after band then holds one buffer, where tens of
+   * megabytes a band waited for the garbage collector.
    */
-  load(ids: ArrayLike<number>): TileStore {
-    const pixels = Buffer.allocUnsafe(ids.length * this.tileBytes);
+  load(ids: ArrayLike<number>, into?: Buffer): TileStore {
+    const bytes = ids.length * this.tileBytes;
+    const pixels = into && into.length >= bytes ? into.subarray(0, bytes) : Buffer.allocUnsafe(bytes);
     for (let i = 0; i < ids.length; i++) {
       const slot = this.slots[ids[i]!]!;
       if (slot < 0) throw new RangeError(`tile ${ids[i]} is not in ${this.file}`);

@@ -46,6 +46,24 @@ export interface FidelityContext {
   log: (message: string) => void;
 }
 
+/** What `build --json` says of a mosaic's fidelity and time. */
+export interface BuildScore {
+  deltaE: { cell: number; structure: number };
+  timings: Record<string, number>;
+}
+
+/** Builds `target` into `out` with `args` at `tilesAcross` and returns its `--json` fidelity and timings. */
+export async function scoredBuild(
+  context: Pick<FidelityContext, 'node' | 'bin' | 'index' | 'tilesAcross'>,
+  target: string,
+  out: string,
+  args: string[],
+): Promise<BuildScore> {
+  const { node, bin, index, tilesAcross } = context;
+  const run = await measure([node, bin, 'build', index, target, '--tiles-across', String(tilesAcross), '-o', out, '--json', '-q', ...args]);
+  return JSON.parse(run.stdout) as BuildScore;
+}
+
 /** Runs every variant on every target and returns the markdown lines of the fidelity tables. */
 export async function fidelityBench(context: FidelityContext): Promise<string[]> {
   const { node, bin, index, library, photos, work, tilesAcross, tileSize, log } = context;
@@ -58,21 +76,7 @@ export async function fidelityBench(context: FidelityContext): Promise<string[]>
     for (const variant of VARIANTS) {
       log(`fidelity: ${photo} ${variant.name}`);
       const out = path.join(work, `fidelity-${variant.args.join('') || 'defaults'}.png`);
-      const run = await measure([
-        node,
-        bin,
-        'build',
-        index,
-        target,
-        '--tiles-across',
-        String(tilesAcross),
-        '-o',
-        out,
-        '--json',
-        '-q',
-        ...variant.args,
-      ]);
-      const summary = JSON.parse(run.stdout) as { deltaE: { cell: number; structure: number }; timings: Record<string, number> };
+      const summary = await scoredBuild({ node, bin, index, tilesAcross }, target, out, variant.args);
       const steps = Object.entries(summary.timings).filter(([step]) => step !== 'measure');
       add(variant.name, { ...summary.deltaE, buildSeconds: steps.reduce((sum, [, value]) => sum + value, 0) });
     }

@@ -21,11 +21,9 @@ import { mkdir, mkdtemp, readdir, rm, statfs } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
+import { gridFor, makeCollection, TARGET, TILE } from './gigapixel-setup.js';
 import { BIN, REPO_ROOT } from './paths.js';
 
-const PHOTOS = path.join(REPO_ROOT, 'examples', 'photos');
-const TARGET = path.join(PHOTOS, 'honey-bee.jpg');
-const TILE = 20;
 const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
 const RUSAGE = `
 import json, os, resource, subprocess, sys, time
@@ -78,26 +76,6 @@ function run(argv: string[]): Promise<void> {
   });
 }
 
-/** 720 crops of the example photos: an 8 x ~6 grid of squares out of each, 64 px. */
-async function makeCollection(folder: string): Promise<void> {
-  await mkdir(folder, { recursive: true });
-  let count = 0;
-  for (const name of (await readdir(PHOTOS)).filter((file) => file.endsWith('.jpg')).sort()) {
-    const file = path.join(PHOTOS, name);
-    const { width = 0, height = 0 } = await sharp(file).metadata();
-    const edge = Math.floor(Math.min(width, height) / 8);
-    for (let top = 0; top + edge <= height; top += edge) {
-      for (let left = 0; left + edge <= width; left += edge) {
-        await sharp(file)
-          .extract({ left, top, width: edge, height: edge })
-          .resize(64, 64)
-          .jpeg()
-          .toFile(path.join(folder, `crop-${count++}.jpg`));
-      }
-    }
-  }
-}
-
 /** Waits (up to a minute) for the machine to be idle, so that other work does not skew a run. */
 async function settle(): Promise<void> {
   for (let i = 0; i < 30 && os.loadavg()[0]! > 0.5; i++) await new Promise((resolve) => setTimeout(resolve, 2000));
@@ -137,12 +115,8 @@ async function main(): Promise<void> {
     const index = path.join(work, 'index');
     await makeCollection(collection);
     await run(['process-collection', collection, '-o', index, '--tile-size', String(TILE), '-q']);
-    const { width: targetWidth = 1, height: targetHeight = 1 } = await sharp(TARGET).metadata();
     for (const megapixels of sizes) {
-      // Enough columns for at least `megapixels`, rows following the target's aspect.
-      const columns = Math.ceil(Math.sqrt((megapixels * 1e6 * targetWidth) / (targetHeight * TILE * TILE)));
-      const width = columns * TILE;
-      const height = Math.max(1, Math.round((targetHeight * columns) / targetWidth)) * TILE;
+      const { columns, width, height } = await gridFor(megapixels);
       for (const format of formats) {
         const out = path.join(work, `mosaic-${megapixels}.${format}`);
         await settle();

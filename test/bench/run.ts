@@ -14,6 +14,7 @@ import sharp from 'sharp';
 import { measureRounds, runVisible, type Measurement, type Series, type SeriesSpec } from './measure.js';
 import { COLLECTION_SIZE, ensureCollection, ensureTools, type Tools } from './setup.js';
 import { fidelityBench } from './fidelity.js';
+import { iconSetBench } from './icon-set.js';
 import { compileFloor } from './floor-compile.js';
 import { markdownTable, ratioCell, seconds, share, type Target } from './table.js';
 import { BIN, NODE, REPO_ROOT, sharedFolder } from './paths.js';
@@ -283,6 +284,18 @@ async function runBench(context: { work: string; target: string; collection: str
       bin: BIN,
       index: index(RUNS),
       library: tools.metapixel ? library(RUNS) : undefined,
+      photos: path.dirname(target),
+      work,
+      tilesAcross: TILES_ACROSS,
+      tileSize: TILE_SIZE,
+      log,
+    })),
+  );
+  out.push('');
+  out.push(
+    ...(await iconSetBench({
+      node: NODE,
+      bin: BIN,
       photos: path.dirname(target),
       work,
       tilesAcross: TILES_ACROSS,

@@ -115,3 +115,34 @@ async function countFiles(dir: string): Promise<number | undefined> {
     return undefined;
   }
 }
+
+/** A Debian package a bench needs, and how to tell it is there. */
+export interface DebianPackage {
+  name: string;
+  present: () => Promise<boolean>;
+}
+
+/**
+ * Installs the packages that are missing with apt-get when we are root (update, then install);
+ * returns the names still missing afterwards. Never throws.
+ */
+export async function ensurePackages(packages: DebianPackage[], log: (message: string) => void): Promise<string[]> {
+  const missingNow = async (): Promise<string[]> => {
+    const present = await Promise.all(packages.map(({ present }) => present()));
+    return packages.filter((_, i) => !present[i]).map(({ name }) => name);
+  };
+  const missing = await missingNow();
+  if (missing.length === 0) return [];
+  if (process.getuid?.() !== 0) {
+    log(`missing ${missing.join(', ')}; not root, so not installing them`);
+    return missing;
+  }
+  log(`missing ${missing.join(', ')}: running apt-get update && apt-get install -y ${missing.join(' ')}`);
+  const apt = (...args: string[]): Promise<number | null> =>
+    runVisible('apt-get', args, { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  if ((await apt('update')) === 0) await apt('install', '-y', ...missing);
+  return missingNow();
+}
+
+/** Debian's python3 can import PIL (make-collection needs it). */
+export const hasPil = (): Promise<boolean> => succeeds(DEBIAN_PYTHON, ['-c', 'import PIL']);
