@@ -46,8 +46,7 @@ export interface Placement {
 
 /**
  * Under budgets (see budgeted), grids of up to this many cells are placed as one assignment, and
- * larger ones in bands of BUDGET_BAND_CELLS: the assignment's time grows faster than its cells
- * (a 93,654-cell --max-uses 8 grid on 25,000 pictures: 371 s whole, 10 s in bands of 16,384) and
+ * larger ones in bands of BUDGET_BAND_CELLS: the assignment's time grows faster than its cells,
  * its memory with them. Each band's budget is what earlier bands left (docs/design.md).
  */
 const ONE_BAND_CELLS = 1 << 14;

@@ -270,7 +270,7 @@ export const BUILD_OPTIONS = {
     key: 'include',
     kind: 'text',
     flags: '--include <file>',
-    help: 'pictures to use at least once: a text file of paths or globs as the index lists them, one a line',
+    help: 'pictures to use at least once: a file of paths or globs as the index lists them, one a line',
   },
   exclude: {
     key: 'exclude',
@@ -313,7 +313,7 @@ export const BUILD_OPTIONS = {
     key: 'measure',
     kind: 'switch',
     flags: '--no-measure',
-    help: 'leave `deltaE` out of `--json` (measuring takes a third of a 2-gigapixel build)',
+    help: 'leave `deltaE` out of `--json` (faster for huge mosaics)',
     default: true,
   },
   quiet: { ...quiet, help: 'no progress bar or notes on stderr' },
