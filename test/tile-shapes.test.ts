@@ -8,8 +8,6 @@ import { renderRegion, type MosaicPlan } from '../src/render/render-region.js';
 import { writeMosaic } from '../src/render/write-mosaic.js';
 import { fittedLayout, type MosaicLayout } from '../src/tiles/mosaic-layout.js';
 import { TileFile } from '../src/tiles/tile-file.js';
-import { readBand } from '../src/render/tile-source.js';
-import { gridColumnsThrough } from '../src/tiles/mosaic-plan.js';
 import { TileStore } from '../src/tiles/tile-store.js';
 import { PALETTE, paletteCollection } from './fixtures.js';
 import { cropRaw, rawImage, runCli, tempDir } from './helpers.js';
@@ -195,7 +193,7 @@ test('cells of an exact output size with grout: every pixel is the cell part of 
 
 test('a mosaic drawn from a tile file is the one drawn from the store: PNG and deep zoom byte for byte', async () => {
   const store = patternStore(10, 6, 12);
-  const file = new TileFile(path.join(root, 'tiles.bin'), store.shape, 12, { create: true });
+  const file = new TileFile(path.join(root, 'tiles.bin'), store.shape, 12);
   // Only the tiles the plan uses are in the file, in another order than their ids.
   for (const id of [7, 3, 11, 0, 5]) file.add(id, store.tile(id));
   file.sync();
@@ -228,32 +226,6 @@ test('a mosaic drawn from a tile file is the one drawn from the store: PNG and d
     );
     // The same pixels in, the same tiles out.
     assert.ok(a!.equals(b!), `level ${level.level}`);
-  }
-  file.close();
-});
-
-test('a band of a tile file read for a few grid columns draws those columns as the whole band does, from fewer tiles', async () => {
-  const store = patternStore(10, 6, 40);
-  const file = new TileFile(path.join(root, 'band-tiles.bin'), store.shape, 40, { create: true });
-  for (let id = 0; id < 40; id++) file.add(id, store.tile(id));
-  for (const layout of [undefined, fittedLayout(997, 121, 100, 20, 2)]) {
-    const plan: MosaicPlan = {
-      columns: 100,
-      rows: 20,
-      tiles: Uint32Array.from({ length: 2000 }, (_, i) => (i * 7 + Math.floor(i / 100)) % 40),
-      mirrored: Uint8Array.from({ length: 2000 }, (_, i) => (i % 5 === 1 ? 1 : 0)),
-      ...(layout ? { layout } : {}),
-    };
-    const whole = readBand(plan, file, 4, 6);
-    const part = readBand(plan, file, 4, 6, { first: 30, last: 39 });
-    assert.ok(part.store.count < whole.store.count, `${part.store.count} tiles against ${whole.store.count}`);
-    const left = layout ? layout.columnStarts[30]! : 300;
-    const right = layout ? layout.columnStarts[40]! - 2 : 400;
-    const top = layout ? layout.rowStarts[4]! : 24;
-    const region = { left, top, width: right - left, height: 12 };
-    assert.ok(renderRegion(part.plan, part.store, region).equals(renderRegion(whole.plan, whole.store, region)));
-    assert.equal(gridColumnsThrough(plan, 10, left + 1) - 1, 30);
-    assert.equal(gridColumnsThrough(plan, 10, right) - 1, 39);
   }
   file.close();
 });
