@@ -4,10 +4,11 @@ import path from 'node:path';
 import { test } from 'node:test';
 import sharp from 'sharp';
 import { TileStore } from '../src/tiles/tile-store.js';
-import { deepZoomLayout, dziDescriptor, tileRegion, writeDeepZoom } from '../src/render/deep-zoom.js';
+import { deepZoomLayout, dziDescriptor, tileRegion } from '../src/render/deep-zoom.js';
 import { renderRegion, type MosaicPlan, type Region } from '../src/render/render-region.js';
 import { writeMosaic } from '../src/render/write-mosaic.js';
-import { cropRaw, tempDir } from './helpers.js';
+import { abandonedWorkRunning } from '../src/yield.js';
+import { assertPyramidOf, cropRaw, tempDir } from './helpers.js';
 
 const root = await tempDir();
 const TILE = 12;
@@ -55,30 +56,32 @@ test('the pyramid has one level per halving down to 1x1 px, tiles of 254 px plus
   assert.deepEqual(tileRegion(layout, top, 47, 37), { left: 11937, top: 9397, width: 63, height: 83 });
   assert.equal(
     dziDescriptor(layout),
-    '<?xml version="1.0" encoding="UTF-8"?>\n<Image xmlns="http://schemas.microsoft.com/deepzoom/2008" Format="jpg" Overlap="1" TileSize="254">\n  <Size Width="12000" Height="9480"/>\n</Image>\n',
+    '<?xml version="1.0" encoding="UTF-8"?>\n<Image xmlns="http://schemas.microsoft.com/deepzoom/2008" Format="jpeg" Overlap="1" TileSize="254">\n  <Size Width="12000" Height="9480"/>\n</Image>\n',
   );
 });
 
-test('writes every tile of every level, mip-mapped and halved levels showing the mosaic', async () => {
+test('writes every tile of every level; the full size is the PNG of the same plan, JPEG-coded', async () => {
   const store = crossStore();
-  // 1200 x 840 px: levels 11 (full size), 10 and 9 from 6 and 3 px tiles, 8..0 halved.
   const mosaic = plan(100, 70, store.count);
   const folder = path.join(root, 'pyramid');
   await mkdir(folder);
   const file = path.join(folder, 'bee.dzi');
-  const progress: number[] = [];
-  const layout = await writeDeepZoom(mosaic, store, file, { onProgress: (done, total) => progress.push(done / total) });
-  assert.equal(progress.at(-1), 1);
-  assert.deepEqual((await readdir(folder)).sort(), ['bee.dzi', 'bee_files', 'index.html', 'openseadragon']);
+  const progress = new Map<string, number>();
+  await writeMosaic(mosaic, store, file, 'dzi', { onProgress: (stage, done, total) => progress.set(stage, done / total) });
+  assert.deepEqual(Object.fromEntries(progress), { render: 1, tiles: 1 }, 'progress ends at 100 % for both steps');
+  const layout = deepZoomLayout(1200, 840);
+  assert.deepEqual((await readdir(folder)).sort(), ['bee.dzi', 'bee_files', 'index.html', 'openseadragon'], 'no temporary is left');
   assert.equal(await readFile(file, 'utf8'), dziDescriptor(layout));
+  const tiles = path.join(folder, 'bee_files');
   assert.deepEqual(
-    (await readdir(path.join(folder, 'bee_files'))).sort((a, b) => Number(a) - Number(b)),
+    (await readdir(tiles)).sort((a, b) => Number(a) - Number(b)),
     layout.levels.map((level) => String(level.level)),
+    'one folder a level, nothing else',
   );
 
   const full = renderRegion(mosaic, store, { left: 0, top: 0, width: 1200, height: 840 });
   for (const level of layout.levels) {
-    const files = await readdir(path.join(folder, 'bee_files', String(level.level)));
+    const files = await readdir(path.join(tiles, String(level.level)));
     assert.equal(files.length, level.columns * level.rows, `level ${level.level}`);
     for (const [column, row] of [
       [0, 0],
@@ -86,7 +89,7 @@ test('writes every tile of every level, mip-mapped and halved levels showing the
       [Math.floor(level.columns / 2), Math.floor(level.rows / 2)],
     ] as const) {
       const region = tileRegion(layout, level, column, row);
-      const tile = path.join(folder, 'bee_files', String(level.level), `${column}_${row}.jpg`);
+      const tile = path.join(tiles, String(level.level), `${column}_${row}.jpeg`);
       const { data, info } = await sharp(tile).raw().toBuffer({ resolveWithObject: true });
       assert.deepEqual([info.width, info.height], [region.width, region.height], `size of ${tile}`);
       // The tile shows the same part of the mosaic as the full-size rendering, reduced.
@@ -97,10 +100,13 @@ test('writes every tile of every level, mip-mapped and halved levels showing the
         width: Math.min(1200 - region.left * scale, region.width * scale),
         height: Math.min(840 - region.top * scale, region.height * scale),
       };
-      const expected = means(cropRaw(full, 1200, source));
-      assertClose(means(data), expected, 4, `${tile}`);
+      assertClose(means(data), means(cropRaw(full, 1200, source)), 4, `${tile}`);
     }
   }
+
+  const png = path.join(root, 'bee.png');
+  await writeMosaic(mosaic, store, png, 'png');
+  await assertPyramidOf(file, png);
 });
 
 test('the viewer inlines the descriptor and uses the canvas drawer, with OpenSeadragon copied beside it', async () => {
@@ -108,7 +114,7 @@ test('the viewer inlines the descriptor and uses the canvas drawer, with OpenSea
   const html = await readFile(path.join(folder, 'index.html'), 'utf8');
   assert.match(html, /<script src="openseadragon\/openseadragon\.min\.js"><\/script>/);
   assert.match(html, /drawer: 'canvas'/);
-  assert.match(html, /"Url":"bee_files\/","Format":"jpg","Overlap":"1","TileSize":"254","Size":\{"Width":"1200","Height":"840"\}/);
+  assert.match(html, /"Url":"bee_files\/","Format":"jpeg","Overlap":"1","TileSize":"254","Size":\{"Width":"1200","Height":"840"\}/);
   assert.doesNotMatch(html, /(src|href)="(https?:)?\/\//, 'nothing loaded from the network');
   const library = await readdir(path.join(folder, 'openseadragon'));
   assert.ok(library.includes('openseadragon.min.js') && library.includes('images'));
@@ -140,18 +146,24 @@ test('writing again replaces the pyramid; foreign files are never replaced', asy
   assert.deepEqual((await readdir(foreign)).sort(), ['index.html', 'n_files']);
 });
 
-test('an aborted pyramid leaves nothing behind', async () => {
-  const store = crossStore();
-  const folder = path.join(root, 'aborted');
-  await mkdir(folder);
-  const controller = new AbortController();
-  const reason = new Error('stop');
-  const writing = writeDeepZoom(plan(400, 300, store.count), store, path.join(folder, 'm.dzi'), {
-    signal: controller.signal,
-    onProgress: (done) => {
-      if (done > 20) controller.abort(reason);
-    },
+for (const stage of ['render', 'tiles']) {
+  test(`a pyramid aborted while it ${stage === 'render' ? 'renders the raw image' : 'writes the tiles'} leaves nothing behind`, async () => {
+    const store = crossStore();
+    const folder = path.join(root, `aborted-${stage}`);
+    await mkdir(folder);
+    const controller = new AbortController();
+    const reason = new Error('stop');
+    // 6000 x 4800 px: libvips writes tiles for most of a second.
+    const writing = writeMosaic(plan(500, 400, store.count), store, path.join(folder, 'm.dzi'), 'dzi', {
+      signal: controller.signal,
+      onProgress: (step, done) => {
+        if (step === stage && done > 0) controller.abort(reason);
+      },
+    });
+    await assert.rejects(writing, (error) => error === reason);
+    assert.deepEqual(await readdir(folder), []);
+    // libvips cannot be stopped: what it writes after its folder is gone must not bring it back.
+    while (abandonedWorkRunning()) await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.deepEqual(await readdir(folder), []);
   });
-  await assert.rejects(writing, (error) => error === reason);
-  assert.deepEqual(await readdir(folder), []);
-});
+}

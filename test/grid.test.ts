@@ -47,3 +47,12 @@ test('a grid of more cells than the plan can hold is refused at once, with the w
   );
   assertGridFits({ columns: 4000, rows: 3000 }, (c) => rowsFor(c, 4000, 3000));
 });
+
+test('deep zoom takes any number of pixels, but no side over the 10,000,000 px libvips can open', () => {
+  const wide = (c: number): { width: number; height: number } => ({ width: c * 500, height: 1000 });
+  assertOutputFits({ columns: 20_000, rows: 2 }, wide, 'dzi', 1000);
+  assert.throws(() => assertOutputFits({ columns: 20_001, rows: 2 }, wide, 'dzi', 1000), {
+    message:
+      'the mosaic would be 10000500x1000 px (10.00 gigapixels), larger than Deep Zoom allows (10000000 px per side): use --tiles-across 20000 or fewer',
+  });
+});

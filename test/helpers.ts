@@ -1,5 +1,6 @@
+import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { lchown, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { lchown, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after } from 'node:test';
@@ -8,6 +9,7 @@ import { crc32, deflateSync } from 'node:zlib';
 import sharp from 'sharp';
 import { loadIndex } from '../src/index-store/read-index.js';
 import type { Region } from '../src/render/render-region.js';
+import { DEEP_ZOOM_JPEG_QUALITY, deepZoomLayout, tileRegion } from '../src/render/deep-zoom-layout.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const BIN = path.join(ROOT, 'bin', 'tsmosaic.js');
@@ -162,6 +164,52 @@ export function cropRaw(pixels: Buffer, width: number, region: Region): Buffer {
     pixels.copy(out, y * region.width * 3, from, from + region.width * 3);
   }
   return out;
+}
+
+/**
+ * Asserts that the Deep Zoom pyramid `dzi` shows the image `png`: the descriptor's size is the
+ * image's, every level has its folder and each tile (by the layout's count and size), and each
+ * full-size tile is the image's pixels there (its square and overlap), JPEG-coded as tiles are.
+ */
+export async function assertPyramidOf(dzi: string, png: string): Promise<void> {
+  const { data, info } = await sharp(png).raw().toBuffer({ resolveWithObject: true });
+  const descriptor = await readFile(dzi, 'utf8');
+  assert.match(descriptor, new RegExp(`<Size Width="${info.width}" Height="${info.height}"/>`));
+  const layout = deepZoomLayout(info.width, info.height);
+  const tiles = path.join(path.dirname(dzi), `${path.basename(dzi, '.dzi')}_files`);
+  assert.deepEqual(
+    (await readdir(tiles)).sort((a, b) => Number(a) - Number(b)),
+    layout.levels.map((level) => String(level.level)),
+    'one folder a level, nothing else',
+  );
+  for (const level of layout.levels) {
+    const names = (await readdir(path.join(tiles, String(level.level)))).sort();
+    const expected = Array.from(
+      { length: level.columns * level.rows },
+      (_, i) => `${i % level.columns}_${Math.floor(i / level.columns)}.jpeg`,
+    );
+    assert.deepEqual(names, expected.sort(), `tiles of level ${level.level}`);
+    const last = await sharp(path.join(tiles, String(level.level), `${level.columns - 1}_${level.rows - 1}.jpeg`)).metadata();
+    const region = tileRegion(layout, level, level.columns - 1, level.rows - 1);
+    assert.deepEqual([last.width, last.height], [region.width, region.height], `size of level ${level.level}'s last tile`);
+  }
+  const top = layout.levels.at(-1)!;
+  for (let row = 0; row < top.rows; row++) {
+    for (let column = 0; column < top.columns; column++) {
+      const region = tileRegion(layout, top, column, row);
+      const coded = await sharp(cropRaw(data, info.width, region), { raw: { width: region.width, height: region.height, channels: 3 } })
+        .jpeg({ quality: DEEP_ZOOM_JPEG_QUALITY, optimiseCoding: false })
+        .toBuffer();
+      const expected = await sharp(coded).raw().toBuffer();
+      const found = await sharp(path.join(tiles, String(top.level), `${column}_${row}.jpeg`))
+        .raw()
+        .toBuffer();
+      assert.equal(found.length, expected.length, `size of tile ${column}_${row}`);
+      let difference = 0;
+      for (let i = 0; i < found.length; i++) difference += Math.abs(found[i]! - expected[i]!);
+      assert.ok(difference / found.length < 0.5, `tile ${column}_${row} is off by ${(difference / found.length).toFixed(2)}`);
+    }
+  }
 }
 
 /** A picture of an index as the tests compare it: its manifest entry but the folder number, and its tiles and features in hex. */

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import sharp from 'sharp';
 import { PALETTE, paletteCollection } from './fixtures.js';
-import { rawImage, runCli, tempDir } from './helpers.js';
+import { assertPyramidOf, rawImage, runCli, tempDir } from './helpers.js';
 
 const root = await tempDir();
 const collection = await paletteCollection(root);
@@ -115,4 +115,33 @@ test('bad print, dpi, grout and colour values exit 2 naming the option', async (
     assert.equal(stderr.split('\n').length, 2, 'one line');
   }
   assert.ok(!(await readdir(root)).includes('bad.png'));
+});
+
+test('a print from the originals with grout, as deep zoom, is the PNG of the same build', async () => {
+  const args = [
+    'build',
+    index,
+    target,
+    '--print',
+    '20x15cm',
+    '--dpi',
+    '150',
+    '--grout',
+    '1mm',
+    '--grout-colour',
+    '#ff00ff',
+    '-q',
+    '--json',
+  ];
+  const png = path.join(root, 'zoomed.png');
+  const folder = path.join(root, 'zoomed');
+  const single = await runCli([...args, '-o', png]);
+  assert.equal(single.code, 0, single.stderr);
+  const zoomed = await runCli([...args, '--deepzoom', folder]);
+  assert.equal(zoomed.code, 0, zoomed.stderr);
+  const summary = JSON.parse(zoomed.stdout) as { width: number; originals?: { used: number } };
+  assert.equal(summary.width, 1181);
+  assert.ok((summary.originals?.used ?? 0) > 0, 'tiles drawn from the originals');
+  assert.deepEqual((await readdir(folder)).sort(), ['index.html', 'openseadragon', 'target-mosaic.dzi', 'target-mosaic_files']);
+  await assertPyramidOf(path.join(folder, 'target-mosaic.dzi'), png);
 });

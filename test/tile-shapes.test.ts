@@ -8,8 +8,6 @@ import { renderRegion, type MosaicPlan } from '../src/render/render-region.js';
 import { writeMosaic } from '../src/render/write-mosaic.js';
 import { fittedLayout, type MosaicLayout } from '../src/tiles/mosaic-layout.js';
 import { TileFile } from '../src/tiles/tile-file.js';
-import { readBand } from '../src/render/tile-source.js';
-import { gridColumnsThrough } from '../src/tiles/mosaic-plan.js';
 import { TileStore } from '../src/tiles/tile-store.js';
 import { PALETTE, paletteCollection } from './fixtures.js';
 import { cropRaw, rawImage, runCli, tempDir } from './helpers.js';
@@ -99,15 +97,15 @@ test('rectangular tiles end to end: the PNG and the deep zoom pyramid hold the m
       .resize(Math.floor(region.width / 4), Math.floor(region.height / 4), { kernel: 'linear' })
       .raw()
       .toBuffer();
-  const jpeg = await readFile(path.join(root, 'shapes_files', String(top.level), '1_0.jpg'));
+  const jpeg = await readFile(path.join(root, 'shapes_files', String(top.level), '1_0.jpeg'));
   const tile = await blocks(await sharp(jpeg).raw().toBuffer());
   const expected = await blocks(cropRaw(whole, 360, region));
   let difference = 0;
   for (let i = 0; i < tile.length; i++) difference += Math.abs(tile[i]! - expected[i]!);
   assert.ok(difference / tile.length < 6, `the full-size level shows the mosaic: mean difference ${difference / tile.length}`);
-  // Mip-mapped level below: 6x4 px cells, tiles reduced by an exact area average.
+  // The level below: half the size.
   const half = layout.levels.at(-2)!;
-  const reduced = await sharp(await readFile(path.join(root, 'shapes_files', String(half.level), '0_0.jpg')))
+  const reduced = await sharp(await readFile(path.join(root, 'shapes_files', String(half.level), '0_0.jpeg')))
     .raw()
     .toBuffer({ resolveWithObject: true });
   assert.deepEqual([reduced.info.width, reduced.info.height], [Math.min(180, 255), 80]);
@@ -170,9 +168,9 @@ test('cells of an exact output size with grout: every pixel is the cell part of 
   const dzi = path.join(root, 'fitted.dzi');
   await writeMosaic(plan, store, dzi, 'dzi');
   const top = deepZoomLayout(301, 203).levels.at(-1)!;
-  const first = await sharp(await readFile(path.join(root, 'fitted_files', String(top.level), '0_0.jpg'))).metadata();
+  const first = await sharp(await readFile(path.join(root, 'fitted_files', String(top.level), '0_0.jpeg'))).metadata();
   assert.deepEqual([first.width, first.height], [255, 203]);
-  // Its second tile, with rows of cells that the workers render from their part of the plan.
+  // Its second tile, with its overlap on the left.
   const region = tileRegion(deepZoomLayout(301, 203), top, 1, 0);
   const blocks = (pixels: Buffer): Promise<Buffer> =>
     sharp(pixels, { raw: { width: region.width, height: region.height, channels: 3 } })
@@ -180,7 +178,7 @@ test('cells of an exact output size with grout: every pixel is the cell part of 
       .raw()
       .toBuffer();
   const shown = await blocks(
-    await sharp(await readFile(path.join(root, 'fitted_files', String(top.level), '1_0.jpg')))
+    await sharp(await readFile(path.join(root, 'fitted_files', String(top.level), '1_0.jpeg')))
       .raw()
       .toBuffer(),
   );
@@ -189,13 +187,13 @@ test('cells of an exact output size with grout: every pixel is the cell part of 
   for (let i = 0; i < shown.length; i++) difference += Math.abs(shown[i]! - expected[i]!);
   assert.ok(difference / shown.length < 6, `the full-size level shows the fitted mosaic: mean difference ${difference / shown.length}`);
   const half = deepZoomLayout(301, 203).levels.at(-2)!;
-  const reduced = await sharp(await readFile(path.join(root, 'fitted_files', String(half.level), '0_0.jpg'))).metadata();
+  const reduced = await sharp(await readFile(path.join(root, 'fitted_files', String(half.level), '0_0.jpeg'))).metadata();
   assert.deepEqual([reduced.width, reduced.height], [151, 102]);
 });
 
-test('a mosaic drawn from a tile file is the one drawn from the store: PNG byte for byte, deep zoom alike', async () => {
+test('a mosaic drawn from a tile file is the one drawn from the store: PNG and deep zoom byte for byte', async () => {
   const store = patternStore(10, 6, 12);
-  const file = new TileFile(path.join(root, 'tiles.bin'), store.shape, 12, { create: true });
+  const file = new TileFile(path.join(root, 'tiles.bin'), store.shape, 12);
   // Only the tiles the plan uses are in the file, in another order than their ids.
   for (const id of [7, 3, 11, 0, 5]) file.add(id, store.tile(id));
   file.sync();
@@ -221,40 +219,13 @@ test('a mosaic drawn from a tile file is the one drawn from the store: PNG byte 
   for (const level of [levels.at(-1)!, levels.at(-2)!, levels.at(-4)!]) {
     const [a, b] = await Promise.all(
       ['file', 'store'].map((name) =>
-        sharp(path.join(root, `from-${name}_files`, String(level.level), '0_0.jpg'))
+        sharp(path.join(root, `from-${name}_files`, String(level.level), '0_0.jpeg'))
           .raw()
           .toBuffer(),
       ),
     );
-    let difference = 0;
-    for (let i = 0; i < a!.length; i++) difference += Math.abs(a![i]! - b![i]!);
-    assert.ok(difference / a!.length < 3, `level ${level.level}: mean difference ${difference / a!.length}`);
-  }
-  file.close();
-});
-
-test('a band of a tile file read for a few grid columns draws those columns as the whole band does, from fewer tiles', async () => {
-  const store = patternStore(10, 6, 40);
-  const file = new TileFile(path.join(root, 'band-tiles.bin'), store.shape, 40, { create: true });
-  for (let id = 0; id < 40; id++) file.add(id, store.tile(id));
-  for (const layout of [undefined, fittedLayout(997, 121, 100, 20, 2)]) {
-    const plan: MosaicPlan = {
-      columns: 100,
-      rows: 20,
-      tiles: Uint32Array.from({ length: 2000 }, (_, i) => (i * 7 + Math.floor(i / 100)) % 40),
-      mirrored: Uint8Array.from({ length: 2000 }, (_, i) => (i % 5 === 1 ? 1 : 0)),
-      ...(layout ? { layout } : {}),
-    };
-    const whole = readBand(plan, file, 4, 6);
-    const part = readBand(plan, file, 4, 6, { first: 30, last: 39 });
-    assert.ok(part.store.count < whole.store.count, `${part.store.count} tiles against ${whole.store.count}`);
-    const left = layout ? layout.columnStarts[30]! : 300;
-    const right = layout ? layout.columnStarts[40]! - 2 : 400;
-    const top = layout ? layout.rowStarts[4]! : 24;
-    const region = { left, top, width: right - left, height: 12 };
-    assert.ok(renderRegion(part.plan, part.store, region).equals(renderRegion(whole.plan, whole.store, region)));
-    assert.equal(gridColumnsThrough(plan, 10, left + 1) - 1, 30);
-    assert.equal(gridColumnsThrough(plan, 10, right) - 1, 39);
+    // The same pixels in, the same tiles out.
+    assert.ok(a!.equals(b!), `level ${level.level}`);
   }
   file.close();
 });

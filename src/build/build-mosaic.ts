@@ -34,7 +34,7 @@ export interface BuildTimings {
   match: number;
   /** Making the output's pixels on the main thread: copying tile rows into raw bands, or, for a PNG coded from its tiles (see TileRowDeflater), coding them. */
   assemble: number;
-  /** The rest of writing the output: encoding and writing (deep zoom: all of it, its workers render). */
+  /** The rest of writing the output: encoding (deep zoom: libvips making the pyramid) and writing. */
   encode: number;
   /** Only when `measure` is on. */
   measure?: number;

@@ -27,8 +27,8 @@ export function assertGridFits(grid: GridSize, rowsOf: (columns: number) => numb
 }
 
 /**
- * Refuses, before any work, a single-file output larger than `maxPixels` or than the format can
- * hold, with the largest `--tiles-across` that fits and deep zoom as the way to go larger;
+ * Refuses, before any work, an output larger than the format can hold or, for a single file, than
+ * `maxPixels`, with the largest `--tiles-across` that fits and deep zoom as the way to go larger;
  * `sizeOf` gives the output's size for a grid of so many columns.
  * @throws {TsmosaicError}
  */
@@ -40,9 +40,9 @@ export function assertOutputFits(
 ): void {
   const fits = (columns: number): boolean => {
     const { width, height } = sizeOf(columns);
-    return width * height <= maxPixels && Math.max(width, height) <= MAX_SIDE[format];
+    return (format === 'dzi' || width * height <= maxPixels) && Math.max(width, height) <= MAX_SIDE[format];
   };
-  if (format === 'dzi' || fits(grid.columns)) return;
+  if (fits(grid.columns)) return;
   const { width, height } = sizeOf(grid.columns);
   const pixels = width * height;
   const size = `${width}x${height} px (${pixels >= 1e9 ? `${(pixels / 1e9).toFixed(2)} gigapixels` : `${(pixels / 1e6).toFixed(1)} megapixels`})`;
@@ -51,7 +51,9 @@ export function assertOutputFits(
       ? `larger than ${FORMAT_NAMES[format]} allows (${MAX_SIDE[format]} px per side)`
       : `more than --max-pixels ${maxPixels}`;
   const columns = largestFitting(grid.columns - 1, fits);
-  const hint = `${columns > 0 ? `use --tiles-across ${columns} or fewer` : 'use a smaller --tile-size'}, or write deep zoom tiles (-o <name>.dzi or --deepzoom <dir>), which have no size limit`;
+  const smaller = columns > 0 ? `use --tiles-across ${columns} or fewer` : 'use a smaller --tile-size';
+  const hint =
+    format === 'dzi' ? smaller : `${smaller}, or write deep zoom tiles (-o <name>.dzi or --deepzoom <dir>), which have no size limit`;
   throw new TsmosaicError(`the mosaic would be ${size}, ${problem}: ${hint}`);
 }
 

@@ -70,7 +70,7 @@ export class TileDrawing {
       }
       this.neededThrough[row] = this.pictures.length;
     }
-    this.tiles = new TileFile(options.temporary.path, options.shape, manifest.tileCount * crops, { create: true });
+    this.tiles = new TileFile(options.temporary.path, options.shape, manifest.tileCount * crops);
     this.done = this.draw({ ...options, usedCrops });
     this.done.catch(() => undefined); // the writer or the caller awaits it
   }

@@ -112,17 +112,16 @@ function coveringShape(layout: MosaicLayout, shape: TileShape): TileShape {
 }
 
 /**
- * Refuses, before any work, a print over --max-pixels or the format's limit.
+ * Refuses, before any work, a print over the format's limit or, for a single file, --max-pixels.
  * @throws {TsmosaicError}
  */
 function assertPrintFits(size: { width: number; height: number }, format: OutputFormat, maxPixels: number): void {
-  if (format === 'dzi') return;
   if (Math.max(size.width, size.height) > MAX_SIDE[format]) {
     throw new TsmosaicError(
       `the print would be ${size.width}x${size.height} px, larger than ${FORMAT_NAMES[format]} allows (${MAX_SIDE[format]} px per side): lower --dpi, or write another format`,
     );
   }
-  if (size.width * size.height > maxPixels) {
+  if (format !== 'dzi' && size.width * size.height > maxPixels) {
     throw new TsmosaicError(
       `the print would be ${size.width}x${size.height} px, more than --max-pixels ${maxPixels}: lower --dpi or raise --max-pixels`,
     );

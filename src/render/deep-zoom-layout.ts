@@ -4,6 +4,8 @@ import type { Region } from './render-region.js';
 /** Edge of a Deep Zoom tile without its overlap, and the overlap on each inner side. */
 export const DEEP_ZOOM_TILE_SIZE = 254;
 export const DEEP_ZOOM_OVERLAP = 1;
+/** JPEG quality of Deep Zoom tiles. */
+export const DEEP_ZOOM_JPEG_QUALITY = 85;
 
 /** One level of a Deep Zoom pyramid: level 0 is 1x1 px, the last one the full image. */
 export interface DeepZoomLevel {
@@ -20,7 +22,8 @@ export interface DeepZoomLayout {
   height: number;
   tileSize: number;
   overlap: number;
-  format: 'jpg';
+  /** The tiles' file extension: libvips names Deep Zoom JPEG tiles `.jpeg`. */
+  format: 'jpeg';
   levels: DeepZoomLevel[];
 }
 
@@ -40,7 +43,7 @@ export function deepZoomLayout(width: number, height: number, tileSize = DEEP_ZO
       rows: Math.ceil(levelHeight / tileSize),
     });
   }
-  return { width, height, tileSize, overlap, format: 'jpg', levels };
+  return { width, height, tileSize, overlap, format: 'jpeg', levels };
 }
 
 /** The pixels of tile (`column`, `row`) of `level`: its square plus the overlap on inner sides. */
@@ -51,11 +54,6 @@ export function tileRegion(layout: DeepZoomLayout, level: DeepZoomLevel, column:
   const right = Math.min(level.width, (column + 1) * tileSize + overlap);
   const bottom = Math.min(level.height, (row + 1) * tileSize + overlap);
   return { left, top, width: right - left, height: bottom - top };
-}
-
-/** Bytes of the raw RGB pixels of the largest tile of a layout: its square and the overlap on both sides. */
-export function tileCanvasBytes(layout: DeepZoomLayout): number {
-  return (layout.tileSize + 2 * layout.overlap) ** 2 * 3;
 }
 
 /** The `.dzi` descriptor (XML) of a pyramid. */

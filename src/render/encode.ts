@@ -21,14 +21,14 @@ const EXTENSIONS: Record<string, OutputFormat> = {
   '.dzi': 'dzi',
 };
 
-/** Largest width or height each format can store. */
+/** Largest width or height each format can store (deep zoom: libvips' largest image, its temporary raw file). */
 export const MAX_SIDE: Record<OutputFormat, number> = {
   png: 0x7fffffff,
   jpeg: 65535,
   webp: 16383,
   tiff: 0x7fffffff,
   avif: 16384,
-  dzi: Number.MAX_SAFE_INTEGER,
+  dzi: 10_000_000,
 };
 
 /** Display names for messages. */
@@ -68,7 +68,7 @@ export async function assertWritableFolder(file: string): Promise<void> {
   if (!isDirectory) throw new TsmosaicError(`cannot write ${quote(file)}: folder ${quote(folder)} does not exist`);
 }
 
-/** The formats libvips encodes for tsmosaic (PNG has its own writer, write-png.ts; deep zoom its own tiles). */
+/** The single-file formats libvips encodes for tsmosaic (PNG has its own writer, write-png.ts). */
 export type LibvipsFormat = Exclude<OutputFormat, 'dzi' | 'png'>;
 
 /**

@@ -1,6 +1,6 @@
 import type { MosaicPlan } from '../tiles/mosaic-plan.js';
 import { isTiled, type MosaicLayout } from '../tiles/mosaic-layout.js';
-import { TileStore } from '../tiles/tile-store.js';
+import type { TileStore } from '../tiles/tile-store.js';
 
 export type { MosaicPlan };
 
@@ -23,13 +23,10 @@ export function renderRegion(plan: MosaicPlan, store: TileStore, region: Region,
   const { left, top, width, height } = region;
   const { tiles, mirrored, tint } = plan;
   const canvas = into ? into.subarray(0, width * height * 3) : Buffer.allocUnsafe(width * height * 3);
-  // A canvas in the same memory as the tiles (see RenderArena) takes rows by copyWithin: about 5x
-  // faster than Buffer.copy for the few dozen bytes of a tile row, which allocates a view a call.
-  const shared = canvas.buffer === pixels.buffer ? new Uint8Array(pixels.buffer) : undefined;
-  // Otherwise rows whose offsets and length are multiples of 4 bytes (20 px tiles) are copied as
-  // 32-bit words: ~40 % faster than Buffer.copy, whose fixed cost outweighs its 60 bytes.
+  // Rows whose offsets and length are multiples of 4 bytes (20 px tiles) are copied as 32-bit
+  // words: ~40 % faster than Buffer.copy, whose fixed cost outweighs its 60 bytes.
   const pixelWords =
-    !shared && pixels.byteOffset % 4 === 0 ? new Uint32Array(pixels.buffer, pixels.byteOffset, Math.floor(pixels.length / 4)) : undefined;
+    pixels.byteOffset % 4 === 0 ? new Uint32Array(pixels.buffer, pixels.byteOffset, Math.floor(pixels.length / 4)) : undefined;
   const canvasWords =
     pixelWords && canvas.byteOffset % 4 === 0
       ? new Uint32Array(canvas.buffer, canvas.byteOffset, Math.floor(canvas.length / 4))
@@ -43,9 +40,7 @@ export function renderRegion(plan: MosaicPlan, store: TileStore, region: Region,
   }
   /** Copies `bytes` bytes from `start` in the tile pixels (`source`: the store's or their mirror images) to `written` in the canvas. */
   const copy = (source: Buffer, sourceWords: Uint32Array | undefined, start: number, bytes: number, written: number): void => {
-    if (shared && source === pixels)
-      shared.copyWithin(canvas.byteOffset + written, pixels.byteOffset + start, pixels.byteOffset + start + bytes);
-    else if (sourceWords && canvasWords && ((written | start | bytes) & 3) === 0) {
+    if (sourceWords && canvasWords && ((written | start | bytes) & 3) === 0) {
       for (let word = 0, from4 = start >> 2, to4 = written >> 2; word < bytes >> 2; word++)
         canvasWords[to4 + word] = sourceWords[from4 + word]!;
     } else source.copy(canvas, written, start, start + bytes);
@@ -252,28 +247,4 @@ function flippedTiles(store: TileStore): FlippedTiles | undefined {
   let flipped = flippedOf.get(store);
   if (!flipped) flippedOf.set(store, (flipped = new FlippedTiles(store)));
   return flipped;
-}
-
-/**
- * A tile store and `canvases` canvases of `canvasBytes` in one block of memory, so that
- * renderRegion into them copies tile rows by copyWithin. `memory` may hold the store's pixels
- * already (its first bytes); otherwise they are copied into a new block.
- */
-export class RenderArena {
-  readonly store: TileStore;
-  readonly canvases: Buffer[];
-
-  constructor(store: TileStore, canvasBytes: number, canvases: number, memory?: ArrayBufferLike) {
-    const storeBytes = store.pixels.length;
-    const block = memory ?? new ArrayBuffer(RenderArena.bytes(store, canvasBytes, canvases));
-    const pixels = Buffer.from(block, 0, storeBytes);
-    if (!memory) store.pixels.copy(pixels);
-    this.store = new TileStore(pixels, store.shape, store.count);
-    this.canvases = Array.from({ length: canvases }, (_, i) => Buffer.from(block, storeBytes + i * canvasBytes, canvasBytes));
-  }
-
-  /** Bytes of the block an arena needs. */
-  static bytes(store: TileStore, canvasBytes: number, canvases: number): number {
-    return store.pixels.length + canvasBytes * canvases;
-  }
 }

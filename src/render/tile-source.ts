@@ -28,7 +28,7 @@ export class SourceRenderer {
     const first = gridRowsThrough(plan, source.tileHeight, region.top + 1) - 1;
     const last = gridRowsThrough(plan, source.tileHeight, region.top + region.height) - 1;
     if (!this.band || this.band.first !== first || this.band.last !== last) {
-      this.band = { first, last, ...readBand(plan, source, first, last, undefined, this.scratch) };
+      this.band = { first, last, ...readBand(plan, source, first, last, this.scratch) };
       if (this.band.store.pixels.length > this.scratch.length) this.scratch = this.band.store.pixels;
     }
     return renderRegion(this.band.plan, this.band.store, region, into);
@@ -37,28 +37,15 @@ export class SourceRenderer {
 
 /**
  * Grid rows `first` to `last` of `plan` as a plan of their own over a store of the tiles they use,
- * read from `file`; a tile used mirrored is stored mirrored, so the band is drawn by copying rows.
- * With `columns`, only the tiles of those grid columns are read, and only regions within them may
- * be drawn from the band: a wide mosaic's band then holds a few tiles, not a whole row of them.
+ * read from `file` (into `into` when large enough); a tile used mirrored is stored mirrored, so
+ * the band is drawn by copying rows.
  */
-export function readBand(
-  plan: MosaicPlan,
-  file: TileFile,
-  first: number,
-  last: number,
-  columns?: { first: number; last: number },
-  into?: Buffer,
-): { plan: MosaicPlan; store: TileStore } {
+function readBand(plan: MosaicPlan, file: TileFile, first: number, last: number, into?: Buffer): { plan: MosaicPlan; store: TileStore } {
   const offset = plan.firstRow ?? 0;
   const [start, end] = [(first - offset) * plan.columns, (last + 1 - offset) * plan.columns];
   const mirrored = plan.mirrored?.subarray(start, end);
-  const outside = (cell: number): boolean =>
-    columns !== undefined && (cell % plan.columns < columns.first || cell % plan.columns > columns.last);
-  // A tile and its mirror image are two tiles of the band: tile * 2 + mirrored. Cells outside
-  // `columns` (never drawn) take the band's first cell's tile, so that theirs are not read.
-  const firstInside = columns ? columns.first : 0;
-  const variantOf = (cell: number): number => plan.tiles[start + cell]! * 2 + (mirrored?.[cell] ?? 0);
-  const variants = Uint32Array.from({ length: end - start }, (_, cell) => variantOf(outside(cell) ? firstInside : cell));
+  // A tile and its mirror image are two tiles of the band: tile * 2 + mirrored.
+  const variants = Uint32Array.from({ length: end - start }, (_, cell) => plan.tiles[start + cell]! * 2 + (mirrored?.[cell] ?? 0));
   const { ids, local } = localTiles(variants);
   const store = file.load(
     Uint32Array.from(ids, (variant) => variant >> 1),

@@ -2,6 +2,8 @@ import { open, type FileHandle } from 'node:fs/promises';
 
 /** Size of the header of a libvips native (`.v`) image file. */
 export const VIPS_HEADER_BYTES = 64;
+/** Bytes of raw pixels rendered and written at a time: a few rows of even the widest mosaics. */
+const BAND_BYTES = 8 * 1024 * 1024;
 
 /**
  * The 64-byte header of a libvips native image file of 8-bit sRGB pixels: the magic number
@@ -62,4 +64,25 @@ async function writeFully(handle: FileHandle, data: Buffer, position: number): P
     const { bytesWritten } = await handle.write(data, written, data.length - written, position + written);
     written += bytesWritten;
   }
+}
+
+/**
+ * Renders an image into a libvips native file band by band, with memory that does not grow with
+ * it: `renderBand(top, rows, into)` gives rows [top, top + rows), drawn into `into` (or a part of
+ * it). `onRows` gets the rows written so far.
+ */
+export async function renderVipsFile(
+  file: string,
+  width: number,
+  height: number,
+  renderBand: (top: number, rows: number, into: Buffer) => Buffer,
+  onRows?: (done: number) => void,
+  signal?: AbortSignal,
+): Promise<void> {
+  const bandRows = Math.max(1, Math.floor(BAND_BYTES / (width * 3)));
+  // writeVipsFile holds two bands at most (one rendered while the other is written): two buffers
+  // used in turn, instead of a new one a band, whose garbage would pile up to ~100 MB before it is collected.
+  const bands = [Buffer.allocUnsafe(bandRows * width * 3), Buffer.allocUnsafe(bandRows * width * 3)];
+  let rendered = 0;
+  await writeVipsFile(file, width, height, bandRows, (top, rows) => renderBand(top, rows, bands[rendered++ % 2]!), onRows, signal);
 }

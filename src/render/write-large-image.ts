@@ -1,14 +1,11 @@
-import { rm, stat, statfs } from 'node:fs/promises';
-import path from 'node:path';
-import { TsmosaicError } from '../errors.js';
+import { rm, stat } from 'node:fs/promises';
 import { loadSharp } from '../load-sharp.js';
 import { encoderFor, type LibvipsFormat } from './encode.js';
+import { assertFreeSpace } from '../files/free-space.js';
 import { writeThroughTemporary } from '../files/publish.js';
-import { writeVipsFile } from './vips-file.js';
+import { renderVipsFile } from './vips-file.js';
 import { untilDoneOrAborted } from '../yield.js';
 
-/** Bytes of raw pixels rendered and written at a time: a few rows of even the widest mosaics. */
-const BAND_BYTES = 8 * 1024 * 1024;
 /** Bytes of raw pixels encoded on their own to estimate the size of the file. */
 const SAMPLE_BYTES = 1024 * 1024;
 /** How often the size of the file being encoded is looked at for the progress bar. */
@@ -38,13 +35,8 @@ export async function writeLargeImage(
   options: { onProgress?: ImageProgress; signal?: AbortSignal; beforePublish?: () => Promise<void>; density?: number } = {},
 ): Promise<void> {
   const { onProgress, signal, beforePublish, density } = options;
-  await assertFreeSpace(file, width * height * 3);
-  const bandRows = Math.max(1, Math.floor(BAND_BYTES / (width * 3)));
-  // writeVipsFile holds two bands at most (one rendered while the other is written): two buffers
-  // used in turn, instead of a new one a band, whose garbage would pile up to ~100 MB before it is collected.
-  const bands = [Buffer.allocUnsafe(bandRows * width * 3), Buffer.allocUnsafe(bandRows * width * 3)];
-  let rendered = 0;
-  const render = (top: number, rows: number): Buffer => renderBand(top, rows, bands[rendered++ % 2]!);
+  // The encoded file comes on top, usually smaller.
+  await assertFreeSpace(file, width * height * 3, 'a temporary raw copy of the image');
 
   let totalMb = 1;
   await writeThroughTemporary(
@@ -53,14 +45,12 @@ export async function writeLargeImage(
       // Beside the output, under the same lock: a killed build's raw file is removed by the next.
       const raw = temporary.sibling('v');
       try {
-        await writeVipsFile(raw, width, height, bandRows, render, (done) => onProgress?.('render', done, height), signal);
+        await renderVipsFile(raw, width, height, renderBand, (done) => onProgress?.('render', done, height), signal);
         signal?.throwIfAborted();
 
         const sampleRows = Math.min(height, Math.max(1, Math.floor(SAMPLE_BYTES / (width * 3))));
-        const estimate = await untilDoneOrAborted(
-          estimateSize(render(Math.floor((height - sampleRows) / 2), sampleRows), width, height, format),
-          signal,
-        );
+        const sample = renderBand(Math.floor((height - sampleRows) / 2), sampleRows, Buffer.allocUnsafe(sampleRows * width * 3));
+        const estimate = await untilDoneOrAborted(estimateSize(sample, width, height, format), signal);
         totalMb = Math.max(1, Math.round(estimate / 1e6));
         onProgress?.('encode', 0, totalMb);
         const poll = setInterval(() => {
@@ -101,26 +91,4 @@ async function estimateSize(band: Buffer, width: number, height: number, format:
     rows,
   ).toBuffer();
   return (sample.length * height) / rows;
-}
-
-/**
- * Refuses to start when the output's disk cannot hold the temporary raw image (the encoded file
- * comes on top, usually smaller).
- * @throws {TsmosaicError}
- */
-async function assertFreeSpace(file: string, rawBytes: number): Promise<void> {
-  const folder = path.dirname(file);
-  let free: number;
-  try {
-    const info = await statfs(folder);
-    free = info.bavail * info.bsize;
-  } catch {
-    return;
-  }
-  if (free < rawBytes) {
-    const gb = (bytes: number): string => `${(bytes / 1e9).toFixed(1)} GB`;
-    throw new TsmosaicError(
-      `not enough free space in ${folder} to write ${path.basename(file)}: it needs ${gb(rawBytes)} for a temporary raw copy of the image, ${gb(free)} are free (deep zoom, -o name.dzi, needs no temporary copy)`,
-    );
-  }
 }

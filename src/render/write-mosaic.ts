@@ -17,7 +17,7 @@ import { writeLargeImage } from './write-large-image.js';
  */
 export const ONE_PIECE_MAX_BYTES = 48 * 1024 * 1024;
 
-/** Progress of writing the output: `render` in rows, `encode` in MB (rows for PNG), `tiles` in deep zoom tiles. */
+/** Progress of writing the output: `render` in rows, `encode` in MB (rows for PNG), `tiles` in full-size deep zoom tiles. */
 export type WriteProgress = (stage: 'render' | 'encode' | 'tiles', done: number, total: number) => void;
 
 export interface WriteMosaicOptions {
@@ -48,14 +48,14 @@ export async function assertOutputReplaceable(file: string, format: OutputFormat
 }
 
 export interface WriteMosaicResult {
-  /** Seconds the main thread spent rendering pixels (the rest of the write is encoding; deep zoom renders in workers: 0). */
+  /** Seconds the main thread spent rendering pixels (the rest of the write is encoding). */
   renderSeconds: number;
 }
 
 /**
  * Writes the mosaic `plan` to `file` in `format`: a single image (in one piece or band by band)
- * or a Deep Zoom pyramid with its viewer. Every path renders through renderRegion, and an
- * interrupted or failed write leaves nothing under the final name.
+ * or a Deep Zoom pyramid with its viewer (band by band, as large images). Every path renders
+ * through renderRegion, and an interrupted or failed write leaves nothing under the final name.
  * @throws {TsmosaicError} on a write error; the signal's reason when aborted.
  */
 export async function writeMosaic(
@@ -83,7 +83,11 @@ export async function writeMosaic(
   const render = timed((region: Region, into?: Buffer): Buffer => renderer.render(region, into));
   if (format !== 'png') await placed?.(plan.rows);
   if (format === 'dzi') {
-    await writeDeepZoom(plan, store, file, { signal, beforePublish, onProgress: (done, total) => onProgress?.('tiles', done, total) });
+    await writeDeepZoom(file, width, height, (top, rows, into) => render({ left: 0, top, width, height: rows }, into), {
+      onProgress,
+      signal,
+      beforePublish,
+    });
   } else if (format === 'png') {
     const encodeProgress = (done: number, total: number): void => onProgress?.('encode', done, total);
     const placedThrough = async (top: number, rows: number): Promise<void> => {

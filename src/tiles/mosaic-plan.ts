@@ -29,15 +29,6 @@ export function mosaicSize(plan: MosaicPlan, tileWidth: number, tileHeight: numb
     : { width: plan.columns * tileWidth, height: plan.rows * tileHeight };
 }
 
-/** How many grid columns reach into the mosaic's first `pixelColumns` columns of pixels. */
-export function gridColumnsThrough(plan: MosaicPlan, tileWidth: number, pixelColumns: number): number {
-  if (!plan.layout) return Math.min(plan.columns, Math.ceil(pixelColumns / tileWidth));
-  const { columnStarts, columns } = plan.layout;
-  let column = 0;
-  while (column < columns && columnStarts[column]! < pixelColumns) column++;
-  return column;
-}
-
 /** How many grid rows reach into the mosaic's first `pixelRows` rows of pixels. */
 export function gridRowsThrough(plan: MosaicPlan, tileHeight: number, pixelRows: number): number {
   if (!plan.layout) return Math.ceil(pixelRows / tileHeight);

@@ -5,28 +5,26 @@ import { TileStore } from './tile-store.js';
 /**
  * Tiles of one shape kept in a file rather than in memory: the tiles a mosaic uses, drawn from the
  * original pictures at the output's tile size (a print's may be hundreds of pixels, and a gigapixel
- * mosaic use tens of thousands of them). `slots[id]` is where tile `id` lies in the file (-1: not
- * there). Renderers read the tiles of the band they draw (see `load`), so memory holds a band's.
+ * mosaic use tens of thousands of them). Renderers read the tiles of the band they draw (see `load`), so memory holds a band's.
  */
 export class TileFile {
   readonly file: string;
   readonly tileWidth: number;
   readonly tileHeight: number;
   readonly tileBytes: number;
-  /** By tile id: its slot in the file, or -1. In a SharedArrayBuffer, for worker threads to read. */
-  readonly slots: Int32Array;
+  /** By tile id: its slot in the file, or -1. */
+  private readonly slots: Int32Array;
   private descriptor: number | undefined;
   private filled = 0;
 
-  /** A tile file for tiles of `shape` of an index of `count` tiles; `create` makes the file, empty. */
-  constructor(file: string, shape: TileShape, count: number | Int32Array, options: { create?: boolean } = {}) {
+  /** A new, empty tile file for tiles of `shape` of an index of `count` tiles. */
+  constructor(file: string, shape: TileShape, count: number) {
     this.file = file;
     this.tileWidth = shape.width;
     this.tileHeight = shape.height;
     this.tileBytes = shape.width * shape.height * 3;
-    this.slots = typeof count === 'number' ? new Int32Array(new SharedArrayBuffer(count * 4)).fill(-1) : count;
-    this.descriptor = openSync(file, options.create ? 'w+' : 'r');
-    if (!options.create) this.filled = this.slots.reduce((most, slot) => Math.max(most, slot + 1), 0);
+    this.slots = new Int32Array(count).fill(-1);
+    this.descriptor = openSync(file, 'w+');
   }
 
   /** The size of its tiles. */

@@ -35,15 +35,11 @@ export class TileStore {
     return this.pixels.subarray(start, start + this.tileBytes);
   }
 
-  /** This store with every tile resized to `shape` by an exact area average (smaller: averaged; larger: each pixel spread). */
-  scaled(shape: TileShape): TileStore {
-    if (shape.width === this.tileWidth && shape.height === this.tileHeight) return this;
-    const scaled = Buffer.alloc(shape.width * shape.height * 3 * this.count);
-    for (let id = 0; id < this.count; id++) this.scaleTile(id, shape, scaled);
-    return new TileStore(scaled, shape, this.count);
-  }
-
-  /** `scaled` for the main thread: it yields to the event loop every few milliseconds and stops there when `signal` is aborted. */
+  /**
+   * This store with every tile resized to `shape` by an exact area average (smaller: averaged;
+   * larger: each pixel spread). It yields to the event loop every few milliseconds and stops there
+   * when `signal` is aborted.
+   */
   async scaledInterruptibly(shape: TileShape, signal?: AbortSignal): Promise<TileStore> {
     if (shape.width === this.tileWidth && shape.height === this.tileHeight) return this;
     const scaled = Buffer.alloc(shape.width * shape.height * 3 * this.count);

@@ -5,7 +5,7 @@
  * loader are not in the process; it runs tsmosaic's compiled dist/.
  *
  * Usage: node formats-child.mjs REPO VARIANT INDEX PLACEMENT OUT
- *   VARIANT: a | b | c1 | c1af | c6 | c6af | d | e | e2 (see VARIANTS in formats.ts)
+ *   VARIANT: a | b | c1 | c1af | c6 | c6af | d | e2 (see VARIANTS in formats.ts)
  *   PLACEMENT: columns, rows (u32 LE each), then a u16 tile id a cell and a byte a cell, 1 when mirrored
  *   OUT: the PNG, or the `.dzi` of a pyramid (its tiles in `<name>_files`)
  */
@@ -22,7 +22,7 @@ import type * as WritePngModule from '../../src/render/write-png.js';
 import type * as RenderRegionModule from '../../src/render/render-region.js';
 import type * as OutputFilesModule from '../../src/files/publish.js';
 import type * as VipsFileModule from '../../src/render/vips-file.js';
-import type * as TileEncoderModule from '../../src/render/tile-encoder.js';
+import type * as DeepZoomLayoutModule from '../../src/render/deep-zoom-layout.js';
 import type * as TileDeflateModule from '../../src/render/tile-deflate.js';
 
 type Modules = {
@@ -33,7 +33,7 @@ type Modules = {
   renderRegion: typeof RenderRegionModule;
   outputFiles: typeof OutputFilesModule;
   vipsFile: typeof VipsFileModule;
-  tileEncoder: typeof TileEncoderModule;
+  deepZoomLayout: typeof DeepZoomLayoutModule;
   tileDeflate: typeof TileDeflateModule;
 };
 
@@ -54,7 +54,7 @@ const modules: Modules = {
   renderRegion: (await dist('render/render-region.js')) as Modules['renderRegion'],
   outputFiles: (await dist('files/publish.js')) as Modules['outputFiles'],
   vipsFile: (await dist('render/vips-file.js')) as Modules['vipsFile'],
-  tileEncoder: (await dist('render/tile-encoder.js')) as Modules['tileEncoder'],
+  deepZoomLayout: (await dist('render/deep-zoom-layout.js')) as Modules['deepZoomLayout'],
   tileDeflate: (await dist('render/tile-deflate.js')) as Modules['tileDeflate'],
 };
 
@@ -100,18 +100,17 @@ switch (variant) {
     break;
   }
   case 'd':
-    // Today's deep zoom: the hand-written pyramid (worker threads, mip-mapped levels) and its viewer.
+    // Today's deep zoom: bands into a .v file, libvips' dzsave, the tiles published, the viewer.
     await modules.writeMosaic.writeMosaic(plan, store, out, 'dzi');
     break;
-  case 'e':
   case 'e2': {
-    // libvips' own pyramid (dzsave), tiles as TileEncoder's: same quality, no Huffman optimisation.
-    if (variant === 'e2') sharp.concurrency(2);
+    // libvips' pyramid alone, tiles as d's: same quality, no Huffman optimisation.
+    sharp.concurrency(2);
     extra.concurrency = sharp.concurrency();
     const name = path.join(path.dirname(out), path.basename(out, path.extname(out)));
     await throughVipsFile((image) =>
       image
-        .jpeg({ quality: modules.tileEncoder.JPEG_QUALITY, optimiseCoding: false })
+        .jpeg({ quality: modules.deepZoomLayout.DEEP_ZOOM_JPEG_QUALITY, optimiseCoding: false })
         .tile({ size: 254, overlap: 1, layout: 'dz' })
         .toFile(`${name}.dz`),
     );
