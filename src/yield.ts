@@ -19,7 +19,7 @@ const SLICE_MS = 25;
 export class TimeSlicer {
   private last = performance.now();
 
-  constructor(private readonly signal?: AbortSignal) {}
+  constructor(readonly signal?: AbortSignal) {}
 
   /** Whether a slice is used up (for loops that yield only then, to stay synchronous otherwise). */
   get due(): boolean {

@@ -163,6 +163,16 @@ test('banded placement keeps --max-uses over the whole grid', async () => {
   assert.ok(Math.max(...uses.values()) <= 40);
 });
 
+test('banded placement keeps --use-all, --max-uses and min-distance across bands', async () => {
+  // Bands of 5 rows as a grid past one assignment is placed: the pictures still missing are spread over them.
+  const { tiles, rows } = await placeInBands(40, 5, { minDistance: 1.5, maxUses: 32, seed: 2, required: 'all' });
+  const uses = new Map<number, number>();
+  for (const tile of Array.from(tiles)) uses.set(tile, (uses.get(tile) ?? 0) + 1);
+  assert.equal(uses.size, 40, 'every picture');
+  assert.ok(Math.max(...uses.values()) <= 32);
+  assert.deepEqual(closeRepeats(tiles, 40, rows, 1.5), []);
+});
+
 test('a build, placed row by row and sampled 4096 cells at a time, keeps min-distance across rows in its --plan', async () => {
   const plan = path.join(root, 'big-plan.json');
   const result = await buildMosaic(index, target, { out: path.join(root, 'big.png'), tilesAcross: 120, tileSize: 1, minDistance: 2, plan });
@@ -230,11 +240,11 @@ test('a band of one row is placed without a pause for the event loop', async () 
 });
 
 test('aborting a large band under a budget stops it at its next pause, with the reason', async () => {
-  // 360 x 270 cells in one band (--max-uses 2,500 of 40 pictures): far more than one pause's work.
-  const rules = { minDistance: 1.5, maxUses: 2500, seed: 4 };
+  // 144 x 108 cells in one band (--max-uses 400 of 40 pictures): far more than one pause's work.
+  const rules = { minDistance: 1.5, maxUses: 400, seed: 4 };
   let done = 0;
-  const { placer, rows, answer } = await noisePlacer(360, rules, (placed) => (done = placed));
-  assert.equal(placementBandRows(360, rows, rules), rows, 'one band');
+  const { placer, rows, answer } = await noisePlacer(144, rules, (placed) => (done = placed));
+  assert.equal(placementBandRows(144, rows, rules), rows, 'one band');
   const cells = await answer({ firstRow: 0, rows });
   const controller = new AbortController();
   const reason = new Error('stopped by the test');
@@ -246,15 +256,17 @@ test('aborting a large band under a budget stops it at its next pause, with the 
   await assert.rejects(placer.placeRows(0, rows, cells, controller.signal), (error) => error === reason);
   const late = performance.now() - abortedAt;
   assert.ok(abortedAt > 0 && late < 200, `rejected ${late.toFixed(1)} ms after the abort`);
-  assert.ok(done < 360 * rows, `${done} of ${360 * rows} cells placed`);
+  assert.ok(done < 144 * rows, `${done} of ${144 * rows} cells placed`);
 });
 
-test('rows are placed one at a time, but under a --max-uses budget in one fill order (bands of 32,768 cells beyond 131,072)', () => {
+test('rows are placed one at a time, but under budgets as one assignment (bands of 16,384 cells beyond that)', () => {
   const free = { minDistance: 1.5, maxUses: Infinity, seed: 1 };
   assert.equal(placementBandRows(200, 125, free), 1);
   assert.equal(placementBandRows(200, 125, { ...free, maxUses: 25_000 }), 1, 'a budget as large as the grid is none');
-  assert.equal(placementBandRows(200, 125, { ...free, maxUses: 3 }), 125);
-  assert.equal(placementBandRows(200, 640, { ...free, maxUses: 3 }), 640, 'a 200-column grid of a 1:3.2 target is one band');
-  assert.equal(placementBandRows(2516, 1988, { ...free, maxUses: 3 }), Math.floor(32_768 / 2516));
+  assert.equal(placementBandRows(128, 125, { ...free, maxUses: 3 }), 125);
+  assert.equal(placementBandRows(128, 128, { ...free, required: 'all' }), 128, '--use-all over 16,384 cells is one assignment');
+  assert.equal(placementBandRows(400, 250, { ...free, required: 'all' }), Math.floor(16_384 / 400), 'over 100,000 in bands');
+  assert.equal(placementBandRows(128, 125, { ...free, excluded: Uint32Array.of(3) }), 125, 'so is --exclude');
+  assert.equal(placementBandRows(2516, 1988, { ...free, maxUses: 3 }), Math.floor(16_384 / 2516));
   assert.equal(placementBandRows(300_000, 3, { ...free, maxUses: 3 }), 1, 'a row wider than a band is a band');
 });

@@ -19,7 +19,9 @@ import { Temporary } from '../files/publish.js';
 import type { TileSource } from '../render/tile-source.js';
 import { TileDrawing } from './original-tiles.js';
 import { BandFeeder } from './band-feeder.js';
-import { outputGeometry } from './output-geometry.js';
+import { gridRows, outputGeometry } from './output-geometry.js';
+import { assertCellsExactly, assertCellsFor } from './grid.js';
+import { choosePictures } from './picture-lists.js';
 import { isTiled } from '../tiles/mosaic-layout.js';
 import { writePlan } from './plan-file.js';
 import { assertOutputsWritable, resolveBuildSettings, type BuildMosaicOptions } from './settings.js';
@@ -81,6 +83,11 @@ export async function buildMosaic(index: string, target: string, options: BuildM
   await assertOutputsWritable(settings, index, target);
   const manifest = await readManifest(index);
   assertLoadable(index, manifest);
+  const choice = await choosePictures(
+    settings,
+    manifest.tiles.map((tile) => tile.source),
+    onNote,
+  );
   const { crops } = manifest;
   const tileCount = manifest.tileCount * crops;
   // The tiles placement may choose from: every crop, or (rgb, --no-crops) every crops-th, the centre squares.
@@ -108,12 +115,37 @@ export async function buildMosaic(index: string, target: string, options: BuildM
         `${quote(target)} is ${targetSize.width}x${targetSize.height} px: its middle ${crop.width}x${crop.height} px, the print's aspect ratio, makes the mosaic`,
       );
     }
+    // The pictures that must and must not appear, checked against the grid before any work.
+    const rowsOf = gridRows(settings, indexShape, targetSize);
+    if (settings.useAll && settings.rules.maxUses === 1) {
+      assertCellsExactly(choice.requiredCount, { columns, rows }, rowsOf);
+    } else if (settings.useAll) {
+      const excluded = choice.usable < manifest.tileCount ? ` (${manifest.tileCount - choice.usable} excluded)` : '';
+      assertCellsFor(
+        choice.requiredCount,
+        `--use-all needs a cell for each of the ${choice.requiredCount} pictures${excluded}`,
+        { columns, rows },
+        rowsOf,
+      );
+    } else if (choice.requiredCount > 0) {
+      assertCellsFor(
+        choice.requiredCount,
+        `--include names ${choice.requiredCount} pictures, one a cell at least`,
+        { columns, rows },
+        rowsOf,
+      );
+    }
     // The default min-distance weighs diagonal repeats; one the user chose is kept whole.
-    const rules = { ...settings.rules, weighDiagonal: !settings.minDistanceChosen };
-    if (!settings.minDistanceChosen && feasibleMinDistance(rules.minDistance, manifest.tileCount) < rules.minDistance) {
+    const rules = {
+      ...settings.rules,
+      weighDiagonal: !settings.minDistanceChosen,
+      ...(choice.required ? { required: choice.required } : {}),
+      ...(choice.excluded ? { excluded: choice.excluded } : {}),
+    };
+    if (!settings.minDistanceChosen && feasibleMinDistance(rules.minDistance, choice.usable) < rules.minDistance) {
       // A tiny index keeps what rule it can (1.5 needs 9 pictures, 1 needs 5).
-      rules.minDistance = feasibleMinDistance(rules.minDistance, manifest.tileCount);
-      if (rules.minDistance < 1) onNote?.(`the index has only ${manifest.tileCount} tiles: tiles may repeat next to each other`);
+      rules.minDistance = feasibleMinDistance(rules.minDistance, choice.usable);
+      if (rules.minDistance < 1) onNote?.(`the index has only ${choice.usable} tiles: tiles may repeat next to each other`);
     }
     if (worker && columns * rows < WORKER_CELLS) {
       stopped = worker.close();
@@ -162,6 +194,7 @@ export async function buildMosaic(index: string, target: string, options: BuildM
       descriptors,
       ann,
       cropsPerPicture: crops,
+      centresOnly: step !== 1,
       ...(method.metric === 'lab' && method.grid > 1 ? { detail: new TileDetail(loaded.features, loaded.tiles.count, method.grid) } : {}),
     };
     const placer = new TilePlacer(method, columns, rows, catalogue, rules, (done, total) => onProgress?.({ stage: 'match', done, total }));

@@ -1,5 +1,5 @@
-import { MAX_CELLS } from '../options/options.js';
-import { TsmosaicError } from '../errors.js';
+import { MAX_CELLS, MAX_TILES_ACROSS } from '../options/options.js';
+import { TsmosaicError, UsageError } from '../errors.js';
 import { FORMAT_NAMES, MAX_SIDE, type OutputFormat } from '../render/encode.js';
 import type { TileShape } from '../tiles/features.js';
 
@@ -55,6 +55,38 @@ export function assertOutputFits(
   const hint =
     format === 'dzi' ? smaller : `${smaller}, or write deep zoom tiles (-o <name>.dzi or --deepzoom <dir>), which have no size limit`;
   throw new TsmosaicError(`the mosaic would be ${size}, ${problem}: ${hint}`);
+}
+
+/**
+ * Refuses, before any work, a grid with fewer cells than pictures that must each have one
+ * (`what` says which, e.g. "--use-all needs a cell for each of the 2000 pictures"), with the
+ * smallest `--tiles-across` that fits; `rowsOf` gives a grid's rows for its columns.
+ * @throws {UsageError}
+ */
+export function assertCellsFor(pictures: number, what: string, grid: GridSize, rowsOf: (columns: number) => number): void {
+  const cells = grid.columns * grid.rows;
+  if (cells >= pictures) return;
+  const columns = largestFitting(MAX_TILES_ACROSS, (c) => c * rowsOf(c) < pictures) + 1;
+  const hint = columns <= MAX_TILES_ACROSS ? `: use --tiles-across ${columns} or more` : '';
+  throw new UsageError(`${what}; the grid has ${cells} (${grid.columns} x ${grid.rows})${hint}`);
+}
+
+/**
+ * Refuses, before any work, a grid that has not exactly one cell for each of `pictures` pictures
+ * (--use-all with --unique), naming the --tiles-across that gives that many when one does.
+ * @throws {UsageError}
+ */
+export function assertCellsExactly(pictures: number, grid: GridSize, rowsOf: (columns: number) => number): void {
+  const cells = grid.columns * grid.rows;
+  if (cells === pictures) return;
+  const columns = largestFitting(MAX_TILES_ACROSS, (c) => c * rowsOf(c) < pictures) + 1;
+  const hint =
+    columns <= MAX_TILES_ACROSS && columns * rowsOf(columns) === pictures
+      ? `: use --tiles-across ${columns}`
+      : ': no --tiles-across gives that many, use --max-uses 2 or more';
+  throw new UsageError(
+    `--use-all with --unique needs exactly ${pictures} cells, one a picture; the grid has ${cells} (${grid.columns} x ${grid.rows})${hint}`,
+  );
 }
 
 /** The largest whole number from 1 to `upper` for which `fits` holds (0 if none), by bisection: `fits` only turns false as the number grows. */

@@ -37,13 +37,14 @@ export function outputGeometry(
   format: OutputFormat,
 ): OutputGeometry {
   const { print, dpi, grout, tilesAcross } = settings;
+  const rowsOf = gridRows(settings, indexShape, targetSize);
   if (print) {
     const size = printPixels(print, dpi!);
     const crop = centreCrop(targetSize.width, targetSize.height, size.width / size.height);
     const target = crop ? { width: crop.width, height: crop.height } : targetSize;
     const columns = tilesAcross ?? printColumns(print);
-    const rows = rowsOver(columns, size.width, size.height, indexShape);
-    assertGridFits({ columns, rows }, (c) => rowsOver(c, size.width, size.height, indexShape));
+    const rows = rowsOf(columns);
+    assertGridFits({ columns, rows }, rowsOf);
     assertPrintFits(size, format, settings.maxPixels);
     let layout: MosaicLayout;
     try {
@@ -55,9 +56,8 @@ export function outputGeometry(
   }
   const shape = settings.tileSize === undefined ? indexShape : outputShape(indexShape, settings.tileSize);
   const columns = tilesAcross ?? Math.min(targetSize.width, DEFAULT_MAX_COLUMNS);
-  const rows = rowsOver(columns, targetSize.width, targetSize.height, shape);
+  const rows = rowsOf(columns);
   const grid = { columns, rows };
-  const rowsOf = (c: number): number => rowsOver(c, targetSize.width, targetSize.height, shape);
   assertGridFits(grid, rowsOf);
   const sizeOf = (c: number): { width: number; height: number } => ({
     width: c * shape.width + (c - 1) * grout,
@@ -77,6 +77,16 @@ export function outputGeometry(
     tileShape: shape,
     sampledDown: tilesAcross === undefined && targetSize.width > columns,
   };
+}
+
+/** A build's rows for a grid of `columns` columns (over the print, or the target in cells of the output's tile shape). */
+export function gridRows(settings: BuildSettings, indexShape: TileShape, targetSize: TargetSize): (columns: number) => number {
+  if (settings.print) {
+    const size = printPixels(settings.print, settings.dpi!);
+    return (columns) => rowsOver(columns, size.width, size.height, indexShape);
+  }
+  const shape = settings.tileSize === undefined ? indexShape : outputShape(indexShape, settings.tileSize);
+  return (columns) => rowsOver(columns, targetSize.width, targetSize.height, shape);
 }
 
 /**

@@ -37,6 +37,11 @@ export interface BuildMosaicOptions {
   minDistance?: number;
   maxUses?: number;
   unique?: boolean;
+  useAll?: boolean;
+  /** A text file of pictures (paths or globs as the index lists them) that must appear. */
+  include?: string;
+  /** A text file of pictures that must not appear. */
+  exclude?: string;
   seed?: number;
   blend?: number;
   plan?: string;
@@ -71,6 +76,11 @@ export interface BuildSettings {
   /** Whether placement may choose corner crops (else centre squares only). */
   crops: boolean;
   rules: PlacementRules;
+  /** Whether every picture must appear (--use-all). */
+  useAll: boolean;
+  /** The list files of pictures that must and must not appear, absolute. */
+  include: string | undefined;
+  exclude: string | undefined;
   /** Whether the user chose the min-distance (a tiny index lowers the default, never a chosen one). */
   minDistanceChosen: boolean;
   blend: number;
@@ -129,6 +139,9 @@ export function resolveBuildSettings(target: string, options: BuildMosaicOptions
     method: options.method ?? (metric === 'rgb' ? RGB_METHOD : { ...DEFAULT_METHOD, mirror }),
     crops: checkOption(OPTIONS.crops, options.crops),
     rules: { minDistance: checkOption(OPTIONS.minDistance, options.minDistance), maxUses, seed: checkOption(OPTIONS.seed, options.seed) },
+    useAll: checkOption(OPTIONS.useAll, options.useAll) ?? false,
+    include: listFile(checkOption(OPTIONS.include, options.include)),
+    exclude: listFile(checkOption(OPTIONS.exclude, options.exclude)),
     minDistanceChosen: options.minDistance !== undefined,
     blend: checkOption(OPTIONS.blend, options.blend),
     plan: plan === undefined ? undefined : path.resolve(plan),
@@ -140,6 +153,10 @@ export function resolveBuildSettings(target: string, options: BuildMosaicOptions
     groutColour: checkOption(OPTIONS.groutColour, options.groutColour),
     originals: checkOption(OPTIONS.originals, options.originals),
   };
+}
+
+function listFile(file: string | undefined): string | undefined {
+  return file === undefined ? undefined : path.resolve(file);
 }
 
 /**

@@ -4,6 +4,7 @@ import type { AnnSearch } from '../index-store/ann.js';
 import { CANDIDATES, CandidateRanking, UNBUDGETED_CANDIDATES } from './candidate-ranking.js';
 import { CachedSearch, type CellAnswers } from './cell-search.js';
 import { descriptorLength, type MatchMethod, type TileDetail } from '../tiles/descriptors.js';
+import { BudgetedPlacement, type PictureRules } from './budgeted-placement.js';
 import { shuffledOrder } from './random.js';
 import { discOffsets, RepeatRules } from './repeat-rules.js';
 import { RowPlanner, rowPlannable } from './row-planner.js';
@@ -15,7 +16,7 @@ import { RowPlanner, rowPlannable } from './row-planner.js';
 export const DEFAULT_MIN_DISTANCE = 1.5;
 
 /** Rules on where tiles may go. */
-export interface PlacementRules {
+export interface PlacementRules extends PictureRules {
   /** No picture repeated within this distance in cells (euclidean, between cell centres; 1 = not side by side, 1.5 = nor diagonally). 0 = no rule. */
   minDistance: number;
   /** Each tile used at most this many times. Infinity = no limit. */
@@ -44,13 +45,18 @@ export interface Placement {
 }
 
 /**
- * Under a --max-uses budget, grids of up to this many cells (any 200-column grid up to 1:3.2) are
- * placed as one band, in one fill order, and larger ones in bands of BUDGET_BAND_CELLS: placed row
- * by row, the last rows would get what the budget left.
+ * Under budgets (see budgeted), grids of up to this many cells are placed as one assignment, and
+ * larger ones in bands of BUDGET_BAND_CELLS: the assignment's time grows faster than its cells,
+ * its memory with them. Each band's budget is what earlier bands left (docs/design.md).
  */
-const ONE_BAND_CELLS = 1 << 17;
-/** Cells of a band of a larger grid under a budget (whole rows, at least one): memory stays flat. */
-const BUDGET_BAND_CELLS = 1 << 15;
+const ONE_BAND_CELLS = 1 << 14;
+/** Cells of a band of a larger grid under budgets (whole rows, at least one). */
+const BUDGET_BAND_CELLS = 1 << 14;
+
+/** Whether `rules` put budgets on the pictures of a `cells`-cell grid: they are then placed as an assignment (see BudgetedPlacement). */
+export function budgeted(rules: PlacementRules, cells: number): boolean {
+  return rules.maxUses < cells || rules.required !== undefined || (rules.excluded?.length ?? 0) > 0;
+}
 
 /**
  * Rows of the bands a `columns` x `rows` grid is placed in under `rules`: one, so that the output
@@ -58,7 +64,7 @@ const BUDGET_BAND_CELLS = 1 << 15;
  * order (docs/design.md); but see ONE_BAND_CELLS.
  */
 export function placementBandRows(columns: number, rows: number, rules: PlacementRules): number {
-  if (rules.maxUses >= columns * rows) return 1;
+  if (!budgeted(rules, columns * rows)) return 1;
   return columns * rows <= ONE_BAND_CELLS ? rows : Math.max(1, Math.floor(BUDGET_BAND_CELLS / columns));
 }
 
@@ -71,6 +77,8 @@ export interface TileCatalogue {
   ann: AnnSearch;
   /** Tiles `t` with the same `Math.floor(t / cropsPerPicture)` are crops of one picture: the rules treat them as one tile. Default 1. */
   cropsPerPicture?: number;
+  /** Whether only each picture's centre (crop 0) may be placed (the index answers hold only those). */
+  centresOnly?: boolean;
   /** Each tile's detail below the method's grid (lab only): given, builds without a budget cost tiles relatively (see CandidateRanking). */
   detail?: TileDetail;
 }
@@ -80,8 +88,8 @@ export interface TileCatalogue {
  * CANDIDATES to rank when it ranks by cost or rules may block tiles, else the nearest (pycollage's method).
  */
 export function candidateCount(method: MatchMethod, rules: PlacementRules, cells: number, searchable: number): number {
-  const ranked = method.metric === 'lab' || rules.minDistance > 0 || rules.maxUses < cells;
-  const wanted = method.metric === 'lab' && rules.maxUses >= cells ? UNBUDGETED_CANDIDATES : CANDIDATES;
+  const ranked = method.metric === 'lab' || rules.minDistance > 0 || budgeted(rules, cells);
+  const wanted = method.metric === 'lab' && !budgeted(rules, cells) ? UNBUDGETED_CANDIDATES : CANDIDATES;
   return Math.max(1, Math.min(ranked ? wanted : 1, searchable));
 }
 
@@ -119,6 +127,8 @@ export class TilePlacer {
   private readonly ranked: boolean;
   private readonly seed: number;
   private readonly progressStep: number;
+  /** Under budgets, the assignment that places every band instead of the greedy fill. */
+  private readonly budgeted: BudgetedPlacement | undefined;
   private placed = 0;
   private bands = 0;
   private relaxed = 0;
@@ -137,8 +147,8 @@ export class TilePlacer {
     this.cellCount = columns * rows;
     const crops = catalogue.cropsPerPicture ?? 1;
     const pictureCount = Math.ceil(catalogue.count / crops);
-    assertFeasible(this.cellCount, pictureCount, rules);
-    const unbudgeted = rules.maxUses >= this.cellCount;
+    assertFeasible(this.cellCount, pictureCount - (rules.excluded?.length ?? 0), rules);
+    const unbudgeted = !budgeted(rules, this.cellCount);
     const weighed =
       rules.weighDiagonal === true &&
       catalogue.detail !== undefined &&
@@ -150,7 +160,7 @@ export class TilePlacer {
     this.seed = rules.seed;
     this.ranking = new CandidateRanking(method, catalogue.descriptors, this.rules, unbudgeted ? catalogue.detail : undefined);
     this.rowPlanner =
-      catalogue.detail && rowPlannable(hardDistance, rules.maxUses, this.cellCount)
+      unbudgeted && catalogue.detail && rowPlannable(hardDistance, rules.maxUses, this.cellCount)
         ? new RowPlanner(this.ranking, this.rules, weighed ? DIAGONAL_COST : 0, (at, cell) => this.costFarther(at, cell))
         : undefined;
     this.search = new CachedSearch(catalogue.ann, method);
@@ -160,6 +170,18 @@ export class TilePlacer {
     this.tiles = catalogue.count <= 0x10000 ? new Uint16Array(this.cellCount) : new Uint32Array(this.cellCount);
     this.mirrored = new Uint8Array(this.cellCount);
     this.progressStep = Math.max(1, Math.floor(this.cellCount / 100));
+    this.budgeted = budgeted(rules, this.cellCount)
+      ? new BudgetedPlacement(
+          method,
+          columns,
+          rows,
+          { ...catalogue, cropsPerPicture: crops, centresOnly: catalogue.centresOnly ?? false },
+          rules.minDistance,
+          rules.maxUses,
+          rules,
+          this,
+        )
+      : undefined;
   }
 
   /**
@@ -177,20 +199,26 @@ export class TilePlacer {
     }
     this.bandStart = firstRow * columns;
     this.band = cells;
+    // Band 0 keeps the seed itself, so a one-band grid is filled in the order it always was.
+    const seed = (this.seed + this.bands * 0x9e3779b9) >>> 0;
+    this.bands++;
+    if (this.budgeted) {
+      await this.budgeted.placeBand(firstRow, rowCount, cells, fillOrder(cells, this.rules, seed), signal);
+      this.placed += bandCells;
+      this.onProgress?.(this.placed, this.cellCount);
+      return;
+    }
     this.ranking.startBand(cells);
     this.rules.startBand(firstRow, rowCount, this.tiles);
     if (this.rowPlanner && rowCount === 1) {
       const planned = this.rowPlanner.plan(this.bandStart, columns);
       if (planned) {
         for (let x = 0; x < columns; x++) this.place(this.bandStart + x, planned[x]!);
-        this.bands++;
         if (firstRow + rowCount === this.rows) this.onProgress?.(this.cellCount, this.cellCount);
         return;
       }
     }
-    // Band 0 keeps the seed itself, so a one-band grid is filled in the order it always was.
-    const order = this.rules.blocking ? fillOrder(cells, this.rules, (this.seed + this.bands * 0x9e3779b9) >>> 0) : null;
-    this.bands++;
+    const order = this.rules.blocking ? fillOrder(cells, this.rules, seed) : null;
 
     const pausing = bandCells > UNPAUSED_CELLS;
     let paused = performance.now();
@@ -213,6 +241,9 @@ export class TilePlacer {
 
   /** The placement, once every row is placed. */
   result(): Placement {
+    if (this.budgeted) {
+      return { tiles: this.tiles, mirrored: this.mirrored, maxUses: this.budgeted.mostUses(), relaxed: this.budgeted.relaxed };
+    }
     return { tiles: this.tiles, mirrored: this.mirrored, maxUses: this.rules.mostUses(), relaxed: this.relaxed };
   }
 

@@ -260,6 +260,24 @@ export const BUILD_OPTIONS = {
     flags: '--unique',
     help: 'use each picture at most once (`--max-uses 1`)',
   },
+  useAll: {
+    key: 'useAll',
+    kind: 'switch',
+    flags: '--use-all',
+    help: 'use every picture at least once',
+  },
+  include: {
+    key: 'include',
+    kind: 'text',
+    flags: '--include <file>',
+    help: 'pictures to use at least once: a file of paths or globs as the index lists them, one a line',
+  },
+  exclude: {
+    key: 'exclude',
+    kind: 'text',
+    flags: '--exclude <file>',
+    help: 'pictures never to use (a file as for `--include`)',
+  },
   seed: {
     key: 'seed',
     kind: 'integer',
@@ -295,7 +313,7 @@ export const BUILD_OPTIONS = {
     key: 'measure',
     kind: 'switch',
     flags: '--no-measure',
-    help: 'leave `deltaE` out of `--json` (measuring takes a third of a 2-gigapixel build)',
+    help: 'leave `deltaE` out of `--json` (faster for huge mosaics)',
     default: true,
   },
   quiet: { ...quiet, help: 'no progress bar or notes on stderr' },

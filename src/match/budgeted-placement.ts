@@ -1,0 +1,836 @@
+import { labToDin99oAt } from '../colour/din99.js';
+import { descriptorLength, structureCosts, type MatchMethod } from '../tiles/descriptors.js';
+import { TimeSlicer } from '../yield.js';
+import { Auction } from './auction.js';
+import { CandidateLists } from './candidate-lists.js';
+import type { CellAnswers } from './cell-search.js';
+import { ColourTree, type NearestGroups } from './colour-tree.js';
+import { discOffsets } from './repeat-rules.js';
+
+/** Which pictures must appear and which must not (--use-all, --include, --exclude). */
+export interface PictureRules {
+  /** Pictures that must appear at least once; 'all': every picture not excluded. */
+  required?: 'all' | Uint32Array;
+  /** Pictures that must not appear. */
+  excluded?: Uint32Array;
+}
+
+/** What the assignment needs to know about the tiles (see TileCatalogue). */
+export interface BudgetCatalogue {
+  count: number;
+  descriptors: Float32Array;
+  cropsPerPicture: number;
+  /** Whether only each picture's centre (crop 0) may be chosen. */
+  centresOnly: boolean;
+}
+
+/**
+ * Cells whose mean colours round to the same multiple of this (DIN99o units, about CIEDE2000;
+ * sRGB levels for rgb) form a group that bids as one, in bands of GROUP_ROUNDING_CELLS cells and
+ * more; smaller bands in finer groups, down to 2 units (docs/design.md: time against fidelity).
+ */
+const GROUP_ROUNDING = 8;
+const GROUP_ROUNDING_CELLS = 6400;
+/** Most cells in a group: a colour of more is split (its groups bid apart, each with the list it needs). */
+const GROUP_CELLS = 256;
+/** Groups each picture that must be placed is first offered to, per crop (nearest by colour); four times more while one cannot be placed. */
+const REQUIRED_GROUPS = 8;
+/** Cells of a group whose index answers start its list (all costed for the group's mean, more add little). */
+const ANSWERING_CELLS = 4;
+/** Pictures added to a group's list when one not on it may be better. */
+const FARTHER_PICTURES = 64;
+/** Uses of its group a cell chooses from (the nearest in colour), in groups of more. */
+const NEAR_USES = 16;
+/** The assignment ends within this share of its optimum's cost (see Auction.solve). */
+const FINAL_SHARE = 0.02;
+/** The least final bid increment, as a share of the mean cost of the groups' best pictures. */
+const FINAL_EPSILON = 0.002;
+
+/**
+ * Places bands of cells under --max-uses, --use-all, --include and --exclude. First as an
+ * assignment of cells to pictures (see Auction): cells of about one colour form a group that bids
+ * for uses of the pictures on its list, costed for the group's mean; the list starts from the index
+ * answers, pictures that must be placed are offered to the groups nearest them in colour, and when
+ * a picture not on a list may be better at current prices, the cheapest ones are found in a tree
+ * of the tiles' colours and prices (see ColourTree). Then each group's uses go to its cells by
+ * their own costs, in fill order, keeping --min-distance. Budgets hold over the whole grid, band
+ * after band; the pictures that must appear are spread over the bands in proportion to their cells.
+ */
+export class BudgetedPlacement {
+  /** Cells that had to give up min-distance. */
+  relaxed = 0;
+  /** Uses of each picture so far. */
+  private readonly used: Uint32Array;
+  private readonly excluded: Uint8Array;
+  private readonly required: Uint8Array;
+  private readonly pictureCount: number;
+  private readonly length: number;
+  private readonly variants: number;
+  /** Crops a picture may be placed by. */
+  private readonly crops: number;
+  /** Each picture's price in the band being placed (see AuctionPictures.price). */
+  private readonly price: Float64Array;
+  private readonly tiles: ColourTree;
+  /** Each tile's mean colour in the space of the trees (see treeColours). */
+  private readonly tileColours: Float32Array;
+  private readonly structures = new Float64Array(2);
+  private readonly found: NearestGroups;
+  /** Each picture's price when its fall was last looked at, and the pictures whose price fell since (see lowerBounds). */
+  private readonly lastPrice: Float64Array;
+  private readonly fallen: number[] = [];
+  /** Pictures on the list being extended: listedAt[p] === listStamp. */
+  private readonly listedAt: Int32Array;
+  private listStamp = 0;
+  // The outcome of choiceCost and pictureCost.
+  private cost = 0;
+  private choice = 0;
+
+  constructor(
+    private readonly method: MatchMethod,
+    private readonly columns: number,
+    private readonly rows: number,
+    private readonly catalogue: BudgetCatalogue,
+    private readonly minDistance: number,
+    private readonly maxUses: number,
+    pictures: PictureRules,
+    private readonly plan: { tiles: Uint16Array | Uint32Array; mirrored: Uint8Array },
+  ) {
+    const crops = catalogue.cropsPerPicture;
+    this.pictureCount = Math.ceil(catalogue.count / crops);
+    this.used = new Uint32Array(this.pictureCount);
+    this.excluded = new Uint8Array(this.pictureCount);
+    for (const picture of pictures.excluded ?? []) this.excluded[picture] = 1;
+    this.required = new Uint8Array(this.pictureCount);
+    if (pictures.required === 'all') this.required.fill(1);
+    else for (const picture of pictures.required ?? []) this.required[picture] = 1;
+    for (let picture = 0; picture < this.pictureCount; picture++) if (this.excluded[picture]) this.required[picture] = 0;
+    this.length = descriptorLength(method);
+    this.variants = method.metric === 'lab' && method.mirror ? 2 : 1;
+    this.crops = catalogue.centresOnly ? 1 : crops;
+    this.price = new Float64Array(this.pictureCount);
+    this.listedAt = new Int32Array(this.pictureCount);
+    this.lastPrice = new Float64Array(this.pictureCount);
+    const placeable: number[] = [];
+    for (let picture = 0; picture < this.pictureCount; picture++) {
+      if (this.excluded[picture]) this.price[picture] = Infinity;
+      else for (let crop = 0; crop < this.crops; crop++) placeable.push(picture * crops + crop);
+    }
+    this.tileColours = this.treeColours(catalogue.descriptors, catalogue.count);
+    this.tiles = new ColourTree(this.tileColours, 3, Int32Array.from(placeable), crops, this.price);
+    this.found = {
+      groups: new Int32Array(FARTHER_PICTURES),
+      points: new Int32Array(FARTHER_PICTURES),
+      values: new Float64Array(FARTHER_PICTURES + 1),
+    };
+  }
+
+  /** How often the most used picture is used. */
+  mostUses(): number {
+    return this.used.reduce((max, value) => Math.max(max, value), 0);
+  }
+
+  /**
+   * Places rows [firstRow, firstRow + rowCount), described and answered by `cells`, into the plan;
+   * `order` is the order cells are filled in (see fillOrder).
+   */
+  async placeBand(firstRow: number, rowCount: number, cells: CellAnswers, order: ArrayLike<number>, signal?: AbortSignal): Promise<void> {
+    const slicer = new TimeSlicer(signal);
+    const count = rowCount * this.columns;
+    const rounding = Math.max(2, Math.min(GROUP_ROUNDING, GROUP_ROUNDING * Math.sqrt(count / GROUP_ROUNDING_CELLS)));
+    const groups = new CellGroups(
+      cells.descriptors,
+      this.length,
+      count,
+      order,
+      (descriptors, at, into, to) => this.treeColour(descriptors, at, into, to),
+      rounding,
+    );
+    const required = this.bandRequired(firstRow, count, groups);
+    const capacity = new Int32Array(this.pictureCount);
+    for (let picture = 0; picture < this.pictureCount; picture++) {
+      const left = this.excluded[picture] ? 0 : this.maxUses === Infinity ? -1 : this.maxUses - this.used[picture]!;
+      capacity[picture] = required[picture] && left > 0 ? left - 1 : left;
+    }
+    const { auction, lists } = await this.solveGroups(cells, groups, capacity, required, slicer);
+    await this.placeCells(firstRow, rowCount, cells, groups, order, auction, lists, capacity, required, slicer);
+  }
+
+  /** The assignment of `groups`' cells to pictures under `capacity` and `required` (see Auction). */
+  private async solveGroups(
+    cells: CellAnswers,
+    groups: CellGroups,
+    capacity: Int32Array,
+    required: Uint8Array,
+    slicer: TimeSlicer,
+  ): Promise<{ auction: Auction; lists: CandidateLists }> {
+    const count = groups.cells.length;
+    const usable = (picture: number): boolean => capacity[picture] !== 0 || required[picture] === 1;
+    const lists = await this.candidateLists(cells, groups, usable, required, slicer);
+    let bestSum = 0;
+    let dearest = 0;
+    for (let group = 0; group < groups.count; group++) {
+      let best = Infinity;
+      for (let e = lists.start[group]!; e < lists.end[group]!; e++) {
+        best = Math.min(best, lists.cost[e]!);
+        dearest = Math.max(dearest, lists.cost[e]!);
+      }
+      if (best < Infinity) bestSum += best * groups.size(group);
+    }
+    const bonus = this.method.metric === 'rgb' ? 2000 : 1000;
+    const auction = new Auction(
+      lists,
+      { capacity: capacity.slice(), required, bonus, requiredStart: Math.max(0, bonus - 2 * dearest), price: this.price },
+      {
+        priced: (picture) => {
+          this.tiles.priced(picture);
+          if (this.price[picture]! < this.lastPrice[picture]!) this.fallen.push(picture);
+          this.lastPrice[picture] = this.price[picture]!;
+        },
+        farther: (group) => this.farther(groups, group, lists),
+        phaseEnded: () => this.lowerBounds(groups, lists),
+      },
+      groups.start,
+      groups.cells,
+    );
+    this.tiles.pricedAll();
+    this.lastPrice.set(this.price);
+    this.fallen.length = 0;
+    // The index answers rank by their own distance: the tree adds the cheapest pictures at these
+    // prices and a true bound on the rest.
+    for (let group = 0; group < groups.count; group++) {
+      if (!this.farther(groups, group, lists)) lists.outside[group] = Infinity;
+      if ((group & 255) === 255) await slicer.pause();
+    }
+    const finalEpsilon = Math.max(1e-4, (FINAL_EPSILON * bestSum) / count);
+    await auction.solve(dearest / 4, finalEpsilon, FINAL_SHARE, slicer.signal);
+    for (let offered = REQUIRED_GROUPS * 4; ; offered *= 4) {
+      const unplaced = auction.unplacedRequired();
+      if (unplaced.length === 0) break;
+      if (offered > groups.count * 4) throw new Error(`${unplaced.length} pictures that must appear could not be placed`);
+      const offers = await this.offers(unplaced, groups, Math.min(offered, groups.count), slicer);
+      for (let group = 0; group < groups.count; group++) {
+        for (let o = offers.start[group]!; o < offers.start[group + 1]!; o++) {
+          if (!lists.has(group, offers.picture[o]!)) lists.add(group, offers.picture[o]!, offers.cost[o]!, offers.choice[o]!);
+        }
+      }
+      await auction.phase(finalEpsilon, slicer);
+    }
+    return { auction, lists };
+  }
+
+  /**
+   * Gives each cell one of its group's uses by its own cost, in fill order (a required use first,
+   * to the group's cell it costs least in), keeping min-distance: a cell where every use left is
+   * held within reach takes the nearest picture with a use to spare instead.
+   */
+  private async placeCells(
+    firstRow: number,
+    rowCount: number,
+    cells: CellAnswers,
+    groups: CellGroups,
+    order: ArrayLike<number>,
+    auction: Auction,
+    lists: CandidateLists,
+    capacity: Int32Array,
+    required: Uint8Array,
+    slicer: TimeSlicer,
+  ): Promise<void> {
+    const window = new BandWindow(this.columns, firstRow, rowCount, this.minDistance, this.plan.tiles, this.catalogue.cropsPerPicture);
+    const bandStart = firstRow * this.columns;
+    const count = rowCount * this.columns;
+    const cellItems: Described = { descriptors: cells.descriptors, colours: this.treeColours(cells.descriptors, count) };
+    const placed = new Uint8Array(count);
+    // Uses to spare: what the budget allows beyond what the assignment holds.
+    const spare = new Float64Array(this.pictureCount);
+    for (let picture = 0; picture < this.pictureCount; picture++)
+      spare[picture] = capacity[picture]! < 0 ? Infinity : capacity[picture]! + required[picture]!;
+    for (let cell = 0; cell < count; cell++) spare[auction.held[cell]!]!--;
+    this.price.fill(Infinity);
+    for (let picture = 0; picture < this.pictureCount; picture++) if (spare[picture]! > 0) this.price[picture] = 0;
+    this.tiles.pricedAll();
+    const place = (cell: number, picture: number, choice: number): void => {
+      placed[cell] = 1;
+      window.hold(picture, cell);
+      this.plan.tiles[bandStart + cell] = choice >> 1;
+      this.plan.mirrored[bandStart + cell] = choice & 1;
+      this.used[picture]!++;
+    };
+    // Each group's uses by picture: group g's are [useStart[g], useStart[g + 1]), use u of picture
+    // usePicture[u] by tile useTile[u], with useLeft[u] of them left; `unitUse` is each unit's.
+    const usePicture: number[] = [];
+    const useTile: number[] = [];
+    const useLeft: number[] = [];
+    const useStart = new Int32Array(groups.count + 1);
+    const unitUse = new Int32Array(count);
+    const holdsRequired = new Uint8Array(count);
+    const useOf = new Int32Array(this.pictureCount).fill(-1);
+    for (let group = 0; group < groups.count; group++) {
+      useStart[group] = usePicture.length;
+      for (let i = groups.start[group]!; i < groups.start[group + 1]!; i++) {
+        const unit = groups.cells[i]!;
+        const picture = auction.held[unit]!;
+        if (auction.holdsRequired(unit)) holdsRequired[unit] = 1;
+        if (useOf[picture]! < useStart[group]!) {
+          useOf[picture] = usePicture.length;
+          usePicture.push(picture);
+          useTile.push(lists.choice[auction.entry[unit]!]! >> 1);
+          useLeft.push(0);
+        }
+        unitUse[unit] = useOf[picture]!;
+        useLeft[useOf[picture]!]!++;
+      }
+    }
+    useStart[groups.count] = usePicture.length;
+    // Trees of a group's uses (by colour, priced Infinity once used up) and of its cells (Infinity
+    // once placed), for groups of many: a cell or a use finds its match among the nearest.
+    const useColours = new Float32Array(usePicture.length * 3);
+    usePicture.forEach((_, u) => useColours.set(this.tileColours.subarray(useTile[u]! * 3, useTile[u]! * 3 + 3), u * 3));
+    const useGone = new Float64Array(usePicture.length);
+    const useTrees = new Map<number, ColourTree>();
+    const cellColours = new Float32Array(count * 3);
+    for (let i = 0; i < count; i++) cellColours.set(cellItems.colours.subarray(groups.cells[i]! * 3, groups.cells[i]! * 3 + 3), i * 3);
+    const cellGone = new Float64Array(count);
+    const cellTrees = new Map<number, ColourTree>();
+    const near: NearestGroups = {
+      groups: new Int32Array(NEAR_USES),
+      points: new Int32Array(NEAR_USES),
+      values: new Float64Array(NEAR_USES + 1),
+    };
+    const takeUse = (group: number, u: number): void => {
+      if (--useLeft[u]! > 0) return;
+      useGone[u] = Infinity;
+      useTrees.get(group)?.priced(u - useStart[group]!);
+    };
+    // Where each cell is in its group's list (groups.cells), for its group's tree of cells.
+    const position = new Int32Array(count);
+    for (let i = 0; i < count; i++) position[groups.cells[i]!] = i;
+    const placeIn = (group: number, cell: number, picture: number, choice: number): void => {
+      place(cell, picture, choice);
+      cellGone[position[cell]!] = Infinity;
+      cellTrees.get(group)?.priced(position[cell]! - groups.start[group]!);
+    };
+    // A required use goes first, to the cell of its group it costs least in.
+    for (let group = 0; group < groups.count; group++) {
+      const firstCell = groups.start[group]!;
+      const endCell = groups.start[group + 1]!;
+      for (let i = firstCell; i < endCell; i++) {
+        if (!holdsRequired[groups.cells[i]!]) continue;
+        const picture = auction.held[groups.cells[i]!]!;
+        const u = unitUse[groups.cells[i]!]!;
+        let best = -1;
+        let bestCost = Infinity;
+        let bestChoice = 0;
+        const consider = (cell: number, strict: boolean): void => {
+          if (placed[cell] || (strict && !window.allowed(picture, cell))) return;
+          this.choiceCost(cellItems, cell, useTile[u]!);
+          if (this.cost < bestCost) {
+            bestCost = this.cost;
+            best = cell;
+            bestChoice = this.choice;
+          }
+        };
+        if (endCell - firstCell > NEAR_USES) {
+          let tree = cellTrees.get(group);
+          if (!tree) {
+            const points = Int32Array.from({ length: endCell - firstCell }, (_, j) => j);
+            tree = new ColourTree(cellColours.subarray(firstCell * 3, endCell * 3), 3, points, 1, cellGone.subarray(firstCell, endCell));
+            cellTrees.set(group, tree);
+          }
+          const at = useTile[u]! * 3;
+          const found = tree.nearest(this.tileColours[at]!, this.tileColours[at + 1]!, this.tileColours[at + 2]!, NEAR_USES, near);
+          for (let f = 0; f < found; f++) consider(groups.cells[firstCell + near.groups[f]!]!, true);
+        }
+        // (All of a small group's cells, and all of a large one's when the nearest are all within reach of the picture.)
+        for (const strict of [true, false]) {
+          if (best >= 0) break;
+          for (let j = firstCell; j < endCell; j++) consider(groups.cells[j]!, strict);
+          if (best >= 0 && !strict) this.relaxed++;
+        }
+        takeUse(group, u);
+        placeIn(group, best, picture, bestChoice);
+      }
+    }
+    for (let n = 0; n < order.length; n++) {
+      const cell = order[n]!;
+      if (placed[cell]) continue;
+      const group = groups.of[cell]!;
+      let bestUse = -1;
+      let bestCost = Infinity;
+      let bestChoice = 0;
+      const first = useStart[group]!;
+      const end = useStart[group + 1]!;
+      const consider = (u: number): void => {
+        if (useLeft[u] === 0 || !window.allowed(usePicture[u]!, cell)) return;
+        this.choiceCost(cellItems, cell, useTile[u]!);
+        if (this.cost < bestCost) {
+          bestCost = this.cost;
+          bestUse = u;
+          bestChoice = this.choice;
+        }
+      };
+      if (end - first > NEAR_USES) {
+        let tree = useTrees.get(group);
+        if (!tree) {
+          const points = Int32Array.from({ length: end - first }, (_, i) => i);
+          tree = new ColourTree(useColours.subarray(first * 3, end * 3), 3, points, 1, useGone.subarray(first, end));
+          useTrees.set(group, tree);
+        }
+        const c = cell * 3;
+        const found = tree.nearest(cellItems.colours[c]!, cellItems.colours[c + 1]!, cellItems.colours[c + 2]!, NEAR_USES, near);
+        for (let i = 0; i < found; i++) consider(first + near.groups[i]!);
+      }
+      // (All of a small group's uses, and all of a large one's when the nearest are all held within reach.)
+      if (bestUse < 0) for (let u = first; u < end; u++) consider(u);
+      if (bestUse >= 0) {
+        takeUse(group, bestUse);
+        placeIn(group, cell, usePicture[bestUse]!, bestChoice);
+      } else {
+        // Every use the group has left is held within reach: the nearest picture with a use to spare.
+        const fallback = this.spareNearby(cellItems, cell, window, spare);
+        if (fallback >= 0) {
+          // The group's use that is not placed becomes one to spare.
+          let u = useStart[group]!;
+          while (useLeft[u] === 0) u++;
+          takeUse(group, u);
+          const given = usePicture[u]!;
+          if (spare[given]!++ === 0) {
+            this.price[given] = 0;
+            this.tiles.priced(given);
+          }
+          placeIn(group, cell, fallback, this.choice);
+        } else {
+          // Not even one: min-distance gives way, the budget holds.
+          let u = useStart[group]!;
+          while (useLeft[u] === 0) u++;
+          takeUse(group, u);
+          this.choiceCost(cellItems, cell, useTile[u]!);
+          placeIn(group, cell, usePicture[u]!, this.choice);
+          this.relaxed++;
+        }
+      }
+      if ((n & 1023) === 1023) await slicer.pause();
+    }
+  }
+
+  /**
+   * The picture with a use to spare and not held within reach of `cell` that is nearest in colour
+   * (its best crop into `choice`), using one of its spare uses; -1 when there is none.
+   */
+  private spareNearby(cellItems: Described, cell: number, window: BandWindow, spare: Float64Array): number {
+    const mark = ++this.listStamp;
+    window.forEachNear(cell, (picture) => (this.listedAt[picture] = mark));
+    const c = cell * 3;
+    const colours = cellItems.colours;
+    const count = this.tiles.nearest(colours[c]!, colours[c + 1]!, colours[c + 2]!, 1, this.found, this.listedAt, mark);
+    if (count === 0) return -1;
+    const picture = this.found.groups[0]!;
+    this.pictureCost(cellItems, cell, picture);
+    spare[picture]!--;
+    if (spare[picture]! <= 0) {
+      this.price[picture] = Infinity;
+      this.tiles.priced(picture);
+    }
+    return picture;
+  }
+
+  /**
+   * The pictures this band must place: every required picture not used yet on the last band, else
+   * a share in proportion to the band's cells, those nearest in colour to a cell of it first.
+   */
+  private bandRequired(firstRow: number, count: number, groups: CellGroups): Uint8Array {
+    const band = new Uint8Array(this.pictureCount);
+    const missing: number[] = [];
+    for (let picture = 0; picture < this.pictureCount; picture++)
+      if (this.required[picture] && this.used[picture] === 0) missing.push(picture);
+    const remaining = (this.rows - firstRow) * this.columns;
+    const share = Math.min(missing.length, Math.ceil((missing.length * count) / remaining));
+    if (share === missing.length) {
+      for (const picture of missing) band[picture] = 1;
+      return band;
+    }
+    const distance = new Float64Array(missing.length);
+    const colours = this.tileColours;
+    missing.forEach((picture, i) => {
+      const at = picture * this.catalogue.cropsPerPicture * 3;
+      groups.tree.nearest(colours[at]!, colours[at + 1]!, colours[at + 2]!, 1, this.found);
+      distance[i] = this.found.values[0]!;
+    });
+    const byFit = missing.map((_, i) => i).sort((a, b) => distance[a]! - distance[b]! || a - b);
+    for (let i = 0; i < share; i++) band[missing[byFit[i]!]!] = 1;
+    return band;
+  }
+
+  /**
+   * Each group's usable pictures among its cells' index answers (the best crop and mirroring of
+   * each, for the group's mean), and the pictures that must be placed offered to the REQUIRED_GROUPS
+   * groups nearest each of their crops.
+   */
+  private async candidateLists(
+    cells: CellAnswers,
+    groups: CellGroups,
+    usable: (picture: number) => boolean,
+    required: Uint8Array,
+    slicer: TimeSlicer,
+  ): Promise<CandidateLists> {
+    const requiredPictures: number[] = [];
+    for (let picture = 0; picture < required.length; picture++) if (required[picture]) requiredPictures.push(picture);
+    const offers = await this.offers(requiredPictures, groups, REQUIRED_GROUPS, slicer);
+    const { k, neighbors } = cells;
+    const lists = new CandidateLists(groups.count, groups.count * k + offers.picture.length, this.pictureCount);
+    const crops = this.catalogue.cropsPerPicture;
+    const tileSeen = new Int32Array(this.catalogue.count).fill(-1);
+    for (let group = 0; group < groups.count; group++) {
+      lists.reserve(group, k + offers.start[group + 1]! - offers.start[group]!);
+      // The answers of the group's first cells (in fill order): costed for the group's mean, more say little more.
+      for (let i = groups.start[group]!; i < Math.min(groups.start[group + 1]!, groups.start[group]! + ANSWERING_CELLS); i++) {
+        const cell = groups.cells[i]!;
+        for (let q = 0; q < k; q++) {
+          const tile = neighbors[cell * k + q]!;
+          if (tileSeen[tile] === group) continue;
+          tileSeen[tile] = group;
+          this.choiceCost(groups, group, tile);
+          const picture = Math.floor(tile / crops);
+          if (!usable(picture)) continue;
+          const entry = lists.find(group, picture);
+          if (entry >= 0) {
+            if (this.cost < lists.cost[entry]!) {
+              lists.cost[entry] = this.cost;
+              lists.choice[entry] = this.choice;
+            }
+            continue;
+          }
+          lists.add(group, picture, this.cost, this.choice);
+        }
+      }
+      for (let o = offers.start[group]!; o < offers.start[group + 1]!; o++) {
+        if (!lists.has(group, offers.picture[o]!)) lists.add(group, offers.picture[o]!, offers.cost[o]!, offers.choice[o]!);
+      }
+      if ((group & 255) === 255) await slicer.pause();
+    }
+    return lists;
+  }
+
+  /**
+   * Offers of `pictures` to the `groupsEach` groups nearest each of their crops in colour, with
+   * their cost for the group, grouped by group: group g's are [start[g], start[g + 1]).
+   */
+  private async offers(
+    pictures: readonly number[],
+    groups: CellGroups,
+    groupsEach: number,
+    slicer: TimeSlicer,
+  ): Promise<{ start: Int32Array; picture: Int32Array; cost: Float32Array; choice: Int32Array }> {
+    const cropsPerPicture = this.catalogue.cropsPerPicture;
+    const colours = this.tileColours;
+    const found: NearestGroups = {
+      groups: new Int32Array(groupsEach),
+      points: new Int32Array(groupsEach),
+      values: new Float64Array(groupsEach + 1),
+    };
+    const marked = new Int32Array(groups.count).fill(-1);
+    const offerGroup: number[] = [];
+    const offerPicture: number[] = [];
+    const offerCost: number[] = [];
+    const offerChoice: number[] = [];
+    for (let p = 0; p < pictures.length; p++) {
+      const picture = pictures[p]!;
+      for (let crop = 0; crop < this.crops; crop++) {
+        const at = (picture * cropsPerPicture + crop) * 3;
+        const n = groups.tree.nearest(colours[at]!, colours[at + 1]!, colours[at + 2]!, groupsEach, found);
+        for (let f = 0; f < n; f++) {
+          const group = found.groups[f]!;
+          if (marked[group] === picture) continue;
+          marked[group] = picture;
+          this.pictureCost(groups, group, picture);
+          offerGroup.push(group);
+          offerPicture.push(picture);
+          offerCost.push(this.cost);
+          offerChoice.push(this.choice);
+        }
+      }
+      if ((p & 63) === 63) await slicer.pause();
+    }
+    const start = new Int32Array(groups.count + 1);
+    for (const group of offerGroup) start[group + 1]!++;
+    for (let group = 0; group < groups.count; group++) start[group + 1]! += start[group]!;
+    const next = start.slice(0, groups.count);
+    const picture = new Int32Array(offerGroup.length);
+    const cost = new Float32Array(offerGroup.length);
+    const choice = new Int32Array(offerGroup.length);
+    offerGroup.forEach((group, o) => {
+      const at = next[group]!++;
+      picture[at] = offerPicture[o]!;
+      cost[at] = offerCost[o]!;
+      choice[at] = offerChoice[o]!;
+    });
+    return { start, picture, cost, choice };
+  }
+
+  /**
+   * Adds to `group`'s list the FARTHER_PICTURES usable pictures not on it of lowest distance +
+   * price from its colour (see ColourTree), and bounds the cost + price of those still not on it;
+   * false when every usable picture is on it.
+   */
+  private farther(groups: CellGroups, group: number, lists: CandidateLists): boolean {
+    const mark = ++this.listStamp;
+    for (let e = lists.start[group]!; e < lists.end[group]!; e++) this.listedAt[lists.picture[e]!] = mark;
+    const found = this.found;
+    const at = group * 3;
+    // (Pictures without uses left are priced Infinity: the tree leaves them out.)
+    const count = this.tiles.nearest(
+      groups.colours[at]!,
+      groups.colours[at + 1]!,
+      groups.colours[at + 2]!,
+      FARTHER_PICTURES,
+      found,
+      this.listedAt,
+      mark,
+    );
+    if (count === 0) return false;
+    for (let i = 0; i < count; i++) {
+      const picture = found.groups[i]!;
+      this.pictureCost(groups, group, picture);
+      lists.add(group, picture, this.cost, this.choice);
+    }
+    lists.outside[group] = found.values[count]!;
+    return true;
+  }
+
+  /**
+   * Keeps every group's bound on what is not on its list (see farther) a bound once prices have
+   * fallen: a picture that became cheaper lowers the bound of each group it is not listed for to
+   * its distance + new price, where that is lower.
+   */
+  private lowerBounds(groups: CellGroups, lists: CandidateLists): void {
+    if (this.fallen.length === 0) return;
+    let highest = 0;
+    for (let group = 0; group < groups.count; group++)
+      if (lists.outside[group]! < Infinity) highest = Math.max(highest, lists.outside[group]!);
+    const crops = this.catalogue.cropsPerPicture;
+    for (const picture of new Set(this.fallen)) {
+      const price = this.price[picture]!;
+      if (!(price < highest)) continue;
+      for (let crop = 0; crop < this.crops; crop++) {
+        const at = (picture * crops + crop) * 3;
+        groups.tree.within(
+          this.tileColours[at]!,
+          this.tileColours[at + 1]!,
+          this.tileColours[at + 2]!,
+          highest - price,
+          (group, distance) => {
+            const value = distance + price;
+            if (value < lists.outside[group]! && !lists.has(group, picture)) lists.outside[group] = value;
+          },
+        );
+      }
+    }
+    this.fallen.length = 0;
+  }
+
+  /** The cost of `picture` for item `at` of `items` (its best crop and mirroring), into `cost` and `choice`. */
+  private pictureCost(items: Described, at: number, picture: number): void {
+    let best = Infinity;
+    let choice = 0;
+    const first = picture * this.catalogue.cropsPerPicture;
+    for (let crop = 0; crop < this.crops; crop++) {
+      this.choiceCost(items, at, first + crop);
+      if (this.cost < best) {
+        best = this.cost;
+        choice = this.choice;
+      }
+    }
+    this.cost = best;
+    this.choice = choice;
+  }
+
+  /**
+   * The cost of `tile` for item `at` of `items` and the choice (`tile * 2 + mirrored`) giving it,
+   * into `cost` and `choice`: the distance of the mean colours in the trees' space (see
+   * treeColour), plus the structure part of the match cost (lab). It stands in for the match cost,
+   * CIEDE2000 of the means plus structure, so that the trees' bounds on it hold (docs/design.md).
+   */
+  private choiceCost(items: Described, at: number, tile: number): void {
+    const a = at * 3;
+    const b = tile * 3;
+    const colours = items.colours;
+    const tiles = this.tileColours;
+    const colour = Math.hypot(colours[a]! - tiles[b]!, colours[a + 1]! - tiles[b + 1]!, colours[a + 2]! - tiles[b + 2]!);
+    if (this.method.metric === 'rgb') {
+      this.cost = colour;
+      this.choice = tile * 2;
+      return;
+    }
+    structureCosts(this.method, items.descriptors, at, this.catalogue.descriptors, tile, this.structures);
+    const mirrored = this.variants === 2 && this.structures[1]! < this.structures[0]! ? 1 : 0;
+    this.cost = colour + this.structures[mirrored]!;
+    this.choice = tile * 2 + mirrored;
+  }
+
+  /**
+   * The mean colour of the descriptor at `at` of `descriptors` where the euclidean distance ranks
+   * colours as the match cost does: DIN99o for the lab metric (close to CIEDE2000), sRGB for rgb.
+   */
+  private treeColour(descriptors: Float32Array, at: number, into: Float32Array, to = 0): void {
+    if (this.method.metric === 'lab') labToDin99oAt(descriptors, at, into, to);
+    else for (let i = 0; i < 3; i++) into[to + i] = descriptors[at + i]!;
+  }
+
+  private treeColours(descriptors: Float32Array, count: number): Float32Array {
+    const colours = new Float32Array(count * 3);
+    for (let i = 0; i < count; i++) this.treeColour(descriptors, i * this.length, colours, i * 3);
+    return colours;
+  }
+}
+
+/** Items (groups or cells) as costs need them: their descriptors and their colours in the trees' space. */
+interface Described {
+  descriptors: Float32Array;
+  colours: Float32Array;
+}
+
+/**
+ * The cells of a band in groups of about one colour (rounded to `rounding`), which bid
+ * together: their members, the mean descriptor of each (its costs stand for its cells'), its colour
+ * and a tree of the groups' colours. Groups are numbered, and their cells listed, in fill order.
+ */
+class CellGroups {
+  readonly count: number;
+  /** Group g's cells are cells[start[g] .. start[g + 1]). */
+  readonly start: Int32Array;
+  readonly cells: Int32Array;
+  /** The group of each cell. */
+  readonly of: Int32Array;
+  /** Each group's mean descriptor. */
+  readonly descriptors: Float32Array;
+  /** Each group's colour in the trees' space (3 values). */
+  readonly colours: Float32Array;
+  readonly tree: ColourTree;
+
+  constructor(
+    descriptors: Float32Array,
+    length: number,
+    cellCount: number,
+    order: ArrayLike<number>,
+    treeColour: (descriptors: Float32Array, at: number, into: Float32Array, to?: number) => void,
+    rounding: number,
+  ) {
+    // Colours first (by rounded colour, in fill order), then groups of at most GROUP_CELLS cells of a colour.
+    const keys = new Map<string, number>();
+    const colour = new Float32Array(3);
+    const colourOf = new Int32Array(cellCount);
+    const colourSizes: number[] = [];
+    for (let n = 0; n < order.length; n++) {
+      const cell = order[n]!;
+      treeColour(descriptors, cell * length, colour);
+      const key = `${Math.round(colour[0]! / rounding)},${Math.round(colour[1]! / rounding)},${Math.round(colour[2]! / rounding)}`;
+      let id = keys.get(key);
+      if (id === undefined) {
+        id = keys.size;
+        keys.set(key, id);
+        colourSizes.push(0);
+      }
+      colourOf[cell] = id;
+      colourSizes[id]!++;
+    }
+    const colourMeans = new Float32Array(keys.size * length);
+    for (let cell = 0; cell < cellCount; cell++) {
+      const id = colourOf[cell]!;
+      for (let i = 0; i < length; i++) colourMeans[id * length + i]! += descriptors[cell * length + i]! / colourSizes[id]!;
+    }
+    const firstGroup = new Int32Array(keys.size + 1);
+    for (let id = 0; id < keys.size; id++) firstGroup[id + 1] = firstGroup[id]! + Math.ceil(colourSizes[id]! / GROUP_CELLS);
+    this.count = firstGroup[keys.size]!;
+    this.of = new Int32Array(cellCount);
+    const seen = new Int32Array(keys.size);
+    const sizes = new Int32Array(this.count);
+    for (let n = 0; n < order.length; n++) {
+      const cell = order[n]!;
+      const id = colourOf[cell]!;
+      const group = firstGroup[id]! + Math.floor(seen[id]!++ / GROUP_CELLS);
+      this.of[cell] = group;
+      sizes[group]!++;
+    }
+    this.start = new Int32Array(this.count + 1);
+    for (let group = 0; group < this.count; group++) this.start[group + 1] = this.start[group]! + sizes[group]!;
+    this.cells = new Int32Array(cellCount);
+    const next = this.start.slice(0, this.count);
+    for (let n = 0; n < order.length; n++) this.cells[next[this.of[order[n]!]!]!++] = order[n]!;
+    // The groups of a colour share its mean: they are the same to the assignment.
+    this.descriptors = new Float32Array(this.count * length);
+    for (let id = 0; id < keys.size; id++) {
+      for (let group = firstGroup[id]!; group < firstGroup[id + 1]!; group++)
+        this.descriptors.set(colourMeans.subarray(id * length, (id + 1) * length), group * length);
+    }
+    this.colours = new Float32Array(this.count * 3);
+    for (let group = 0; group < this.count; group++) treeColour(this.descriptors, group * length, this.colours, group * 3);
+    const points = new Int32Array(this.count);
+    for (let group = 0; group < this.count; group++) points[group] = group;
+    this.tree = new ColourTree(this.colours, 3, points, 1, new Float64Array(this.count));
+  }
+
+  size(group: number): number {
+    return this.start[group + 1]! - this.start[group]!;
+  }
+}
+
+/**
+ * The --min-distance rule for the band being placed: the picture in each cell of the band and of
+ * the rows above it within reach, and whether a picture may go in a cell.
+ */
+class BandWindow {
+  private readonly pictures: Int32Array;
+  private readonly top: number;
+  private readonly disc: Int32Array;
+  private readonly windowRows: number;
+
+  constructor(
+    private readonly columns: number,
+    private readonly firstRow: number,
+    rowCount: number,
+    minDistance: number,
+    tiles: Uint16Array | Uint32Array,
+    crops: number,
+  ) {
+    this.disc = Int32Array.from(discOffsets(minDistance).flat());
+    this.top = Math.max(0, firstRow - Math.floor(minDistance));
+    this.windowRows = firstRow + rowCount - this.top;
+    this.pictures = new Int32Array(this.disc.length > 0 ? this.windowRows * columns : 0).fill(-1);
+    if (this.disc.length === 0) return;
+    for (let cell = this.top * columns; cell < firstRow * columns; cell++)
+      this.pictures[cell - this.top * columns] = Math.floor(tiles[cell]! / crops);
+  }
+
+  allowed(picture: number, cell: number): boolean {
+    const disc = this.disc;
+    if (disc.length === 0) return true;
+    const columns = this.columns;
+    const x = cell % columns;
+    const y = (cell - x) / columns + this.firstRow - this.top;
+    for (let i = 0; i < disc.length; i += 2) {
+      const ox = x + disc[i]!;
+      const oy = y + disc[i + 1]!;
+      if (ox >= 0 && oy >= 0 && ox < columns && oy < this.windowRows && this.pictures[oy * columns + ox] === picture) return false;
+    }
+    return true;
+  }
+
+  /** Calls `visit` with the picture of every cell within reach of band cell `cell` that has one. */
+  forEachNear(cell: number, visit: (picture: number) => void): void {
+    const disc = this.disc;
+    const columns = this.columns;
+    const x = cell % columns;
+    const y = (cell - x) / columns + this.firstRow - this.top;
+    for (let i = 0; i < disc.length; i += 2) {
+      const ox = x + disc[i]!;
+      const oy = y + disc[i + 1]!;
+      if (ox >= 0 && oy >= 0 && ox < columns && oy < this.windowRows) {
+        const picture = this.pictures[oy * columns + ox]!;
+        if (picture >= 0) visit(picture);
+      }
+    }
+  }
+
+  hold(picture: number, cell: number): void {
+    if (this.disc.length > 0) this.pictures[cell + (this.firstRow - this.top) * this.columns] = picture;
+  }
+}
