@@ -86,6 +86,8 @@ export class Auction {
   private readonly lowestUnit: Int32Array;
   private readonly lowestValue: Float64Array;
   private readonly nextLowestValue: Float64Array;
+  /** The outcome of scanLowest. */
+  private readonly scanned = { unit: -1, lowest: Infinity, nextLowest: Infinity };
   private readonly queued: Uint8Array;
   private readonly queue: Int32Array;
   private queueHead = 0;
@@ -501,7 +503,7 @@ export class Auction {
     const lists = this.lists;
     const pending: number[] = [];
     for (let picture = 0; picture < count; picture++) {
-      if (this.requiredHolder[picture]! < 0 && this.requiredPrice[picture]! > 0) pending.push(-picture - 1);
+      if (this.unheldRequired(picture)) pending.push(-picture - 1);
       if (this.unheldPriced(picture) >= 0) pending.push(picture);
     }
     if (pending.length === 0) return;
@@ -524,7 +526,7 @@ export class Auction {
     while (pending.length > 0) {
       const item = pending.pop()!;
       const picture = item < 0 ? -item - 1 : item;
-      const at = item < 0 ? (this.requiredHolder[picture]! < 0 && this.requiredPrice[picture]! > 0 ? 0 : -1) : this.unheldPriced(picture);
+      const at = item < 0 ? (this.unheldRequired(picture) ? 0 : -1) : this.unheldPriced(picture);
       if (at < 0) continue;
       const left = this.offer(picture, item < 0, item < 0 ? -1 : at, from, byPicture, groupOfEntry);
       if (left !== undefined) pending.push(left);
@@ -535,11 +537,24 @@ export class Auction {
 
   /** Finds `group`'s unit of lowest value, that value and the next lowest (see offer). */
   private refreshLowest(group: number): void {
+    this.scanLowest(group, NOTHING, false);
+    this.lowestUnit[group] = this.scanned.unit;
+    this.lowestValue[group] = this.scanned.lowest;
+    this.nextLowestValue[group] = this.scanned.nextLowest;
+    this.stale[group] = 0;
+  }
+
+  /**
+   * Into `scanned`: `group`'s unit of lowest value (one holding nothing is lowest of all), that
+   * value and the next lowest, leaving out units that hold `picture`'s use of the kind `required`.
+   */
+  private scanLowest(group: number, picture: number, required: boolean): void {
     let unit = -1;
     let lowest = Infinity;
     let nextLowest = Infinity;
     for (let u = this.unitStart[group]!; u < this.unitStart[group + 1]!; u++) {
       const candidate = this.units[u]!;
+      if (picture !== NOTHING && this.holdsUse(candidate, picture, required)) continue;
       const value = this.held[candidate] === NOTHING ? -Infinity : this.ownValue(candidate);
       if (value < lowest) {
         nextLowest = lowest;
@@ -547,10 +562,19 @@ export class Auction {
         unit = candidate;
       } else if (value < nextLowest) nextLowest = value;
     }
-    this.lowestUnit[group] = unit;
-    this.lowestValue[group] = lowest;
-    this.nextLowestValue[group] = nextLowest;
-    this.stale[group] = 0;
+    this.scanned.unit = unit;
+    this.scanned.lowest = lowest;
+    this.scanned.nextLowest = nextLowest;
+  }
+
+  /** Whether `unit` holds a use of `picture`: its required use when `required`, else another. */
+  private holdsUse(unit: number, picture: number, required: boolean): boolean {
+    return this.held[unit] === picture && (this.kind[unit] === REQUIRED) === required;
+  }
+
+  /** Whether `picture` must appear and its required use has a price but no holder. */
+  private unheldRequired(picture: number): boolean {
+    return this.pictures.required[picture] === 1 && this.requiredHolder[picture]! < 0 && this.requiredPrice[picture]! > 0;
   }
 
   /** A heap position of `picture` no unit holds that has a price, or -1. */
@@ -589,21 +613,12 @@ export class Auction {
       let unit = this.lowestUnit[group]!;
       let lowest = this.lowestValue[group]!;
       let nextLowest = this.nextLowestValue[group]!;
-      if (unit >= 0 && this.held[unit] === picture && (this.kind[unit] === REQUIRED) === required) {
+      if (unit >= 0 && this.holdsUse(unit, picture, required)) {
         // (It holds this very use: the others are looked at.)
-        unit = -1;
-        lowest = Infinity;
-        nextLowest = Infinity;
-        for (let u = this.unitStart[group]!; u < this.unitStart[group + 1]!; u++) {
-          const candidate = this.units[u]!;
-          if (this.held[candidate] === picture && (this.kind[candidate] === REQUIRED) === required) continue;
-          const value = this.held[candidate] === NOTHING ? -Infinity : this.ownValue(candidate);
-          if (value < lowest) {
-            nextLowest = lowest;
-            lowest = value;
-            unit = candidate;
-          } else if (value < nextLowest) nextLowest = value;
-        }
+        this.scanLowest(group, picture, required);
+        unit = this.scanned.unit;
+        lowest = this.scanned.lowest;
+        nextLowest = this.scanned.nextLowest;
       }
       if (unit < 0) continue;
       const worth = worthBase - lowest;

@@ -281,33 +281,23 @@ export class BudgetedPlacement {
       }
     }
     useStart[groups.count] = usePicture.length;
-    // Trees of a group's uses (by colour, priced Infinity once used up) and of its cells (Infinity
-    // once placed), for groups of many: a cell or a use finds its match among the nearest.
+    // A cell or a use finds its match among the nearest of its group in colour: the group's uses
+    // (gone once used up) and its cells (gone once placed).
     const useColours = new Float32Array(usePicture.length * 3);
     usePicture.forEach((_, u) => useColours.set(this.tileColours.subarray(useTile[u]! * 3, useTile[u]! * 3 + 3), u * 3));
-    const useGone = new Float64Array(usePicture.length);
-    const useTrees = new Map<number, ColourTree>();
+    const useTrees = new GroupTrees(useColours, useStart);
     const cellColours = new Float32Array(count * 3);
     for (let i = 0; i < count; i++) cellColours.set(cellItems.colours.subarray(groups.cells[i]! * 3, groups.cells[i]! * 3 + 3), i * 3);
-    const cellGone = new Float64Array(count);
-    const cellTrees = new Map<number, ColourTree>();
-    const near: NearestGroups = {
-      groups: new Int32Array(NEAR_USES),
-      points: new Int32Array(NEAR_USES),
-      values: new Float64Array(NEAR_USES + 1),
-    };
+    const cellTrees = new GroupTrees(cellColours, groups.start);
     const takeUse = (group: number, u: number): void => {
-      if (--useLeft[u]! > 0) return;
-      useGone[u] = Infinity;
-      useTrees.get(group)?.priced(u - useStart[group]!);
+      if (--useLeft[u]! === 0) useTrees.take(group, u);
     };
     // Where each cell is in its group's list (groups.cells), for its group's tree of cells.
     const position = new Int32Array(count);
     for (let i = 0; i < count; i++) position[groups.cells[i]!] = i;
     const placeIn = (group: number, cell: number, picture: number, choice: number): void => {
       place(cell, picture, choice);
-      cellGone[position[cell]!] = Infinity;
-      cellTrees.get(group)?.priced(position[cell]! - groups.start[group]!);
+      cellTrees.take(group, position[cell]!);
     };
     // A required use goes first, to the cell of its group it costs least in.
     for (let group = 0; group < groups.count; group++) {
@@ -329,17 +319,9 @@ export class BudgetedPlacement {
             bestChoice = this.choice;
           }
         };
-        if (endCell - firstCell > NEAR_USES) {
-          let tree = cellTrees.get(group);
-          if (!tree) {
-            const points = Int32Array.from({ length: endCell - firstCell }, (_, j) => j);
-            tree = new ColourTree(cellColours.subarray(firstCell * 3, endCell * 3), 3, points, 1, cellGone.subarray(firstCell, endCell));
-            cellTrees.set(group, tree);
-          }
-          const at = useTile[u]! * 3;
-          const found = tree.nearest(this.tileColours[at]!, this.tileColours[at + 1]!, this.tileColours[at + 2]!, NEAR_USES, near);
-          for (let f = 0; f < found; f++) consider(groups.cells[firstCell + near.groups[f]!]!, true);
-        }
+        const at = useTile[u]! * 3;
+        const found = cellTrees.nearest(group, this.tileColours[at]!, this.tileColours[at + 1]!, this.tileColours[at + 2]!);
+        for (let f = 0; f < found; f++) consider(groups.cells[firstCell + cellTrees.near.groups[f]!]!, true);
         // (All of a small group's cells, and all of a large one's when the nearest are all within reach of the picture.)
         for (const strict of [true, false]) {
           if (best >= 0) break;
@@ -368,17 +350,9 @@ export class BudgetedPlacement {
           bestChoice = this.choice;
         }
       };
-      if (end - first > NEAR_USES) {
-        let tree = useTrees.get(group);
-        if (!tree) {
-          const points = Int32Array.from({ length: end - first }, (_, i) => i);
-          tree = new ColourTree(useColours.subarray(first * 3, end * 3), 3, points, 1, useGone.subarray(first, end));
-          useTrees.set(group, tree);
-        }
-        const c = cell * 3;
-        const found = tree.nearest(cellItems.colours[c]!, cellItems.colours[c + 1]!, cellItems.colours[c + 2]!, NEAR_USES, near);
-        for (let i = 0; i < found; i++) consider(first + near.groups[i]!);
-      }
+      const c = cell * 3;
+      const found = useTrees.nearest(group, cellItems.colours[c]!, cellItems.colours[c + 1]!, cellItems.colours[c + 2]!);
+      for (let i = 0; i < found; i++) consider(first + useTrees.near.groups[i]!);
       // (All of a small group's uses, and all of a large one's when the nearest are all held within reach.)
       if (bestUse < 0) for (let u = first; u < end; u++) consider(u);
       if (bestUse >= 0) {
@@ -387,11 +361,11 @@ export class BudgetedPlacement {
       } else {
         // Every use the group has left is held within reach: the nearest picture with a use to spare.
         const fallback = this.spareNearby(cellItems, cell, window, spare);
+        let u = useStart[group]!;
+        while (useLeft[u] === 0) u++;
+        takeUse(group, u);
         if (fallback >= 0) {
           // The group's use that is not placed becomes one to spare.
-          let u = useStart[group]!;
-          while (useLeft[u] === 0) u++;
-          takeUse(group, u);
           const given = usePicture[u]!;
           if (spare[given]!++ === 0) {
             this.price[given] = 0;
@@ -400,9 +374,6 @@ export class BudgetedPlacement {
           placeIn(group, cell, fallback, this.choice);
         } else {
           // Not even one: min-distance gives way, the budget holds.
-          let u = useStart[group]!;
-          while (useLeft[u] === 0) u++;
-          takeUse(group, u);
           this.choiceCost(cellItems, cell, useTile[u]!);
           placeIn(group, cell, usePicture[u]!, this.choice);
           this.relaxed++;
@@ -770,6 +741,49 @@ class CellGroups {
 
   size(group: number): number {
     return this.start[group + 1]! - this.start[group]!;
+  }
+}
+
+/**
+ * Points (a band's cells or uses) listed group by group, group g's at [start[g], start[g + 1]),
+ * with a tree of each group's colours built when first searched, for groups of more than
+ * NEAR_USES: a point taken is priced Infinity, so searches pass it by.
+ */
+class GroupTrees {
+  /** The outcome of nearest: near.groups[i] is the i-th point found, counted from its group's start. */
+  readonly near: NearestGroups = {
+    groups: new Int32Array(NEAR_USES),
+    points: new Int32Array(NEAR_USES),
+    values: new Float64Array(NEAR_USES + 1),
+  };
+  private readonly gone: Float64Array;
+  private readonly trees = new Map<number, ColourTree>();
+
+  constructor(
+    private readonly colours: Float32Array,
+    private readonly start: Int32Array,
+  ) {
+    this.gone = new Float64Array(colours.length / 3);
+  }
+
+  /** Finds up to NEAR_USES points of `group` not taken, nearest to the colour (a, b, c), into `near`; 0 for a small group (to be searched whole). */
+  nearest(group: number, a: number, b: number, c: number): number {
+    const first = this.start[group]!;
+    const end = this.start[group + 1]!;
+    if (end - first <= NEAR_USES) return 0;
+    let tree = this.trees.get(group);
+    if (!tree) {
+      const points = Int32Array.from({ length: end - first }, (_, i) => i);
+      tree = new ColourTree(this.colours.subarray(first * 3, end * 3), 3, points, 1, this.gone.subarray(first, end));
+      this.trees.set(group, tree);
+    }
+    return tree.nearest(a, b, c, NEAR_USES, this.near);
+  }
+
+  /** Takes point `point` (counted from 0 over all groups) of `group` out of its searches. */
+  take(group: number, point: number): void {
+    this.gone[point] = Infinity;
+    this.trees.get(group)?.priced(point - this.start[group]!);
   }
 }
 
