@@ -5,7 +5,7 @@ import { Auction } from './auction.js';
 import { CandidateLists } from './candidate-lists.js';
 import type { CellAnswers } from './cell-search.js';
 import { ColourTree, type NearestGroups } from './colour-tree.js';
-import { discOffsets } from './repeat-rules.js';
+import type { RepeatRules } from './repeat-rules.js';
 
 /** Which pictures must appear and which must not (--use-all, --include, --exclude). */
 export interface PictureRules {
@@ -59,8 +59,6 @@ const FINAL_EPSILON = 0.002;
 export class BudgetedPlacement {
   /** Cells that had to give up min-distance. */
   relaxed = 0;
-  /** Uses of each picture so far. */
-  private readonly used: Uint32Array;
   private readonly excluded: Uint8Array;
   private readonly required: Uint8Array;
   private readonly pictureCount: number;
@@ -90,14 +88,14 @@ export class BudgetedPlacement {
     private readonly columns: number,
     private readonly rows: number,
     private readonly catalogue: BudgetCatalogue,
-    private readonly minDistance: number,
+    /** --min-distance, and the uses of each picture so far (their maxUses the budget's). */
+    private readonly repeats: RepeatRules,
     private readonly maxUses: number,
     pictures: PictureRules,
     private readonly plan: { tiles: Uint16Array | Uint32Array; mirrored: Uint8Array },
   ) {
     const crops = catalogue.cropsPerPicture;
     this.pictureCount = Math.ceil(catalogue.count / crops);
-    this.used = new Uint32Array(this.pictureCount);
     this.excluded = new Uint8Array(this.pictureCount);
     for (const picture of pictures.excluded ?? []) this.excluded[picture] = 1;
     this.required = new Uint8Array(this.pictureCount);
@@ -126,7 +124,7 @@ export class BudgetedPlacement {
 
   /** How often the most used picture is used. */
   mostUses(): number {
-    return this.used.reduce((max, value) => Math.max(max, value), 0);
+    return this.repeats.mostUses();
   }
 
   /**
@@ -148,7 +146,7 @@ export class BudgetedPlacement {
     const required = this.bandRequired(firstRow, count, groups);
     const capacity = new Int32Array(this.pictureCount);
     for (let picture = 0; picture < this.pictureCount; picture++) {
-      const left = this.excluded[picture] ? 0 : this.maxUses === Infinity ? -1 : this.maxUses - this.used[picture]!;
+      const left = this.excluded[picture] ? 0 : this.maxUses === Infinity ? -1 : this.maxUses - this.repeats.usesOf(picture);
       capacity[picture] = required[picture] && left > 0 ? left - 1 : left;
     }
     const { auction, lists } = await this.solveGroups(cells, groups, capacity, required, slicer);
@@ -235,7 +233,8 @@ export class BudgetedPlacement {
     required: Uint8Array,
     slicer: TimeSlicer,
   ): Promise<void> {
-    const window = new BandWindow(this.columns, firstRow, rowCount, this.minDistance, this.plan.tiles, this.catalogue.cropsPerPicture);
+    const repeats = this.repeats;
+    repeats.startBand(firstRow, rowCount, this.plan.tiles);
     const bandStart = firstRow * this.columns;
     const count = rowCount * this.columns;
     const cellItems: Described = { descriptors: cells.descriptors, colours: this.treeColours(cells.descriptors, count) };
@@ -250,10 +249,9 @@ export class BudgetedPlacement {
     this.tiles.pricedAll();
     const place = (cell: number, picture: number, choice: number): void => {
       placed[cell] = 1;
-      window.hold(picture, cell);
+      repeats.record(picture, bandStart + cell);
       this.plan.tiles[bandStart + cell] = choice >> 1;
       this.plan.mirrored[bandStart + cell] = choice & 1;
-      this.used[picture]!++;
     };
     // Each group's uses by picture: group g's are [useStart[g], useStart[g + 1]), use u of picture
     // usePicture[u] by tile useTile[u], with useLeft[u] of them left; `unitUse` is each unit's.
@@ -311,7 +309,7 @@ export class BudgetedPlacement {
         let bestCost = Infinity;
         let bestChoice = 0;
         const consider = (cell: number, strict: boolean): void => {
-          if (placed[cell] || (strict && !window.allowed(picture, cell))) return;
+          if (placed[cell] || (strict && !repeats.allowed(picture, bandStart + cell))) return;
           this.choiceCost(cellItems, cell, useTile[u]!);
           if (this.cost < bestCost) {
             bestCost = this.cost;
@@ -342,7 +340,7 @@ export class BudgetedPlacement {
       const first = useStart[group]!;
       const end = useStart[group + 1]!;
       const consider = (u: number): void => {
-        if (useLeft[u] === 0 || !window.allowed(usePicture[u]!, cell)) return;
+        if (useLeft[u] === 0 || !repeats.allowed(usePicture[u]!, bandStart + cell)) return;
         this.choiceCost(cellItems, cell, useTile[u]!);
         if (this.cost < bestCost) {
           bestCost = this.cost;
@@ -360,7 +358,7 @@ export class BudgetedPlacement {
         placeIn(group, cell, usePicture[bestUse]!, bestChoice);
       } else {
         // Every use the group has left is held within reach: the nearest picture with a use to spare.
-        const fallback = this.spareNearby(cellItems, cell, window, spare);
+        const fallback = this.spareNearby(cellItems, cell, bandStart + cell, spare);
         let u = useStart[group]!;
         while (useLeft[u] === 0) u++;
         takeUse(group, u);
@@ -384,12 +382,13 @@ export class BudgetedPlacement {
   }
 
   /**
-   * The picture with a use to spare and not held within reach of `cell` that is nearest in colour
-   * (its best crop into `choice`), using one of its spare uses; -1 when there is none.
+   * The picture with a use to spare and not held within reach of band cell `cell` (`gridCell` in
+   * the grid) that is nearest in colour (its best crop into `choice`), using one of its spare uses;
+   * -1 when there is none.
    */
-  private spareNearby(cellItems: Described, cell: number, window: BandWindow, spare: Float64Array): number {
+  private spareNearby(cellItems: Described, cell: number, gridCell: number, spare: Float64Array): number {
     const mark = ++this.listStamp;
-    window.forEachNear(cell, (picture) => (this.listedAt[picture] = mark));
+    this.repeats.forEachNear(gridCell, (picture) => (this.listedAt[picture] = mark));
     const c = cell * 3;
     const colours = cellItems.colours;
     const count = this.tiles.nearest(colours[c]!, colours[c + 1]!, colours[c + 2]!, 1, this.found, this.listedAt, mark);
@@ -412,7 +411,7 @@ export class BudgetedPlacement {
     const band = new Uint8Array(this.pictureCount);
     const missing: number[] = [];
     for (let picture = 0; picture < this.pictureCount; picture++)
-      if (this.required[picture] && this.used[picture] === 0) missing.push(picture);
+      if (this.required[picture] && this.repeats.usesOf(picture) === 0) missing.push(picture);
     const remaining = (this.rows - firstRow) * this.columns;
     const share = Math.min(missing.length, Math.ceil((missing.length * count) / remaining));
     if (share === missing.length) {
@@ -784,67 +783,5 @@ class GroupTrees {
   take(group: number, point: number): void {
     this.gone[point] = Infinity;
     this.trees.get(group)?.priced(point - this.start[group]!);
-  }
-}
-
-/**
- * The --min-distance rule for the band being placed: the picture in each cell of the band and of
- * the rows above it within reach, and whether a picture may go in a cell.
- */
-class BandWindow {
-  private readonly pictures: Int32Array;
-  private readonly top: number;
-  private readonly disc: Int32Array;
-  private readonly windowRows: number;
-
-  constructor(
-    private readonly columns: number,
-    private readonly firstRow: number,
-    rowCount: number,
-    minDistance: number,
-    tiles: Uint16Array | Uint32Array,
-    crops: number,
-  ) {
-    this.disc = Int32Array.from(discOffsets(minDistance).flat());
-    this.top = Math.max(0, firstRow - Math.floor(minDistance));
-    this.windowRows = firstRow + rowCount - this.top;
-    this.pictures = new Int32Array(this.disc.length > 0 ? this.windowRows * columns : 0).fill(-1);
-    if (this.disc.length === 0) return;
-    for (let cell = this.top * columns; cell < firstRow * columns; cell++)
-      this.pictures[cell - this.top * columns] = Math.floor(tiles[cell]! / crops);
-  }
-
-  allowed(picture: number, cell: number): boolean {
-    const disc = this.disc;
-    if (disc.length === 0) return true;
-    const columns = this.columns;
-    const x = cell % columns;
-    const y = (cell - x) / columns + this.firstRow - this.top;
-    for (let i = 0; i < disc.length; i += 2) {
-      const ox = x + disc[i]!;
-      const oy = y + disc[i + 1]!;
-      if (ox >= 0 && oy >= 0 && ox < columns && oy < this.windowRows && this.pictures[oy * columns + ox] === picture) return false;
-    }
-    return true;
-  }
-
-  /** Calls `visit` with the picture of every cell within reach of band cell `cell` that has one. */
-  forEachNear(cell: number, visit: (picture: number) => void): void {
-    const disc = this.disc;
-    const columns = this.columns;
-    const x = cell % columns;
-    const y = (cell - x) / columns + this.firstRow - this.top;
-    for (let i = 0; i < disc.length; i += 2) {
-      const ox = x + disc[i]!;
-      const oy = y + disc[i + 1]!;
-      if (ox >= 0 && oy >= 0 && ox < columns && oy < this.windowRows) {
-        const picture = this.pictures[oy * columns + ox]!;
-        if (picture >= 0) visit(picture);
-      }
-    }
-  }
-
-  hold(picture: number, cell: number): void {
-    if (this.disc.length > 0) this.pictures[cell + (this.firstRow - this.top) * this.columns] = picture;
   }
 }

@@ -176,7 +176,7 @@ export class TilePlacer {
           columns,
           rows,
           { ...catalogue, cropsPerPicture: crops, centresOnly: catalogue.centresOnly ?? false },
-          rules.minDistance,
+          this.rules,
           rules.maxUses,
           rules,
           this,

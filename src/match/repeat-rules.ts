@@ -89,6 +89,27 @@ export class RepeatRules {
   record(picture: number, cell: number): void {
     this.uses[picture]!++;
     this.note(picture, cell);
+    // An answer kept for the picture may have changed (budgeted placement asks of a cell twice).
+    this.checkedFor[picture] = -1;
+  }
+
+  /** How often `picture` is used so far. */
+  usesOf(picture: number): number {
+    return this.uses[picture]!;
+  }
+
+  /** Calls `visit` with the picture of every placed cell of the window within min-distance of `cell`. */
+  forEachNear(cell: number, visit: (picture: number) => void): void {
+    const { columns, disc, windowTop, windowRows, placedPictures } = this;
+    const x = cell % columns;
+    const y = (cell - x) / columns - windowTop;
+    for (let i = 0; i < disc.length; i += 2) {
+      const ox = x + disc[i]!;
+      const oy = y + disc[i + 1]!;
+      if (ox < 0 || oy < 0 || ox >= columns || oy >= windowRows) continue;
+      const picture = placedPictures[oy * columns + ox]!;
+      if (picture >= 0) visit(picture);
+    }
   }
 
   /** Whether `picture` has uses left under --max-uses. */
