@@ -20,7 +20,7 @@ import type { TileSource } from '../render/tile-source.js';
 import { TileDrawing } from './original-tiles.js';
 import { BandFeeder } from './band-feeder.js';
 import { gridRows, outputGeometry } from './output-geometry.js';
-import { assertCellsExactly, assertCellsFor } from './grid.js';
+import { assertCellsForRequired } from './grid.js';
 import { choosePictures } from './picture-lists.js';
 import { isTiled } from '../tiles/mosaic-layout.js';
 import { writePlan } from './plan-file.js';
@@ -117,24 +117,7 @@ export async function buildMosaic(index: string, target: string, options: BuildM
     }
     // The pictures that must and must not appear, checked against the grid before any work.
     const rowsOf = gridRows(settings, indexShape, targetSize);
-    if (settings.useAll && settings.rules.maxUses === 1) {
-      assertCellsExactly(choice.requiredCount, { columns, rows }, rowsOf);
-    } else if (settings.useAll) {
-      const excluded = choice.usable < manifest.tileCount ? ` (${manifest.tileCount - choice.usable} excluded)` : '';
-      assertCellsFor(
-        choice.requiredCount,
-        `--use-all needs a cell for each of the ${choice.requiredCount} pictures${excluded}`,
-        { columns, rows },
-        rowsOf,
-      );
-    } else if (choice.requiredCount > 0) {
-      assertCellsFor(
-        choice.requiredCount,
-        `--include names ${choice.requiredCount} pictures, one a cell at least`,
-        { columns, rows },
-        rowsOf,
-      );
-    }
+    assertCellsForRequired(choice, settings.useAll, settings.rules.maxUses, manifest.tileCount, { columns, rows }, rowsOf);
     // The default min-distance weighs diagonal repeats; one the user chose is kept whole.
     const rules = {
       ...settings.rules,

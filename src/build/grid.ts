@@ -58,35 +58,39 @@ export function assertOutputFits(
 }
 
 /**
- * Refuses, before any work, a grid with fewer cells than pictures that must each have one
- * (`what` says which, e.g. "--use-all needs a cell for each of the 2000 pictures"), with the
- * smallest `--tiles-across` that fits; `rowsOf` gives a grid's rows for its columns.
+ * Refuses, before any work, a grid with too few cells for the pictures that must appear (--use-all,
+ * --include; exactly one cell each with --use-all --unique), naming the `--tiles-across` that fits;
+ * `rowsOf` gives a grid's rows for its columns, `indexPictures` counts the index's pictures.
  * @throws {UsageError}
  */
-export function assertCellsFor(pictures: number, what: string, grid: GridSize, rowsOf: (columns: number) => number): void {
+export function assertCellsForRequired(
+  choice: { requiredCount: number; usable: number },
+  useAll: boolean,
+  maxUses: number,
+  indexPictures: number,
+  grid: GridSize,
+  rowsOf: (columns: number) => number,
+): void {
+  const pictures = choice.requiredCount;
   const cells = grid.columns * grid.rows;
+  const has = `the grid has ${cells} (${grid.columns} x ${grid.rows})`;
+  // The fewest columns whose grid has a cell for each picture.
+  const columns = largestFitting(MAX_TILES_ACROSS, (c) => c * rowsOf(c) < pictures) + 1;
+  if (useAll && maxUses === 1) {
+    if (cells === pictures) return;
+    const hint =
+      columns <= MAX_TILES_ACROSS && columns * rowsOf(columns) === pictures
+        ? `: use --tiles-across ${columns}`
+        : ': no --tiles-across gives that many, use --max-uses 2 or more';
+    throw new UsageError(`--use-all with --unique needs exactly ${pictures} cells, one a picture; ${has}${hint}`);
+  }
   if (cells >= pictures) return;
-  const columns = largestFitting(MAX_TILES_ACROSS, (c) => c * rowsOf(c) < pictures) + 1;
+  const excluded = choice.usable < indexPictures ? ` (${indexPictures - choice.usable} excluded)` : '';
+  const what = useAll
+    ? `--use-all needs a cell for each of the ${pictures} pictures${excluded}`
+    : `--include names ${pictures} pictures, one a cell at least`;
   const hint = columns <= MAX_TILES_ACROSS ? `: use --tiles-across ${columns} or more` : '';
-  throw new UsageError(`${what}; the grid has ${cells} (${grid.columns} x ${grid.rows})${hint}`);
-}
-
-/**
- * Refuses, before any work, a grid that has not exactly one cell for each of `pictures` pictures
- * (--use-all with --unique), naming the --tiles-across that gives that many when one does.
- * @throws {UsageError}
- */
-export function assertCellsExactly(pictures: number, grid: GridSize, rowsOf: (columns: number) => number): void {
-  const cells = grid.columns * grid.rows;
-  if (cells === pictures) return;
-  const columns = largestFitting(MAX_TILES_ACROSS, (c) => c * rowsOf(c) < pictures) + 1;
-  const hint =
-    columns <= MAX_TILES_ACROSS && columns * rowsOf(columns) === pictures
-      ? `: use --tiles-across ${columns}`
-      : ': no --tiles-across gives that many, use --max-uses 2 or more';
-  throw new UsageError(
-    `--use-all with --unique needs exactly ${pictures} cells, one a picture; the grid has ${cells} (${grid.columns} x ${grid.rows})${hint}`,
-  );
+  throw new UsageError(`${what}; ${has}${hint}`);
 }
 
 /** The largest whole number from 1 to `upper` for which `fits` holds (0 if none), by bisection: `fits` only turns false as the number grows. */
