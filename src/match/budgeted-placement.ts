@@ -135,8 +135,11 @@ export class BudgetedPlacement {
     const slicer = new TimeSlicer(signal);
     const count = rowCount * this.columns;
     const rounding = Math.max(2, Math.min(GROUP_ROUNDING, GROUP_ROUNDING * Math.sqrt(count / GROUP_ROUNDING_CELLS)));
+    // The band's cells with their colours in the trees' space, for grouping, costing and the trees.
+    const cellItems: Described = { descriptors: cells.descriptors, colours: this.treeColours(cells.descriptors, count) };
     const groups = new CellGroups(
       cells.descriptors,
+      cellItems.colours,
       this.length,
       count,
       order,
@@ -150,7 +153,7 @@ export class BudgetedPlacement {
       capacity[picture] = required[picture] && left > 0 ? left - 1 : left;
     }
     const { auction, lists } = await this.solveGroups(cells, groups, capacity, required, slicer);
-    await this.placeCells(firstRow, rowCount, cells, groups, order, auction, lists, capacity, required, slicer);
+    await this.placeCells(firstRow, rowCount, cellItems, groups, order, auction, lists, capacity, required, slicer);
   }
 
   /** The assignment of `groups`' cells to pictures under `capacity` and `required` (see Auction). */
@@ -224,7 +227,7 @@ export class BudgetedPlacement {
   private async placeCells(
     firstRow: number,
     rowCount: number,
-    cells: CellAnswers,
+    cellItems: Described,
     groups: CellGroups,
     order: ArrayLike<number>,
     auction: Auction,
@@ -237,7 +240,6 @@ export class BudgetedPlacement {
     repeats.startBand(firstRow, rowCount, this.plan.tiles);
     const bandStart = firstRow * this.columns;
     const count = rowCount * this.columns;
-    const cellItems: Described = { descriptors: cells.descriptors, colours: this.treeColours(cells.descriptors, count) };
     const placed = new Uint8Array(count);
     // Uses to spare: what the budget allows beyond what the assignment holds.
     const spare = new Float64Array(this.pictureCount);
@@ -678,6 +680,8 @@ class CellGroups {
 
   constructor(
     descriptors: Float32Array,
+    /** Each cell's colour in the trees' space. */
+    cellColours: Float32Array,
     length: number,
     cellCount: number,
     order: ArrayLike<number>,
@@ -686,13 +690,12 @@ class CellGroups {
   ) {
     // Colours first (by rounded colour, in fill order), then groups of at most GROUP_CELLS cells of a colour.
     const keys = new Map<string, number>();
-    const colour = new Float32Array(3);
     const colourOf = new Int32Array(cellCount);
     const colourSizes: number[] = [];
     for (let n = 0; n < order.length; n++) {
       const cell = order[n]!;
-      treeColour(descriptors, cell * length, colour);
-      const key = `${Math.round(colour[0]! / rounding)},${Math.round(colour[1]! / rounding)},${Math.round(colour[2]! / rounding)}`;
+      const c = cell * 3;
+      const key = `${Math.round(cellColours[c]! / rounding)},${Math.round(cellColours[c + 1]! / rounding)},${Math.round(cellColours[c + 2]! / rounding)}`;
       let id = keys.get(key);
       if (id === undefined) {
         id = keys.size;

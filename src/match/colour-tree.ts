@@ -7,7 +7,6 @@
  * price, so that a search skips what cannot beat what it has found, and a price change updates the
  * paths to the root. Deterministic: ties go to the lower group.
  */
-export const TREE_VISITS = { n: 0, q: 0 };
 export class ColourTree {
   /** Point ids in tree order; the node over [from, to) is its middle element. */
   private readonly order: Int32Array;
@@ -105,7 +104,6 @@ export class ColourTree {
     this.wanted = wanted;
     this.skip = skip;
     this.mark = mark;
-    TREE_VISITS.q++;
     if (this.root >= 0) this.search(this.root, this.bound(this.root));
     const count = Math.min(k, this.found);
     into.groups.set(this.foundGroups.subarray(0, count));
@@ -139,7 +137,6 @@ export class ColourTree {
 
   /** Searches the subtree of `node`, whose values are at least `bound`. */
   private search(node: number, bound: number): void {
-    TREE_VISITS.n++;
     if (this.found === this.wanted && bound >= this.foundValues[this.wanted - 1]!) return;
     const point = this.order[node]!;
     const group = Math.floor(point / this.groupSize);
