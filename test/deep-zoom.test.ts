@@ -4,7 +4,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import sharp from 'sharp';
 import { TileStore } from '../src/tiles/tile-store.js';
-import { deepZoomLayout, dziDescriptor, tileRegion } from '../src/render/deep-zoom.js';
+import { deepZoomLayout, dziDescriptor, tileRegion } from '../src/render/deep-zoom-layout.js';
 import { renderRegion, type MosaicPlan, type Region } from '../src/render/render-region.js';
 import { writeMosaic } from '../src/render/write-mosaic.js';
 import { abandonedWorkRunning } from '../src/yield.js';

@@ -1,29 +1,19 @@
 import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import type { Sharp } from 'sharp';
 import { TsmosaicError, reasonOf } from '../errors.js';
-import { loadSharp, type SharpModule } from '../load-sharp.js';
+import { loadSharp } from '../load-sharp.js';
 import { assertFreeSpace } from '../files/free-space.js';
 import { pathExists } from '../files/paths.js';
 import { discardStale, Temporary, writeThroughTemporary } from '../files/publish.js';
 import { assertViewerReplaceable, writeViewer } from './deep-zoom-viewer.js';
-import {
-  DEEP_ZOOM_JPEG_QUALITY,
-  deepZoomLayout,
-  dziDescriptor,
-  tileRegion,
-  tilesFolderOf,
-  type DeepZoomLayout,
-  type DeepZoomLevel,
-} from './deep-zoom-layout.js';
-import { renderVipsFile } from './vips-file.js';
+import { DEEP_ZOOM_JPEG_QUALITY, deepZoomLayout, dziDescriptor, tilesFolderOf, type DeepZoomLayout } from './deep-zoom-layout.js';
+import { estimateEncodedBytes } from './encode.js';
+import { renderVipsFile, type BandRenderer } from './vips-file.js';
 import { quote } from '../text.js';
 import { untilDoneOrAborted, yieldToEventLoop } from '../yield.js';
 
-export { deepZoomLayout, dziDescriptor, tileRegion, tilesFolderOf, type DeepZoomLayout, type DeepZoomLevel };
-
-/** Bytes of raw pixels encoded on their own to estimate the size of the pyramid. */
-const SAMPLE_BYTES = 1024 * 1024;
 /** What a tile file may take on disk beyond its bytes: most of a 4 KB block. */
 const TILE_FILE_SLACK = 4096;
 /** How often the tiles written so far are counted for the progress bar. */
@@ -72,7 +62,7 @@ export async function writeDeepZoom(
   file: string,
   width: number,
   height: number,
-  renderBand: (top: number, rows: number, into: Buffer) => Buffer,
+  renderBand: BandRenderer,
   options: DeepZoomOptions = {},
 ): Promise<DeepZoomLayout> {
   const { onProgress, signal } = options;
@@ -80,8 +70,7 @@ export async function writeDeepZoom(
   const name = path.basename(file, path.extname(file));
   const tilesFolder = tilesFolderOf(file);
   await assertDeepZoomReplaceable(file);
-  const sharp = await loadSharp();
-  const pyramidBytes = await untilDoneOrAborted(estimatePyramidBytes(sharp, layout, renderBand), signal);
+  const pyramidBytes = await untilDoneOrAborted(estimatePyramidBytes(layout, renderBand), signal);
   await assertFreeSpace(file, width * height * 3 + pyramidBytes, 'a temporary raw copy of the image and the tiles');
   await Promise.all([file, tilesFolder].map(discardStale));
   const temporary = await Temporary.create(tilesFolder);
@@ -94,6 +83,7 @@ export async function writeDeepZoom(
     await renderVipsFile(raw, width, height, renderBand, (done) => onProgress?.('render', done, height), signal);
     signal?.throwIfAborted();
     await mkdir(written);
+    const sharp = await loadSharp();
     const levels = path.join(written, `${PYRAMID}_files`);
     let counting = true;
     onProgress?.('tiles', 0, fullTiles);
@@ -110,9 +100,7 @@ export async function writeDeepZoom(
     try {
       // Not started once aborted: libvips cannot be stopped, and untilDoneOrAborted would not track it.
       signal?.throwIfAborted();
-      const saving = sharp(raw, { limitInputPixels: false, sequentialRead: true })
-        // Huffman optimisation: 3.5 % smaller tiles for ~25 % more encoding time.
-        .jpeg({ quality: DEEP_ZOOM_JPEG_QUALITY, optimiseCoding: false })
+      const saving = tileJpeg(sharp(raw, { limitInputPixels: false, sequentialRead: true }))
         .tile({ size: layout.tileSize, overlap: layout.overlap, layout: 'dz' })
         .toFile(path.join(written, `${PYRAMID}.dz`));
       await untilDoneOrAborted(saving, signal);
@@ -141,21 +129,17 @@ export async function writeDeepZoom(
   return layout;
 }
 
+/** The tiles' JPEG settings; no Huffman optimisation: 3.5 % smaller tiles for ~25 % more encoding time. */
+function tileJpeg(image: Sharp): Sharp {
+  return image.jpeg({ quality: DEEP_ZOOM_JPEG_QUALITY, optimiseCoding: false });
+}
+
 /**
  * Bytes the pyramid's tiles will take on disk, from a band of the image's middle encoded as they
  * are: a third more than the full-size level for the levels above it, plus each tile file's slack.
  */
-async function estimatePyramidBytes(
-  sharp: SharpModule,
-  layout: DeepZoomLayout,
-  renderBand: (top: number, rows: number, into: Buffer) => Buffer,
-): Promise<number> {
-  const { width, height } = layout;
-  const rows = Math.min(height, Math.max(1, Math.floor(SAMPLE_BYTES / (width * 3))));
-  const band = renderBand(Math.floor((height - rows) / 2), rows, Buffer.allocUnsafe(rows * width * 3));
-  const encoded = await sharp(band, { raw: { width, height: rows, channels: 3 }, limitInputPixels: false })
-    .jpeg({ quality: DEEP_ZOOM_JPEG_QUALITY, optimiseCoding: false })
-    .toBuffer();
+async function estimatePyramidBytes(layout: DeepZoomLayout, renderBand: BandRenderer): Promise<number> {
+  const fullSize = await estimateEncodedBytes(layout.width, layout.height, renderBand, tileJpeg);
   const tiles = layout.levels.reduce((sum, level) => sum + level.columns * level.rows, 0);
-  return ((encoded.length * height) / rows) * (4 / 3) + tiles * TILE_FILE_SLACK;
+  return fullSize * (4 / 3) + tiles * TILE_FILE_SLACK;
 }

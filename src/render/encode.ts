@@ -6,6 +6,7 @@ import { loadSharp } from '../load-sharp.js';
 import { writeThroughTemporary } from '../files/publish.js';
 import { quote } from '../text.js';
 import { untilDoneOrAborted } from '../yield.js';
+import type { BandRenderer } from './vips-file.js';
 
 /** Single-file image formats, and `dzi`: a Deep Zoom pyramid of tiles with a viewer. */
 export type OutputFormat = 'png' | 'jpeg' | 'webp' | 'tiff' | 'avif' | 'dzi';
@@ -87,6 +88,26 @@ export function encoderFor(image: Sharp, format: LibvipsFormat, width: number, h
     case 'avif':
       return image.avif({ quality: 70 });
   }
+}
+
+/** Bytes of raw pixels encoded on their own to estimate the size of a large output. */
+const SAMPLE_BYTES = 1024 * 1024;
+
+/**
+ * The encoded size of a whole `width` x `height` image, from a band of its middle (about a
+ * megabyte of pixels) drawn by `renderBand` and encoded by `encode` as the image will be.
+ */
+export async function estimateEncodedBytes(
+  width: number,
+  height: number,
+  renderBand: BandRenderer,
+  encode: (image: Sharp) => Sharp,
+): Promise<number> {
+  const rows = Math.min(height, Math.max(1, Math.floor(SAMPLE_BYTES / (width * 3))));
+  const band = renderBand(Math.floor((height - rows) / 2), rows, Buffer.allocUnsafe(rows * width * 3));
+  const sharp = await loadSharp();
+  const encoded = await encode(sharp(band, { raw: { width, height: rows, channels: 3 }, limitInputPixels: false })).toBuffer();
+  return (encoded.length * height) / rows;
 }
 
 /**

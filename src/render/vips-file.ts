@@ -1,7 +1,7 @@
 import { open, type FileHandle } from 'node:fs/promises';
 
 /** Size of the header of a libvips native (`.v`) image file. */
-export const VIPS_HEADER_BYTES = 64;
+const VIPS_HEADER_BYTES = 64;
 /** Bytes of raw pixels rendered and written at a time: a few rows of even the widest mosaics. */
 const BAND_BYTES = 8 * 1024 * 1024;
 
@@ -21,33 +21,38 @@ export function vipsHeader(width: number, height: number, bands = 3): Buffer {
   return header;
 }
 
+/** Draws rows [top, top + rows) of an image as raw RGB into `into` (or a part of it) and returns them. */
+export type BandRenderer = (top: number, rows: number, into: Buffer) => Buffer;
+
 /**
- * Writes a libvips native image file band by band: `renderBand(top, rows)` gives raw RGB rows
- * [top, top + rows). The next band is rendered while the previous one is being written, so
- * rendering (CPU) and writing (disk) overlap; at most two bands are held at once.
+ * Renders an image into a libvips native file band by band, with memory that does not grow with
+ * it. The next band is rendered while the previous one is being written, so rendering (CPU) and
+ * writing (disk) overlap. `onRows` gets the rows written so far.
  */
-export async function writeVipsFile(
+export async function renderVipsFile(
   file: string,
   width: number,
   height: number,
-  bandRows: number,
-  renderBand: (top: number, rows: number) => Buffer,
+  renderBand: BandRenderer,
   onRows?: (done: number) => void,
   signal?: AbortSignal,
 ): Promise<void> {
+  const bandRows = Math.max(1, Math.floor(BAND_BYTES / (width * 3)));
+  // Two buffers used in turn (one rendered into while the other is written), instead of a new one
+  // a band, whose garbage would pile up to ~100 MB before it is collected.
+  const bands = [Buffer.allocUnsafe(bandRows * width * 3), Buffer.allocUnsafe(bandRows * width * 3)];
   const handle = await open(file, 'wx');
   let writing: Promise<unknown> = Promise.resolve();
   try {
     await handle.write(vipsHeader(width, height), 0, VIPS_HEADER_BYTES, 0);
     let position = VIPS_HEADER_BYTES;
-    for (let top = 0; top < height; top += bandRows) {
+    for (let top = 0, band = 0; top < height; top += bandRows, band++) {
       signal?.throwIfAborted();
-      const rows = Math.min(bandRows, height - top);
-      const band = renderBand(top, rows);
+      const rendered = renderBand(top, Math.min(bandRows, height - top), bands[band % 2]!);
       await writing;
       onRows?.(top);
-      writing = writeFully(handle, band, position);
-      position += band.length;
+      writing = writeFully(handle, rendered, position);
+      position += rendered.length;
     }
     await writing;
     onRows?.(height);
@@ -64,25 +69,4 @@ async function writeFully(handle: FileHandle, data: Buffer, position: number): P
     const { bytesWritten } = await handle.write(data, written, data.length - written, position + written);
     written += bytesWritten;
   }
-}
-
-/**
- * Renders an image into a libvips native file band by band, with memory that does not grow with
- * it: `renderBand(top, rows, into)` gives rows [top, top + rows), drawn into `into` (or a part of
- * it). `onRows` gets the rows written so far.
- */
-export async function renderVipsFile(
-  file: string,
-  width: number,
-  height: number,
-  renderBand: (top: number, rows: number, into: Buffer) => Buffer,
-  onRows?: (done: number) => void,
-  signal?: AbortSignal,
-): Promise<void> {
-  const bandRows = Math.max(1, Math.floor(BAND_BYTES / (width * 3)));
-  // writeVipsFile holds two bands at most (one rendered while the other is written): two buffers
-  // used in turn, instead of a new one a band, whose garbage would pile up to ~100 MB before it is collected.
-  const bands = [Buffer.allocUnsafe(bandRows * width * 3), Buffer.allocUnsafe(bandRows * width * 3)];
-  let rendered = 0;
-  await writeVipsFile(file, width, height, bandRows, (top, rows) => renderBand(top, rows, bands[rendered++ % 2]!), onRows, signal);
 }

@@ -1,13 +1,12 @@
 import { rm, stat } from 'node:fs/promises';
+import type { Sharp } from 'sharp';
 import { loadSharp } from '../load-sharp.js';
-import { encoderFor, type LibvipsFormat } from './encode.js';
+import { encoderFor, estimateEncodedBytes, type LibvipsFormat } from './encode.js';
 import { assertFreeSpace } from '../files/free-space.js';
 import { writeThroughTemporary } from '../files/publish.js';
-import { renderVipsFile } from './vips-file.js';
+import { renderVipsFile, type BandRenderer } from './vips-file.js';
 import { untilDoneOrAborted } from '../yield.js';
 
-/** Bytes of raw pixels encoded on their own to estimate the size of the file. */
-const SAMPLE_BYTES = 1024 * 1024;
 /** How often the size of the file being encoded is looked at for the progress bar. */
 const POLL_MS = 250;
 
@@ -31,7 +30,7 @@ export async function writeLargeImage(
   width: number,
   height: number,
   format: LibvipsFormat,
-  renderBand: (top: number, rows: number, into: Buffer) => Buffer,
+  renderBand: BandRenderer,
   options: { onProgress?: ImageProgress; signal?: AbortSignal; beforePublish?: () => Promise<void>; density?: number } = {},
 ): Promise<void> {
   const { onProgress, signal, beforePublish, density } = options;
@@ -48,9 +47,8 @@ export async function writeLargeImage(
         await renderVipsFile(raw, width, height, renderBand, (done) => onProgress?.('render', done, height), signal);
         signal?.throwIfAborted();
 
-        const sampleRows = Math.min(height, Math.max(1, Math.floor(SAMPLE_BYTES / (width * 3))));
-        const sample = renderBand(Math.floor((height - sampleRows) / 2), sampleRows, Buffer.allocUnsafe(sampleRows * width * 3));
-        const estimate = await untilDoneOrAborted(estimateSize(sample, width, height, format), signal);
+        const encode = (image: Sharp): Sharp => encoderFor(image, format, width, height, density);
+        const estimate = await untilDoneOrAborted(estimateEncodedBytes(width, height, renderBand, encode), signal);
         totalMb = Math.max(1, Math.round(estimate / 1e6));
         onProgress?.('encode', 0, totalMb);
         const poll = setInterval(() => {
@@ -62,9 +60,7 @@ export async function writeLargeImage(
         try {
           // libvips maps the .v file in windows and encodes it top to bottom: memory stays flat.
           const sharp = await loadSharp();
-          const encoding = encoderFor(sharp(raw, { limitInputPixels: false, sequentialRead: true }), format, width, height, density).toFile(
-            encoded,
-          );
+          const encoding = encode(sharp(raw, { limitInputPixels: false, sequentialRead: true })).toFile(encoded);
           await untilDoneOrAborted(encoding, signal);
         } finally {
           clearInterval(poll);
@@ -78,17 +74,4 @@ export async function writeLargeImage(
     signal,
   );
   onProgress?.('encode', totalMb, totalMb);
-}
-
-/** The encoded size of the whole image, from encoding a band of it the same way. */
-async function estimateSize(band: Buffer, width: number, height: number, format: LibvipsFormat): Promise<number> {
-  const rows = band.length / (width * 3);
-  const sharp = await loadSharp();
-  const sample = await encoderFor(
-    sharp(band, { raw: { width, height: rows, channels: 3 }, limitInputPixels: false }),
-    format,
-    width,
-    rows,
-  ).toBuffer();
-  return (sample.length * height) / rows;
 }

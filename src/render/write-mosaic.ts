@@ -7,7 +7,7 @@ import { writeImage, type OutputFormat } from './encode.js';
 import { writeThroughTemporary } from '../files/publish.js';
 import { TileRowDeflater } from './tile-deflate.js';
 import { writeCodedPng, writePng, type PngRowCoder } from './write-png.js';
-import type { MosaicPlan, Region } from './render-region.js';
+import type { MosaicPlan } from './render-region.js';
 import { writeLargeImage } from './write-large-image.js';
 
 /**
@@ -80,14 +80,13 @@ export async function writeMosaic(
       }
     };
   const renderer = new SourceRenderer(plan, store);
-  const render = timed((region: Region, into?: Buffer): Buffer => renderer.render(region, into));
+  /** Rows [top, top + rows) of the mosaic, drawn into `into` when given. */
+  const renderRows = timed((top: number, rows: number, into?: Buffer): Buffer =>
+    renderer.render({ left: 0, top, width, height: rows }, into),
+  );
   if (format !== 'png') await placed?.(plan.rows);
   if (format === 'dzi') {
-    await writeDeepZoom(file, width, height, (top, rows, into) => render({ left: 0, top, width, height: rows }, into), {
-      onProgress,
-      signal,
-      beforePublish,
-    });
+    await writeDeepZoom(file, width, height, renderRows, { onProgress, signal, beforePublish });
   } else if (format === 'png') {
     const encodeProgress = (done: number, total: number): void => onProgress?.('encode', done, total);
     const placedThrough = async (top: number, rows: number): Promise<void> => {
@@ -116,7 +115,7 @@ export async function writeMosaic(
       let band: Buffer | undefined;
       const renderBand = async (top: number, rows: number): Promise<Buffer> => {
         await placedThrough(top, rows);
-        return render({ left: 0, top, width, height: rows }, (band ??= Buffer.allocUnsafe(rows * width * 3)));
+        return renderRows(top, rows, (band ??= Buffer.allocUnsafe(rows * width * 3)));
       };
       await writeThroughTemporary(
         file,
@@ -129,19 +128,14 @@ export async function writeMosaic(
     }
   } else if (width * height * 3 <= ONE_PIECE_MAX_BYTES) {
     onProgress?.('render', 0, height);
-    const canvas = render({ left: 0, top: 0, width, height });
+    const canvas = renderRows(0, height);
     onProgress?.('render', height, height);
     signal?.throwIfAborted();
     onProgress?.('encode', 0, 1);
     await writeImage(canvas, width, height, file, format, { signal, beforePublish, density });
     onProgress?.('encode', 1, 1);
   } else {
-    await writeLargeImage(file, width, height, format, (top, rows, into) => render({ left: 0, top, width, height: rows }, into), {
-      onProgress,
-      signal,
-      beforePublish,
-      density,
-    });
+    await writeLargeImage(file, width, height, format, renderRows, { onProgress, signal, beforePublish, density });
   }
   return { renderSeconds };
 }

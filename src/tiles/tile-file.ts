@@ -5,7 +5,8 @@ import { TileStore } from './tile-store.js';
 /**
  * Tiles of one shape kept in a file rather than in memory: the tiles a mosaic uses, drawn from the
  * original pictures at the output's tile size (a print's may be hundreds of pixels, and a gigapixel
- * mosaic use tens of thousands of them). Renderers read the tiles of the band they draw (see `load`), so memory holds a band's.
+ * mosaic use tens of thousands of them). Renderers read the tiles of the band they draw (see
+ * `load`), so memory holds a band's.
  */
 export class TileFile {
   readonly file: string;

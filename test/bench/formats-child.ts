@@ -37,9 +37,6 @@ type Modules = {
   tileDeflate: typeof TileDeflateModule;
 };
 
-/** As write-large-image.ts: raw pixels rendered and written to the `.v` file at a time. */
-const VIPS_BAND_BYTES = 8 * 1024 * 1024;
-
 if (process.argv.length !== 7) {
   process.stderr.write('usage: formats-child REPO VARIANT INDEX PLACEMENT OUT\n');
   process.exit(2);
@@ -125,18 +122,15 @@ process.stdout.write(`${JSON.stringify({ variant, width, height, wallSeconds, cp
 
 /**
  * The library path: rows rendered band by band into a temporary libvips `.v` file beside `out`
- * (writeVipsFile, two band buffers used in turn, as write-large-image.ts), which libvips reads with
- * sequential access and `save` encodes; the `.v` file is removed afterwards (its removal timed too).
+ * (renderVipsFile, as write-large-image.ts), which libvips reads with sequential access and `save`
+ * encodes; the `.v` file is removed afterwards (its removal timed too).
  */
 async function throughVipsFile(save: (image: Sharp) => Promise<unknown>): Promise<void> {
-  const bandRows = Math.max(1, Math.floor(VIPS_BAND_BYTES / (width * 3)));
-  const bands = [Buffer.allocUnsafe(bandRows * width * 3), Buffer.allocUnsafe(bandRows * width * 3)];
-  let rendered = 0;
-  const render = (top: number, rows: number): Buffer =>
-    modules.renderRegion.renderRegion(plan, store, { left: 0, top, width, height: rows }, bands[rendered++ % 2]!);
+  const render = (top: number, rows: number, into: Buffer): Buffer =>
+    modules.renderRegion.renderRegion(plan, store, { left: 0, top, width, height: rows }, into);
   const raw = `${out}.bench.v`;
   try {
-    await modules.vipsFile.writeVipsFile(raw, width, height, bandRows, render);
+    await modules.vipsFile.renderVipsFile(raw, width, height, render);
     const rawDone = performance.now();
     await save(sharp(raw, { limitInputPixels: false, sequentialRead: true }));
     extra.rawSeconds = (rawDone - started) / 1000;

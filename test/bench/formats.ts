@@ -8,7 +8,7 @@
  * Variants (see formats-child.ts, which runs one of them in its own process):
  * - PNG: `a` today's default (writeCodedPng + TileRowDeflater, coded from the tiles); `b` rendered
  *   bands deflated by node's zlib in parallel bands (writePng); `c1`, `c1af`, `c6`, `c6af` the
- *   libvips path: bands rendered into a raw `.v` file (writeVipsFile, as write-large-image.ts),
+ *   libvips path: bands rendered into a raw `.v` file (renderVipsFile, as write-large-image.ts),
  *   then sharp's png() at compressionLevel 1 or 6, adaptiveFiltering off or on (`af`).
  * - Deep zoom: `d` today's default, writeMosaic's (bands into a `.v` file, libvips' dzsave at a
  *   thread a core, the tiles published and the viewer written); `e2` the bare library path: the

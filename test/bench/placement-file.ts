@@ -1,7 +1,7 @@
 /**
  * The placement file formats.ts saves and formats-child.ts reads: columns and rows (u32 LE each),
- * then a u16 tile id a cell and a byte a cell, 1 where the tile is mirrored. Plain code with no
- * imports: formats.ts compiles it beside the child (see compileChild).
+ * then a u16 tile id a cell and a byte a cell, 1 where the tile is mirrored. It imports nothing of
+ * tsmosaic's but types: formats.ts compiles it beside the child (see compileChild).
  */
 import { readFile } from 'node:fs/promises';
 import type { MosaicPlan } from '../../src/render/render-region.js';
