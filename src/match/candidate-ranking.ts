@@ -78,37 +78,22 @@ export class CandidateRanking {
 
   /** Costs every choice for the band's cell `at` from its index answers. */
   costCandidates(at: number): void {
-    const { k, neighbors, descriptors: cells } = this.band;
+    const { k, neighbors } = this.band;
     const reranked = this.reranked;
-    const variants = this.variants;
     const first = at * k;
-    const choiceCount = k;
-    if (choiceCount > this.choices.length) {
-      this.choices = new Int32Array(choiceCount);
-      this.costs = new Float64Array(choiceCount);
+    if (k > this.choices.length) {
+      this.choices = new Int32Array(k);
+      this.costs = new Float64Array(k);
     }
-    const choices = this.choices;
-    const costs = this.costs;
-    const structures = this.structures;
-    let filled = 0;
     for (let i = 0; i < k; i++) {
       const tile = neighbors[first + i]!;
-      if (!reranked) {
-        choices[filled] = tile * 2;
-        costs[filled++] = i;
-        continue;
+      if (reranked) this.costChoice(at, tile, i);
+      else {
+        this.choices[i] = tile * 2;
+        this.costs[i] = i;
       }
-      // The mean colours' cost is the same for a tile and its mirror image, so only the one with
-      // the better structure can be chosen (the other's choice is larger, and so loses ties, as
-      // costs that round equal, too).
-      const colour = colourCost(this.method, cells, at, this.tileDescriptors, tile);
-      structureCosts(this.method, cells, at, this.tileDescriptors, tile, structures);
-      const straight = this.cost(tile, colour, structures[0]!);
-      const mirrored = variants === 2 ? this.cost(tile, colour, structures[1]!) : Infinity;
-      choices[filled] = tile * 2 + (mirrored < straight ? 1 : 0);
-      costs[filled++] = Math.min(straight, mirrored);
     }
-    this.choiceCount = filled;
+    this.choiceCount = k;
   }
 
   /**
@@ -120,16 +105,7 @@ export class CandidateRanking {
       this.choices = new Int32Array(tiles.length);
       this.costs = new Float64Array(tiles.length);
     }
-    const cells = this.band.descriptors;
-    const structures = this.structures;
-    for (let i = 0; i < tiles.length; i++) {
-      const tile = tiles[i]!;
-      const colour = colourCost(this.method, cells, at, this.tileDescriptors, tile);
-      structureCosts(this.method, cells, at, this.tileDescriptors, tile, structures);
-      const variant = this.variants === 2 && structures[1]! < structures[0]! ? 1 : 0;
-      this.choices[i] = tile * 2 + variant;
-      this.costs[i] = this.cost(tile, colour, structures[variant]!);
-    }
+    for (let i = 0; i < tiles.length; i++) this.costChoice(at, tiles[i]!, i);
     this.choiceCount = tiles.length;
   }
 
@@ -264,6 +240,22 @@ export class CandidateRanking {
   }
 
   /** The cost of `tile` from its colour and structure parts (see the class). */
+  /**
+   * Costs `tile` for the band's cell `at` as choice i. The mean colours' cost is the same for a
+   * tile and its mirror image, so only the one with the better structure can be chosen (the
+   * other's choice is larger, and so loses ties, as costs that round equal, too).
+   */
+  private costChoice(at: number, tile: number, i: number): void {
+    const structures = this.structures;
+    const cells = this.band.descriptors;
+    const colour = colourCost(this.method, cells, at, this.tileDescriptors, tile);
+    structureCosts(this.method, cells, at, this.tileDescriptors, tile, structures);
+    const straight = this.cost(tile, colour, structures[0]!);
+    const mirrored = this.variants === 2 ? this.cost(tile, colour, structures[1]!) : Infinity;
+    this.choices[i] = tile * 2 + (mirrored < straight ? 1 : 0);
+    this.costs[i] = Math.min(straight, mirrored);
+  }
+
   private cost(tile: number, colour: number, structure: number): number {
     const detail = this.detail;
     return detail ? relativeCost(colour, structure + this.method.structureWeight * detail.of(tile)) : colour + structure;
