@@ -64,7 +64,7 @@ async function recipeBench(work: string, collection: string, size: number, runs:
   const fresh = async (...folders: string[]): Promise<void> => {
     for (const folder of folders) await rm(folder, { recursive: true, force: true });
   };
-  const checkCount = (index: string) => async (): Promise<void> => {
+  const checkCount = async (index: string): Promise<void> => {
     const count = await pictures(index);
     if (count !== size) throw new Error(`${index} holds ${count} pictures, expected ${size}`);
   };
@@ -77,7 +77,7 @@ async function recipeBench(work: string, collection: string, size: number, runs:
           await fresh(single(run));
           return [NODE, BIN, 'process-collection', collection, '--out', single(run), '-q'];
         },
-        check: (_, run) => checkCount(single(run))(),
+        check: (_, run) => checkCount(single(run)),
       },
       {
         label: `parallel-index.sh (${RECIPE_PARTS} parts, parallel's default jobs)`,
@@ -86,7 +86,7 @@ async function recipeBench(work: string, collection: string, size: number, runs:
           await fresh(path.dirname(recipe(run, 'default')));
           return recipeCommand(collection, recipe(run, 'default'), String(RECIPE_PARTS));
         },
-        check: (_, run) => checkCount(recipe(run, 'default'))(),
+        check: (_, run) => checkCount(recipe(run, 'default')),
       },
       {
         label: `parallel-index.sh -j ${RECIPE_PARTS}`,
@@ -95,7 +95,7 @@ async function recipeBench(work: string, collection: string, size: number, runs:
           await fresh(path.dirname(recipe(run, '4')));
           return recipeCommand('-j', String(RECIPE_PARTS), collection, recipe(run, '4'), String(RECIPE_PARTS));
         },
-        check: (_, run) => checkCount(recipe(run, '4'))(),
+        check: (_, run) => checkCount(recipe(run, '4')),
       },
       {
         label: 'merge of the parts alone',
@@ -105,7 +105,7 @@ async function recipeBench(work: string, collection: string, size: number, runs:
           const parts = Array.from({ length: RECIPE_PARTS }, (_, i) => `${recipe(run, 'default')}.parts/part-${i + 1}`);
           return [NODE, BIN, 'merge', '--out', merged(run), ...parts, '-q'];
         },
-        check: (_, run) => checkCount(merged(run))(),
+        check: (_, run) => checkCount(merged(run)),
       },
     ],
     runs,
