@@ -7,6 +7,7 @@ import { after } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { crc32, deflateSync } from 'node:zlib';
 import sharp from 'sharp';
+import { rootsOf } from '../src/index-store/format.js';
 import { loadIndex } from '../src/index-store/read-index.js';
 import type { Region } from '../src/render/render-region.js';
 import { DEEP_ZOOM_JPEG_QUALITY, deepZoomLayout, tileRegion } from '../src/render/deep-zoom-layout.js';
@@ -72,11 +73,24 @@ export function runCli(
   args: string[],
   options: { cwd?: string; node?: string[]; timeout?: number; env?: Record<string, string | undefined> } = {},
 ): Promise<CliResult> {
+  return runProgram(process.execPath, [...(options.node ?? []), BIN, ...args], {
+    cwd: options.cwd ?? ROOT,
+    timeout: options.timeout,
+    env: withEnvironment(options.env),
+  });
+}
+
+/** Runs `file` with `args`; resolves with its exit code (1 when a signal or the timeout ended it) and output. */
+export function runProgram(
+  file: string,
+  args: string[],
+  options: { cwd: string; env: NodeJS.ProcessEnv; timeout?: number },
+): Promise<CliResult> {
   return new Promise((resolve) => {
     execFile(
-      process.execPath,
-      [...(options.node ?? []), BIN, ...args],
-      { cwd: options.cwd ?? ROOT, maxBuffer: 16 * 1024 * 1024, timeout: options.timeout ?? 0, env: withEnvironment(options.env) },
+      file,
+      args,
+      { cwd: options.cwd, env: options.env, maxBuffer: 16 * 1024 * 1024, timeout: options.timeout ?? 0 },
       (error, stdout, stderr) => {
         const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
         resolve({ code, stdout, stderr });
@@ -227,7 +241,7 @@ export interface IndexedPicture {
  */
 export async function picturesBySource(index: string): Promise<Map<string, IndexedPicture>> {
   const { manifest, tiles, features } = await loadIndex(index);
-  const roots = manifest.roots ?? [manifest.collection];
+  const roots = rootsOf(manifest);
   const { crops } = manifest;
   const values = crops * manifest.features.dimensions;
   const pictures = new Map<string, IndexedPicture>();

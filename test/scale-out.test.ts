@@ -7,13 +7,12 @@
  * run over the whole collection.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { chmod, cp, mkdir, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import { parse } from 'yaml';
 import { RUNNER_VARIABLES } from '../src/options/shard.js';
-import { picturesBySource, ROOT, BIN, runCli, tempDir, withEnvironment, type CliResult } from './helpers.js';
+import { picturesBySource, ROOT, BIN, runCli, runProgram, tempDir, withEnvironment, type CliResult } from './helpers.js';
 import { variedCollection } from './fixtures.js';
 
 const RECIPES = path.join(ROOT, 'examples', 'scale-out');
@@ -40,18 +39,9 @@ function recipeEnvironment(extra: Record<string, string> = {}): NodeJS.ProcessEn
   return withEnvironment({ ...cleared, PATH: searchPath, ...extra });
 }
 
-/** Runs `file` with `args`; resolves with its exit code and output whatever the code. */
+/** Runs `file` with `args` in `work` and the recipes' environment unless told; resolves whatever the exit code. */
 function run(file: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
-  return new Promise((resolve) => {
-    execFile(
-      file,
-      args,
-      { cwd: options.cwd ?? work, env: options.env ?? recipeEnvironment(), timeout: 50_000 },
-      (error, stdout, stderr) => {
-        resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
-      },
-    );
-  });
+  return runProgram(file, args, { cwd: options.cwd ?? work, env: options.env ?? recipeEnvironment(), timeout: 50_000 });
 }
 
 /** Asserts that `index` holds exactly the single-machine index's pictures, tiles and features. */

@@ -2,10 +2,9 @@ import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { reasonOf, TsmosaicError, UsageError } from '../errors.js';
-import { FileProblem, regularFileSize } from '../files/read.js';
 import { quote } from '../text.js';
-import { INDEX_FILES, rootsOf, type IndexManifest, type TileSource } from './format.js';
-import { readManifest } from './read-index.js';
+import { rootsOf, type IndexManifest, type TileSource } from './format.js';
+import { assertIndexFileSizes, readManifest, RERUN } from './read-index.js';
 import { EarlierTiles } from './reuse.js';
 import { IndexWriter } from './write-index.js';
 
@@ -33,8 +32,6 @@ interface CheckedInput {
   header: string;
 }
 
-const RERUN = 'run process-collection again';
-
 /**
  * Merges indexes built separately (e.g. the shards of one collection, or different collections)
  * into one new index at `out`, written atomically: tiles in input order, the HNSW index rebuilt
@@ -52,21 +49,21 @@ export async function mergeIndexes(inputs: string[], out: string, options: Merge
   if (inputs.length === 0) throw new UsageError('Expected at least one index to merge but received none');
   const { signal, onProgress } = options;
   const target = path.resolve(out);
-  let first: IndexManifest | undefined;
+  // Of the first input, only what every other must share: its tiles need not stay in memory.
+  let first: IndexKind | undefined;
   const checked: CheckedInput[] = [];
   // Each collection folder once, numbered in input order (a map: each input may list thousands).
   const rootIds = new Map<string, number>();
   for (const input of inputs) {
     const manifest = await readManifest(input);
-    first ??= manifest;
+    first ??= kindOf(manifest);
     assertSameKind(manifest, input, first, inputs[0]!);
-    await assertFileSizes(input, manifest);
+    await assertIndexFileSizes(input, manifest);
     for (const root of rootsOf(manifest)) if (!rootIds.has(root)) rootIds.set(root, rootIds.size);
     checked.push({ input, tileCount: manifest.tileCount, header: headerHash(manifest) });
     signal?.throwIfAborted();
   }
   const { tileWidth, tileHeight, fit, crops, features } = first!;
-  first = undefined;
   const total = checked.reduce((sum, { tileCount }) => sum + tileCount, 0);
   const writer = await IndexWriter.create(target, {
     roots: [...rootIds.keys()],
@@ -131,8 +128,16 @@ export async function mergeIndexes(inputs: string[], out: string, options: Merge
   return { index: target, tiles: writer.tileCount, duplicates, seconds: (performance.now() - started) / 1000 };
 }
 
+/** What the inputs of a merge must have in common. */
+type IndexKind = Pick<IndexManifest, 'tileWidth' | 'tileHeight' | 'fit' | 'crops' | 'features'>;
+
+/** A manifest's kind alone (a copy that keeps nothing else of it alive). */
+function kindOf({ tileWidth, tileHeight, fit, crops, features }: IndexKind): IndexKind {
+  return { tileWidth, tileHeight, fit, crops, features };
+}
+
 /** @throws {TsmosaicError} when `manifest` (of `input`) has another tile size, fit, crops or features than `first`'s. */
-function assertSameKind(manifest: IndexManifest, input: string, first: IndexManifest, firstInput: string): void {
+function assertSameKind(manifest: IndexKind, input: string, first: IndexKind, firstInput: string): void {
   const differences: string[] = [];
   if (manifest.tileWidth !== first.tileWidth || manifest.tileHeight !== first.tileHeight) {
     differences.push(`tile size ${sizeOf(manifest)}, not ${sizeOf(first)}`);
@@ -148,28 +153,6 @@ function assertSameKind(manifest: IndexManifest, input: string, first: IndexMani
     throw new TsmosaicError(
       `cannot merge ${quote(input)} with ${quote(firstInput)}: it has ${differences.join(', ')} (process both with the same --tile-size, --fit and --crops)`,
     );
-  }
-}
-
-/**
- * Refuses an input whose tiles.rgb or features.f32 is missing or not the size its manifest gives,
- * before the merge writes anything (the files are read only when the input's turn comes).
- * @throws {TsmosaicError} naming the input and the file
- */
-async function assertFileSizes(input: string, manifest: IndexManifest): Promise<void> {
-  const tiles = manifest.tileCount * manifest.crops;
-  for (const [name, bytes] of [
-    [INDEX_FILES.tiles, tiles * manifest.tileWidth * manifest.tileHeight * 3],
-    [INDEX_FILES.features, tiles * manifest.features.dimensions * 4],
-  ] as const) {
-    let size: number;
-    try {
-      size = await regularFileSize(path.join(input, name));
-    } catch (error) {
-      if (!(error instanceof FileProblem)) throw error;
-      throw new TsmosaicError(`${quote(input)} is damaged: ${name} ${error.message}; ${RERUN}`, 1, { cause: error });
-    }
-    if (size !== bytes) throw new TsmosaicError(`${quote(input)} is damaged: ${name} has ${size} bytes, expected ${bytes}; ${RERUN}`);
   }
 }
 

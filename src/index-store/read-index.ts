@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { TsmosaicError } from '../errors.js';
-import { FileProblem, MAX_BUFFER_BYTES, readRegularFile } from '../files/read.js';
+import { FileProblem, MAX_BUFFER_BYTES, readRegularFile, regularFileSize } from '../files/read.js';
 import { quote } from '../text.js';
 import { descriptorLength } from '../tiles/descriptors.js';
 import { TileStore } from '../tiles/tile-store.js';
@@ -23,7 +23,8 @@ export interface LoadedIndex {
   ann: AnnSearch;
 }
 
-const RERUN = 'run process-collection again';
+/** What a message about a damaged index tells the user to do. */
+export const RERUN = 'run process-collection again';
 
 /**
  * Reads and checks an index folder's manifest (every field, in type and range) without loading
@@ -154,6 +155,31 @@ class LazyAnn implements AnnSearch {
   searchKnn(query: number[], k: number): { neighbors: number[]; distances: number[] } {
     this.ann ??= loadIndexAnn(this.folder, this.manifest);
     return this.ann.searchKnn(query, k);
+  }
+}
+
+/**
+ * Checks that an index folder's tiles.rgb and features.f32 are regular files of the sizes its
+ * manifest gives, without reading them (`merge` checks every input before it copies any).
+ * @throws {TsmosaicError} naming the folder and the file, as loadIndex would
+ */
+export async function assertIndexFileSizes(
+  folder: string,
+  manifest: Pick<IndexManifest, 'tileCount' | 'crops' | 'tileWidth' | 'tileHeight' | 'features'>,
+): Promise<void> {
+  const tiles = manifest.tileCount * manifest.crops;
+  for (const [name, bytes] of [
+    [INDEX_FILES.tiles, tiles * manifest.tileWidth * manifest.tileHeight * 3],
+    [INDEX_FILES.features, tiles * manifest.features.dimensions * 4],
+  ] as const) {
+    let size: number;
+    try {
+      size = await regularFileSize(path.join(folder, name));
+    } catch (error) {
+      if (!(error instanceof FileProblem)) throw error;
+      throw new TsmosaicError(`${quote(folder)} is damaged: ${name} ${error.message}; ${RERUN}`, 1, { cause: error });
+    }
+    if (size !== bytes) throw new TsmosaicError(`${quote(folder)} is damaged: ${name} has ${size} bytes, expected ${bytes}; ${RERUN}`);
   }
 }
 

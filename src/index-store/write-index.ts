@@ -312,14 +312,11 @@ export class IndexWriter {
         shardLightness = undefined;
       }
     }
-    // Every crop of every picture is a tile of its own in the HNSW index.
-    if (shardLightness === undefined && !this.live) {
-      shardLightness = await annFromFeatures(this.temporary, count * crops, dimensions, this.shardTiles, signal, onProgress);
-    } else {
-      // Copied, or built as the tiles arrived: one step.
-      shardLightness ??= [this.live!.shard.write(path.join(this.temporary, annShardFile(0)))];
-      onProgress?.(1, 1);
-    }
+    // Every crop of every picture is a tile of its own in the HNSW index: copied above, built as the
+    // tiles arrived (one shard, written now; either is one step of progress), or built now shard by shard.
+    if (shardLightness === undefined && this.live) shardLightness = [this.live.shard.write(path.join(this.temporary, annShardFile(0)))];
+    if (shardLightness) onProgress?.(1, 1);
+    else shardLightness = await annFromFeatures(this.temporary, count * crops, dimensions, this.shardTiles, signal, onProgress);
     this.live = undefined;
     await yieldToEventLoop(signal);
     this.endFiles();

@@ -11,7 +11,7 @@ import {
   type Rgb,
 } from './print.js';
 import { isShardOption, MAX_SHARDS, parseShard, type ShardOption } from './shard.js';
-export { MAX_SHARDS, type AutoShard, type Shard, type ShardOption } from './shard.js';
+export type { AutoShard, Shard, ShardOption } from './shard.js';
 import type { ChoiceSpec, IntegerSpec, NumberSpec, OptionSpec, ParsedSpec, SwitchSpec, TextSpec } from './schema.js';
 
 /** Largest tile edge, in pixels. */

@@ -32,7 +32,7 @@ export interface ResolvedShard {
 const isCount = (count: unknown): count is number =>
   Number.isSafeInteger(count) && (count as number) >= 1 && (count as number) <= MAX_SHARDS;
 
-export function isShard(value: unknown): value is Shard {
+function isShard(value: unknown): value is Shard {
   if (typeof value !== 'object' || value === null) return false;
   const { index, count } = value as Partial<Shard>;
   return isCount(count) && Number.isSafeInteger(index) && index! >= 1 && index! <= count;

@@ -15,7 +15,7 @@
  * the temp folder, TSMOSAIC_BUDGET_PARTS (default price,speed,scale,bands) runs only some.
  * Installs Debian's python3-scipy when run as root and it is missing.
  */
-import { writeFile, mkdtemp, rm } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -30,7 +30,7 @@ import { cellDescriptors, DEFAULT_METHOD, tileDescriptors, type MatchMethod } fr
 import { FIDELITY_TARGETS } from './fidelity.js';
 import { measure, measureRounds, runMeasured, runVisible, succeeds } from './measure.js';
 import { BENCH_DIR, BIN, NODE, REPO_ROOT, sharedFolder } from './paths.js';
-import { ensureCollection, ensureTools } from './setup.js';
+import { ensureCollection, ensureTools, withWorkFolder } from './setup.js';
 import { markdownTable, seconds } from './table.js';
 
 const TILE_SIZE = 20;
@@ -74,9 +74,8 @@ async function main(): Promise<void> {
   const collection = await ensureCollection(shared, tools.pil, log);
   log('npm run build');
   if ((await runVisible('npm', ['run', 'build'], { cwd: REPO_ROOT })) !== 0) throw new Error('npm run build failed');
-  const work = await mkdtemp(path.join(os.tmpdir(), 'tsmosaic-bench-budgets-'));
   const out: string[] = [`## tsmosaic bench:budgets (${new Date().toISOString()})`, ''];
-  try {
+  await withWorkFolder('bench-budgets', log, async (work) => {
     const index = await indexCollection(collection.dir, path.join(work, 'index-2000'));
     out.push(
       `- machine: ${os.availableParallelism()} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}; collection: 2,000 pictures (make-collection seed 2000), ${TILE_SIZE} px tiles`,
@@ -90,10 +89,7 @@ async function main(): Promise<void> {
       if (parts.has('scale')) out.push(...(await scaleBench(work, largeIndex, photos)), '');
     }
     if (parts.has('bands')) out.push(...(await bandsBench(index, photos)), '');
-  } finally {
-    if (process.env.TSMOSAIC_BENCH_KEEP === '1') log(`kept ${work}`);
-    else await rm(work, { recursive: true, force: true });
-  }
+  });
   process.stdout.write(`${out.join('\n')}\n`);
   log(`done in ${((performance.now() - started) / 1000).toFixed(0)} s`);
 }

@@ -9,14 +9,16 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { IndexWriter } from '../../src/index-store/write-index.js';
 import { seededRandom } from '../../src/match/random.js';
+import { FEATURE_DIMENSIONS } from '../../src/tiles/features.js';
 
-export const GENERATED_ROOT = '/library';
-const TILE = { width: 20, height: 20 } as const;
-const CROPS = 5;
-const FEATURES = 48;
+const GENERATED_ROOT = '/library';
+/** The tile size and crops of every generated picture. */
+export const GENERATED_TILE = { width: 20, height: 20 } as const;
+export const GENERATED_CROPS = 5;
+const FEATURES = FEATURE_DIMENSIONS['srgb-grid'];
 
 /** Pictures of part `part` when `pictures` are split in `parts` as evenly as whole numbers allow. */
-export function picturesOfPart(pictures: number, parts: number, part: number): { first: number; count: number } {
+function picturesOfPart(pictures: number, parts: number, part: number): { first: number; count: number } {
   const first = Math.floor((part * pictures) / parts);
   return { first, count: Math.floor(((part + 1) * pictures) / parts) - first };
 }
@@ -31,16 +33,16 @@ export async function writeGeneratedPart(folder: string, pictures: number, parts
   await mkdir(path.dirname(folder), { recursive: true });
   const writer = await IndexWriter.create(folder, {
     roots: [GENERATED_ROOT],
-    tileShape: TILE,
+    tileShape: GENERATED_TILE,
     fit: 'crop',
     featureKind: 'srgb-grid',
     featureDimensions: FEATURES,
-    crops: CROPS,
-    expectedTiles: count * CROPS,
+    crops: GENERATED_CROPS,
+    expectedTiles: count * GENERATED_CROPS,
   });
-  const pixels = new Uint8Array(TILE.width * TILE.height * 3 * CROPS);
+  const pixels = new Uint8Array(GENERATED_TILE.width * GENERATED_TILE.height * 3 * GENERATED_CROPS);
   const words = new Uint32Array(pixels.buffer);
-  const features = new Float32Array(FEATURES * CROPS);
+  const features = new Float32Array(FEATURES * GENERATED_CROPS);
   try {
     for (let picture = first; picture < first + count; picture++) {
       const random = seededRandom(picture + 1);

@@ -1,22 +1,13 @@
 /** `npm run bench:icons`: the icon-set part of the fidelity bench alone (see icon-set.ts). */
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { iconSetBench } from './icon-set.js';
 import { BIN, NODE, sharedFolder } from './paths.js';
+import { withWorkFolder } from './setup.js';
 
-const work = await mkdtemp(path.join(os.tmpdir(), 'tsmosaic-bench-icons-'));
-try {
-  const lines = await iconSetBench({
-    node: NODE,
-    bin: BIN,
-    photos: path.join(sharedFolder(), 'photos'),
-    work,
-    tilesAcross: 200,
-    tileSize: 20,
-    log: (message) => process.stderr.write(`bench: ${message}\n`),
-  });
-  console.log(lines.join('\n'));
-} finally {
-  await rm(work, { recursive: true, force: true });
-}
+const log = (message: string): void => {
+  process.stderr.write(`bench: ${message}\n`);
+};
+const lines = await withWorkFolder('bench-icons', log, (work) =>
+  iconSetBench({ node: NODE, bin: BIN, photos: path.join(sharedFolder(), 'photos'), work, tilesAcross: 200, tileSize: 20, log }),
+);
+console.log(lines.join('\n'));

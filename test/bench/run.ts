@@ -7,16 +7,16 @@
  * temp folder with the indexes, libraries and mosaics.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdir, readdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { measureRounds, runVisible, type Measurement, type Series, type SeriesSpec } from './measure.js';
-import { COLLECTION_SIZE, ensureCollection, ensureTools, type Tools } from './setup.js';
+import { COLLECTION_SIZE, ensureCollection, ensureTools, withWorkFolder, type Tools } from './setup.js';
 import { fidelityBench } from './fidelity.js';
 import { iconSetBench } from './icon-set.js';
 import { compileFloor } from './floor-compile.js';
-import { markdownTable, ratioCell, seconds, share, type Target } from './table.js';
+import { markdownTable, ratioCell, seconds, share, wallCell, type Target } from './table.js';
 import { BIN, NODE, REPO_ROOT, sharedFolder } from './paths.js';
 import { defaultConcurrency } from '../../src/collection/process-collection.js';
 
@@ -68,13 +68,7 @@ async function main(): Promise<void> {
   const build = await runVisible('npm', ['run', 'build'], { cwd: REPO_ROOT });
   if (build !== 0) throw new Error(`npm run build failed (exit ${build}); not timing a stale dist/`);
 
-  const work = await mkdtemp(path.join(os.tmpdir(), 'tsmosaic-bench-'));
-  try {
-    await runBench({ work, target, collection: collection.dir, tools });
-  } finally {
-    if (process.env.TSMOSAIC_BENCH_KEEP === '1') log(`kept ${work}`);
-    else await rm(work, { recursive: true, force: true });
-  }
+  await withWorkFolder('bench', log, (work) => runBench({ work, target, collection: collection.dir, tools }));
   log(`done in ${((performance.now() - started) / 1000).toFixed(0)} s`);
 }
 
@@ -191,8 +185,6 @@ async function runBench(context: { work: string; target: string; collection: str
 
   const buildMedian = JSON.parse(buildSeries.medianRun.stdout) as BuildSummary;
   const missing = tools.metapixelMissing ?? 'metapixel not installed';
-  const wallCell = (series: Series): string =>
-    `${seconds(series.wallSeconds)} (${seconds(series.minWallSeconds)}–${seconds(series.maxWallSeconds)})`;
   const measuredRow = (step: string, tool: string, series: Series, ratio: string[]): string[] => [
     step,
     tool,

@@ -17,16 +17,16 @@
  * Debian's python3-pil (installed with apt-get when run as root and missing).
  */
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { readManifest } from '../../src/index-store/read-index.js';
-import { writeGeneratedPart } from './generated-parts.js';
+import { GENERATED_CROPS, GENERATED_TILE, writeGeneratedPart } from './generated-parts.js';
 import { measureRounds, runMeasured, runVisible, succeeds, type Series } from './measure.js';
 import { BIN, NODE, REPO_ROOT, sharedFolder } from './paths.js';
-import { COLLECTION_SIZE, ensureCollection, ensurePackages, hasPil } from './setup.js';
-import { markdownTable, ratioCell, seconds } from './table.js';
+import { COLLECTION_SIZE, ensureCollection, ensurePackages, hasPil, withWorkFolder } from './setup.js';
+import { markdownTable, ratioCell, seconds, wallCell } from './table.js';
 
 const RECIPE = path.join(REPO_ROOT, 'examples', 'scale-out', 'parallel-index.sh');
 const DOCKERFILE = path.join(REPO_ROOT, 'examples', 'scale-out', 'Dockerfile');
@@ -36,7 +36,6 @@ const RUNS = 7;
 /** Rounds at the larger collection sizes (a round of 10,000 pictures takes about a minute). */
 const LARGER_RUNS = 3;
 const MERGE_RUNS = 3;
-const CROPS = 5;
 const TARGETS = {
   recipeVsSingle: { max: 1.15 },
   timePerTile: { max: 1.15 },
@@ -65,7 +64,7 @@ async function recipeBench(work: string, collection: string, size: number, runs:
   const fresh = async (...folders: string[]): Promise<void> => {
     for (const folder of folders) await rm(folder, { recursive: true, force: true });
   };
-  const checkCount = (index: string) => async (): Promise<void> => {
+  const checkCount = async (index: string): Promise<void> => {
     const count = await pictures(index);
     if (count !== size) throw new Error(`${index} holds ${count} pictures, expected ${size}`);
   };
@@ -78,7 +77,7 @@ async function recipeBench(work: string, collection: string, size: number, runs:
           await fresh(single(run));
           return [NODE, BIN, 'process-collection', collection, '--out', single(run), '-q'];
         },
-        check: (_, run) => checkCount(single(run))(),
+        check: (_, run) => checkCount(single(run)),
       },
       {
         label: `parallel-index.sh (${RECIPE_PARTS} parts, parallel's default jobs)`,
@@ -87,7 +86,7 @@ async function recipeBench(work: string, collection: string, size: number, runs:
           await fresh(path.dirname(recipe(run, 'default')));
           return recipeCommand(collection, recipe(run, 'default'), String(RECIPE_PARTS));
         },
-        check: (_, run) => checkCount(recipe(run, 'default'))(),
+        check: (_, run) => checkCount(recipe(run, 'default')),
       },
       {
         label: `parallel-index.sh -j ${RECIPE_PARTS}`,
@@ -96,7 +95,7 @@ async function recipeBench(work: string, collection: string, size: number, runs:
           await fresh(path.dirname(recipe(run, '4')));
           return recipeCommand('-j', String(RECIPE_PARTS), collection, recipe(run, '4'), String(RECIPE_PARTS));
         },
-        check: (_, run) => checkCount(recipe(run, '4'))(),
+        check: (_, run) => checkCount(recipe(run, '4')),
       },
       {
         label: 'merge of the parts alone',
@@ -106,7 +105,7 @@ async function recipeBench(work: string, collection: string, size: number, runs:
           const parts = Array.from({ length: RECIPE_PARTS }, (_, i) => `${recipe(run, 'default')}.parts/part-${i + 1}`);
           return [NODE, BIN, 'merge', '--out', merged(run), ...parts, '-q'];
         },
-        check: (_, run) => checkCount(merged(run))(),
+        check: (_, run) => checkCount(merged(run)),
       },
     ],
     runs,
@@ -194,21 +193,21 @@ async function mergeBench(work: string, total: number): Promise<string[]> {
     log,
   );
   await rm(out, { recursive: true, force: true });
-  const perTile = (i: number): number => (1e6 * series[i]!.wallSeconds) / (cases[i]!.pictures * CROPS);
-  const cpuPerTile = (i: number): number => (1e6 * series[i]!.cpuSeconds) / (cases[i]!.pictures * CROPS);
+  const perTile = (i: number): number => (1e6 * series[i]!.wallSeconds) / (cases[i]!.pictures * GENERATED_CROPS);
+  const cpuPerTile = (i: number): number => (1e6 * series[i]!.cpuSeconds) / (cases[i]!.pictures * GENERATED_CROPS);
   const [small, large, largeFewParts] = [0, 1, 2];
   const timeGrowth = perTile(large) / perTile(small);
   const rssByParts = series[large]!.peakRssMb / series[largeFewParts]!.peakRssMb;
   const peak = Math.max(...series.map(({ peakRssMb }) => peakRssMb));
   return [
-    `### merge of generated parts (${CROPS} crops of 20 px a picture; alternated, median of ${MERGE_RUNS})`,
+    `### merge of generated parts (${GENERATED_CROPS} crops of ${GENERATED_TILE.width} px a picture; alternated, median of ${MERGE_RUNS})`,
     '',
     ...markdownTable(
       ['inputs', 'pictures', 'tiles', 'wall s (min–max)', 'CPU s', 'µs a tile (wall)', 'µs a tile (CPU)', 'peak RSS MB'],
       cases.map(({ label, pictures: count }, i) => [
         label,
         count.toLocaleString('en'),
-        (count * CROPS).toLocaleString('en'),
+        (count * GENERATED_CROPS).toLocaleString('en'),
         wallCell(series[i]!),
         seconds(series[i]!.cpuSeconds),
         perTile(i).toFixed(1),
@@ -316,9 +315,8 @@ async function main(): Promise<void> {
   const build = await runVisible('npm', ['run', 'build'], { cwd: REPO_ROOT });
   if (build !== 0) throw new Error(`npm run build failed (exit ${build}); not timing a stale dist/`);
 
-  const work = await mkdtemp(path.join(os.tmpdir(), 'tsmosaic-bench-scale-out-'));
   const out: string[] = [];
-  try {
+  await withWorkFolder('bench-scale-out', log, async (work) => {
     out.push(`## tsmosaic bench:scale-out (${new Date().toISOString()})`, '');
     out.push(
       `- machine: ${os.availableParallelism()} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, sharp ${sharp.versions.sharp} (libvips ${sharp.versions.vips}); shared with other engineers' work`,
@@ -345,10 +343,7 @@ async function main(): Promise<void> {
     out.push(
       `Load average (1 / 5 / 15 min) at the start ${loadBefore.map((value) => value.toFixed(1)).join(' / ')}, at the end ${loadAfter.map((value) => value.toFixed(1)).join(' / ')}.`,
     );
-  } finally {
-    if (process.env.TSMOSAIC_BENCH_KEEP === '1') log(`kept ${work}`);
-    else await rm(work, { recursive: true, force: true });
-  }
+  });
   process.stdout.write(`${out.join('\n')}\n`);
   log(`done in ${((performance.now() - started) / 1000).toFixed(0)} s`);
 }
@@ -356,10 +351,6 @@ async function main(): Promise<void> {
 async function parallelVersion(): Promise<string> {
   const { stdout } = await runMeasured(['parallel', '--version']);
   return /GNU parallel (\S+)/.exec(stdout)?.[1] ?? 'of unknown version';
-}
-
-function wallCell(series: Series): string {
-  return `${seconds(series.wallSeconds)} (${seconds(series.minWallSeconds)}–${seconds(series.maxWallSeconds)})`;
 }
 
 main().catch((error: unknown) => {

@@ -14,15 +14,15 @@
  * TSMOSAIC_BENCH_KEEP=1 keeps the temp folder.
  */
 import { existsSync } from 'node:fs';
-import { link, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { link, mkdir, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { compileFloor } from './floor-compile.js';
 import { defaultConcurrency } from '../../src/collection/process-collection.js';
 import { measure, measureRounds, runVisible, type Series, type SeriesSpec } from './measure.js';
-import { ensureCollection, ensureTools } from './setup.js';
-import { markdownTable, ratioCell, seconds } from './table.js';
+import { ensureCollection, ensureTools, withWorkFolder } from './setup.js';
+import { markdownTable, ratioCell, seconds, wallCell } from './table.js';
 import { BIN, NODE, REPO_ROOT, sharedFolder } from './paths.js';
 
 const TILE_SIZE = 20;
@@ -78,9 +78,8 @@ async function main(): Promise<void> {
   const build = await runVisible('npm', ['run', 'build'], { cwd: REPO_ROOT });
   if (build !== 0) throw new Error(`npm run build failed (exit ${build}); not timing a stale dist/`);
 
-  const work = await mkdtemp(path.join(os.tmpdir(), 'tsmosaic-bench-scale-'));
   const out: string[] = [];
-  try {
+  await withWorkFolder('bench-scale', log, async (work) => {
     out.push(`## tsmosaic bench:scale (${new Date().toISOString()})`, '');
     out.push(
       `- machine: ${os.availableParallelism()} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, sharp ${sharp.versions.sharp} (libvips ${sharp.versions.vips})`,
@@ -93,10 +92,7 @@ async function main(): Promise<void> {
     if (parts.has('second')) out.push(...(await secondRun(work, await subset(incremental), incremental)), '');
     if (parts.has('growth')) out.push(...(await growth(work, sizes, subset)), '');
     if (parts.has('photos')) out.push(...(await photos(work, shared, tools.metapixel)));
-  } finally {
-    if (process.env.TSMOSAIC_BENCH_KEEP === '1') log(`kept ${work}`);
-    else await rm(work, { recursive: true, force: true });
-  }
+  });
   process.stdout.write(`${out.join('\n')}\n`);
   log(`done in ${((performance.now() - started) / 1000).toFixed(0)} s`);
 }
@@ -341,10 +337,6 @@ async function photos(work: string, shared: string, metapixel: boolean): Promise
       ],
     ),
   ];
-}
-
-function wallCell(series: Series): string {
-  return `${seconds(series.wallSeconds)} (${seconds(series.minWallSeconds)}–${seconds(series.maxWallSeconds)})`;
 }
 
 main().catch((error: unknown) => {

@@ -146,3 +146,17 @@ export async function ensurePackages(packages: DebianPackage[], log: (message: s
 
 /** Debian's python3 can import PIL (make-collection needs it). */
 export const hasPil = (): Promise<boolean> => succeeds(DEBIAN_PYTHON, ['-c', 'import PIL']);
+
+/**
+ * Runs `body` in a new temporary folder `tsmosaic-<name>-…`, removed afterwards (even when it
+ * throws) unless TSMOSAIC_BENCH_KEEP=1, which logs where it was kept instead.
+ */
+export async function withWorkFolder<T>(name: string, log: (message: string) => void, body: (work: string) => Promise<T>): Promise<T> {
+  const work = await mkdtemp(path.join(os.tmpdir(), `tsmosaic-${name}-`));
+  try {
+    return await body(work);
+  } finally {
+    if (process.env.TSMOSAIC_BENCH_KEEP === '1') log(`kept ${work}`);
+    else await rm(work, { recursive: true, force: true });
+  }
+}

@@ -1,3 +1,5 @@
+import type { Series } from './measure.js';
+
 /** A goal for a ratio: at most `max`, or at least `min`. */
 export type Target = { max: number } | { min: number };
 
@@ -16,6 +18,11 @@ export function ratioCell(wallRatio: number, cpuRatio: number | undefined, of: s
   const goal = 'max' in target ? `≤ ${target.max}x` : `≥ ${target.min}x`;
   const cpu = cpuRatio === undefined ? '' : ` (CPU ${cpuRatio.toFixed(2)}x)`;
   return [`${wallRatio.toFixed(2)}x ${of}${cpu}`, goal, pass ? 'PASS' : 'MISS'];
+}
+
+/** The median wall time of a series with its range: `12.34 (11.90–13.02)`. */
+export function wallCell(series: Pick<Series, 'wallSeconds' | 'minWallSeconds' | 'maxWallSeconds'>): string {
+  return `${seconds(series.wallSeconds)} (${seconds(series.minWallSeconds)}–${seconds(series.maxWallSeconds)})`;
 }
 
 /** Seconds, with two decimals unless told. */
