@@ -6,6 +6,7 @@ import { CandidateLists } from './candidate-lists.js';
 import type { CellAnswers } from './cell-search.js';
 import { ColourTree, type NearestGroups } from './colour-tree.js';
 import type { RepeatRules } from './repeat-rules.js';
+import { insertRequired, type BandAssignment } from './required-insertion.js';
 
 /** Which pictures must appear and which must not (--use-all, --include, --exclude). */
 export interface PictureRules {
@@ -33,8 +34,6 @@ const GROUP_ROUNDING = 8;
 const GROUP_ROUNDING_CELLS = 6400;
 /** Most cells in a group: a colour of more is split (its groups bid apart, each with the list it needs). */
 const GROUP_CELLS = 256;
-/** Groups each picture that must be placed is first offered to, per crop (nearest by colour); four times more while one cannot be placed. */
-const REQUIRED_GROUPS = 8;
 /** Cells of a group whose index answers start its list (all costed for the group's mean, more add little). */
 const ANSWERING_CELLS = 4;
 /** Pictures added to a group's list when one not on it may be better. */
@@ -146,27 +145,42 @@ export class BudgetedPlacement {
       (descriptors, at, into, to) => this.treeColour(descriptors, at, into, to),
       rounding,
     );
-    const required = this.bandRequired(firstRow, count, groups);
     const capacity = new Int32Array(this.pictureCount);
-    for (let picture = 0; picture < this.pictureCount; picture++) {
-      const left = this.excluded[picture] ? 0 : this.maxUses === Infinity ? -1 : this.maxUses - this.repeats.usesOf(picture);
-      capacity[picture] = required[picture] && left > 0 ? left - 1 : left;
-    }
-    const { auction, lists } = await this.solveGroups(cells, groups, capacity, required, slicer);
-    await this.placeCells(firstRow, rowCount, cellItems, groups, order, auction, lists, capacity, required, slicer);
+    for (let picture = 0; picture < this.pictureCount; picture++)
+      capacity[picture] = this.excluded[picture] ? 0 : this.maxUses === Infinity ? -1 : this.maxUses - this.repeats.usesOf(picture);
+    const held = await this.solveGroups(cells, groups, capacity, slicer);
+    this.insertMissing(firstRow, count, groups, held);
+    await this.placeCells(firstRow, rowCount, cellItems, groups, order, held, capacity, slicer);
   }
 
-  /** The assignment of `groups`' cells to pictures under `capacity` and `required` (see Auction). */
-  private async solveGroups(
-    cells: CellAnswers,
-    groups: CellGroups,
-    capacity: Int32Array,
-    required: Uint8Array,
-    slicer: TimeSlicer,
-  ): Promise<{ auction: Auction; lists: CandidateLists }> {
+  /**
+   * Puts the pictures this band must place that the assignment left out in place of the uses
+   * they displace least (see insertRequired).
+   */
+  private insertMissing(firstRow: number, count: number, groups: CellGroups, held: BandAssignment): void {
+    const band = this.bandRequired(firstRow, count, groups);
+    for (let unit = 0; unit < count; unit++) band[held.picture[unit]!] = 0;
+    const missing: number[] = [];
+    for (let picture = 0; picture < this.pictureCount; picture++) if (band[picture]) missing.push(picture);
+    const unplaced = insertRequired(groups, held, missing, {
+      count: this.pictureCount,
+      tileColours: this.tileColours,
+      cropsPerPicture: this.catalogue.cropsPerPicture,
+      crops: this.crops,
+      kept: (picture) => this.required[picture] === 1 && this.repeats.usesOf(picture) === 0,
+      cost: (group, picture, out) => {
+        this.pictureCost(groups, group, picture);
+        out.cost = this.cost;
+        out.choice = this.choice;
+      },
+    });
+    if (unplaced.length > 0) throw new Error(`${unplaced.length} pictures that must appear could not be placed`);
+  }
+
+  /** The assignment of `groups`' cells to pictures under `capacity` (see Auction), unit by unit. */
+  private async solveGroups(cells: CellAnswers, groups: CellGroups, capacity: Int32Array, slicer: TimeSlicer): Promise<BandAssignment> {
     const count = groups.cells.length;
-    const usable = (picture: number): boolean => capacity[picture] !== 0 || required[picture] === 1;
-    const lists = await this.candidateLists(cells, groups, usable, required, slicer);
+    const lists = await this.candidateLists(cells, groups, (picture) => capacity[picture] !== 0, slicer);
     let bestSum = 0;
     let dearest = 0;
     for (let group = 0; group < groups.count; group++) {
@@ -177,10 +191,9 @@ export class BudgetedPlacement {
       }
       if (best < Infinity) bestSum += best * groups.size(group);
     }
-    const bonus = this.method.metric === 'rgb' ? 2000 : 1000;
     const auction = new Auction(
       lists,
-      { capacity: capacity.slice(), required, bonus, requiredStart: Math.max(0, bonus - 2 * dearest), price: this.price },
+      { capacity: capacity.slice(), required: new Uint8Array(this.pictureCount), bonus: 0, requiredStart: 0, price: this.price },
       {
         priced: (picture) => {
           this.tiles.priced(picture);
@@ -204,19 +217,17 @@ export class BudgetedPlacement {
     }
     const finalEpsilon = Math.max(1e-4, (FINAL_EPSILON * bestSum) / count);
     await auction.solve(dearest / 4, finalEpsilon, FINAL_SHARE, slicer.signal);
-    for (let offered = REQUIRED_GROUPS * 4; ; offered *= 4) {
-      const unplaced = auction.unplacedRequired();
-      if (unplaced.length === 0) break;
-      if (offered > groups.count * 4) throw new Error(`${unplaced.length} pictures that must appear could not be placed`);
-      const offers = await this.offers(unplaced, groups, Math.min(offered, groups.count), slicer);
-      for (let group = 0; group < groups.count; group++) {
-        for (let o = offers.start[group]!; o < offers.start[group + 1]!; o++) {
-          if (!lists.has(group, offers.picture[o]!)) lists.add(group, offers.picture[o]!, offers.cost[o]!, offers.choice[o]!);
-        }
-      }
-      await auction.phase(finalEpsilon, slicer);
+    const held: BandAssignment = {
+      picture: auction.held,
+      choice: new Int32Array(count),
+      cost: new Float64Array(count),
+      required: new Uint8Array(count),
+    };
+    for (let unit = 0; unit < count; unit++) {
+      held.choice[unit] = lists.choice[auction.entry[unit]!]!;
+      held.cost[unit] = lists.cost[auction.entry[unit]!]!;
     }
-    return { auction, lists };
+    return held;
   }
 
   /**
@@ -230,10 +241,8 @@ export class BudgetedPlacement {
     cellItems: Described,
     groups: CellGroups,
     order: ArrayLike<number>,
-    auction: Auction,
-    lists: CandidateLists,
+    held: BandAssignment,
     capacity: Int32Array,
-    required: Uint8Array,
     slicer: TimeSlicer,
   ): Promise<void> {
     const repeats = this.repeats;
@@ -243,9 +252,8 @@ export class BudgetedPlacement {
     const placed = new Uint8Array(count);
     // Uses to spare: what the budget allows beyond what the assignment holds.
     const spare = new Float64Array(this.pictureCount);
-    for (let picture = 0; picture < this.pictureCount; picture++)
-      spare[picture] = capacity[picture]! < 0 ? Infinity : capacity[picture]! + required[picture]!;
-    for (let cell = 0; cell < count; cell++) spare[auction.held[cell]!]!--;
+    for (let picture = 0; picture < this.pictureCount; picture++) spare[picture] = capacity[picture]! < 0 ? Infinity : capacity[picture]!;
+    for (let cell = 0; cell < count; cell++) spare[held.picture[cell]!]!--;
     this.price.fill(Infinity);
     for (let picture = 0; picture < this.pictureCount; picture++) if (spare[picture]! > 0) this.price[picture] = 0;
     this.tiles.pricedAll();
@@ -262,18 +270,16 @@ export class BudgetedPlacement {
     const useLeft: number[] = [];
     const useStart = new Int32Array(groups.count + 1);
     const unitUse = new Int32Array(count);
-    const holdsRequired = new Uint8Array(count);
     const useOf = new Int32Array(this.pictureCount).fill(-1);
     for (let group = 0; group < groups.count; group++) {
       useStart[group] = usePicture.length;
       for (let i = groups.start[group]!; i < groups.start[group + 1]!; i++) {
         const unit = groups.cells[i]!;
-        const picture = auction.held[unit]!;
-        if (auction.holdsRequired(unit)) holdsRequired[unit] = 1;
+        const picture = held.picture[unit]!;
         if (useOf[picture]! < useStart[group]!) {
           useOf[picture] = usePicture.length;
           usePicture.push(picture);
-          useTile.push(lists.choice[auction.entry[unit]!]! >> 1);
+          useTile.push(held.choice[unit]! >> 1);
           useLeft.push(0);
         }
         unitUse[unit] = useOf[picture]!;
@@ -304,8 +310,8 @@ export class BudgetedPlacement {
       const firstCell = groups.start[group]!;
       const endCell = groups.start[group + 1]!;
       for (let i = firstCell; i < endCell; i++) {
-        if (!holdsRequired[groups.cells[i]!]) continue;
-        const picture = auction.held[groups.cells[i]!]!;
+        if (!held.required[groups.cells[i]!]) continue;
+        const picture = held.picture[groups.cells[i]!]!;
         const u = unitUse[groups.cells[i]!]!;
         let best = -1;
         let bestCost = Infinity;
@@ -434,25 +440,20 @@ export class BudgetedPlacement {
 
   /**
    * Each group's usable pictures among its cells' index answers (the best crop and mirroring of
-   * each, for the group's mean), and the pictures that must be placed offered to the REQUIRED_GROUPS
-   * groups nearest each of their crops.
+   * each, for the group's mean).
    */
   private async candidateLists(
     cells: CellAnswers,
     groups: CellGroups,
     usable: (picture: number) => boolean,
-    required: Uint8Array,
     slicer: TimeSlicer,
   ): Promise<CandidateLists> {
-    const requiredPictures: number[] = [];
-    for (let picture = 0; picture < required.length; picture++) if (required[picture]) requiredPictures.push(picture);
-    const offers = await this.offers(requiredPictures, groups, REQUIRED_GROUPS, slicer);
     const { k, neighbors } = cells;
-    const lists = new CandidateLists(groups.count, groups.count * k + offers.picture.length, this.pictureCount);
+    const lists = new CandidateLists(groups.count, groups.count * k, this.pictureCount);
     const crops = this.catalogue.cropsPerPicture;
     const tileSeen = new Int32Array(this.catalogue.count).fill(-1);
     for (let group = 0; group < groups.count; group++) {
-      lists.reserve(group, k + offers.start[group + 1]! - offers.start[group]!);
+      lists.reserve(group, k);
       // The answers of the group's first cells (in fill order): costed for the group's mean, more say little more.
       for (let i = groups.start[group]!; i < Math.min(groups.start[group + 1]!, groups.start[group]! + ANSWERING_CELLS); i++) {
         const cell = groups.cells[i]!;
@@ -474,68 +475,9 @@ export class BudgetedPlacement {
           lists.add(group, picture, this.cost, this.choice);
         }
       }
-      for (let o = offers.start[group]!; o < offers.start[group + 1]!; o++) {
-        if (!lists.has(group, offers.picture[o]!)) lists.add(group, offers.picture[o]!, offers.cost[o]!, offers.choice[o]!);
-      }
       if ((group & 255) === 255) await slicer.pause();
     }
     return lists;
-  }
-
-  /**
-   * Offers of `pictures` to the `groupsEach` groups nearest each of their crops in colour, with
-   * their cost for the group, grouped by group: group g's are [start[g], start[g + 1]).
-   */
-  private async offers(
-    pictures: readonly number[],
-    groups: CellGroups,
-    groupsEach: number,
-    slicer: TimeSlicer,
-  ): Promise<{ start: Int32Array; picture: Int32Array; cost: Float32Array; choice: Int32Array }> {
-    const cropsPerPicture = this.catalogue.cropsPerPicture;
-    const colours = this.tileColours;
-    const found: NearestGroups = {
-      groups: new Int32Array(groupsEach),
-      points: new Int32Array(groupsEach),
-      values: new Float64Array(groupsEach + 1),
-    };
-    const marked = new Int32Array(groups.count).fill(-1);
-    const offerGroup: number[] = [];
-    const offerPicture: number[] = [];
-    const offerCost: number[] = [];
-    const offerChoice: number[] = [];
-    for (let p = 0; p < pictures.length; p++) {
-      const picture = pictures[p]!;
-      for (let crop = 0; crop < this.crops; crop++) {
-        const at = (picture * cropsPerPicture + crop) * 3;
-        const n = groups.tree.nearest(colours[at]!, colours[at + 1]!, colours[at + 2]!, groupsEach, found);
-        for (let f = 0; f < n; f++) {
-          const group = found.groups[f]!;
-          if (marked[group] === picture) continue;
-          marked[group] = picture;
-          this.pictureCost(groups, group, picture);
-          offerGroup.push(group);
-          offerPicture.push(picture);
-          offerCost.push(this.cost);
-          offerChoice.push(this.choice);
-        }
-      }
-      if ((p & 63) === 63) await slicer.pause();
-    }
-    const start = new Int32Array(groups.count + 1);
-    for (const group of offerGroup) start[group + 1]!++;
-    for (let group = 0; group < groups.count; group++) start[group + 1]! += start[group]!;
-    const next = start.slice(0, groups.count);
-    const picture = new Int32Array(offerGroup.length);
-    const cost = new Float32Array(offerGroup.length);
-    const choice = new Int32Array(offerGroup.length);
-    offerGroup.forEach((group, o) => {
-      const at = next[group]!++;
-      picture[at] = offerPicture[o]!;
-      cost[at] = offerCost[o]!;
-      choice[at] = offerChoice[o]!;
-    });
-    return { start, picture, cost, choice };
   }
 
   /**
