@@ -106,7 +106,7 @@ test('the assignment finds the optimum of small random problems, within its tole
         requiredStart: trial % 8 === 3 ? 0 : bonus - 200,
         price: new Float64Array(pictures),
       },
-      { priced: () => undefined, farther: () => false, phaseEnded: () => undefined },
+      { priced: () => undefined, farther: () => false, phaseStarts: () => undefined },
       unitStart,
       units,
     );

@@ -25,8 +25,8 @@ export interface AuctionPictures {
 export interface AuctionHooks {
   /** `pictures.price[picture]` changed. */
   priced(picture: number): void;
-  /** A phase ended (prices may have fallen: see offerUnheld). */
-  phaseEnded(): void;
+  /** A phase starts: prices may have fallen in the last (see offerUnheld); none after the last phase. */
+  phaseStarts(): void;
   /**
    * Adds to group `group`'s list pictures not on it that are cheapest at current prices, and sets
    * its `outside` to a bound on the cost + price of any picture still not on it; false when it
@@ -48,7 +48,7 @@ const NOTHING = -1;
 /** Each scaling phase divides the bid increment by this. */
 const SCALING = 5;
 /** Elsewhere is chosen only when better by this many increments: lists grow as prices settle, not with every rise. */
-const ELSEWHERE_SLACK = 2;
+const ELSEWHERE_SLACK = 4;
 
 /**
  * The assignment of units (cells) to pictures under budgets, by Bertsekas' auction with epsilon
@@ -172,6 +172,7 @@ export class Auction {
    */
   async phase(epsilon: number, slicer = new TimeSlicer()): Promise<number> {
     this.epsilon = epsilon;
+    this.hooks.phaseStarts();
     await this.releaseUnsettled(slicer);
     let bids = 0;
     while (this.queueLength > 0) {
@@ -183,7 +184,6 @@ export class Auction {
       if ((++bids & 63) === 0 && slicer.due) await slicer.pause();
     }
     await this.offerUnheld(slicer);
-    this.hooks.phaseEnded();
     return bids;
   }
 

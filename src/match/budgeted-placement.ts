@@ -41,7 +41,7 @@ const FARTHER_PICTURES = 64;
 /** Uses of its group a cell chooses from (the nearest in colour), in groups of more. */
 const NEAR_USES = 16;
 /** The assignment ends within this share of its optimum's cost (see Auction.solve). */
-const FINAL_SHARE = 0.02;
+const FINAL_SHARE = 0.1;
 /** The least final bid increment, as a share of the mean cost of the groups' best pictures. */
 const FINAL_EPSILON = 0.002;
 
@@ -201,7 +201,7 @@ export class BudgetedPlacement {
           this.lastPrice[picture] = this.price[picture]!;
         },
         farther: (group) => this.farther(groups, group, lists),
-        phaseEnded: () => this.lowerBounds(groups, lists),
+        phaseStarts: () => this.lowerBounds(groups, lists),
       },
       groups.start,
       groups.cells,
