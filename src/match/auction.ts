@@ -3,20 +3,11 @@ import { TimeSlicer } from '../yield.js';
 
 /** What the assignment may do with each picture. */
 export interface AuctionPictures {
-  /** Uses each picture may have besides its required one: -1 = no limit, 0 = none. */
+  /** Uses each picture may have: -1 = no limit, 0 = none. */
   capacity: Int32Array;
-  /** 1 where the picture must be used (at least once): its first use earns `bonus`. */
-  required: Uint8Array;
-  /** What a required picture's first use is worth: more than any cost difference, so that every one is placed when it can be. */
-  bonus: number;
   /**
-   * The price required uses start at: close below `bonus` less the costs' spread, their price when
-   * settled, so that the first phases need not bid them up from nothing.
-   */
-  requiredStart: number;
-  /**
-   * Written by the assignment: the price of each picture's cheapest use (a required use's less
-   * `bonus`), Infinity for a picture without uses; `AuctionHooks.priced` tells of each change.
+   * Written by the assignment: the price of each picture's cheapest use, Infinity for a picture
+   * without uses; `AuctionHooks.priced` tells of each change.
    */
   price: Float64Array;
 }
@@ -37,10 +28,9 @@ export interface AuctionHooks {
 
 /** Kinds of use a unit can hold. */
 const NORMAL = 0;
-const REQUIRED = 1;
-const UNLIMITED = 2;
+const UNLIMITED = 1;
 /** (A picture not on the group's list: its list is extended.) */
-const ELSEWHERE = 3;
+const ELSEWHERE = 2;
 
 /** `held` of a unit that holds nothing. */
 const NOTHING = -1;
@@ -56,10 +46,10 @@ const ELSEWHERE_SLACK = 4;
  * about one colour), and a group with units holding nothing bids for as many uses at once,
  * raising each use's price to where it is no better than the next best use, whose holder bids
  * again. Each use of a picture with a budget is an object with a price of its own (a heap per
- * picture); pictures without a limit are never priced; a required picture's first use is one more
- * object, worth `bonus`. Each group bids over a list of candidates, extended when a picture not on
- * it may be better (its `outside` bound). After each phase the uses that lost their holder offer
- * themselves (the reverse auction), so that the problem's inequality constraints end settled.
+ * picture); pictures without a limit are never priced. Each group bids over a list of candidates,
+ * extended when a picture not on it may be better (its `outside` bound). After each phase the uses
+ * that lost their holder offer themselves (the reverse auction), so that the problem's inequality
+ * constraints end settled.
  * Ends within `units x finalEpsilon` of the optimum over the lists. Deterministic: groups bid in
  * the order given, then as their units are outbid.
  */
@@ -75,8 +65,6 @@ export class Auction {
   private readonly heapBase: Int32Array;
   private readonly heapPrice: Float64Array;
   private readonly heapHolder: Int32Array;
-  private readonly requiredPrice: Float64Array;
-  private readonly requiredHolder: Int32Array;
   /** The group of each unit, and each group's units: group g's are units[unitStart[g] .. unitStart[g + 1]). */
   private readonly groupOf: Int32Array;
   /** Units holding nothing per group; groups with some wait in the queue. */
@@ -132,10 +120,6 @@ export class Auction {
     }
     this.heapPrice = new Float64Array(this.heapBase[count]!);
     this.heapHolder = new Int32Array(this.heapBase[count]!).fill(NOTHING);
-    this.requiredPrice = new Float64Array(count);
-    this.requiredHolder = new Int32Array(count).fill(NOTHING);
-    for (let picture = 0; picture < count; picture++)
-      if (pictures.required[picture] === 1) this.requiredPrice[picture] = pictures.requiredStart;
     this.idle = new Int32Array(groupCount);
     this.stale = new Uint8Array(groupCount).fill(1);
     this.lowestUnit = new Int32Array(groupCount);
@@ -187,26 +171,11 @@ export class Auction {
     return bids;
   }
 
-  /** Required pictures whose required use no unit holds. */
-  unplacedRequired(): number[] {
-    const unplaced: number[] = [];
-    const { required } = this.pictures;
-    for (let picture = 0; picture < required.length; picture++) {
-      if (required[picture] && this.requiredHolder[picture]! < 0) unplaced.push(picture);
-    }
-    return unplaced;
-  }
-
   /** The total cost of what the units hold. */
   totalCost(): number {
     let total = 0;
     for (let unit = 0; unit < this.held.length; unit++) if (this.held[unit] !== NOTHING) total += this.lists.cost[this.entry[unit]!]!;
     return total;
-  }
-
-  /** Whether `unit` holds its picture's required use. */
-  holdsRequired(unit: number): boolean {
-    return this.kind[unit] === REQUIRED;
   }
 
   /** Releases every unit whose use is worse than its group's best choice by more than epsilon. */
@@ -225,25 +194,19 @@ export class Auction {
   }
 
   /**
-   * Collects the uses on `group`'s list (each picture's `wanted` cheapest, its required use, one
-   * use of a picture without a limit, and elsewhere, which stand for as many as wanted) with their
+   * Collects the uses on `group`'s list (each picture's `wanted` cheapest, one use of a picture
+   * without a limit, and elsewhere, which stand for as many as wanted) with their
    * value to the group, ranked best first into candidateOrder (only the best `wanted` + 1 in order).
    * `bidding`: leaves out uses the group's own units hold.
    */
   private gather(group: number, wanted: number, bidding: boolean): void {
-    const { lists, pictures, heapBase, heapPrice, requiredPrice } = this;
+    const { lists, heapBase, heapPrice } = this;
     const { picture: entryPicture, cost: entryCost } = lists;
-    const { capacity, required, bonus } = pictures;
+    const { capacity } = this.pictures;
     this.candidates = 0;
     for (let e = lists.start[group]!, end = lists.end[group]!; e < end; e++) {
       const picture = entryPicture[e]!;
       const cost = entryCost[e]!;
-      if (
-        required[picture] === 1 &&
-        !(bidding && this.requiredHolder[picture]! >= 0 && this.groupOf[this.requiredHolder[picture]!] === group)
-      ) {
-        this.addCandidate(bonus - cost - requiredPrice[picture]!, e, REQUIRED, -1);
-      }
       const limit = capacity[picture]!;
       if (limit < 0) this.addCandidate(-cost, e, UNLIMITED, -1);
       else if (limit > 0) {
@@ -390,7 +353,8 @@ export class Auction {
       for (let i = 0; i <= last && this.idle[group]! > 0; i++) {
         const candidate = order[i]!;
         const kind = kinds[candidate]!;
-        const margin = next === -Infinity ? this.pictures.bonus : Math.max(0, values[candidate]! - next);
+        // (With no next best, any raise keeps the unit within epsilon of its best: the least.)
+        const margin = next === -Infinity ? 0 : Math.max(0, values[candidate]! - next);
         const copies = kind === UNLIMITED ? this.idle[group]! : 1;
         for (let copy = 0; copy < copies; copy++) this.take(group, candidate, margin + this.epsilon);
       }
@@ -416,11 +380,7 @@ export class Auction {
     const kind = this.candidateKind[candidate]!;
     const picture = this.lists.picture[entry]!;
     let evicted = NOTHING;
-    if (kind === REQUIRED) {
-      evicted = this.requiredHolder[picture]!;
-      this.requiredPrice[picture]! += increment;
-      this.requiredHolder[picture] = unit;
-    } else if (kind === NORMAL) {
+    if (kind === NORMAL) {
       const at = this.candidateSlot[candidate]!;
       evicted = this.heapHolder[at]!;
       this.heapPrice[at]! += increment;
@@ -433,7 +393,6 @@ export class Auction {
     this.kind[unit] = kind;
     this.idle[group]!--;
     this.stale[group] = 1;
-    if (kind === REQUIRED) this.reprice(picture);
     if (evicted >= 0) this.becomeIdle(evicted);
   }
 
@@ -455,10 +414,7 @@ export class Auction {
 
   /** `unit` gives up its use, which keeps its price, and its group bids again. */
   private release(unit: number): void {
-    const kind = this.kind[unit];
-    const picture = this.held[unit]!;
-    if (kind === REQUIRED) this.requiredHolder[picture] = NOTHING;
-    else if (kind === NORMAL) this.heapHolder[this.slot[unit]!] = NOTHING;
+    if (this.kind[unit] === NORMAL) this.heapHolder[this.slot[unit]!] = NOTHING;
     this.becomeIdle(unit);
   }
 
@@ -475,17 +431,15 @@ export class Auction {
   private ownValue(unit: number): number {
     const kind = this.kind[unit];
     const cost = this.lists.cost[this.entry[unit]!]!;
-    if (kind === REQUIRED) return this.pictures.bonus - cost - this.requiredPrice[this.held[unit]!]!;
     if (kind === NORMAL) return -cost - this.heapPrice[this.slot[unit]!]!;
     return -cost;
   }
 
   /** Sets `price[picture]` from its uses' prices and tells the hooks. */
   private reprice(picture: number): void {
-    const { capacity, required, bonus, price } = this.pictures;
+    const { capacity, price } = this.pictures;
     const limit = capacity[picture]!;
-    let lowest = limit < 0 ? 0 : limit > 0 ? this.heapPrice[this.heapBase[picture]!]! : Infinity;
-    if (required[picture] === 1) lowest = Math.min(lowest, this.requiredPrice[picture]! - bonus);
+    const lowest = limit < 0 ? 0 : limit > 0 ? this.heapPrice[this.heapBase[picture]!]! : Infinity;
     if (price[picture] === lowest) return;
     price[picture] = lowest;
     this.hooks.priced(picture);
@@ -502,10 +456,7 @@ export class Auction {
     const count = this.pictures.capacity.length;
     const lists = this.lists;
     const pending: number[] = [];
-    for (let picture = 0; picture < count; picture++) {
-      if (this.unheldRequired(picture)) pending.push(-picture - 1);
-      if (this.unheldPriced(picture) >= 0) pending.push(picture);
-    }
+    for (let picture = 0; picture < count; picture++) if (this.unheldPriced(picture) >= 0) pending.push(picture);
     if (pending.length === 0) return;
     // Which groups list each picture: entries byPicture[from[p] .. from[p + 1]).
     const groups = lists.cells;
@@ -524,20 +475,19 @@ export class Auction {
     }
     let offers = 0;
     while (pending.length > 0) {
-      const item = pending.pop()!;
-      const picture = item < 0 ? -item - 1 : item;
-      const at = item < 0 ? (this.unheldRequired(picture) ? 0 : -1) : this.unheldPriced(picture);
+      const picture = pending.pop()!;
+      const at = this.unheldPriced(picture);
       if (at < 0) continue;
-      const left = this.offer(picture, item < 0, item < 0 ? -1 : at, from, byPicture, groupOfEntry);
+      const left = this.offer(picture, at, from, byPicture, groupOfEntry);
       if (left !== undefined) pending.push(left);
-      if (item >= 0 && this.unheldPriced(picture) >= 0) pending.push(item);
+      if (this.unheldPriced(picture) >= 0) pending.push(picture);
       if ((++offers & 255) === 0 && slicer.due) await slicer.pause();
     }
   }
 
   /** Finds `group`'s unit of lowest value, that value and the next lowest (see offer). */
   private refreshLowest(group: number): void {
-    this.scanLowest(group, NOTHING, false);
+    this.scanLowest(group, NOTHING);
     this.lowestUnit[group] = this.scanned.unit;
     this.lowestValue[group] = this.scanned.lowest;
     this.nextLowestValue[group] = this.scanned.nextLowest;
@@ -546,15 +496,15 @@ export class Auction {
 
   /**
    * Into `scanned`: `group`'s unit of lowest value (one holding nothing is lowest of all), that
-   * value and the next lowest, leaving out units that hold `picture`'s use of the kind `required`.
+   * value and the next lowest, leaving out units that hold a use of `picture`.
    */
-  private scanLowest(group: number, picture: number, required: boolean): void {
+  private scanLowest(group: number, picture: number): void {
     let unit = -1;
     let lowest = Infinity;
     let nextLowest = Infinity;
     for (let u = this.unitStart[group]!; u < this.unitStart[group + 1]!; u++) {
       const candidate = this.units[u]!;
-      if (picture !== NOTHING && this.holdsUse(candidate, picture, required)) continue;
+      if (picture !== NOTHING && this.held[candidate] === picture) continue;
       const value = this.held[candidate] === NOTHING ? -Infinity : this.ownValue(candidate);
       if (value < lowest) {
         nextLowest = lowest;
@@ -567,16 +517,6 @@ export class Auction {
     this.scanned.nextLowest = nextLowest;
   }
 
-  /** Whether `unit` holds a use of `picture`: its required use when `required`, else another. */
-  private holdsUse(unit: number, picture: number, required: boolean): boolean {
-    return this.held[unit] === picture && (this.kind[unit] === REQUIRED) === required;
-  }
-
-  /** Whether `picture` must appear and its required use has a price but no holder. */
-  private unheldRequired(picture: number): boolean {
-    return this.pictures.required[picture] === 1 && this.requiredHolder[picture]! < 0 && this.requiredPrice[picture]! > 0;
-  }
-
   /** A heap position of `picture` no unit holds that has a price, or -1. */
   private unheldPriced(picture: number): number {
     for (let at = this.heapBase[picture]!; at < this.heapBase[picture + 1]!; at++) {
@@ -586,36 +526,27 @@ export class Auction {
   }
 
   /**
-   * Offers the unheld use of `picture` (its required use, or heap position `at`) to the unit it is
-   * worth most to; returns what that unit left when it must offer itself in turn (a picture, or
-   * -picture - 1 for a required use).
+   * Offers the unheld use of `picture` at heap position `at` to the unit it is worth most to;
+   * returns the picture that unit left when its use must offer itself in turn.
    */
-  private offer(
-    picture: number,
-    required: boolean,
-    at: number,
-    from: Int32Array,
-    byPicture: Int32Array,
-    groupOfEntry: Int32Array,
-  ): number | undefined {
+  private offer(picture: number, at: number, from: Int32Array, byPicture: Int32Array, groupOfEntry: Int32Array): number | undefined {
     let bestWorth = -Infinity;
     let secondWorth = -Infinity;
     let bestUnit = -1;
     let bestEntry = -1;
-    const gain = required ? this.pictures.bonus : 0;
     for (let i = from[picture]!; i < from[picture + 1]!; i++) {
       const e = byPicture[i]!;
       const group = groupOfEntry[e]!;
-      const worthBase = gain - this.lists.cost[e]!;
+      const worthBase = -this.lists.cost[e]!;
       // The unit of the group that gains most: the one whose use is worth least to it; the next
       // such unit bounds the price as another group would (both kept per group until it changes).
       if (this.stale[group]) this.refreshLowest(group);
       let unit = this.lowestUnit[group]!;
       let lowest = this.lowestValue[group]!;
       let nextLowest = this.nextLowestValue[group]!;
-      if (unit >= 0 && this.holdsUse(unit, picture, required)) {
-        // (It holds this very use: the others are looked at.)
-        this.scanLowest(group, picture, required);
+      if (unit >= 0 && this.held[unit] === picture) {
+        // (It holds a use of this picture: the others are looked at.)
+        this.scanLowest(group, picture);
         unit = this.scanned.unit;
         lowest = this.scanned.lowest;
         nextLowest = this.scanned.nextLowest;
@@ -633,43 +564,34 @@ export class Auction {
     const { heapBase, heapPrice } = this;
     if (bestWorth <= 0) {
       // No unit wants it even for nothing: the picture is not used up, so its uses are free.
-      if (required) this.requiredPrice[picture] = 0;
-      else {
-        for (let i = heapBase[picture]!; i < heapBase[picture + 1]!; i++) {
-          heapPrice[i] = 0;
-          if (this.heapHolder[i]! >= 0) this.stale[this.groupOf[this.heapHolder[i]!]!] = 1;
-        }
+      for (let i = heapBase[picture]!; i < heapBase[picture + 1]!; i++) {
+        heapPrice[i] = 0;
+        if (this.heapHolder[i]! >= 0) this.stale[this.groupOf[this.heapHolder[i]!]!] = 1;
       }
       this.reprice(picture);
       return undefined;
     }
     const left = this.leave(bestUnit);
-    const price = Math.max(0, secondWorth - this.epsilon);
-    if (required) {
-      this.requiredPrice[picture] = price;
-      this.requiredHolder[picture] = bestUnit;
-    } else {
-      const base = heapBase[picture]!;
-      const end = heapBase[picture + 1]!;
-      let lowest = price;
-      for (let i = base; i < end; i++) if (this.heapHolder[i]! >= 0) lowest = Math.min(lowest, heapPrice[i]!);
-      // Every use of the picture at that price: a holder of a dearer one would rather have this one.
-      for (let i = base; i < end; i++) {
-        if (heapPrice[i]! <= lowest) continue;
-        heapPrice[i] = lowest;
-        if (this.heapHolder[i]! >= 0) this.stale[this.groupOf[this.heapHolder[i]!]!] = 1;
-      }
-      heapPrice[at] = lowest;
-      this.heapHolder[at] = bestUnit;
-      this.slot[bestUnit] = at;
-      this.heapify(picture);
+    const base = heapBase[picture]!;
+    const end = heapBase[picture + 1]!;
+    let lowest = Math.max(0, secondWorth - this.epsilon);
+    for (let i = base; i < end; i++) if (this.heapHolder[i]! >= 0) lowest = Math.min(lowest, heapPrice[i]!);
+    // Every use of the picture at that price: a holder of a dearer one would rather have this one.
+    for (let i = base; i < end; i++) {
+      if (heapPrice[i]! <= lowest) continue;
+      heapPrice[i] = lowest;
+      if (this.heapHolder[i]! >= 0) this.stale[this.groupOf[this.heapHolder[i]!]!] = 1;
     }
+    heapPrice[at] = lowest;
+    this.heapHolder[at] = bestUnit;
+    this.slot[bestUnit] = at;
+    this.heapify(picture);
     const group = this.groupOf[bestUnit]!;
     if (this.held[bestUnit] === NOTHING) this.idle[group]!--;
     this.held[bestUnit] = picture;
     this.stale[group] = 1;
     this.entry[bestUnit] = bestEntry;
-    this.kind[bestUnit] = required ? REQUIRED : NORMAL;
+    this.kind[bestUnit] = NORMAL;
     this.reprice(picture);
     return left;
   }
@@ -682,11 +604,6 @@ export class Auction {
     this.held[unit] = NOTHING;
     this.idle[this.groupOf[unit]!]!++;
     this.stale[this.groupOf[unit]!] = 1;
-    if (kind === REQUIRED) {
-      this.requiredHolder[picture] = NOTHING;
-      this.reprice(picture);
-      return this.requiredPrice[picture]! > 0 ? -picture - 1 : undefined;
-    }
     if (kind === NORMAL) {
       this.heapHolder[this.slot[unit]!] = NOTHING;
       this.reprice(picture);

@@ -193,7 +193,7 @@ export class BudgetedPlacement {
     }
     const auction = new Auction(
       lists,
-      { capacity: capacity.slice(), required: new Uint8Array(this.pictureCount), bonus: 0, requiredStart: 0, price: this.price },
+      { capacity: capacity.slice(), price: this.price },
       {
         priced: (picture) => {
           this.tiles.priced(picture);
