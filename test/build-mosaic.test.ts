@@ -130,7 +130,7 @@ test('refuses outputs over the pixel or format limits before any work, suggestin
     assert.ok(error instanceof TsmosaicError);
     assert.match(
       error.message,
-      /the mosaic would be 400x300 px \(0\.1 megapixels\), more than --max-pixels 50000: use --tiles-across 25 or fewer, or write deep zoom tiles \(-o <name>\.dzi or --deepzoom <dir>\), which have no size limit$/,
+      /the mosaic would be 400x300 px \(0\.1 megapixels\), more than --max-pixels 50000: use --tiles-across 25 or fewer, or write deep zoom tiles \(-o <name>\.dzi or --deepzoom <dir>\), up to 10,000,000 px a side$/,
     );
     return true;
   });

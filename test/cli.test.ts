@@ -109,7 +109,7 @@ test('job failures exit 1 with one line on stderr', async () => {
     [['build', path.join(root, 'index'), path.join(root, 'nope.png')], /^tsmosaic: target image not found: ".*nope\.png"\n$/],
     [
       ['build', path.join(root, 'index'), target, '--max-pixels', '20000'],
-      /^tsmosaic: the mosaic would be 240x160 px \(0\.0 megapixels\), more than --max-pixels 20000: use --tiles-across \d+ or fewer, or write deep zoom tiles \(-o <name>\.dzi or --deepzoom <dir>\), which have no size limit\n$/,
+      /^tsmosaic: the mosaic would be 240x160 px \(0\.0 megapixels\), more than --max-pixels 20000: use --tiles-across \d+ or fewer, or write deep zoom tiles \(-o <name>\.dzi or --deepzoom <dir>\), up to 10,000,000 px a side\n$/,
     ],
   ];
   // Targets of formats tsmosaic does not read, and names of things that are not files (opened, a FIFO would block).

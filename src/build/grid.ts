@@ -53,7 +53,9 @@ export function assertOutputFits(
   const columns = largestFitting(grid.columns - 1, fits);
   const smaller = columns > 0 ? `use --tiles-across ${columns} or fewer` : 'use a smaller --tile-size';
   const hint =
-    format === 'dzi' ? smaller : `${smaller}, or write deep zoom tiles (-o <name>.dzi or --deepzoom <dir>), which have no size limit`;
+    format === 'dzi'
+      ? smaller
+      : `${smaller}, or write deep zoom tiles (-o <name>.dzi or --deepzoom <dir>), up to ${MAX_SIDE.dzi.toLocaleString('en')} px a side`;
   throw new TsmosaicError(`the mosaic would be ${size}, ${problem}: ${hint}`);
 }
 
