@@ -30,7 +30,7 @@ import { cellDescriptors, DEFAULT_METHOD, tileDescriptors, type MatchMethod } fr
 import { FIDELITY_TARGETS } from './fidelity.js';
 import { measure, measureRounds, runMeasured, runVisible, succeeds } from './measure.js';
 import { BENCH_DIR, BIN, NODE, REPO_ROOT, sharedFolder } from './paths.js';
-import { ensureCollection, ensureTools, withWorkFolder } from './setup.js';
+import { ensureCollection, ensurePackages, ensureTools, withWorkFolder } from './setup.js';
 import { markdownTable, seconds } from './table.js';
 
 const TILE_SIZE = 20;
@@ -96,13 +96,8 @@ async function main(): Promise<void> {
 
 /** Whether Debian's python3 has scipy, installing python3-scipy when root and it has not. */
 async function ensureScipy(): Promise<boolean> {
-  if (await succeeds(PYTHON, ['-c', 'import scipy'])) return true;
-  if (process.getuid?.() !== 0) return false;
-  log('python3-scipy missing: apt-get update && apt-get install -y python3-scipy');
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  if ((await runVisible('apt-get', ['update'], { env })) !== 0) return false;
-  await runVisible('apt-get', ['install', '-y', 'python3-scipy'], { env });
-  return succeeds(PYTHON, ['-c', 'import scipy']);
+  const present = (): Promise<boolean> => succeeds(PYTHON, ['-c', 'import scipy']);
+  return (await ensurePackages([{ name: 'python3-scipy', present }], log)).length === 0;
 }
 
 async function indexCollection(collection: string, index: string): Promise<string> {

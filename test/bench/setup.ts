@@ -24,30 +24,18 @@ export interface Tools {
  * root and they are missing. Never throws: the caller decides what a missing tool means.
  */
 export async function ensureTools(log: (message: string) => void): Promise<Tools> {
-  let tools = await probeTools();
-  if (tools.pil && tools.metapixel) return tools;
-
-  const missing = [...(tools.pil ? [] : ['python3-pil']), ...(tools.metapixel ? [] : ['metapixel'])];
-  if (process.getuid?.() !== 0) {
-    log(`missing ${missing.join(', ')}; not root, so not installing them`);
-    return { ...tools, metapixelMissing: tools.metapixel ? undefined : 'metapixel not installed (not root, could not apt-get install it)' };
-  }
-  log(`missing ${missing.join(', ')}: running apt-get update && apt-get install -y ${missing.join(' ')}`);
-  const apt = (...args: string[]): Promise<number | null> =>
-    runVisible('apt-get', args, { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
-  const update = await apt('update');
-  const install = update === 0 ? await apt('install', '-y', ...missing) : update;
-  if (update === 0 && install !== 0 && missing.length > 1) {
-    // One unavailable package must not keep the other out.
-    log(`apt-get install -y ${missing.join(' ')} failed; trying each package alone`);
-    for (const name of missing) await apt('install', '-y', name);
-  }
-  tools = await probeTools();
-  if (!tools.metapixel) {
-    log('metapixel could not be installed; its rows will be left out');
-    return { ...tools, metapixelMissing: `metapixel not installed (apt-get ${update === 0 ? 'install' : 'update'} failed)` };
-  }
-  return tools;
+  const missing = await ensurePackages(
+    [
+      { name: 'python3-pil', present: hasPil },
+      { name: 'metapixel', present: async () => (await onPath('metapixel-prepare')) && onPath('metapixel') },
+    ],
+    log,
+  );
+  const tools = await probeTools();
+  if (!missing.includes('metapixel')) return tools;
+  log('metapixel is missing; its rows will be left out');
+  const why = process.getuid?.() !== 0 ? 'not root, could not apt-get install it' : 'apt-get could not install it';
+  return { ...tools, metapixelMissing: `metapixel not installed (${why})` };
 }
 
 async function probeTools(): Promise<Tools> {
@@ -140,7 +128,11 @@ export async function ensurePackages(packages: DebianPackage[], log: (message: s
   log(`missing ${missing.join(', ')}: running apt-get update && apt-get install -y ${missing.join(' ')}`);
   const apt = (...args: string[]): Promise<number | null> =>
     runVisible('apt-get', args, { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
-  if ((await apt('update')) === 0) await apt('install', '-y', ...missing);
+  if ((await apt('update')) === 0 && (await apt('install', '-y', ...missing)) !== 0 && missing.length > 1) {
+    // One unavailable package must not keep the others out.
+    log(`apt-get install -y ${missing.join(' ')} failed; trying each package alone`);
+    for (const name of missing) await apt('install', '-y', name);
+  }
   return missingNow();
 }
 
