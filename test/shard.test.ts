@@ -4,7 +4,7 @@ import path from 'node:path';
 import { crc32 } from 'node:zlib';
 import { test } from 'node:test';
 import { UsageError } from '../src/errors.js';
-import { readManifest } from '../src/index.js';
+import { processCollection, readManifest } from '../src/index.js';
 import { parseShard, resolveShard, RUNNER_VARIABLES, type ShardOption } from '../src/options/shard.js';
 import { quote } from '../src/text.js';
 import { runCli, tempDir } from './helpers.js';
@@ -142,6 +142,27 @@ test('process-collection --shard auto/n takes the part from the environment, not
   assert.equal(none.code, 2);
   assert.match(none.stderr, /^tsmosaic: --shard auto: none of JOB_COMPLETION_INDEX .* is set; give the part as --shard i\/n\n$/);
   await assert.rejects(readManifest(out), /not found/);
+});
+
+test('processCollection reads an auto shard from the environment it is given, not its own', async () => {
+  const root = await tempDir();
+  const collection = await paletteCollection(root);
+  const sources = async (index: string): Promise<string[]> => (await readManifest(index)).tiles.map(({ source }) => source);
+  const given = path.join(root, 'given');
+  const result = await processCollection(collection, {
+    tileSize: 6,
+    out: given,
+    shard: { index: 'auto', count: 2 },
+    environment: { PARALLEL_SEQ: '2' },
+  });
+  const explicit = path.join(root, 'explicit');
+  await processCollection(collection, { tileSize: 6, out: explicit, shard: { index: 2, count: 2 } });
+  assert.deepEqual(await sources(given), await sources(explicit));
+  assert.ok(result.tiles > 0 && result.tiles < 8, `part 2 of 2 holds ${result.tiles} of the 8 pictures`);
+  await assert.rejects(
+    processCollection(collection, { tileSize: 6, out: path.join(root, 'none'), shard: { index: 'auto', count: 2 }, environment: {} }),
+    (error: unknown) => error instanceof UsageError && /none of JOB_COMPLETION_INDEX/.test(error.message),
+  );
 });
 
 test('an empty part is refused naming it, with the number of files the collection has', async () => {

@@ -51,6 +51,8 @@ export interface ProcessCollectionOptions {
    * environment (see resolveShard), of `count` parts or as many as the runner says.
    */
   shard?: ShardOption;
+  /** Where an `auto` shard looks for the job runner's variables. Default: `process.env`. */
+  environment?: Readonly<Record<string, string | undefined>>;
   /** Pictures read and handed to the decoders at once. Default: twice libuv's threads, 8 (see `defaultConcurrency`). */
   concurrency?: number;
   /** Aborting stops the run between images; the previous index stays as it was. */
@@ -122,7 +124,7 @@ export async function processCollection(
   const crops = checkOption(OPTIONS.crops, options.crops);
   const concurrency = checkOption(CONCURRENCY, options.concurrency) ?? defaultConcurrency();
   const shardOption = checkOption(OPTIONS.shard, options.shard);
-  const resolved = shardOption && resolveShard(shardOption, process.env);
+  const resolved = shardOption && resolveShard(shardOption, options.environment ?? process.env);
   const shard = resolved?.shard;
   const given = Array.isArray(collection) ? collection : [collection];
   if (given.length === 0) throw new UsageError('Expected at least one collection folder but received none');
