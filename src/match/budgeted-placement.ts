@@ -631,13 +631,17 @@ class CellGroups {
     rounding: number,
   ) {
     // Colours first (by rounded colour, in fill order), then groups of at most GROUP_CELLS cells of a colour.
-    const keys = new Map<string, number>();
+    const keys = new Map<number, number>();
     const colourOf = new Int32Array(cellCount);
     const colourSizes: number[] = [];
     for (let n = 0; n < order.length; n++) {
       const cell = order[n]!;
       const c = cell * 3;
-      const key = `${Math.round(cellColours[c]! / rounding)},${Math.round(cellColours[c + 1]! / rounding)},${Math.round(cellColours[c + 2]! / rounding)}`;
+      // (Rounded coordinates lie within ±512: DIN99o's within ±100, sRGB levels 0-255, rounding >= 2.)
+      const key =
+        (Math.round(cellColours[c]! / rounding) + 512) * 1048576 +
+        (Math.round(cellColours[c + 1]! / rounding) + 512) * 1024 +
+        (Math.round(cellColours[c + 2]! / rounding) + 512);
       let id = keys.get(key);
       if (id === undefined) {
         id = keys.size;
