@@ -108,6 +108,7 @@ async function noisePlacer(
   columns: number,
   rules: PlacementRules,
   onProgress?: (done: number, total: number) => void,
+  rows = Math.round((columns * 45) / 60),
 ): Promise<{ placer: TilePlacer; rows: number; crops: number; answer: (band: RowBand) => Promise<CellAnswers> }> {
   const manifest = await readManifest(index);
   const loaded = await loadIndex(index, manifest);
@@ -120,7 +121,6 @@ async function noisePlacer(
     cropsPerPicture: manifest.crops,
     detail: new TileDetail(loaded.features, count, DEFAULT_METHOD.grid),
   };
-  const rows = Math.round((columns * 45) / 60);
   const image = await loadTarget(target, columns, rows, await readTargetSize(target));
   const placer = new TilePlacer(DEFAULT_METHOD, columns, rows, catalogue, rules, onProgress);
   const search = new CachedSearch(loaded.ann, DEFAULT_METHOD);
@@ -134,8 +134,13 @@ async function noisePlacer(
 }
 
 /** Places the noise target on a `columns` grid in bands of `bandRows`, as build does; returns each cell's picture (the rules' unit). */
-async function placeInBands(columns: number, bandRows: number, rules: PlacementRules): Promise<{ tiles: ArrayLike<number>; rows: number }> {
-  const { placer, rows, crops, answer } = await noisePlacer(columns, rules);
+async function placeInBands(
+  columns: number,
+  bandRows: number,
+  rules: PlacementRules,
+  gridRows?: number,
+): Promise<{ tiles: ArrayLike<number>; rows: number }> {
+  const { placer, rows, crops, answer } = await noisePlacer(columns, rules, undefined, gridRows);
   for (let firstRow = 0; firstRow < rows; firstRow += bandRows) {
     const band = { firstRow, rows: Math.min(bandRows, rows - firstRow) };
     await placer.placeRows(firstRow, band.rows, await answer(band));
@@ -171,6 +176,25 @@ test('banded placement keeps --use-all, --max-uses and min-distance across bands
   assert.equal(uses.size, 40, 'every picture');
   assert.ok(Math.max(...uses.values()) <= 32);
   assert.deepEqual(closeRepeats(tiles, 40, rows, 1.5), []);
+});
+
+test('banded placement places every picture when the budget leaves no use to spare', async () => {
+  // 40 pictures: once each in 8 x 5 cells, at most twice in 10 x 8. Every use is needed, and each
+  // band must give a share of its cells to pictures not used yet, not only those the budget chose.
+  for (const [columns, rows, maxUses] of [
+    [8, 5, 1],
+    [10, 8, 2],
+  ] as const) {
+    for (const bandRows of [1, 2, 3]) {
+      const label = `${columns} x ${rows} cells, --max-uses ${maxUses}, bands of ${bandRows} rows`;
+      const { tiles } = await placeInBands(columns, bandRows, { minDistance: 1, maxUses, seed: 4, required: 'all' }, rows);
+      const uses = new Map<number, number>();
+      for (const tile of Array.from(tiles)) uses.set(tile, (uses.get(tile) ?? 0) + 1);
+      assert.equal(tiles.length, columns * rows);
+      assert.equal(uses.size, 40, `${label}: every picture`);
+      assert.ok(Math.max(...uses.values()) <= maxUses, label);
+    }
+  }
 });
 
 test('a build, placed row by row and sampled 4096 cells at a time, keeps min-distance across rows in its --plan', async () => {

@@ -49,11 +49,12 @@ const FINAL_EPSILON = 0.002;
  * Places bands of cells under --max-uses, --use-all, --include and --exclude. First as an
  * assignment of cells to pictures (see Auction): cells of about one colour form a group that bids
  * for uses of the pictures on its list, costed for the group's mean; the list starts from the index
- * answers, pictures that must be placed are offered to the groups nearest them in colour, and when
- * a picture not on a list may be better at current prices, the cheapest ones are found in a tree
- * of the tiles' colours and prices (see ColourTree). Then each group's uses go to its cells by
- * their own costs, in fill order, keeping --min-distance. Budgets hold over the whole grid, band
- * after band; the pictures that must appear are spread over the bands in proportion to their cells.
+ * answers, and when a picture not on a list may be better at current prices, the cheapest ones are
+ * found in a tree of the tiles' colours and prices (see ColourTree). The pictures that must appear
+ * and are still missing then displace the uses they cost least more than (see insertRequired).
+ * Then each group's uses go to its cells by their own costs, in fill order, keeping --min-distance.
+ * Budgets hold over the whole grid, band after band; the pictures that must appear are spread over
+ * the bands in proportion to their cells.
  */
 export class BudgetedPlacement {
   /** Cells that had to give up min-distance. */
@@ -158,16 +159,21 @@ export class BudgetedPlacement {
    * they displace least (see insertRequired).
    */
   private insertMissing(firstRow: number, count: number, groups: CellGroups, held: BandAssignment): void {
-    const band = this.bandRequired(firstRow, count, groups);
-    for (let unit = 0; unit < count; unit++) band[held.picture[unit]!] = 0;
-    const missing: number[] = [];
-    for (let picture = 0; picture < this.pictureCount; picture++) if (band[picture]) missing.push(picture);
+    const kept = (picture: number): boolean => this.required[picture] === 1 && this.repeats.usesOf(picture) === 0;
+    const holds = new Uint8Array(this.pictureCount);
+    let keptHeld = 0;
+    for (let unit = 0; unit < count; unit++) {
+      const picture = held.picture[unit]!;
+      if (kept(picture) && !holds[picture]) keptHeld++;
+      holds[picture] = 1;
+    }
+    const missing = this.bandRequired(firstRow, count, groups, holds, keptHeld);
     const unplaced = insertRequired(groups, held, missing, {
       count: this.pictureCount,
       tileColours: this.tileColours,
       cropsPerPicture: this.catalogue.cropsPerPicture,
       crops: this.crops,
-      kept: (picture) => this.required[picture] === 1 && this.repeats.usesOf(picture) === 0,
+      kept,
       cost: (group, picture, out) => {
         this.pictureCost(groups, group, picture);
         out.cost = this.cost;
@@ -412,20 +418,20 @@ export class BudgetedPlacement {
   }
 
   /**
-   * The pictures this band must place: every required picture not used yet on the last band, else
-   * a share in proportion to the band's cells, those nearest in colour to a cell of it first.
+   * The pictures this band must add to those it `holds` (`keptHeld` of which must appear and have
+   * not yet): on the last band every one still missing, else as many as make the band's share, in
+   * proportion to its cells, those nearest in colour to a cell of it first. Counting the ones held
+   * keeps the pictures to add within the uses that can be given up (each band holds at most its
+   * cells), and leaves fewer to displace.
    */
-  private bandRequired(firstRow: number, count: number, groups: CellGroups): Uint8Array {
-    const band = new Uint8Array(this.pictureCount);
+  private bandRequired(firstRow: number, count: number, groups: CellGroups, holds: Uint8Array, keptHeld: number): number[] {
     const missing: number[] = [];
     for (let picture = 0; picture < this.pictureCount; picture++)
-      if (this.required[picture] && this.repeats.usesOf(picture) === 0) missing.push(picture);
+      if (this.required[picture] && this.repeats.usesOf(picture) === 0 && !holds[picture]) missing.push(picture);
     const remaining = (this.rows - firstRow) * this.columns;
-    const share = Math.min(missing.length, Math.ceil((missing.length * count) / remaining));
-    if (share === missing.length) {
-      for (const picture of missing) band[picture] = 1;
-      return band;
-    }
+    const share = Math.ceil(((missing.length + keptHeld) * count) / remaining);
+    const wanted = Math.max(0, Math.min(missing.length, share - keptHeld));
+    if (wanted === missing.length) return missing;
     const distance = new Float64Array(missing.length);
     const colours = this.tileColours;
     missing.forEach((picture, i) => {
@@ -434,8 +440,7 @@ export class BudgetedPlacement {
       distance[i] = this.found.values[0]!;
     });
     const byFit = missing.map((_, i) => i).sort((a, b) => distance[a]! - distance[b]! || a - b);
-    for (let i = 0; i < share; i++) band[missing[byFit[i]!]!] = 1;
-    return band;
+    return byFit.slice(0, wanted).map((i) => missing[i]!);
   }
 
   /**

@@ -56,6 +56,8 @@ export function insertRequired(
   const units = held.picture.length;
   const uses = new Int32Array(pictures.count);
   for (let unit = 0; unit < units; unit++) uses[held.picture[unit]!]!++;
+  // (One more use of a picture held already could break its budget.)
+  for (const picture of missing) if (uses[picture]! > 0) throw new Error(`picture ${picture} is held already`);
   const givers = new Givers(groups, held, uses, pictures);
   const best = { delta: 0, group: -1 };
   const queue = new PictureQueue(missing.length);
