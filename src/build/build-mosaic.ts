@@ -197,6 +197,7 @@ export async function buildMosaic(index: string, target: string, options: BuildM
 
     if (settings.deepZoomFolder) await mkdir(settings.deepZoomFolder, { recursive: true });
     let tiles: TileSource = store;
+    let drawnPlan = plan;
     let drawing: TileDrawing | undefined;
     let tileFolder: Temporary | undefined;
     if (larger) {
@@ -215,12 +216,13 @@ export async function buildMosaic(index: string, target: string, options: BuildM
         signal,
       });
       tiles = drawing.tiles;
+      drawnPlan = drawing.plan(plan);
       if (format !== 'png') await drawing.done;
     }
     let deltaE: CellFidelity | undefined;
     let measureSeconds = 0;
     // Rows are placed as the writer asks for them: a PNG's bands are coded as their rows are placed.
-    const written = await writeMosaic(plan, tiles, out, format, {
+    const written = await writeMosaic(drawnPlan, tiles, out, format, {
       signal,
       ...(settings.dpi ? { density: settings.dpi } : {}),
       placed: async (wanted) => {
@@ -255,7 +257,7 @@ export async function buildMosaic(index: string, target: string, options: BuildM
       },
     }).finally(async () => {
       await drawing?.done.catch(() => undefined);
-      drawing?.tiles.close();
+      drawing?.close();
       await tileFolder?.discard();
     });
     if (drawing) {
