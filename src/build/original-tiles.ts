@@ -24,14 +24,14 @@ import { TileStore } from '../tiles/tile-store.js';
 const IN_MEMORY_BYTES = MAX_STORE_BYTES;
 
 /**
- * Draws the tiles a plan uses at `shape` from the pictures' original files, into a tile file at
- * `temporary`: each picture decoded once, at the size needed, cut exactly as it was indexed (the
- * same crop windows; mirroring is the renderer's), on all cores. Pictures are drawn in the order the
- * grid first uses them, row by row, so that a writer can draw its first bands while later
- * pictures decode (see `readyThrough`). An original that is missing, unreadable or changed since
- * indexing (size, and mtime or fingerprint), or whose path would lead out of its collection folder,
- * is replaced by its stored tiles enlarged. The tiles go to memory when they are few (see
- * IN_MEMORY_BYTES), else to a tile file at `temporary`.
+ * Draws the tiles a plan uses at `shape` from the pictures' original files: each picture decoded
+ * once, at the size needed, cut exactly as it was indexed (the same crop windows; mirroring is the
+ * renderer's), on all cores. Pictures are drawn in the order the grid first uses them, row by row,
+ * so that a writer can draw its first bands while later pictures decode (see `readyThrough`). An
+ * original that is missing, unreadable or changed since indexing (size, and mtime or fingerprint),
+ * or whose path would lead out of its collection folder, is replaced by its stored tiles enlarged.
+ * The tiles go to memory when they are few (see IN_MEMORY_BYTES), else to a tile file at
+ * `temporary`.
  */
 export class TileDrawing {
   /** The tiles drawn so far: a store of the tiles used, in the order they are drawn (see `plan`), or a file. */
