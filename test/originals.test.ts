@@ -3,8 +3,12 @@ import { appendFile, mkdir, readdir, readFile, rename, utimes } from 'node:fs/pr
 import path from 'node:path';
 import { test } from 'node:test';
 import sharp from 'sharp';
+import { TileDrawing } from '../src/build/original-tiles.js';
 import { loadTile } from '../src/collection/load-tile.js';
-import { readManifest } from '../src/index-store/read-index.js';
+import { Temporary } from '../src/files/publish.js';
+import { loadIndex, readManifest } from '../src/index-store/read-index.js';
+import { TileFile } from '../src/tiles/tile-file.js';
+import { TileStore } from '../src/tiles/tile-store.js';
 import { runCli, tempDir } from './helpers.js';
 
 const root = await tempDir();
@@ -139,4 +143,38 @@ test('missing and changed originals fall back to their stored tiles, with one wa
   } finally {
     await rename(`${gone}.away`, gone!);
   }
+});
+
+test('tiles drawn into memory (few) are the ones drawn into a file (many), for the same plan', async () => {
+  const manifest = await readManifest(index);
+  const { tiles: stored } = await loadIndex(index, manifest);
+  // Two rows of three cells, one picture's crops used twice; ids of the index's tiles (picture * crops + crop).
+  const planTiles = Uint32Array.from([3, 0, 7, 7, 12, 1].map((id) => id % (manifest.tileCount * manifest.crops)));
+  const drawn = async (inMemoryBytes?: number): Promise<Buffer[]> => {
+    const temporary = await Temporary.create(path.join(root, 'drawn.tiles'));
+    const drawing = new TileDrawing({
+      manifest,
+      stored,
+      planTiles,
+      columns: 3,
+      shape: { width: 24, height: 24 },
+      temporary,
+      ...(inMemoryBytes === undefined ? {} : { inMemoryBytes }),
+    });
+    await drawing.done;
+    try {
+      const plan = drawing.plan({ columns: 3, rows: 2, tiles: planTiles });
+      const source = drawing.tiles;
+      const store = source instanceof TileFile ? source.load(planTiles) : source;
+      assert.equal(source instanceof TileStore, inMemoryBytes === undefined);
+      // Each cell's tile: from the file in cell order, from memory at the place the plan gives.
+      return [...planTiles].map((_, cell) => Buffer.from(store.tile(source instanceof TileFile ? cell : plan.tiles[cell]!)));
+    } finally {
+      drawing.close();
+      await temporary.discard();
+    }
+  };
+  const [inMemory, inFile] = [await drawn(), await drawn(0)];
+  assert.equal(inMemory.length, 6);
+  inMemory.forEach((tile, cell) => assert.ok(tile.equals(inFile[cell]!), `cell ${cell}`));
 });

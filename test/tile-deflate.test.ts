@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { test } from 'node:test';
 import zlib from 'node:zlib';
+import { fittedLayout } from '../src/tiles/mosaic-layout.js';
+import { mosaicSize } from '../src/tiles/mosaic-plan.js';
 import { TileStore } from '../src/tiles/tile-store.js';
 import { seededRandom } from '../src/match/random.js';
 import { huffmanLengths, reversedCodes } from '../src/render/huffman.js';
@@ -68,16 +70,16 @@ test('reversedCodes gives RFC 1951’s canonical codes, bit-reversed', () => {
   });
 });
 
-/** A store of `count` tiles of `tileSize` px: noisy pictures, or with `flat`, the first `flat` tiles one colour each. */
-function randomStore(count: number, tileSize: number, seed: number, flat = 0): TileStore {
+/** A store of `count` tiles of `tileSize` px (or `tileSize` x `tileHeight`): noisy pictures, or with `flat`, the first `flat` tiles one colour each. */
+function randomStore(count: number, tileSize: number, seed: number, flat = 0, tileHeight = tileSize): TileStore {
   const next = seededRandom(seed);
-  const bytes = tileSize * tileSize * 3;
+  const bytes = tileSize * tileHeight * 3;
   const pixels = Buffer.alloc(count * bytes);
   for (let tile = 0; tile < count; tile++) {
     const colour = [0, 1, 2].map(() => Math.floor(next() * 256));
     for (let i = 0; i < bytes; i++) pixels[tile * bytes + i] = tile < flat ? colour[i % 3]! : Math.floor(next() * 256);
   }
-  return new TileStore(pixels, { width: tileSize, height: tileSize }, count);
+  return new TileStore(pixels, { width: tileSize, height: tileHeight }, count);
 }
 
 /** A random plan over `store`, mirrored cells among them; `tilesFor(row)` picks the tile ids a row may use. */
@@ -94,8 +96,7 @@ function randomPlan(columns: number, rows: number, seed: number, tilesFor: (row:
 
 /** The filtered rows zlib is given on writePng's path (render, then Sub), with their Adler-32. */
 function filteredRows(plan: MosaicPlan, store: TileStore): { filtered: Buffer; adler: number } {
-  const width = plan.columns * store.tileWidth;
-  const height = plan.rows * store.tileWidth;
+  const { width, height } = mosaicSize(plan, store.tileWidth, store.tileHeight);
   const pixels = renderRegion(plan, store, { left: 0, top: 0, width, height });
   const filtered = Buffer.alloc(height * (width * 3 + 1));
   const adler = subFilter(pixels, filtered, height, width * 3, 1);
@@ -105,7 +106,7 @@ function filteredRows(plan: MosaicPlan, store: TileStore): { filtered: Buffer; a
 /** The deflate data TileRowDeflater makes in bands of `bandRows` rows, and its Adler-32. */
 function coded(plan: MosaicPlan, store: TileStore, bandRows: number): { data: Buffer; adler: number } {
   const coder = new TileRowDeflater(plan, store);
-  const height = plan.rows * store.tileWidth;
+  const { height } = mosaicSize(plan, store.tileWidth, store.tileHeight);
   const parts: Buffer[] = [];
   // (Copied: each band's bytes are a view, valid until the next call.)
   for (let top = 0; top < height; top += bandRows) parts.push(Buffer.from(coder.band(top, Math.min(bandRows, height - top))));
@@ -129,6 +130,30 @@ test('TileRowDeflater codes exactly the Sub-filtered rows of the rendered mosaic
     assert.ok(zlib.inflateRawSync(data).equals(expected.filtered), `${tileSize} px tiles, bands of ${bandRows} rows`);
     assert.equal(adler, expected.adler, `Adler-32, ${tileSize} px tiles`);
   }
+});
+
+test('TileRowDeflater codes cells smaller than their tiles (a print’s exact size) and tiles that are not square', () => {
+  // 9 columns over 40 px: cells of 4 and 5 px showing the left of 5 px tiles, rows of 6 and 7 px
+  // of 7 px tiles; cells of 1 and 2 px (a width with no bytes after the first pixel); whole tiles of 6 x 4 px.
+  for (const [tileWidth, tileHeight, width, height, bandRows] of [
+    [5, 7, 40, 45, 11],
+    [2, 3, 13, 20, 4],
+    [6, 4, 0, 0, 5],
+  ] as const) {
+    const store = randomStore(30, tileWidth, tileWidth * 7 + tileHeight, 0, tileHeight);
+    const plan = randomPlan(9, 7, tileWidth + tileHeight, (_row, next) => Math.floor(next() * store.count));
+    if (width > 0) plan.layout = fittedLayout(width, height, plan.columns, plan.rows);
+    assert.ok(TileRowDeflater.supports(plan, store), `${tileWidth}x${tileHeight} px tiles`);
+    const expected = filteredRows(plan, store);
+    const { data, adler } = coded(plan, store, bandRows);
+    assert.ok(zlib.inflateRawSync(data).equals(expected.filtered), `${tileWidth}x${tileHeight} px tiles into ${width}x${height} px`);
+    assert.equal(adler, expected.adler, `Adler-32, ${tileWidth}x${tileHeight} px tiles into ${width}x${height} px`);
+  }
+  // Grout, and cells larger than the tiles, are rendered instead.
+  const store = randomStore(30, 5, 1);
+  const plan = randomPlan(9, 7, 2, (_row, next) => Math.floor(next() * store.count));
+  assert.equal(TileRowDeflater.supports({ ...plan, layout: fittedLayout(44, 40, 9, 7, 1) }, store), false);
+  assert.equal(TileRowDeflater.supports({ ...plan, layout: fittedLayout(50, 35, 9, 7) }, store), false);
 });
 
 test('TileRowDeflater takes a new code where the picture changes, and codes about as small as zlib', () => {

@@ -64,7 +64,7 @@ export interface BuildMosaicResult {
   timings: BuildTimings;
 }
 
-/** Grids of at least this many cells are described and searched by a worker thread (see WorkerCells); smaller ones on this thread. */
+/** Grids of at least this many cells, and those whose tiles are drawn larger, are described and searched by a worker thread (see WorkerCells); smaller ones on this thread. */
 const WORKER_CELLS = 16_384;
 
 /**
@@ -130,7 +130,11 @@ export async function buildMosaic(index: string, target: string, options: BuildM
       rules.minDistance = feasibleMinDistance(rules.minDistance, choice.usable);
       if (rules.minDistance < 1) onNote?.(`the index has only ${choice.usable} tiles: tiles may repeat next to each other`);
     }
-    if (worker && columns * rows < WORKER_CELLS) {
+    // Tiles larger than the index's are drawn for the tiles the plan uses only, into memory or a file (see below).
+    const larger = geometry.tileShape.width > indexShape.width || geometry.tileShape.height > indexShape.height;
+    // Drawing larger tiles takes seconds after placement: a small grid keeps the worker, booted by
+    // now, so that its cells are searched on the other core while this thread places them.
+    if (worker && columns * rows < WORKER_CELLS && !larger) {
       stopped = worker.close();
       worker = undefined;
     }
@@ -154,8 +158,6 @@ export async function buildMosaic(index: string, target: string, options: BuildM
     const feeder = new BandFeeder(worker, worker, columns, rows, placementBandRows(columns, rows, rules), format !== 'png', signal);
 
     const loaded = await loadIndex(index, manifest);
-    // Tiles larger than the index's are drawn for the tiles the plan uses only, into a file (see below).
-    const larger = geometry.tileShape.width > indexShape.width || geometry.tileShape.height > indexShape.height;
     const store = larger ? loaded.tiles : await loaded.tiles.scaledInterruptibly(geometry.tileShape, signal);
     const descriptors = tileDescriptors(loaded.features, loaded.tiles.count, method);
     const length = descriptorLength(method);
@@ -197,6 +199,7 @@ export async function buildMosaic(index: string, target: string, options: BuildM
 
     if (settings.deepZoomFolder) await mkdir(settings.deepZoomFolder, { recursive: true });
     let tiles: TileSource = store;
+    let drawnPlan = plan;
     let drawing: TileDrawing | undefined;
     let tileFolder: Temporary | undefined;
     if (larger) {
@@ -215,12 +218,13 @@ export async function buildMosaic(index: string, target: string, options: BuildM
         signal,
       });
       tiles = drawing.tiles;
+      drawnPlan = drawing.plan(plan);
       if (format !== 'png') await drawing.done;
     }
     let deltaE: CellFidelity | undefined;
     let measureSeconds = 0;
     // Rows are placed as the writer asks for them: a PNG's bands are coded as their rows are placed.
-    const written = await writeMosaic(plan, tiles, out, format, {
+    const written = await writeMosaic(drawnPlan, tiles, out, format, {
       signal,
       ...(settings.dpi ? { density: settings.dpi } : {}),
       placed: async (wanted) => {
@@ -255,7 +259,7 @@ export async function buildMosaic(index: string, target: string, options: BuildM
       },
     }).finally(async () => {
       await drawing?.done.catch(() => undefined);
-      drawing?.tiles.close();
+      drawing?.close();
       await tileFolder?.discard();
     });
     if (drawing) {

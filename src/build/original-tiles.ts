@@ -9,22 +9,33 @@ import { loadTile, ReadBuffer, ReadBudget } from '../collection/load-tile.js';
 import { defaultConcurrency } from '../collection/process-collection.js';
 import { rootsOf, type IndexManifest, type TileSource as IndexedFile } from '../index-store/format.js';
 import { areaAverage, toBytes } from '../raster/area-average.js';
+import { MAX_STORE_BYTES } from '../render/tile-deflate.js';
+import type { TileSource } from '../render/tile-source.js';
 import { tileBytes, type TileShape } from '../tiles/features.js';
+import type { MosaicPlan } from '../tiles/mosaic-plan.js';
 import { TileFile } from '../tiles/tile-file.js';
-import type { TileStore } from '../tiles/tile-store.js';
+import { TileStore } from '../tiles/tile-store.js';
 
 /**
- * Draws the tiles a plan uses at `shape` from the pictures' original files, into a tile file at
- * `temporary`: each picture decoded once, at the size needed, cut exactly as it was indexed (the
- * same crop windows; mirroring is the renderer's), on all cores. Pictures are drawn in the order the
- * grid first uses them, row by row, so that a writer can draw its first bands while later
- * pictures decode (see `readyThrough`). An original that is missing, unreadable or changed since
- * indexing (size, and mtime or fingerprint), or whose path would lead out of its collection folder,
- * is replaced by its stored tiles enlarged.
+ * Drawn tiles that take up to this much are kept in memory, as a store of their own: a PNG is
+ * then coded straight from them (as large a store as TileRowDeflater codes), and no band reads
+ * them back from a file. More go to a file, so that memory does not grow with the mosaic.
+ */
+const IN_MEMORY_BYTES = MAX_STORE_BYTES;
+
+/**
+ * Draws the tiles a plan uses at `shape` from the pictures' original files: each picture decoded
+ * once, at the size needed, cut exactly as it was indexed (the same crop windows; mirroring is the
+ * renderer's), on all cores. Pictures are drawn in the order the grid first uses them, row by row,
+ * so that a writer can draw its first bands while later pictures decode (see `readyThrough`). An
+ * original that is missing, unreadable or changed since indexing (size, and mtime or fingerprint),
+ * or whose path would lead out of its collection folder, is replaced by its stored tiles enlarged.
+ * The tiles go to memory when they are few (see IN_MEMORY_BYTES), else to a tile file at
+ * `temporary`.
  */
 export class TileDrawing {
-  /** The tiles drawn so far. */
-  readonly tiles: TileFile;
+  /** The tiles drawn so far: a store of the tiles used, in the order they are drawn (see `plan`), or a file. */
+  readonly tiles: TileSource;
   /** Resolves once every tile is drawn; rejects with the first failure (or the signal's reason). */
   readonly done: Promise<void>;
   /** Pictures drawn from their original files. */
@@ -39,6 +50,8 @@ export class TileDrawing {
   private readonly pictures: number[] = [];
   /** By grid row: how many pictures must be drawn for every row up to it to be drawable. */
   private readonly neededThrough: Int32Array;
+  /** When the tiles are in memory: by tile id, its place in the store. */
+  private readonly slots: Int32Array | undefined;
   private drawn = 0;
   private failure: { error: unknown } | undefined;
   private waiting: (() => void)[] = [];
@@ -53,6 +66,8 @@ export class TileDrawing {
     temporary: Temporary;
     /** False: every picture's stored tiles are enlarged (--no-originals). */
     fromOriginals?: boolean;
+    /** Tiles that take up to this many bytes are kept in memory (default IN_MEMORY_BYTES; 0: always a file). */
+    inMemoryBytes?: number;
     signal?: AbortSignal;
     onProgress?: (done: number, total: number) => void;
   }) {
@@ -70,9 +85,25 @@ export class TileDrawing {
       }
       this.neededThrough[row] = this.pictures.length;
     }
-    this.tiles = new TileFile(options.temporary.path, options.shape, manifest.tileCount * crops);
+    const count = countBits(usedCrops);
+    if (count * tileBytes(options.shape) <= (options.inMemoryBytes ?? IN_MEMORY_BYTES)) {
+      this.slots = slotsInDrawingOrder(this.pictures, usedCrops, manifest.tileCount * crops, crops);
+      this.tiles = new TileStore(Buffer.alloc(count * tileBytes(options.shape)), options.shape, count);
+    } else this.tiles = new TileFile(options.temporary.path, options.shape, manifest.tileCount * crops);
     this.done = this.draw({ ...options, usedCrops });
     this.done.catch(() => undefined); // the writer or the caller awaits it
+  }
+
+  /** `plan` as it is drawn from `tiles`: with a store's places for tile ids when the tiles are in memory. */
+  plan(plan: MosaicPlan): MosaicPlan {
+    const slots = this.slots;
+    if (!slots) return plan;
+    return { ...plan, tiles: Uint32Array.from(plan.tiles, (id) => slots[id]!) };
+  }
+
+  /** Closes the tile file, if the tiles went to one. */
+  close(): void {
+    if (this.tiles instanceof TileFile) this.tiles.close();
   }
 
   /** Resolves once every tile of grid rows [0, `rows`) is drawn; rejects if drawing failed. */
@@ -131,7 +162,9 @@ export class TileDrawing {
           for (let crop = 0; crop < crops; crop++) {
             if (!(usedCrops[picture]! & (1 << crop))) continue;
             const id = picture * crops + crop;
-            tiles.add(id, decoded ? decoded.subarray(crop * bytes, (crop + 1) * bytes) : enlarged(stored, id, shape));
+            const pixels = decoded ? decoded.subarray(crop * bytes, (crop + 1) * bytes) : enlarged(stored, id, shape);
+            if (tiles instanceof TileFile) tiles.add(id, pixels);
+            else tiles.pixels.set(pixels, this.slots![id]! * bytes);
           }
           this.drawn = position + 1;
           this.wake();
@@ -151,6 +184,23 @@ export class TileDrawing {
     this.waiting = [];
     for (const resolve of woken) resolve();
   }
+}
+
+/** How many bits are set in `masks`, all together. */
+function countBits(masks: Uint8Array): number {
+  let count = 0;
+  for (const mask of masks) for (let bits = mask; bits !== 0; bits &= bits - 1) count++;
+  return count;
+}
+
+/** By tile id (of `tiles` ids), its place among the tiles drawn, in the order they are drawn: `pictures`, each its crops `usedCrops` in order; -1 for the others. */
+function slotsInDrawingOrder(pictures: number[], usedCrops: Uint8Array, tiles: number, crops: number): Int32Array {
+  const slots = new Int32Array(tiles).fill(-1);
+  let next = 0;
+  for (const picture of pictures) {
+    for (let crop = 0; crop < crops; crop++) if (usedCrops[picture]! & (1 << crop)) slots[picture * crops + crop] = next++;
+  }
+  return slots;
 }
 
 /** The original file of an indexed picture, or undefined when its path would lead out of its collection folder. */

@@ -2,7 +2,6 @@ import { endianness } from 'node:os';
 import type { TileStore } from '../tiles/tile-store.js';
 import { huffmanLengths, reversedCodes } from './huffman.js';
 import type { MosaicPlan } from './render-region.js';
-import { isTiled } from '../tiles/mosaic-layout.js';
 
 /*
  * A PNG's image data coded straight from the tiles, without rendering pixels, filtering them or
@@ -18,6 +17,10 @@ import { isTiled } from '../tiles/mosaic-layout.js';
  * noticeably shorter with its own (photographs' filtered bytes vary little across an image: on the
  * bench's mosaic one code for all of it gave 18.54 MB against zlib's 18.56 MB). A deflate block
  * holds the bands coded with one code; a new code starts a new block.
+ *
+ * Cells may be smaller than the tiles (a print's exact size spreads them over its width, see
+ * MosaicLayout): a cell shows the first pixels of its tile rows, whose bits are the first bits of
+ * the tile rows' codes, so each coded tile row keeps the sums and bit count of every cell width.
  */
 
 const END_OF_BLOCK = 256;
@@ -46,18 +49,70 @@ const HEADER_BITS = 1100;
 /** Words of coded tile rows kept (64 MB); when full, they are coded again as they are met. */
 const CACHE_WORDS = 16 * 1024 * 1024;
 /**
- * A coded tile row in the cache: its bits, the sum and weighted sum of its bytes after the first
- * pixel (for Adler-32, modulo 65521), its first and last pixels as placed (RGB in the low three
- * bytes), then the bits, from the least significant of the first word.
+ * A coded tile row in the cache: its first pixel as placed (RGB in the low three bytes), then for
+ * each cell width (see CellEdges) the bits of its bytes after the first pixel, their sum and
+ * weighted sum (for Adler-32, modulo 65521) and the last pixel, then the bits of the widest, from
+ * the least significant of the first word.
  */
-const RECORD_HEADER = 5;
+const RECORD_FIRST = 1;
+/** Words of a record's header for each cell width. */
+const WIDTH_WORDS = 4;
+/** Cell widths a mosaic may have (a print's cells spread by rounding have two). */
+const MAX_CELL_WIDTHS = 4;
 /**
  * Tile stores up to this size (27,000 tiles of 20 px) are coded so: the coded rows of all their
  * tiles both ways fit the cache at the bench's 6.5 bits a byte. Larger ones are rendered and
  * deflated by zlib, as with the cache emptied again and again their rows would be coded many
  * times.
  */
-const MAX_STORE_BYTES = 32 * 1024 * 1024;
+export const MAX_STORE_BYTES = 32 * 1024 * 1024;
+
+/**
+ * Where a mosaic's cells lie, as the coder needs it: cells side by side without grout, each at
+ * most a tile, showing the top-left part of its tile (see MosaicLayout).
+ */
+interface CellEdges {
+  /** The output's width in pixels. */
+  width: number;
+  /** Top edge of each grid row, and one more (the output's height). */
+  rowStarts: Int32Array;
+  /** The distinct widths of the cells, narrowest first. */
+  widths: number[];
+  /** Each column's width, as its place in `widths`. */
+  widthOf: Uint8Array;
+  /** The tallest cell: tile rows below it are never shown. */
+  tallest: number;
+}
+
+/** The cells of `plan` over tiles of `store`, or undefined when they are not as TileRowDeflater codes them. */
+function cellEdges(plan: MosaicPlan, store: TileStore): CellEdges | undefined {
+  const { tileWidth, tileHeight } = store;
+  const layout = plan.layout;
+  if (!layout) {
+    return {
+      width: plan.columns * tileWidth,
+      rowStarts: Int32Array.from({ length: plan.rows + 1 }, (_, row) => row * tileHeight),
+      widths: [tileWidth],
+      widthOf: new Uint8Array(plan.columns),
+      tallest: tileHeight,
+    };
+  }
+  // (Grout would put pixels of its own between cells.)
+  if (layout.grout !== 0 || layout.tileWidth > tileWidth || layout.tileHeight > tileHeight) return undefined;
+  const columnWidths = Array.from(
+    { length: layout.columns },
+    (_, column) => layout.columnStarts[column + 1]! - layout.columnStarts[column]!,
+  );
+  const widths = [...new Set(columnWidths)].sort((a, b) => a - b);
+  if (widths.length > MAX_CELL_WIDTHS) return undefined;
+  return {
+    width: layout.width,
+    rowStarts: layout.rowStarts,
+    widths,
+    widthOf: Uint8Array.from(columnWidths, (width) => widths.indexOf(width)),
+    tallest: layout.tileHeight,
+  };
+}
 
 /**
  * Codes the Sub-filtered rows of a mosaic's PNG band by band, top to bottom, as one raw deflate
@@ -69,7 +124,10 @@ export class TileRowDeflater {
   private sumB = 0;
   private readonly plan: MosaicPlan;
   private readonly store: TileStore;
+  private readonly cells: CellEdges;
   private readonly rowBytes: number;
+  /** Words of a record before its bits: the first pixel, and WIDTH_WORDS for each cell width. */
+  private readonly recordHeader: number;
   private words = new Uint32Array(0);
   private bytes = new Uint8Array(0);
   /** Bits written in `words`. */
@@ -77,30 +135,37 @@ export class TileRowDeflater {
   /** The current block's code: lengths and bit-reversed codes of the 257 literals; undefined before the first band. */
   private lengths: Uint8Array | undefined;
   private codes: Uint16Array = new Uint16Array(LITERALS);
-  /** Where each coded tile row's record starts in `cache` (-1: not coded with the current code), by (tile * 2 + mirrored) * tileSize + row: 8 bytes a tile row. */
+  /** The current code of each byte value as one number, its bit-reversed code | its length << 16 (one load in codeTile's loop). */
+  private symbols = new Int32Array(LITERALS);
+  /** Where each coded tile row's record starts in `cache` (-1: not coded with the current code), by (tile * 2 + mirrored) * tallest + row: 8 bytes a tile row. */
   private readonly cached: Int32Array;
-  /** Records of coded tile rows (see RECORD_HEADER). */
+  /** Records of coded tile rows (see RECORD_FIRST). */
   private cache = new Int32Array(1024);
   private cacheUsed = 0;
-  /** The Sub-filtered bytes of one tile row after its first pixel (see filteredRow), reused. */
+  /** The Sub-filtered bytes of one tile row after its first pixel, as far as the widest cell shows (see filteredRow), reused. */
   private readonly segment: Uint8Array;
+  /** One tile row mirrored (see reversedRow), reused. */
+  private readonly reversed: Buffer;
 
   /** Whether `plan` over `store` can be coded so (else render pixels and deflate them). */
   static supports(plan: MosaicPlan, store: TileStore): boolean {
+    const cells = cellEdges(plan, store);
+    if (!cells) return false;
     // (A tile's rows coded at worst must fit the cache: tiles of 1,024 px take 1.5 M words.)
-    const tileWords = recordWords(store.tileWidth) * store.tileWidth;
-    // Square tiles side by side (it codes rows of tileWidth px, tileWidth rows a tile).
-    const square = store.tileWidth === store.tileHeight && (!plan.layout || isTiled(plan.layout));
-    return square && plan.tint === undefined && store.pixels.length <= MAX_STORE_BYTES && tileWords <= CACHE_WORDS && endianness() === 'LE';
+    const tileWords = recordWords(cells.widths) * cells.tallest;
+    return plan.tint === undefined && store.pixels.length <= MAX_STORE_BYTES && tileWords <= CACHE_WORDS && endianness() === 'LE';
   }
 
   constructor(plan: MosaicPlan, store: TileStore) {
     if (!TileRowDeflater.supports(plan, store)) throw new RangeError('the mosaic cannot be coded from its tiles');
     this.plan = plan;
     this.store = store;
-    this.rowBytes = plan.columns * store.tileWidth * 3;
-    this.cached = new Int32Array(store.count * 2 * store.tileWidth).fill(-1);
-    this.segment = new Uint8Array(Math.max(0, store.tileWidth * 3 - 3));
+    this.cells = cellEdges(plan, store)!;
+    this.rowBytes = this.cells.width * 3;
+    this.recordHeader = RECORD_FIRST + WIDTH_WORDS * this.cells.widths.length;
+    this.cached = new Int32Array(store.count * 2 * this.cells.tallest).fill(-1);
+    this.segment = new Uint8Array(Math.max(0, (this.cells.widths.at(-1)! - 1) * 3));
+    this.reversed = Buffer.alloc(store.tileWidth * 3);
   }
 
   /** Adler-32 of the filtered rows coded so far. */
@@ -120,6 +185,19 @@ export class TileRowDeflater {
     return this.takeBytes();
   }
 
+  /** The grid row that pixel row `y` lies in. */
+  private gridRow(y: number): number {
+    const { rowStarts } = this.cells;
+    let low = 0;
+    let high = rowStarts.length - 2;
+    while (low < high) {
+      const middle = (low + high + 1) >> 1;
+      if (rowStarts[middle]! <= y) low = middle;
+      else high = middle - 1;
+    }
+    return low;
+  }
+
   /**
    * Codes row `y`: its filter type, then each cell's tile row, the first pixel's bytes coded here,
    * the rest copied from the cache. Bits are gathered in a local word (`pending`, `offset` bits of
@@ -130,10 +208,11 @@ export class TileRowDeflater {
     const lengths = this.lengths!;
     const words = this.words;
     const { tiles, mirrored, columns } = this.plan;
-    const { tileWidth: tileSize } = this.store;
-    const last = (tileSize - 1) * 3;
-    const rowInTile = y % tileSize;
-    const planRow = ((y - rowInTile) / tileSize) * columns;
+    const { widths, widthOf, rowStarts } = this.cells;
+    const gridRow = this.gridRow(y);
+    const rowInTile = y - rowStarts[gridRow]!;
+    const planRow = gridRow * columns;
+    const recordHeader = this.recordHeader;
     let word = this.position >>> 5;
     let offset = this.position & 31;
     let pending = offset === 0 ? 0 : words[word]!;
@@ -156,11 +235,12 @@ export class TileRowDeflater {
     let red = 0;
     let green = 0;
     let blue = 0;
-    for (let cell = planRow; cell < planRow + columns; cell++) {
+    for (let column = 0; column < columns; column++) {
+      const cell = planRow + column;
       const flip = mirrored !== undefined && mirrored[cell] === 1 ? 1 : 0;
       const record = this.codedRow(tiles[cell]!, flip, rowInTile);
       const cache = this.cache;
-      const firstPixel = cache[record + 3]!;
+      const firstPixel = cache[record]!;
       const dr = (firstPixel - red) & 0xff;
       const dg = ((firstPixel >>> 8) - green) & 0xff;
       const db = ((firstPixel >>> 16) - blue) & 0xff;
@@ -173,24 +253,29 @@ export class TileRowDeflater {
       b += a;
       a += db;
       b += a;
-      const lastPixel = cache[record + 4]!;
+      // The cell's width: the bits, sums and last pixel of the part of the tile row it shows.
+      const variant = widthOf[column]!;
+      const shown = record + RECORD_FIRST + variant * WIDTH_WORDS;
+      const lastPixel = cache[shown + 3]!;
       red = lastPixel & 0xff;
       green = (lastPixel >>> 8) & 0xff;
       blue = lastPixel >>> 16;
       // Adler-32 over the row's bytes after the first pixel: b gains a for each of them, and their weighted sum.
-      b = (b + last * a + cache[record + 2]!) % ADLER_MODULUS;
-      a = (a + cache[record + 1]!) % ADLER_MODULUS;
+      b = (b + (widths[variant]! - 1) * 3 * a + cache[shown + 2]!) % ADLER_MODULUS;
+      a = (a + cache[shown + 1]!) % ADLER_MODULUS;
       // The tile row's bits: whole words, shifted into place ((x >>> 1) >>> (31 - offset) is
-      // x >>> (32 - offset), and 0 for offset 0, which >>> 32 is not), then the rest.
-      const bits = cache[record]!;
-      const from = record + RECORD_HEADER;
+      // x >>> (32 - offset), and 0 for offset 0, which >>> 32 is not), then the rest (of a
+      // narrower cell, the bits after them in the word are the wider one's: masked off).
+      const bits = cache[shown]!;
+      const from = record + recordHeader;
       const whole = bits >>> 5;
       for (let i = 0; i < whole; i++) {
         const value = cache[from + i]!;
         words[word++] = pending | (value << offset);
         pending = (value >>> 1) >>> (31 - offset);
       }
-      if ((bits & 31) > 0) put(cache[from + whole]!, bits & 31);
+      const rest = bits & 31;
+      if (rest > 0) put(cache[from + whole]! & ((1 << rest) - 1), rest);
     }
     words[word] = pending;
     this.position = word * 32 + offset;
@@ -247,64 +332,82 @@ export class TileRowDeflater {
    * rows of a tile placed in a band of rows are read from neighbouring memory.
    */
   private codedRow(tile: number, flip: number, rowInTile: number): number {
-    const key = (tile * 2 + flip) * this.store.tileWidth + rowInTile;
+    const key = (tile * 2 + flip) * this.cells.tallest + rowInTile;
     const known = this.cached[key]!;
     if (known >= 0) return known;
     this.codeTile(tile, flip);
     return this.cached[key]!;
   }
 
-  /** Codes every row of a tile (mirrored when `flip`) into the cache: see RECORD_HEADER. */
+  /** Codes every row of a tile that cells show (mirrored when `flip`) into the cache: see RECORD_FIRST. */
   private codeTile(tile: number, flip: number): void {
-    const { tileWidth: tileSize, tileBytes, pixels } = this.store;
-    const codes = this.codes;
-    const lengths = this.lengths!;
-    const most = recordWords(tileSize);
-    if (this.cacheUsed + most * tileSize > CACHE_WORDS) this.clearCache();
-    if (this.cacheUsed + most * tileSize > this.cache.length) {
-      const grown = new Int32Array(Math.min(CACHE_WORDS, Math.max(this.cache.length * 2, this.cacheUsed + most * tileSize)));
+    const { tileWidth, tileBytes, pixels } = this.store;
+    const { widths, tallest } = this.cells;
+    const symbols = this.symbols;
+    const most = recordWords(widths);
+    if (this.cacheUsed + most * tallest > CACHE_WORDS) this.clearCache();
+    if (this.cacheUsed + most * tallest > this.cache.length) {
+      const grown = new Int32Array(Math.min(CACHE_WORDS, Math.max(this.cache.length * 2, this.cacheUsed + most * tallest)));
       grown.set(this.cache.subarray(0, this.cacheUsed));
       this.cache = grown;
     }
     const cache = this.cache;
-    for (let row = 0; row < tileSize; row++) {
+    for (let row = 0; row < tallest; row++) {
       const record = this.cacheUsed;
-      const rowStart = tile * tileBytes + row * tileSize * 3;
-      const first = flip ? rowStart + (tileSize - 1) * 3 : rowStart;
-      const end = flip ? rowStart : rowStart + (tileSize - 1) * 3;
-      // The bytes after the first pixel and their code, gathered in a local word as codeRow does.
-      const segment = this.filteredRow(tile, flip, row);
+      const rowStart = tile * tileBytes + row * tileWidth * 3;
+      // The row's pixels as placed, left to right: a mirrored tile's row copied reversed.
+      const placed = flip ? this.reversedRow(rowStart) : pixels;
+      let at = flip ? 0 : rowStart;
+      // The Sub-filtered bytes after the first pixel and their code, gathered in a local word as codeRow does.
       let sum = 0;
       let weighted = 0;
-      let bits = 0;
-      let word = record + RECORD_HEADER;
+      const start = record + this.recordHeader;
+      let word = start;
       let offset = 0;
       let pending = 0;
-      for (let i = 0; i < segment.length; i++) {
-        const byte = segment[i]!;
-        // Adler-32's sums over these bytes: the second gains the first after each byte.
-        sum += byte;
-        weighted += sum;
-        const length = lengths[byte]!;
-        const value = codes[byte]!;
-        bits += length;
-        pending |= value << offset;
-        offset += length;
-        if (offset >= 32) {
-          cache[word++] = pending;
-          offset -= 32;
-          pending = value >>> (length - offset);
+      for (let variant = 0, i = 0; variant < widths.length; variant++) {
+        // Up to the last byte a cell of this width shows; then its bits and sums so far.
+        for (const end = (widths[variant]! - 1) * 3; i < end; i++, at++) {
+          const byte = (placed[at + 3]! - placed[at]!) & 0xff;
+          // Adler-32's sums over these bytes: the second gains the first after each byte.
+          sum += byte;
+          weighted += sum;
+          const symbol = symbols[byte]!;
+          const length = symbol >>> 16;
+          const value = symbol & 0xffff;
+          pending |= value << offset;
+          offset += length;
+          if (offset >= 32) {
+            cache[word++] = pending;
+            offset -= 32;
+            pending = value >>> (length - offset);
+          }
         }
+        const shown = record + RECORD_FIRST + variant * WIDTH_WORDS;
+        const last = placedPixel(rowStart, tileWidth, flip, widths[variant]! - 1);
+        cache[shown] = (word - start) * 32 + offset;
+        cache[shown + 1] = sum % ADLER_MODULUS;
+        cache[shown + 2] = weighted % ADLER_MODULUS;
+        cache[shown + 3] = pixels[last]! | (pixels[last + 1]! << 8) | (pixels[last + 2]! << 16);
       }
       if (offset > 0) cache[word++] = pending;
-      cache[record] = bits;
-      cache[record + 1] = sum % ADLER_MODULUS;
-      cache[record + 2] = weighted % ADLER_MODULUS;
-      cache[record + 3] = pixels[first]! | (pixels[first + 1]! << 8) | (pixels[first + 2]! << 16);
-      cache[record + 4] = pixels[end]! | (pixels[end + 1]! << 8) | (pixels[end + 2]! << 16);
+      const first = placedPixel(rowStart, tileWidth, flip, 0);
+      cache[record] = pixels[first]! | (pixels[first + 1]! << 8) | (pixels[first + 2]! << 16);
       this.cacheUsed = word;
-      this.cached[(tile * 2 + flip) * tileSize + row] = record;
+      this.cached[(tile * 2 + flip) * tallest + row] = record;
     }
+  }
+
+  /** The tile row starting at `rowStart` mirrored, pixel by pixel, into a reused row. */
+  private reversedRow(rowStart: number): Buffer {
+    const { tileWidth, pixels } = this.store;
+    const row = this.reversed;
+    for (let x = 0, from = rowStart + (tileWidth - 1) * 3; x < tileWidth * 3; x += 3, from -= 3) {
+      row[x] = pixels[from]!;
+      row[x + 1] = pixels[from + 1]!;
+      row[x + 2] = pixels[from + 2]!;
+    }
+    return row;
   }
 
   private clearCache(): void {
@@ -312,14 +415,14 @@ export class TileRowDeflater {
     this.cacheUsed = 0;
   }
 
-  /** The Sub-filtered bytes of a tile row (mirrored when `flip`) after its first pixel, into `segment`. */
+  /** The Sub-filtered bytes of a tile row (mirrored when `flip`) after its first pixel, as far as the widest cell shows, into `segment`. */
   private filteredRow(tile: number, flip: number, rowInTile: number): Uint8Array {
-    const { tileWidth: tileSize, tileBytes, pixels } = this.store;
+    const { tileWidth, tileBytes, pixels } = this.store;
     const segment = this.segment;
-    const rowStart = tile * tileBytes + rowInTile * tileSize * 3;
+    const rowStart = tile * tileBytes + rowInTile * tileWidth * 3;
     // Pixels are read left to right as placed: backwards through a mirrored tile's rows.
     const step = flip ? -3 : 3;
-    for (let i = 0, at = (flip ? rowStart + (tileSize - 1) * 3 : rowStart) + step; i < segment.length; i += 3, at += step) {
+    for (let i = 0, at = placedPixel(rowStart, tileWidth, flip, 0) + step; i < segment.length; i += 3, at += step) {
       segment[i] = pixels[at]! - pixels[at - step]!;
       segment[i + 1] = pixels[at + 1]! - pixels[at + 1 - step]!;
       segment[i + 2] = pixels[at + 2]! - pixels[at + 2 - step]!;
@@ -348,6 +451,7 @@ export class TileRowDeflater {
     }
     this.lengths = lengths;
     this.codes = reversedCodes(lengths);
+    this.symbols = Int32Array.from(this.codes, (code, symbol) => code | (lengths[symbol]! << 16));
     this.clearCache();
     this.writeHeader(lengths);
   }
@@ -355,19 +459,24 @@ export class TileRowDeflater {
   /** Adds the filtered bytes of row `y` to `counts`; gives how many. */
   private countRow(y: number, counts: Float64Array): number {
     const { tiles, mirrored, columns } = this.plan;
-    const { tileWidth: tileSize, tileBytes, pixels } = this.store;
-    const rowInTile = y % tileSize;
-    const planRow = ((y - rowInTile) / tileSize) * columns;
+    const { tileWidth, tileBytes, pixels } = this.store;
+    const { widths, widthOf, rowStarts } = this.cells;
+    const gridRow = this.gridRow(y);
+    const rowInTile = y - rowStarts[gridRow]!;
+    const planRow = gridRow * columns;
     counts[FILTER_SUB]!++;
     let previous = -1;
-    for (let cell = planRow; cell < planRow + columns; cell++) {
+    for (let column = 0; column < columns; column++) {
+      const cell = planRow + column;
       const tile = tiles[cell]!;
       const flip = mirrored !== undefined && mirrored[cell] === 1 ? 1 : 0;
-      const rowStart = tile * tileBytes + rowInTile * tileSize * 3;
-      const first = flip ? rowStart + (tileSize - 1) * 3 : rowStart;
+      const width = widths[widthOf[column]!]!;
+      const rowStart = tile * tileBytes + rowInTile * tileWidth * 3;
+      const first = placedPixel(rowStart, tileWidth, flip, 0);
       for (let c = 0; c < 3; c++) counts[(pixels[first + c]! - (previous < 0 ? 0 : pixels[previous + c]!)) & 0xff]!++;
-      previous = flip ? rowStart : rowStart + (tileSize - 1) * 3;
-      for (const byte of this.filteredRow(tile, flip, rowInTile)) counts[byte]!++;
+      previous = placedPixel(rowStart, tileWidth, flip, width - 1);
+      const segment = this.filteredRow(tile, flip, rowInTile);
+      for (let i = 0; i < (width - 1) * 3; i++) counts[segment[i]!]!++;
     }
     return 1 + this.rowBytes;
   }
@@ -394,9 +503,14 @@ function codeLengthCode(all: number[]): { codeLengths: Uint8Array; codeLengthCod
   return { codeLengths, codeLengthCodes: reversedCodes(codeLengths) };
 }
 
-/** Words of the cache a tile row of `tileSize` px takes at most: its record header and 15 bits a byte after the first pixel. */
-function recordWords(tileSize: number): number {
-  return RECORD_HEADER + Math.ceil(((tileSize - 1) * 3 * MAX_CODE_BITS) / 32) + 1;
+/** Words of the cache a tile row takes at most for cells of `widths` (narrowest first): its record header and 15 bits a byte after the first pixel. */
+function recordWords(widths: number[]): number {
+  return RECORD_FIRST + WIDTH_WORDS * widths.length + Math.ceil(((widths.at(-1)! - 1) * 3 * MAX_CODE_BITS) / 32) + 1;
+}
+
+/** Where the pixel placed `x` px from a cell's left edge lies in the tile row starting at `rowStart` (mirrored when `flip`). */
+function placedPixel(rowStart: number, tileWidth: number, flip: number, x: number): number {
+  return flip ? rowStart + (tileWidth - 1 - x) * 3 : rowStart + x * 3;
 }
 
 /** Bits that coding symbols counted in `counts` with code `lengths` takes. */
