@@ -4,6 +4,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import sharp from 'sharp';
 import { TileDrawing } from '../src/build/original-tiles.js';
+import { drawingScale } from '../src/build/original-tiles.js';
 import { loadTile } from '../src/collection/load-tile.js';
 import { Temporary } from '../src/files/publish.js';
 import { loadIndex, readManifest } from '../src/index-store/read-index.js';
@@ -94,9 +95,13 @@ test('tiles larger than the index are drawn from the originals: each cell is its
   const manifest = await readManifest(index);
   const { data } = await sharp(out).raw().toBuffer({ resolveWithObject: true });
   let compared = 0;
+  // Each picture is decoded as large as the crops the plan uses need (the resampling differs, the windows do not).
+  const usedCrops = new Map<number, number>();
+  for (const { tile, crop = 0 } of plan.cells) usedCrops.set(tile, (usedCrops.get(tile) ?? 0) | (1 << crop));
   for (const [cell, { tile, crop = 0, mirrored }] of plan.cells.entries()) {
     const file = path.join(collection, manifest.tiles[tile]!.source);
-    const tiles = (await loadTile(file, { width: 48, height: 48 }, 'crop', 5)).pixels;
+    const scale = drawingScale(usedCrops.get(tile)!);
+    const tiles = (await loadTile(file, { width: 48, height: 48 }, 'crop', 5, undefined, undefined, undefined, scale)).pixels;
     let expected = tiles.subarray(crop * 48 * 48 * 3, (crop + 1) * 48 * 48 * 3);
     if (mirrored)
       expected = await sharp(Buffer.from(expected), { raw: { width: 48, height: 48, channels: 3 } })

@@ -17,7 +17,7 @@ import { tileBytes, type CropCount, type TileFit, type TileShape } from '../tile
 import { cropWindows } from '../tiles/crop-windows.js';
 import { fingerprintBytes, fingerprintDescriptor } from './fingerprint.js';
 
-/** The picture is decoded at this many times the tile size before cropping. */
+/** The picture is decoded at this many times the tile size before cropping (see loadTile's `decodeScale`). */
 const DECODE_SCALE = 2;
 
 /** A decoded picture's tiles and the identity of the file it came from. */
@@ -37,7 +37,8 @@ export interface LoadedTile {
  * `cropWindows`; with `stretch` the whole picture is first squashed to that ratio) that are each
  * reduced to the tile size by an exact area average. `reading`: see ReadBuffer; `into`: memory for
  * the tiles (the result's `pixels` is then a view of it); `wanted`: the crops to cut, as bits (crop
- * `i` is bit `i`; the others are left as they are).
+ * `i` is bit `i`; the others are left as they are); `decodeScale`: the size decoded, in tile sizes
+ * (the crop windows are the same at any scale; at least 1 / CORNER_CROP keeps corners sharp).
  * @throws {UnreadableImageError} with a short reason when the file is not a usable image.
  */
 export async function loadTile(
@@ -48,6 +49,7 @@ export async function loadTile(
   reading = new ReadBuffer(),
   into?: Buffer,
   wanted = ALL_CROPS,
+  decodeScale = DECODE_SCALE,
 ): Promise<LoadedTile> {
   // Outside the try: sharp failing to load is not this file's fault.
   const sharp = await loadSharp();
@@ -57,7 +59,7 @@ export async function loadTile(
     image = openImageFile(file);
     const { input, fingerprint, heldBytes } = await readImageFile(image, reading);
     held = heldBytes;
-    const [width, height] = [shape.width * DECODE_SCALE, shape.height * DECODE_SCALE];
+    const [width, height] = [Math.ceil(shape.width * decodeScale), Math.ceil(shape.height * decodeScale)];
     // `outside` keeps the aspect and covers width x height, so no header read is needed first;
     // never enlarged, so a 16383x1 strip stays that small (enlarged, its long side would be 655,320 px);
     // a smaller picture is enlarged by cutTiles' area average instead.
