@@ -229,3 +229,14 @@ function endsEarly({ descriptor, size }: ImageFile): boolean {
   if (head[0] === 0xff && head[1] === 0xd8) return !(tail[10] === 0xff && tail[11] === 0xd9);
   return false;
 }
+
+/**
+ * Pictures in flight by default: twice the threads of libuv's pool, which runs sharp's decoders
+ * (UV_THREADPOOL_SIZE, default 4), so that a decoder that finishes while the main thread is busy
+ * starts on a picture already read (docs/design.md: indexing). Here, not in process-collection.ts,
+ * so that build does not load the scan (fast-glob) and the index writer with it.
+ */
+export function defaultConcurrency(): number {
+  const decoders = Number.parseInt(process.env.UV_THREADPOOL_SIZE ?? '', 10);
+  return 2 * (decoders >= 1 && decoders <= 128 ? decoders : 4);
+}

@@ -13,7 +13,7 @@ import { checkOption, type IntegerSpec } from '../options/schema.js';
 import { quote } from '../text.js';
 import { FEATURE_DIMENSIONS, tileBytes, tilesFeatures, type CropCount, type FeatureKind, type TileFit } from '../tiles/features.js';
 import { runInOrder } from './in-order-queue.js';
-import { loadTile, ReadBuffer, ReadBudget } from './load-tile.js';
+import { defaultConcurrency, loadTile, ReadBuffer, ReadBudget } from './load-tile.js';
 import { openCheckpoint, openPrevious, reuseIfUnchanged, TileMemoryPool, type ReadyTile, type Settings } from './reuse-policy.js';
 import { scanCollection } from './scan.js';
 
@@ -86,16 +86,6 @@ const OPTIONS = PROCESS_COLLECTION_OPTIONS;
 const WAITING_BYTES = 64 * 1024 * 1024;
 /** Pictures in flight (API only). */
 const CONCURRENCY: IntegerSpec = { key: 'concurrency', kind: 'integer', flags: '', help: 'pictures in flight', min: 1, max: 256 };
-
-/**
- * Pictures in flight by default: twice the threads of libuv's pool, which runs sharp's decoders
- * (UV_THREADPOOL_SIZE, default 4), so that a decoder that finishes while the main thread is busy
- * starts on a picture already read (docs/design.md: indexing).
- */
-export function defaultConcurrency(): number {
-  const decoders = Number.parseInt(process.env.UV_THREADPOOL_SIZE ?? '', 10);
-  return 2 * (decoders >= 1 && decoders <= 128 ? decoders : 4);
-}
 
 /** A file found by the scan: its collection folder (index into the roots) and its relative path. */
 interface ScannedFile {

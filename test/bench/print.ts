@@ -16,7 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
-import { defaultConcurrency } from '../../src/collection/process-collection.js';
+import { defaultConcurrency } from '../../src/collection/load-tile.js';
 import { compileFloor } from './floor-compile.js';
 import { measure, measureRounds, type Series } from './measure.js';
 import { BIN, NODE, sharedFolder } from './paths.js';

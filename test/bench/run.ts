@@ -18,7 +18,7 @@ import { iconSetBench } from './icon-set.js';
 import { compileFloor } from './floor-compile.js';
 import { markdownTable, ratioCell, seconds, share, wallCell, type Target } from './table.js';
 import { BIN, NODE, REPO_ROOT, sharedFolder } from './paths.js';
-import { defaultConcurrency } from '../../src/collection/process-collection.js';
+import { defaultConcurrency } from '../../src/collection/load-tile.js';
 
 /**
  * Runs of each command, taken in rounds. 7 rather than 5: on these shared 2-core machines one

@@ -19,7 +19,7 @@ import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { compileFloor } from './floor-compile.js';
-import { defaultConcurrency } from '../../src/collection/process-collection.js';
+import { defaultConcurrency } from '../../src/collection/load-tile.js';
 import { measure, measureRounds, runVisible, type Series, type SeriesSpec } from './measure.js';
 import { ensureCollection, ensureTools, withWorkFolder } from './setup.js';
 import { markdownTable, ratioCell, seconds, wallCell } from './table.js';
