@@ -187,16 +187,7 @@ export class BudgetedPlacement {
   private async solveGroups(cells: CellAnswers, groups: CellGroups, capacity: Int32Array, slicer: TimeSlicer): Promise<BandAssignment> {
     const count = groups.cells.length;
     const lists = await this.candidateLists(cells, groups, (picture) => capacity[picture] !== 0, slicer);
-    let bestSum = 0;
-    let dearest = 0;
-    for (let group = 0; group < groups.count; group++) {
-      let best = Infinity;
-      for (let e = lists.start[group]!; e < lists.end[group]!; e++) {
-        best = Math.min(best, lists.cost[e]!);
-        dearest = Math.max(dearest, lists.cost[e]!);
-      }
-      if (best < Infinity) bestSum += best * groups.size(group);
-    }
+    const answered = bidScale(groups, lists);
     const auction = new Auction(
       lists,
       { capacity: capacity.slice(), price: this.price },
@@ -221,6 +212,9 @@ export class BudgetedPlacement {
       if (!this.farther(groups, group, lists)) lists.outside[group] = Infinity;
       if ((group & 255) === 255) await slicer.pause();
     }
+    // The bids' scale from the index answers; from the lists as the tree completed them when every
+    // answer is a picture the bands above used up (else the increments would start at nothing).
+    const { bestSum, dearest } = answered.dearest > 0 ? answered : bidScale(groups, lists);
     const finalEpsilon = Math.max(1e-4, (FINAL_EPSILON * bestSum) / count);
     await auction.solve(dearest / 4, finalEpsilon, FINAL_SHARE, slicer.signal);
     const held: BandAssignment = {
@@ -599,6 +593,21 @@ export class BudgetedPlacement {
     for (let i = 0; i < count; i++) this.treeColour(descriptors, i * this.length, colours, i * 3);
     return colours;
   }
+}
+
+/** The sum over `groups`' cells of their group's cheapest listed cost, and the dearest listed cost. */
+function bidScale(groups: CellGroups, lists: CandidateLists): { bestSum: number; dearest: number } {
+  let bestSum = 0;
+  let dearest = 0;
+  for (let group = 0; group < groups.count; group++) {
+    let best = Infinity;
+    for (let e = lists.start[group]!; e < lists.end[group]!; e++) {
+      best = Math.min(best, lists.cost[e]!);
+      dearest = Math.max(dearest, lists.cost[e]!);
+    }
+    if (best < Infinity) bestSum += best * groups.size(group);
+  }
+  return { bestSum, dearest };
 }
 
 /** Items (groups or cells) as costs need them: their descriptors and their colours in the trees' space. */
