@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -18,6 +18,8 @@ import { seededRandom } from '../src/match/random.js';
 import { ROOT, tempDir } from './helpers.js';
 
 const M = ANN_PARAMETERS.m;
+/** A child that takes longer is stopped (every run so far took under 20 s). */
+const CHILD_TIMEOUT_MS = 180_000;
 const CHILD = path.join(ROOT, 'test', 'hnsw-load-child.ts');
 /** glibc's checking malloc (glibc 2.34 and later), preloaded into the child where present. */
 const MALLOC_DEBUG = [`/usr/lib/${os.arch() === 'arm64' ? 'aarch64' : 'x86_64'}-linux-gnu/libc_malloc_debug.so.0`].find(
@@ -118,12 +120,19 @@ async function loadInChild(
   await writeFile(packFile, JSON.stringify({ blob, scratch: path.join(dir, 'scratch.bin'), entries }));
   const env: NodeJS.ProcessEnv = { ...process.env, GLIBC_TUNABLES: 'glibc.malloc.perturb=165:glibc.malloc.check=3', MALLOC_CHECK_: '3' };
   if (MALLOC_DEBUG) env.LD_PRELOAD = MALLOC_DEBUG;
-  const result = spawnSync(process.execPath, ['--import', 'tsx', CHILD, packFile], {
-    cwd: ROOT,
-    env,
-    encoding: 'utf8',
-    maxBuffer: 256 * 1024 * 1024,
-  });
+  const run = (): SpawnSyncReturns<string> =>
+    spawnSync(process.execPath, ['--import', 'tsx', CHILD, packFile], {
+      cwd: ROOT,
+      env,
+      encoding: 'utf8',
+      maxBuffer: 256 * 1024 * 1024,
+      timeout: CHILD_TIMEOUT_MS,
+      killSignal: 'SIGKILL',
+    });
+  // Once, every thread of a child sat in a futex wait with glibc's checking malloc preloaded (a
+  // deadlock, not a loop: no CPU): one that times out is run again before it counts.
+  let result = run();
+  if ((result.error as NodeJS.ErrnoException | undefined)?.code === 'ETIMEDOUT') result = run();
   await rm(blob, { force: true });
   const failure = childFailure(result);
   if (failure === undefined) return undefined;
