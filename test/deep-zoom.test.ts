@@ -4,7 +4,16 @@ import path from 'node:path';
 import { test } from 'node:test';
 import sharp from 'sharp';
 import { TileStore } from '../src/tiles/tile-store.js';
-import { deepZoomLayout, dziDescriptor, tileRegion } from '../src/render/deep-zoom-layout.js';
+import {
+  DEEP_ZOOM_JPEG_QUALITY,
+  deepZoomLayout,
+  dziDescriptor,
+  tileRegion,
+  type DeepZoomLayout,
+  type DeepZoomLevel,
+} from '../src/render/deep-zoom-layout.js';
+import { writeDeepZoom } from '../src/render/deep-zoom.js';
+import { stripesOf } from '../src/render/deep-zoom-stripes.js';
 import { renderRegion, type MosaicPlan, type Region } from '../src/render/render-region.js';
 import { writeMosaic } from '../src/render/write-mosaic.js';
 import { abandonedWorkRunning } from '../src/yield.js';
@@ -44,19 +53,19 @@ function assertClose(found: number[], expected: number[], tolerance: number, lab
   assert.ok(worst <= tolerance, `${label}: ${found.map((v) => v.toFixed(1)).join(',')} vs ${expected.map((v) => v.toFixed(1)).join(',')}`);
 }
 
-test('the pyramid has one level per halving down to 1x1 px, tiles of 254 px plus overlap', () => {
+test('the pyramid has one level per halving down to 1x1 px, tiles of 254 px without overlap', () => {
   const layout = deepZoomLayout(12000, 9480);
   assert.equal(layout.levels.length, 15);
   assert.deepEqual(layout.levels[14], { level: 14, width: 12000, height: 9480, columns: 48, rows: 38 });
   assert.deepEqual(layout.levels[13], { level: 13, width: 6000, height: 4740, columns: 24, rows: 19 });
   assert.deepEqual(layout.levels[0], { level: 0, width: 1, height: 1, columns: 1, rows: 1 });
   const top = layout.levels[14]!;
-  assert.deepEqual(tileRegion(layout, top, 0, 0), { left: 0, top: 0, width: 255, height: 255 });
-  assert.deepEqual(tileRegion(layout, top, 1, 1), { left: 253, top: 253, width: 256, height: 256 });
-  assert.deepEqual(tileRegion(layout, top, 47, 37), { left: 11937, top: 9397, width: 63, height: 83 });
+  assert.deepEqual(tileRegion(layout, top, 0, 0), { left: 0, top: 0, width: 254, height: 254 });
+  assert.deepEqual(tileRegion(layout, top, 1, 1), { left: 254, top: 254, width: 254, height: 254 });
+  assert.deepEqual(tileRegion(layout, top, 47, 37), { left: 11938, top: 9398, width: 62, height: 82 });
   assert.equal(
     dziDescriptor(layout),
-    '<?xml version="1.0" encoding="UTF-8"?>\n<Image xmlns="http://schemas.microsoft.com/deepzoom/2008" Format="jpeg" Overlap="1" TileSize="254">\n  <Size Width="12000" Height="9480"/>\n</Image>\n',
+    '<?xml version="1.0" encoding="UTF-8"?>\n<Image xmlns="http://schemas.microsoft.com/deepzoom/2008" Format="jpeg" Overlap="0" TileSize="254">\n  <Size Width="12000" Height="9480"/>\n</Image>\n',
   );
 });
 
@@ -114,7 +123,7 @@ test('the viewer inlines the descriptor and uses the canvas drawer, with OpenSea
   const html = await readFile(path.join(folder, 'index.html'), 'utf8');
   assert.match(html, /<script src="openseadragon\/openseadragon\.min\.js"><\/script>/);
   assert.match(html, /drawer: 'canvas'/);
-  assert.match(html, /"Url":"bee_files\/","Format":"jpeg","Overlap":"1","TileSize":"254","Size":\{"Width":"1200","Height":"840"\}/);
+  assert.match(html, /"Url":"bee_files\/","Format":"jpeg","Overlap":"0","TileSize":"254","Size":\{"Width":"1200","Height":"840"\}/);
   assert.doesNotMatch(html, /(src|href)="(https?:)?\/\//, 'nothing loaded from the network');
   const library = await readdir(path.join(folder, 'openseadragon'));
   assert.ok(library.includes('openseadragon.min.js') && library.includes('images'));
@@ -167,3 +176,181 @@ for (const stage of ['render', 'tiles']) {
     assert.deepEqual(await readdir(folder), []);
   });
 }
+
+/** 1,500 x 700 px: a colour gradient, a fine checkerboard in some squares, and thin lines across every stripe border. */
+function detailedImage(width: number, height: number): Buffer {
+  const pixels = Buffer.alloc(width * height * 3);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const i = (y * width + x) * 3;
+      const checkered = (Math.floor(x / 90) + Math.floor(y / 90)) % 3 === 0;
+      const dark = checkered ? (Math.floor(x / 6) + Math.floor(y / 6)) % 2 === 0 : (x + 2 * y) % 97 < 4 || x % 127 < 2;
+      pixels[i] = dark ? 20 : Math.round((x / width) * 255);
+      pixels[i + 1] = dark ? 30 : Math.round((y / height) * 255);
+      pixels[i + 2] = dark ? 40 : 128 + Math.round(60 * Math.sin(x / 40));
+    }
+  }
+  return pixels;
+}
+
+/** Halves an image as dzsave does: each pixel the mean of a 2x2 block, of the pixels there are at odd edges. */
+function halve(pixels: Float64Array, width: number, height: number): { pixels: Float64Array; width: number; height: number } {
+  const w = Math.ceil(width / 2);
+  const h = Math.ceil(height / 2);
+  const out = new Float64Array(w * h * 3);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      for (let c = 0; c < 3; c++) {
+        let sum = 0;
+        let count = 0;
+        for (const sy of [2 * y, 2 * y + 1]) {
+          for (const sx of [2 * x, 2 * x + 1]) {
+            if (sx < width && sy < height) {
+              sum += pixels[(sy * width + sx) * 3 + c]!;
+              count++;
+            }
+          }
+        }
+        out[(y * w + x) * 3 + c] = sum / count;
+      }
+    }
+  }
+  return { pixels: out, width: w, height: h };
+}
+
+/** A level of a written pyramid as one raw image, after checking its tile names and sizes against the layout. */
+async function stitchedLevel(tiles: string, layout: DeepZoomLayout, level: DeepZoomLevel): Promise<Buffer> {
+  const folder = path.join(tiles, String(level.level));
+  const expected = Array.from(
+    { length: level.columns * level.rows },
+    (_, i) => `${i % level.columns}_${Math.floor(i / level.columns)}.jpeg`,
+  );
+  assert.deepEqual((await readdir(folder)).sort(), expected.sort(), `tiles of level ${level.level}`);
+  const pixels = Buffer.alloc(level.width * level.height * 3);
+  for (let row = 0; row < level.rows; row++) {
+    for (let column = 0; column < level.columns; column++) {
+      const region = tileRegion(layout, level, column, row);
+      const { data, info } = await sharp(path.join(folder, `${column}_${row}.jpeg`))
+        .raw()
+        .toBuffer({ resolveWithObject: true });
+      assert.deepEqual(
+        [info.width, info.height, info.channels],
+        [region.width, region.height, 3],
+        `size of ${level.level}/${column}_${row}`,
+      );
+      for (let y = 0; y < region.height; y++) {
+        data.copy(pixels, ((region.top + y) * level.width + region.left) * 3, y * region.width * 3, (y + 1) * region.width * 3);
+      }
+    }
+  }
+  return pixels;
+}
+
+/** `pixels` (a level's size, any numbers) as the pyramid's tiles show it: rounded and JPEG-coded tile by tile. */
+async function codedAsTiles(pixels: ArrayLike<number>, layout: DeepZoomLayout, level: DeepZoomLevel): Promise<Buffer> {
+  const rounded = Buffer.from(Array.from(pixels, (value) => Math.round(value)));
+  const coded = Buffer.alloc(rounded.length);
+  for (let row = 0; row < level.rows; row++) {
+    for (let column = 0; column < level.columns; column++) {
+      const region = tileRegion(layout, level, column, row);
+      const raw = { width: region.width, height: region.height, channels: 3 } as const;
+      const jpeg = await sharp(cropRaw(rounded, level.width, region), { raw })
+        .jpeg({ quality: DEEP_ZOOM_JPEG_QUALITY, optimiseCoding: false })
+        .toBuffer();
+      const data = await sharp(jpeg).raw().toBuffer();
+      for (let y = 0; y < region.height; y++) {
+        data.copy(coded, ((region.top + y) * level.width + region.left) * 3, y * region.width * 3, (y + 1) * region.width * 3);
+      }
+    }
+  }
+  return coded;
+}
+
+/** Mean absolute difference over columns [left, left + width) of two images `width` px wide. */
+function meanDifference(found: Uint8Array, expected: ArrayLike<number>, imageWidth: number, left = 0, width = imageWidth): number {
+  let sum = 0;
+  let count = 0;
+  for (let i = 0; i < found.length; i++) {
+    const x = Math.floor(i / 3) % imageWidth;
+    if (x < left || x >= left + width) continue;
+    sum += Math.abs(found[i]! - expected[i]!);
+    count++;
+  }
+  return sum / count;
+}
+
+test('a pyramid written in column stripes has every tile of every level, the image halved without seams, as one written whole', async () => {
+  const [width, height] = [1500, 700];
+  const image = detailedImage(width, height);
+  const renderBand = (top: number, rows: number, into: Buffer): Buffer => {
+    image.copy(into, 0, top * width * 3, (top + rows) * width * 3);
+    return into.subarray(0, rows * width * 3);
+  };
+  const layout = deepZoomLayout(width, height);
+  const top = layout.levels.length - 1;
+  // Stripes of 508 px: 3, and the 750 px level below them is striped again (2 stripes).
+  const stripeLevels = 1;
+  assert.equal(stripesOf(width, height, stripeLevels).length, 3);
+  assert.equal(stripesOf(750, 350, stripeLevels).length, 2);
+  // A last stripe too small for the levels it must give joins the one before.
+  assert.deepEqual(
+    stripesOf(4064 * 2 + 3, 10, 4),
+    [0, 4064, 8128].map((left) => ({ left, width: left === 8128 ? 3 : 4064 })),
+  );
+  assert.deepEqual(stripesOf(4064 * 2 + 3, 3, 4), [
+    { left: 0, width: 4064 },
+    { left: 4064, width: 4067 },
+  ]);
+  const folder = path.join(root, 'striped');
+  await mkdir(folder);
+  const progress: number[] = [];
+  await writeDeepZoom(path.join(folder, 's.dzi'), width, height, renderBand, {
+    stripeLevels,
+    onProgress: (stage, done, total) => stage === 'tiles' && progress.push(done / total),
+  });
+  assert.deepEqual(
+    progress,
+    [...progress].sort((a, b) => a - b),
+    'the tiles counted never go back',
+  );
+  assert.equal(progress.at(-1), 1);
+  assert.deepEqual((await readdir(folder)).sort(), ['index.html', 'openseadragon', 's.dzi', 's_files'], 'no temporary is left');
+  assert.equal(await readFile(path.join(folder, 's.dzi'), 'utf8'), dziDescriptor(layout));
+  assert.deepEqual(
+    (await readdir(path.join(folder, 's_files'))).sort((a, b) => Number(a) - Number(b)),
+    layout.levels.map((level) => String(level.level)),
+    'one folder a level, nothing else',
+  );
+
+  const whole = path.join(root, 'unstriped');
+  await mkdir(whole);
+  await writeDeepZoom(path.join(whole, 'w.dzi'), width, height, renderBand, { stripeLevels: 20 });
+
+  let expected: { pixels: Float64Array; width: number; height: number } = { pixels: Float64Array.from(image), width, height };
+  for (const level of [...layout.levels].reverse()) {
+    const striped = await stitchedLevel(path.join(folder, 's_files'), layout, level);
+    const unstriped = await stitchedLevel(path.join(whole, 'w_files'), layout, level);
+    const label = `level ${level.level} (${level.width} x ${level.height})`;
+    assert.deepEqual([expected.width, expected.height], [level.width, level.height]);
+    // The exact halving, JPEG-coded as the tiles are: what one dzsave of the whole writes.
+    const coded = await codedAsTiles(expected.pixels, layout, level);
+    const difference = meanDifference(striped, coded, level.width);
+    const halvings = top - level.level;
+    if (halvings <= stripeLevels) {
+      assert.ok(striped.equals(unstriped), `${label}: the stripes' tiles are the whole's`);
+      assert.ok(difference < 0.5, `${label} is the image halved, off by ${difference.toFixed(2)}`);
+    } else {
+      // From the tiles of a level above, decoded: JPEG's loss once more, a third of its own on this hard image.
+      assert.ok(difference < 4, `${label} is the image halved, off by ${difference.toFixed(2)}`);
+      const fromWhole = meanDifference(striped, unstriped, level.width);
+      assert.ok(fromWhole < 4, `${label} is as written whole, off by ${fromWhole.toFixed(2)}`);
+    }
+    // The stripes' borders at this level, and those of the 750 px level halved below it, striped again.
+    const borders = [508, 1016, 2032].map((x) => x / 2 ** halvings).filter((x) => Number.isInteger(x) && x > 0 && x < level.width);
+    for (const x of borders) {
+      const seam = meanDifference(striped, coded, level.width, x - 1, 2);
+      assert.ok(seam < 1 + 1.5 * difference, `${label}: columns ${x - 1} and ${x} are off by ${seam.toFixed(2)}`);
+    }
+    expected = halve(expected.pixels, expected.width, expected.height);
+  }
+});

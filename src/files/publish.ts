@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { lstat, open, readdir, rename, rm, type FileHandle } from 'node:fs/promises';
+import type { Dir, Dirent } from 'node:fs';
+import { lstat, open, opendir, readdir, rename, rm, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { TsmosaicError, reasonOf } from '../errors.js';
 import { yieldToEventLoop } from '../yield.js';
@@ -34,6 +35,8 @@ const TARGET_EXISTS = new Set(['ENOTEMPTY', 'EEXIST', 'EISDIR', 'ENOTDIR', 'EPER
 const WINDOWS_FOLDER_SYNC = new Set(['EISDIR', 'EPERM', 'EINVAL']);
 /** fsyncs in flight at once: the file system commits concurrent ones together, an order of magnitude sooner than one by one. */
 const SYNC_CONCURRENCY = 16;
+/** Entries of a folder listed at a time by a recursive fsync. */
+const SYNC_BATCH = 256;
 /** Fresh ids tried by `Temporary.create`: each fails only when another run locks or removes its new lock file at once. */
 const CREATE_ATTEMPTS = 8;
 
@@ -358,26 +361,39 @@ export async function fsyncFile(file: string): Promise<void> {
  * @throws the file system's error (ENOENT, EIO).
  */
 export async function fsyncFolder(folder: string, { recursive = false }: { recursive?: boolean } = {}): Promise<void> {
-  if (!recursive) return fsyncOneFolder(folder);
-  const files: string[] = [];
-  const folders: string[] = [];
-  const visit = async (current: string): Promise<void> => {
-    folders.push(current);
-    for (const entry of await readdir(current, { withFileTypes: true })) {
-      const inside = path.join(current, entry.name);
-      if (entry.isDirectory()) await visit(inside);
-      else if (entry.isFile()) files.push(inside);
+  if (recursive) {
+    const folders: string[] = [];
+    const directory = await opendir(folder);
+    try {
+      // A batch of names at a time: every path of a gigapixel pyramid's tiles at once took tens of MB.
+      for (let batch = await readEntries(directory); batch.length > 0; batch = await readEntries(directory)) {
+        const files: string[] = [];
+        for (const entry of batch) {
+          const inside = path.join(folder, entry.name);
+          if (entry.isDirectory()) folders.push(inside);
+          else if (entry.isFile()) files.push(inside);
+        }
+        let next = 0;
+        const worker = async (): Promise<void> => {
+          while (next < files.length) await fsyncFile(files[next++]!);
+        };
+        await Promise.all(Array.from({ length: SYNC_CONCURRENCY }, worker));
+      }
+    } finally {
+      await directory.close().catch(() => undefined);
     }
-  };
-  await visit(folder);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < files.length + folders.length) {
-      const index = next++;
-      await (index < files.length ? fsyncFile(files[index]!) : fsyncOneFolder(folders[index - files.length]!));
-    }
-  };
-  await Promise.all(Array.from({ length: SYNC_CONCURRENCY }, worker));
+    for (const inside of folders) await fsyncFolder(inside, { recursive: true });
+  }
+  await fsyncOneFolder(folder);
+}
+
+/** The next SYNC_BATCH entries of a folder being read, fewer at its end. */
+async function readEntries(directory: Dir): Promise<Dirent[]> {
+  const entries: Dirent[] = [];
+  for (let entry = await directory.read(); entry; entry = entries.length < SYNC_BATCH ? await directory.read() : null) {
+    entries.push(entry);
+  }
+  return entries;
 }
 
 async function fsyncOneFolder(folder: string): Promise<void> {

@@ -1,9 +1,12 @@
 import path from 'node:path';
 import type { Region } from './render-region.js';
 
-/** Edge of a Deep Zoom tile without its overlap, and the overlap on each inner side. */
+/**
+ * Edge of a Deep Zoom tile without its overlap, and the overlap on each inner side: none, so that
+ * the pyramid can be written in column stripes (see writeStripedPyramid).
+ */
 export const DEEP_ZOOM_TILE_SIZE = 254;
-export const DEEP_ZOOM_OVERLAP = 1;
+export const DEEP_ZOOM_OVERLAP = 0;
 /** JPEG quality of Deep Zoom tiles. */
 export const DEEP_ZOOM_JPEG_QUALITY = 85;
 

@@ -1,4 +1,4 @@
-import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Sharp } from 'sharp';
@@ -10,6 +10,7 @@ import { discardStale, Temporary, writeThroughTemporary } from '../files/publish
 import { assertViewerReplaceable, writeViewer } from './deep-zoom-viewer.js';
 import { DEEP_ZOOM_JPEG_QUALITY, deepZoomLayout, dziDescriptor, tilesFolderOf, type DeepZoomLayout } from './deep-zoom-layout.js';
 import { estimateEncodedBytes } from './encode.js';
+import { DEEP_ZOOM_STRIPE_LEVELS, writeStripedPyramid, type PyramidSource } from './deep-zoom-stripes.js';
 import { renderVipsFile, type BandRenderer } from './vips-file.js';
 import { quote } from '../text.js';
 import { untilDoneOrAborted, yieldToEventLoop } from '../yield.js';
@@ -18,8 +19,6 @@ import { untilDoneOrAborted, yieldToEventLoop } from '../yield.js';
 const TILE_FILE_SLACK = 4096;
 /** How often the tiles written so far are counted for the progress bar. */
 const POLL_MS = 250;
-/** The name libvips writes the pyramid under, in a folder of its own (`<name>.dzi`, `<name>_files`). */
-const PYRAMID = 'pyramid';
 
 /** Progress of a deep zoom: `render` in rows of the raw image, `tiles` in tiles of the full-size level. */
 export type DeepZoomProgress = (stage: 'render' | 'tiles', done: number, total: number) => void;
@@ -29,6 +28,8 @@ export interface DeepZoomOptions {
   signal?: AbortSignal;
   /** Runs once every tile is written, before the pyramid is put in place. */
   beforePublish?: () => Promise<void>;
+  /** Halvings a column stripe of the pyramid spans (see writeStripedPyramid); smaller in tests. */
+  stripeLevels?: number;
 }
 
 /**
@@ -52,9 +53,9 @@ export async function assertDeepZoomReplaceable(file: string): Promise<void> {
  *
  * The rows are rendered band by band (`renderBand(top, rows, into)` gives rows [top, top + rows))
  * into a temporary libvips native (`.v`) file beside the output, from which libvips' dzsave makes
- * every level in one pass top to bottom, with memory that does not grow with the image. The tiles
- * are written into a hidden temporary folder, moved into place when complete, then the descriptor
- * and the viewer.
+ * the levels, a column stripe at a time (see writeStripedPyramid), each in one pass top to bottom:
+ * memory grows with neither the height nor the width. The tiles are written into a hidden
+ * temporary folder, moved into place when complete, then the descriptor and the viewer.
  * @throws {TsmosaicError} when the disk lacks room for the raw file and the tiles, or on a write
  *   error; the signal's reason when aborted.
  */
@@ -65,7 +66,7 @@ export async function writeDeepZoom(
   renderBand: BandRenderer,
   options: DeepZoomOptions = {},
 ): Promise<DeepZoomLayout> {
-  const { onProgress, signal } = options;
+  const { onProgress, signal, stripeLevels = DEEP_ZOOM_STRIPE_LEVELS } = options;
   const layout = deepZoomLayout(width, height);
   const name = path.basename(file, path.extname(file));
   const tilesFolder = tilesFolderOf(file);
@@ -84,13 +85,20 @@ export async function writeDeepZoom(
     signal?.throwIfAborted();
     await mkdir(written);
     const sharp = await loadSharp();
-    const levels = path.join(written, `${PYRAMID}_files`);
-    let counting = true;
+    let counting: { folder: string; before: number } | undefined;
+    let counted = 0;
     onProgress?.('tiles', 0, fullTiles);
-    // libvips gives no progress: the full-size level's tiles, written top to bottom, are counted.
+    // libvips gives no progress: the full-size tiles of the stripe being written, top to bottom, are
+    // counted; never fewer than before, as a stripe's tiles are moved out once it is done.
     const poll = setInterval(() => {
-      readdir(path.join(levels, String(full.level))).then(
-        (names) => counting && onProgress?.('tiles', Math.min(names.length, fullTiles - 1), fullTiles),
+      const pass = counting;
+      if (!pass) return;
+      readdir(pass.folder).then(
+        (names) => {
+          if (counting !== pass) return;
+          counted = Math.max(counted, Math.min(pass.before + names.length, fullTiles - 1));
+          onProgress?.('tiles', counted, fullTiles);
+        },
         () => undefined,
       );
     }, POLL_MS);
@@ -98,21 +106,27 @@ export async function writeDeepZoom(
     const concurrency = sharp.concurrency();
     sharp.concurrency(os.availableParallelism());
     try {
-      // Not started once aborted: libvips cannot be stopped, and untilDoneOrAborted would not track it.
-      signal?.throwIfAborted();
-      const saving = tileJpeg(sharp(raw, { limitInputPixels: false, sequentialRead: true }))
-        .tile({ size: layout.tileSize, overlap: layout.overlap, layout: 'dz' })
-        .toFile(path.join(written, `${PYRAMID}.dz`));
-      await untilDoneOrAborted(saving, signal);
+      const source: PyramidSource = {
+        width,
+        height,
+        open: (left, stripeWidth) =>
+          sharp(raw, { limitInputPixels: false, sequentialRead: true }).extract({ left, top: 0, width: stripeWidth, height }),
+      };
+      await writeStripedPyramid(source, temporary.path, {
+        sharp,
+        stripeLevels,
+        scratch: written,
+        dzsave: (image, into) => tileJpeg(image).tile({ size: layout.tileSize, overlap: layout.overlap, layout: 'dz' }).toFile(into),
+        onPass: (folder, before) => (counting = { folder, before }),
+        signal,
+      });
     } finally {
-      counting = false;
+      counting = undefined;
       clearInterval(poll);
       sharp.concurrency(concurrency);
     }
-    // Freed before the tiles are synced and published; libvips' own descriptor and properties go with `written`.
+    // Freed before the tiles are synced and published.
     await rm(raw, { force: true });
-    await rm(path.join(levels, 'vips-properties.xml'), { force: true });
-    await rename(levels, temporary.path);
     await rm(written, { recursive: true, force: true });
     onProgress?.('tiles', fullTiles, fullTiles);
     await options.beforePublish?.();

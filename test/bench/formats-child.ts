@@ -97,7 +97,7 @@ switch (variant) {
     break;
   }
   case 'd':
-    // Today's deep zoom: bands into a .v file, libvips' dzsave, the tiles published, the viewer.
+    // Today's deep zoom: bands into a .v file, libvips' dzsave in stripes, the tiles published, the viewer.
     await modules.writeMosaic.writeMosaic(plan, store, out, 'dzi');
     break;
   case 'e2': {
@@ -108,7 +108,7 @@ switch (variant) {
     await throughVipsFile((image) =>
       image
         .jpeg({ quality: modules.deepZoomLayout.DEEP_ZOOM_JPEG_QUALITY, optimiseCoding: false })
-        .tile({ size: 254, overlap: 1, layout: 'dz' })
+        .tile({ size: 254, overlap: modules.deepZoomLayout.DEEP_ZOOM_OVERLAP, layout: 'dz' })
         .toFile(`${name}.dz`),
     );
     break;

@@ -10,10 +10,10 @@
  *   bands deflated by node's zlib in parallel bands (writePng); `c1`, `c1af`, `c6`, `c6af` the
  *   libvips path: bands rendered into a raw `.v` file (renderVipsFile, as write-large-image.ts),
  *   then sharp's png() at compressionLevel 1 or 6, adaptiveFiltering off or on (`af`).
- * - Deep zoom: `d` today's default, writeMosaic's (bands into a `.v` file, libvips' dzsave at a
- *   thread a core, the tiles published and the viewer written); `e2` the bare library path: the
- *   `.v` file, then dzsave through sharp's tile() (254 px JPEG tiles of the same quality, 1 px
- *   overlap, layout dz) at sharp.concurrency(2), nothing else: what `d` adds to it.
+ * - Deep zoom: `d` today's default, writeMosaic's (bands into a `.v` file, libvips' dzsave in
+ *   column stripes at a thread a core, the tiles published and the viewer written); `e2` the bare
+ *   library path: the `.v` file, then one dzsave of it through sharp's tile() (254 px JPEG tiles of
+ *   the same quality and overlap, layout dz) at sharp.concurrency(2), nothing else: what `d` adds.
  * The `.v` file's writing (and removal) is timed as part of the libvips paths.
  *
  * Set-up: gigapixel.ts's collection (720 crops of the example photos, 20 px tiles) and, for each
@@ -44,7 +44,7 @@ import ts from 'typescript';
 import sharp from 'sharp';
 import { loadIndex } from '../../src/index-store/read-index.js';
 import type { TileStore } from '../../src/tiles/tile-store.js';
-import { DEEP_ZOOM_JPEG_QUALITY, deepZoomLayout, tileRegion } from '../../src/render/deep-zoom-layout.js';
+import { DEEP_ZOOM_JPEG_QUALITY, DEEP_ZOOM_OVERLAP, deepZoomLayout, tileRegion } from '../../src/render/deep-zoom-layout.js';
 import { renderRegion, type MosaicPlan, type Region } from '../../src/render/render-region.js';
 import { gridFor, makeCollection, TARGET, TILE } from './gigapixel-setup.js';
 import { measure, median, runVisible, type Measurement } from './measure.js';
@@ -240,7 +240,9 @@ function report(results: Result[], runs: number): string[] {
   out.push(
     `- machine: ${os.availableParallelism()} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, sharp ${sharp.versions.sharp} (libvips ${sharp.versions.vips})`,
   );
-  out.push(`- deep zoom tiles: 254 px, 1 px overlap, JPEG quality ${DEEP_ZOOM_JPEG_QUALITY} without Huffman optimisation, both ways`);
+  out.push(
+    `- deep zoom tiles: 254 px, ${DEEP_ZOOM_OVERLAP} px overlap, JPEG quality ${DEEP_ZOOM_JPEG_QUALITY} without Huffman optimisation, both ways`,
+  );
   out.push(
     `- wall and CPU: the write alone, timed in the child (CPU: user + system of all its threads); peak RSS: the whole child (node, the ${TILE} px tile store, the placement)`,
   );
@@ -532,7 +534,7 @@ async function checkPyramid(dzi: string, width: number, height: number, referenc
   const format = attribute('Format');
   if (
     attribute('TileSize') !== '254' ||
-    attribute('Overlap') !== '1' ||
+    attribute('Overlap') !== String(DEEP_ZOOM_OVERLAP) ||
     attribute('Width') !== String(width) ||
     attribute('Height') !== String(height) ||
     (format !== 'jpg' && format !== 'jpeg')
