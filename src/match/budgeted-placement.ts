@@ -245,11 +245,9 @@ export class BudgetedPlacement {
     capacity: Int32Array,
     slicer: TimeSlicer,
   ): Promise<void> {
-    const repeats = this.repeats;
-    repeats.startBand(firstRow, rowCount, this.plan.tiles);
+    this.repeats.startBand(firstRow, rowCount, this.plan.tiles);
     const bandStart = firstRow * this.columns;
     const count = rowCount * this.columns;
-    const placed = new Uint8Array(count);
     // Uses to spare: what the budget allows beyond what the assignment holds.
     const spare = new Float64Array(this.pictureCount);
     for (let picture = 0; picture < this.pictureCount; picture++) spare[picture] = capacity[picture]! < 0 ? Infinity : capacity[picture]!;
@@ -257,90 +255,70 @@ export class BudgetedPlacement {
     this.price.fill(Infinity);
     for (let picture = 0; picture < this.pictureCount; picture++) if (spare[picture]! > 0) this.price[picture] = 0;
     this.tiles.pricedAll();
-    const place = (cell: number, picture: number, choice: number): void => {
-      placed[cell] = 1;
-      repeats.record(picture, bandStart + cell);
+    const fill = new BandFill(groups, held, this.pictureCount, this.tileColours, cellItems.colours, (cell, picture, choice) => {
+      this.repeats.record(picture, bandStart + cell);
       this.plan.tiles[bandStart + cell] = choice >> 1;
       this.plan.mirrored[bandStart + cell] = choice & 1;
-    };
-    // Each group's uses by picture: group g's are [useStart[g], useStart[g + 1]), use u of picture
-    // usePicture[u] by tile useTile[u], with useLeft[u] of them left; `unitUse` is each unit's.
-    const usePicture: number[] = [];
-    const useTile: number[] = [];
-    const useLeft: number[] = [];
-    const useStart = new Int32Array(groups.count + 1);
-    const unitUse = new Int32Array(count);
-    const useOf = new Int32Array(this.pictureCount).fill(-1);
-    for (let group = 0; group < groups.count; group++) {
-      useStart[group] = usePicture.length;
-      for (let i = groups.start[group]!; i < groups.start[group + 1]!; i++) {
-        const unit = groups.cells[i]!;
-        const picture = held.picture[unit]!;
-        if (useOf[picture]! < useStart[group]!) {
-          useOf[picture] = usePicture.length;
-          usePicture.push(picture);
-          useTile.push(held.choice[unit]! >> 1);
-          useLeft.push(0);
-        }
-        unitUse[unit] = useOf[picture]!;
-        useLeft[useOf[picture]!]!++;
-      }
-    }
-    useStart[groups.count] = usePicture.length;
-    // A cell or a use finds its match among the nearest of its group in colour: the group's uses
-    // (gone once used up) and its cells (gone once placed).
-    const useColours = new Float32Array(usePicture.length * 3);
-    usePicture.forEach((_, u) => useColours.set(this.tileColours.subarray(useTile[u]! * 3, useTile[u]! * 3 + 3), u * 3));
-    const useTrees = new GroupTrees(useColours, useStart);
-    const cellColours = new Float32Array(count * 3);
-    for (let i = 0; i < count; i++) cellColours.set(cellItems.colours.subarray(groups.cells[i]! * 3, groups.cells[i]! * 3 + 3), i * 3);
-    const cellTrees = new GroupTrees(cellColours, groups.start);
-    const takeUse = (group: number, u: number): void => {
-      if (--useLeft[u]! === 0) useTrees.take(group, u);
-    };
-    // Where each cell is in its group's list (groups.cells), for its group's tree of cells.
-    const position = new Int32Array(count);
-    for (let i = 0; i < count; i++) position[groups.cells[i]!] = i;
-    const placeIn = (group: number, cell: number, picture: number, choice: number): void => {
-      place(cell, picture, choice);
-      cellTrees.take(group, position[cell]!);
-    };
-    // A required use goes first, to the cell of its group it costs least in.
+    });
+    this.placeRequiredUses(fill, cellItems, groups, held, bandStart);
+    await this.fillInOrder(fill, cellItems, groups, order, spare, bandStart, slicer);
+  }
+
+  /** Places each required use of the band in the cell of its group it costs least in (min-distance first). */
+  private placeRequiredUses(fill: BandFill, cellItems: Described, groups: CellGroups, held: BandAssignment, bandStart: number): void {
+    const repeats = this.repeats;
     for (let group = 0; group < groups.count; group++) {
       const firstCell = groups.start[group]!;
       const endCell = groups.start[group + 1]!;
       for (let i = firstCell; i < endCell; i++) {
         if (!held.required[groups.cells[i]!]) continue;
         const picture = held.picture[groups.cells[i]!]!;
-        const u = unitUse[groups.cells[i]!]!;
+        const u = fill.unitUse[groups.cells[i]!]!;
+        const tile = fill.useTile[u]!;
         let best = -1;
         let bestCost = Infinity;
         let bestChoice = 0;
         const consider = (cell: number, strict: boolean): void => {
-          if (placed[cell] || (strict && !repeats.allowed(picture, bandStart + cell))) return;
-          this.choiceCost(cellItems, cell, useTile[u]!);
+          if (fill.placed[cell] || (strict && !repeats.allowed(picture, bandStart + cell))) return;
+          this.choiceCost(cellItems, cell, tile);
           if (this.cost < bestCost) {
             bestCost = this.cost;
             best = cell;
             bestChoice = this.choice;
           }
         };
-        const at = useTile[u]! * 3;
-        const found = cellTrees.nearest(group, this.tileColours[at]!, this.tileColours[at + 1]!, this.tileColours[at + 2]!);
-        for (let f = 0; f < found; f++) consider(groups.cells[firstCell + cellTrees.near.groups[f]!]!, true);
+        const found = fill.nearestCells(group, tile);
+        for (let f = 0; f < found; f++) consider(groups.cells[firstCell + fill.cellTrees.near.groups[f]!]!, true);
         // (All of a small group's cells, and all of a large one's when the nearest are all within reach of the picture.)
         for (const strict of [true, false]) {
           if (best >= 0) break;
           for (let j = firstCell; j < endCell; j++) consider(groups.cells[j]!, strict);
           if (best >= 0 && !strict) this.relaxed++;
         }
-        takeUse(group, u);
-        placeIn(group, best, picture, bestChoice);
+        fill.takeUse(group, u);
+        fill.placeIn(group, best, picture, bestChoice);
       }
     }
+  }
+
+  /**
+   * Gives each cell not placed yet, in fill order, the use of its group that costs it least and is
+   * not held within reach; else the nearest picture with a use to spare, else (min-distance giving
+   * way) a use of its group.
+   */
+  private async fillInOrder(
+    fill: BandFill,
+    cellItems: Described,
+    groups: CellGroups,
+    order: ArrayLike<number>,
+    spare: Float64Array,
+    bandStart: number,
+    slicer: TimeSlicer,
+  ): Promise<void> {
+    const { useStart, usePicture, useTile, useLeft } = fill;
     for (let n = 0; n < order.length; n++) {
       const cell = order[n]!;
-      if (placed[cell]) continue;
+      if (fill.placed[cell]) continue;
       const group = groups.of[cell]!;
       let bestUse = -1;
       let bestCost = Infinity;
@@ -348,7 +326,7 @@ export class BudgetedPlacement {
       const first = useStart[group]!;
       const end = useStart[group + 1]!;
       const consider = (u: number): void => {
-        if (useLeft[u] === 0 || !repeats.allowed(usePicture[u]!, bandStart + cell)) return;
+        if (useLeft[u] === 0 || !this.repeats.allowed(usePicture[u]!, bandStart + cell)) return;
         this.choiceCost(cellItems, cell, useTile[u]!);
         if (this.cost < bestCost) {
           bestCost = this.cost;
@@ -357,19 +335,19 @@ export class BudgetedPlacement {
         }
       };
       const c = cell * 3;
-      const found = useTrees.nearest(group, cellItems.colours[c]!, cellItems.colours[c + 1]!, cellItems.colours[c + 2]!);
-      for (let i = 0; i < found; i++) consider(first + useTrees.near.groups[i]!);
+      const found = fill.useTrees.nearest(group, cellItems.colours[c]!, cellItems.colours[c + 1]!, cellItems.colours[c + 2]!);
+      for (let i = 0; i < found; i++) consider(first + fill.useTrees.near.groups[i]!);
       // (All of a small group's uses, and all of a large one's when the nearest are all held within reach.)
       if (bestUse < 0) for (let u = first; u < end; u++) consider(u);
       if (bestUse >= 0) {
-        takeUse(group, bestUse);
-        placeIn(group, cell, usePicture[bestUse]!, bestChoice);
+        fill.takeUse(group, bestUse);
+        fill.placeIn(group, cell, usePicture[bestUse]!, bestChoice);
       } else {
         // Every use the group has left is held within reach: the nearest picture with a use to spare.
         const fallback = this.spareNearby(cellItems, cell, bandStart + cell, spare);
-        let u = useStart[group]!;
+        let u = first;
         while (useLeft[u] === 0) u++;
-        takeUse(group, u);
+        fill.takeUse(group, u);
         if (fallback >= 0) {
           // The group's use that is not placed becomes one to spare.
           const given = usePicture[u]!;
@@ -377,11 +355,11 @@ export class BudgetedPlacement {
             this.price[given] = 0;
             this.tiles.priced(given);
           }
-          placeIn(group, cell, fallback, this.choice);
+          fill.placeIn(group, cell, fallback, this.choice);
         } else {
           // Not even one: min-distance gives way, the budget holds.
           this.choiceCost(cellItems, cell, useTile[u]!);
-          placeIn(group, cell, usePicture[u]!, this.choice);
+          fill.placeIn(group, cell, usePicture[u]!, this.choice);
           this.relaxed++;
         }
       }
@@ -703,6 +681,84 @@ class CellGroups {
 
   size(group: number): number {
     return this.start[group + 1]! - this.start[group]!;
+  }
+}
+
+/**
+ * A band's cells as they are placed: each group's uses by picture (group g's are [useStart[g],
+ * useStart[g + 1]): use u of picture usePicture[u] by tile useTile[u], useLeft[u] of them left;
+ * unitUse is each unit's), and the trees in which a cell or a use finds its match among the
+ * nearest of its group in colour: the group's uses (gone once used up) and its cells (gone once
+ * placed).
+ */
+class BandFill {
+  readonly placed: Uint8Array;
+  readonly usePicture: number[] = [];
+  readonly useTile: number[] = [];
+  readonly useLeft: number[] = [];
+  readonly useStart: Int32Array;
+  readonly unitUse: Int32Array;
+  readonly useTrees: GroupTrees;
+  readonly cellTrees: GroupTrees;
+  /** Where each cell is in its group's list (groups.cells), for its group's tree of cells. */
+  private readonly position: Int32Array;
+
+  constructor(
+    groups: CellGroups,
+    held: BandAssignment,
+    pictureCount: number,
+    private readonly tileColours: Float32Array,
+    cellColours: Float32Array,
+    /** Records `picture` by `choice` in band cell `cell`. */
+    private readonly place: (cell: number, picture: number, choice: number) => void,
+  ) {
+    const count = held.picture.length;
+    this.placed = new Uint8Array(count);
+    this.useStart = new Int32Array(groups.count + 1);
+    this.unitUse = new Int32Array(count);
+    const useOf = new Int32Array(pictureCount).fill(-1);
+    for (let group = 0; group < groups.count; group++) {
+      this.useStart[group] = this.usePicture.length;
+      for (let i = groups.start[group]!; i < groups.start[group + 1]!; i++) {
+        const unit = groups.cells[i]!;
+        const picture = held.picture[unit]!;
+        if (useOf[picture]! < this.useStart[group]!) {
+          useOf[picture] = this.usePicture.length;
+          this.usePicture.push(picture);
+          this.useTile.push(held.choice[unit]! >> 1);
+          this.useLeft.push(0);
+        }
+        this.unitUse[unit] = useOf[picture]!;
+        this.useLeft[useOf[picture]!]!++;
+      }
+    }
+    this.useStart[groups.count] = this.usePicture.length;
+    const useColours = new Float32Array(this.usePicture.length * 3);
+    this.useTile.forEach((tile, u) => useColours.set(tileColours.subarray(tile * 3, tile * 3 + 3), u * 3));
+    this.useTrees = new GroupTrees(useColours, this.useStart);
+    const byGroup = new Float32Array(count * 3);
+    for (let i = 0; i < count; i++) byGroup.set(cellColours.subarray(groups.cells[i]! * 3, groups.cells[i]! * 3 + 3), i * 3);
+    this.cellTrees = new GroupTrees(byGroup, groups.start);
+    this.position = new Int32Array(count);
+    for (let i = 0; i < count; i++) this.position[groups.cells[i]!] = i;
+  }
+
+  /** The cells of `group` not placed nearest in colour to `tile` (see GroupTrees.nearest; cellTrees.near holds them). */
+  nearestCells(group: number, tile: number): number {
+    const at = tile * 3;
+    return this.cellTrees.nearest(group, this.tileColours[at]!, this.tileColours[at + 1]!, this.tileColours[at + 2]!);
+  }
+
+  /** One of use `u` of `group` is placed. */
+  takeUse(group: number, u: number): void {
+    if (--this.useLeft[u]! === 0) this.useTrees.take(group, u);
+  }
+
+  /** Places `picture` by `choice` in `cell` of `group`. */
+  placeIn(group: number, cell: number, picture: number, choice: number): void {
+    this.placed[cell] = 1;
+    this.place(cell, picture, choice);
+    this.cellTrees.take(group, this.position[cell]!);
   }
 }
 
