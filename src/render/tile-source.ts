@@ -25,14 +25,29 @@ export class SourceRenderer {
   render(region: Region, into?: Buffer): Buffer {
     const { plan, source } = this;
     if (source instanceof TileStore) return renderRegion(plan, source, region, into);
-    const first = gridRowsThrough(plan, source.tileHeight, region.top + 1) - 1;
-    const last = gridRowsThrough(plan, source.tileHeight, region.top + region.height) - 1;
-    if (!this.band || this.band.first !== first || this.band.last !== last) {
-      this.band = { first, last, ...readBand(plan, source, first, last, this.scratch) };
-      if (this.band.store.pixels.length > this.scratch.length) this.scratch = this.band.store.pixels;
+    const canvas = into ? into.subarray(0, region.width * region.height * 3) : Buffer.allocUnsafe(region.width * region.height * 3);
+    // A grid row at a time: a region across two would hold both rows' tiles at once (39 MB
+    // across a 2 Gpx print), and the scratch memory would keep that size.
+    const end = region.top + region.height;
+    for (let top = region.top; top < end;) {
+      const row = gridRowsThrough(plan, source.tileHeight, top + 1) - 1;
+      const bottom = Math.min(end, gridRowEnd(plan, source.tileHeight, row));
+      if (!this.band || this.band.first !== row) {
+        this.band = { first: row, last: row, ...readBand(plan, source, row, row, this.scratch) };
+        if (this.band.store.pixels.length > this.scratch.length) this.scratch = this.band.store.pixels;
+      }
+      const part = { ...region, top, height: bottom - top };
+      renderRegion(this.band.plan, this.band.store, part, canvas.subarray((top - region.top) * region.width * 3));
+      top = bottom;
     }
-    return renderRegion(this.band.plan, this.band.store, region, into);
+    return canvas;
   }
+}
+
+/** The pixel row after grid row `row` of `plan` (its grout included), as gridRowsThrough counts them. */
+function gridRowEnd(plan: MosaicPlan, tileHeight: number, row: number): number {
+  if (!plan.layout) return (row + 1) * tileHeight;
+  return row + 1 < plan.layout.rows ? plan.layout.rowStarts[row + 1]! : Infinity;
 }
 
 /**
