@@ -179,7 +179,15 @@ async function dzsavePass(image: Sharp, name: string, top: number, tilesBefore: 
   // Not started once aborted: libvips cannot be stopped, and untilDoneOrAborted would not track it.
   signal?.throwIfAborted();
   options.onPass?.(path.join(files, String(top)), tilesBefore);
-  await untilDoneOrAborted(options.dzsave(image, path.join(scratch, `${name}.dz`)), signal);
+  const saving = options.dzsave(image, path.join(scratch, `${name}.dz`));
+  try {
+    await untilDoneOrAborted(saving, signal);
+  } catch (error) {
+    // libvips cannot be stopped: a pass (a stripe's, seconds at most) ends before the scratch
+    // folder is removed, else it could write tiles into it after its removal (left behind).
+    await saving.catch(() => undefined);
+    throw error;
+  }
   await rm(path.join(scratch, `${name}.dzi`), { force: true });
   await rm(path.join(files, 'vips-properties.xml'), { force: true });
   return files;
