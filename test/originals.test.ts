@@ -101,7 +101,7 @@ test('tiles larger than the index are drawn from the originals: each cell is its
   for (const [cell, { tile, crop = 0, mirrored }] of plan.cells.entries()) {
     const file = path.join(collection, manifest.tiles[tile]!.source);
     const scale = drawingScale(usedCrops.get(tile)!);
-    const tiles = (await loadTile(file, { width: 48, height: 48 }, 'crop', 5, undefined, undefined, undefined, scale)).pixels;
+    const tiles = (await loadTile(file, { width: 48, height: 48 }, 'crop', 5, undefined, { decodeScale: scale })).pixels;
     let expected = tiles.subarray(crop * 48 * 48 * 3, (crop + 1) * 48 * 48 * 3);
     if (mirrored)
       expected = await sharp(Buffer.from(expected), { raw: { width: 48, height: 48, channels: 3 } })

@@ -146,7 +146,8 @@ export class TileDrawing {
           if (!fromOriginals || !file || !(await unchanged(file, source))) return undefined;
           try {
             const scale = drawingScale(usedCrops[picture]!);
-            return (await loadTile(file, shape, manifest.fit, crops, reading[lane]!, undefined, usedCrops[picture], scale)).pixels;
+            return (await loadTile(file, shape, manifest.fit, crops, reading[lane]!, { wanted: usedCrops[picture], decodeScale: scale }))
+              .pixels;
           } catch (error) {
             if (error instanceof UnreadableImageError) return undefined;
             throw error;

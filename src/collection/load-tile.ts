@@ -20,6 +20,19 @@ import { fingerprintBytes, fingerprintDescriptor } from './fingerprint.js';
 /** The picture is decoded at this many times the tile size before cropping (see loadTile's `decodeScale`). */
 const DECODE_SCALE = 2;
 
+/** Where loadTile cuts its tiles, which ones, and from how large a decoding. */
+export interface LoadTileOptions {
+  /** Memory for the tiles: the result's `pixels` is then a view of it. */
+  into?: Buffer;
+  /** The crops to cut, as bits (crop `i` is bit `i`); the others are left as they are. Default: all. */
+  wanted?: number;
+  /**
+   * The size decoded, in tile sizes (default DECODE_SCALE): the crop windows are the same at any
+   * scale; at least 1 / CORNER_CROP keeps corners sharp.
+   */
+  decodeScale?: number;
+}
+
 /** A decoded picture's tiles and the identity of the file it came from. */
 export interface LoadedTile {
   /** `crops` tiles of the shape asked for, one after another: the centre window first, then the corners (see `cropWindows`). */
@@ -35,10 +48,8 @@ export interface LoadedTile {
  * applied, any colour model converted to sRGB, alpha flattened onto white, decoded once at twice
  * the tile size with JPEG shrink-on-load, then cut into windows of the tile's aspect ratio (see
  * `cropWindows`; with `stretch` the whole picture is first squashed to that ratio) that are each
- * reduced to the tile size by an exact area average. `reading`: see ReadBuffer; `into`: memory for
- * the tiles (the result's `pixels` is then a view of it); `wanted`: the crops to cut, as bits (crop
- * `i` is bit `i`; the others are left as they are); `decodeScale`: the size decoded, in tile sizes
- * (the crop windows are the same at any scale; at least 1 / CORNER_CROP keeps corners sharp).
+ * reduced to the tile size by an exact area average. `reading`: see ReadBuffer; for `options`, see
+ * LoadTileOptions.
  * @throws {UnreadableImageError} with a short reason when the file is not a usable image.
  */
 export async function loadTile(
@@ -47,10 +58,9 @@ export async function loadTile(
   fit: TileFit,
   crops: CropCount = 1,
   reading = new ReadBuffer(),
-  into?: Buffer,
-  wanted = ALL_CROPS,
-  decodeScale = DECODE_SCALE,
+  options: LoadTileOptions = {},
 ): Promise<LoadedTile> {
+  const { into, wanted = ALL_CROPS, decodeScale = DECODE_SCALE } = options;
   // Outside the try: sharp failing to load is not this file's fault.
   const sharp = await loadSharp();
   let image: ImageFile | undefined;

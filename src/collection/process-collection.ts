@@ -242,7 +242,7 @@ async function decode(
   const memory = pool.take();
   try {
     const shape = tileShape;
-    const { pixels, size, mtimeMs, fingerprint } = await loadTile(absolute, shape, fit, crops, reading, memory.pixels);
+    const { pixels, size, mtimeMs, fingerprint } = await loadTile(absolute, shape, fit, crops, reading, { into: memory.pixels });
     const source: TileSource = { source: file.relative, size, mtimeMs, ...(file.root > 0 ? { root: file.root } : {}), fingerprint };
     return { pixels, features: tilesFeatures(pixels, shape, crops, memory.features), source, memory };
   } catch (error) {
