@@ -6,7 +6,7 @@ import sharp from 'sharp';
 import { TileStore } from '../src/tiles/tile-store.js';
 import { renderRegion, type MosaicPlan, type Region } from '../src/render/render-region.js';
 import { ONE_PIECE_MAX_BYTES, writeMosaic } from '../src/render/write-mosaic.js';
-import { vipsHeader } from '../src/render/vips-file.js';
+import { renderVipsFiles, vipsHeader, type BandRenderer } from '../src/render/vips-file.js';
 import { cropRaw, tempDir } from './helpers.js';
 import { seededRandom } from '../src/match/random.js';
 
@@ -58,6 +58,47 @@ test('the libvips header is the one libvips writes', async () => {
   const { readFile } = await import('node:fs/promises');
   const written = await readFile(file);
   assert.deepEqual(vipsHeader(5, 3), written.subarray(0, 64));
+});
+
+test('an image rendered into column ranges of their own gives each file exactly its columns', async () => {
+  const width = 1000;
+  const height = 3000;
+  // A pixel that tells its column and row: a column out of place in any file shows.
+  const renderBand: BandRenderer = (top, rows, into) => {
+    const band = into.subarray(0, rows * width * 3);
+    for (let y = 0; y < rows; y++) {
+      for (let x = 0; x < width; x++) {
+        const at = (y * width + x) * 3;
+        band[at] = x & 255;
+        band[at + 1] = x >> 8;
+        band[at + 2] = (top + y) & 255;
+      }
+    }
+    return band;
+  };
+  const folder = path.join(root, 'parts');
+  await mkdir(folder);
+  // 3,000 rows of 3,000 bytes are more than one 8 MB band: parts are written band after band.
+  const ranges = [
+    { left: 0, width: 256 },
+    { left: 256, width: 512 },
+    { left: 768, width: 232 },
+  ];
+  const parts = ranges.map((range, i) => ({ ...range, file: path.join(folder, `part${i}.v`) }));
+  const rowsDone: number[] = [];
+  await renderVipsFiles(parts, width, height, renderBand, (done) => rowsDone.push(done));
+  assert.equal(rowsDone.at(-1), height);
+  const whole = Buffer.alloc(width * height * 3);
+  renderBand(0, height, whole);
+  for (const part of parts) {
+    const { data, info } = await sharp(part.file).raw().toBuffer({ resolveWithObject: true });
+    assert.deepEqual([info.width, info.height, info.channels], [part.width, height, 3]);
+    const expected = await sharp(whole, { raw: { width, height, channels: 3 } })
+      .extract({ left: part.left, top: 0, width: part.width, height })
+      .raw()
+      .toBuffer();
+    assert.ok(data.equals(expected), `${path.basename(part.file)} holds columns ${part.left} to ${part.left + part.width}`);
+  }
 });
 
 for (const format of ['png', 'tiff'] as const) {

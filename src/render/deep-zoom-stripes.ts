@@ -21,6 +21,8 @@ export interface PyramidSource {
   width: number;
   height: number;
   open(left: number, width: number): Sharp;
+  /** Told when the pyramid is done with columns [left, left + width), opened before. */
+  done?(left: number, width: number): Promise<void>;
 }
 
 export interface StripedPyramidOptions {
@@ -75,6 +77,7 @@ export async function writeStripedPyramid(source: PyramidSource, levels: string,
   const stripes = stripesOf(width, height, stripeLevels);
   if (stripes.length === 1) {
     const files = await dzsavePass(source.open(0, width), 'whole', topLevelOf(width, height), 0, options);
+    await source.done?.(0, width);
     await rename(files, levels);
     return;
   }
@@ -85,6 +88,7 @@ export async function writeStripedPyramid(source: PyramidSource, levels: string,
     signal?.throwIfAborted();
     const localTop = topLevelOf(stripe.width, height);
     const files = await dzsavePass(source.open(stripe.left, stripe.width), `stripe${index}`, localTop, tilesBefore, options);
+    await source.done?.(stripe.left, stripe.width);
     for (let halvings = 0; halvings <= stripeLevels; halvings++) {
       const columnOffset = stripe.left / (DEEP_ZOOM_TILE_SIZE * 2 ** halvings);
       await moveTiles(path.join(files, String(localTop - halvings)), path.join(levels, String(top - halvings)), columnOffset, signal);

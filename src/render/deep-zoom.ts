@@ -10,8 +10,9 @@ import { discardStale, Temporary, writeThroughTemporary } from '../files/publish
 import { assertViewerReplaceable, writeViewer } from './deep-zoom-viewer.js';
 import { DEEP_ZOOM_JPEG_QUALITY, deepZoomLayout, dziDescriptor, tilesFolderOf, type DeepZoomLayout } from './deep-zoom-layout.js';
 import { estimateEncodedBytes } from './encode.js';
-import { DEEP_ZOOM_STRIPE_LEVELS, writeStripedPyramid, type PyramidSource } from './deep-zoom-stripes.js';
-import { renderVipsFile, type BandRenderer } from './vips-file.js';
+import { collectGarbage } from '../collect-garbage.js';
+import { DEEP_ZOOM_STRIPE_LEVELS, stripesOf, writeStripedPyramid, type PyramidSource } from './deep-zoom-stripes.js';
+import { renderVipsFiles, type BandRenderer, type VipsFilePart } from './vips-file.js';
 import { quote } from '../text.js';
 import { untilDoneOrAborted, yieldToEventLoop } from '../yield.js';
 
@@ -28,6 +29,8 @@ export interface DeepZoomOptions {
   signal?: AbortSignal;
   /** Runs once every tile is written, before the pyramid is put in place. */
   beforePublish?: () => Promise<void>;
+  /** Runs once every row is rendered: what only rendering needed can go before the pyramid is made. */
+  onRendered?: () => void;
   /** Halvings a column stripe of the pyramid spans (see writeStripedPyramid); smaller in tests. */
   stripeLevels?: number;
 }
@@ -52,8 +55,8 @@ export async function assertDeepZoomReplaceable(file: string): Promise<void> {
  * `<name>_files/<level>/<column>_<row>.jpeg`, and an `index.html` viewer beside them.
  *
  * The rows are rendered band by band (`renderBand(top, rows, into)` gives rows [top, top + rows))
- * into a temporary libvips native (`.v`) file beside the output, from which libvips' dzsave makes
- * the levels, a column stripe at a time (see writeStripedPyramid), each in one pass top to bottom:
+ * into temporary libvips native (`.v`) files beside the output, one a column stripe, from which
+ * libvips' dzsave makes the levels a stripe at a time (see writeStripedPyramid), each in one pass:
  * memory grows with neither the height nor the width. The tiles are written into a hidden
  * temporary folder, moved into place when complete, then the descriptor and the viewer.
  * @throws {TsmosaicError} when the disk lacks room for the raw file and the tiles, or on a write
@@ -79,10 +82,15 @@ export async function writeDeepZoom(
   const fullTiles = full.columns * full.rows;
   try {
     // Beside the output, under the same lock: what a killed build left is removed by the next.
-    const raw = temporary.sibling('v');
+    // A raw file a stripe: libvips maps a `.v` file in windows of whole rows, and windows of the
+    // whole width took 27 MB more at each stripe's start at 2 Gpx.
+    const stripes = stripesOf(width, height, stripeLevels);
+    const parts = stripes.map((stripe, i) => ({ ...stripe, file: temporary.sibling(stripes.length === 1 ? 'v' : `v${i}`) }));
     const written = temporary.sibling('dz');
-    await renderVipsFile(raw, width, height, renderBand, (done) => onProgress?.('render', done, height), signal);
+    await renderVipsFiles(parts, width, height, renderBand, (done) => onProgress?.('render', done, height), signal);
     signal?.throwIfAborted();
+    options.onRendered?.();
+    collectGarbage();
     await mkdir(written);
     const sharp = await loadSharp();
     let counting: { folder: string; before: number } | undefined;
@@ -106,11 +114,16 @@ export async function writeDeepZoom(
     const concurrency = sharp.concurrency();
     sharp.concurrency(os.availableParallelism());
     try {
+      const partAt = (left: number, stripeWidth: number): VipsFilePart => {
+        const part = parts.find((candidate) => candidate.left === left && candidate.width === stripeWidth);
+        if (!part) throw new Error(`no raw file holds columns ${left} to ${left + stripeWidth}`);
+        return part;
+      };
       const source: PyramidSource = {
         width,
         height,
-        open: (left, stripeWidth) =>
-          sharp(raw, { limitInputPixels: false, sequentialRead: true }).extract({ left, top: 0, width: stripeWidth, height }),
+        open: (left, stripeWidth) => sharp(partAt(left, stripeWidth).file, { limitInputPixels: false, sequentialRead: true }),
+        done: (left, stripeWidth) => rm(partAt(left, stripeWidth).file, { force: true }),
       };
       await writeStripedPyramid(source, temporary.path, {
         sharp,
@@ -126,7 +139,7 @@ export async function writeDeepZoom(
       sharp.concurrency(concurrency);
     }
     // Freed before the tiles are synced and published.
-    await rm(raw, { force: true });
+    await Promise.all(parts.map(({ file }) => rm(file, { force: true })));
     await rm(written, { recursive: true, force: true });
     onProgress?.('tiles', fullTiles, fullTiles);
     await options.beforePublish?.();

@@ -24,6 +24,13 @@ export function vipsHeader(width: number, height: number, bands = 3): Buffer {
 /** Draws rows [top, top + rows) of an image as raw RGB into `into` (or a part of it) and returns them. */
 export type BandRenderer = (top: number, rows: number, into: Buffer) => Buffer;
 
+/** Columns [left, left + width) of an image, rendered into a libvips native file of their own. */
+export interface VipsFilePart {
+  file: string;
+  left: number;
+  width: number;
+}
+
 /**
  * Renders an image into a libvips native file band by band, with memory that does not grow with
  * it. The next band is rendered while the previous one is being written, so rendering (CPU) and
@@ -37,36 +44,67 @@ export async function renderVipsFile(
   onRows?: (done: number) => void,
   signal?: AbortSignal,
 ): Promise<void> {
+  await renderVipsFiles([{ file, left: 0, width }], width, height, renderBand, onRows, signal);
+}
+
+/**
+ * renderVipsFile into several files, each holding a column range of the image (`parts`, which
+ * together cover it): a reader of one range then maps rows of that range only, not of the whole
+ * width (libvips maps a `.v` file in windows of whole rows).
+ */
+export async function renderVipsFiles(
+  parts: readonly VipsFilePart[],
+  width: number,
+  height: number,
+  renderBand: BandRenderer,
+  onRows?: (done: number) => void,
+  signal?: AbortSignal,
+): Promise<void> {
   const bandRows = Math.max(1, Math.floor(BAND_BYTES / (width * 3)));
   // Two buffers used in turn (one rendered into while the other is written), instead of a new one
   // a band, whose garbage would pile up to ~100 MB before it is collected.
   const bands = [Buffer.allocUnsafe(bandRows * width * 3), Buffer.allocUnsafe(bandRows * width * 3)];
-  const handle = await open(file, 'wx');
+  const handles: FileHandle[] = [];
   let writing: Promise<unknown> = Promise.resolve();
   try {
-    await handle.write(vipsHeader(width, height), 0, VIPS_HEADER_BYTES, 0);
-    let position = VIPS_HEADER_BYTES;
+    for (const part of parts) {
+      const handle = await open(part.file, 'wx');
+      handles.push(handle);
+      await writeFully(handle, [vipsHeader(part.width, height)], 0);
+    }
     for (let top = 0, band = 0; top < height; top += bandRows, band++) {
       signal?.throwIfAborted();
-      const rendered = renderBand(top, Math.min(bandRows, height - top), bands[band % 2]!);
+      const rows = Math.min(bandRows, height - top);
+      const rendered = renderBand(top, rows, bands[band % 2]!);
       await writing;
       onRows?.(top);
-      writing = writeFully(handle, rendered, position);
-      position += rendered.length;
+      writing = Promise.all(
+        parts.map((part, i) => writeFully(handles[i]!, rowsOf(rendered, width, rows, part), VIPS_HEADER_BYTES + top * part.width * 3)),
+      );
     }
     await writing;
     onRows?.(height);
   } finally {
     await writing.catch(() => undefined);
-    await handle.close();
+    await Promise.all(handles.map((handle) => handle.close()));
   }
 }
 
-/** FileHandle.write may write less than asked (rarely, on regular files); loops until done. */
-async function writeFully(handle: FileHandle, data: Buffer, position: number): Promise<void> {
-  let written = 0;
-  while (written < data.length) {
-    const { bytesWritten } = await handle.write(data, written, data.length - written, position + written);
-    written += bytesWritten;
+/** The pixels of columns [part.left, part.left + part.width) of `rows` rows of a `width` px wide band, as views. */
+function rowsOf(band: Buffer, width: number, rows: number, part: VipsFilePart): Buffer[] {
+  if (part.left === 0 && part.width === width) return [band.subarray(0, rows * width * 3)];
+  return Array.from({ length: rows }, (_, row) => band.subarray((row * width + part.left) * 3, (row * width + part.left + part.width) * 3));
+}
+
+/** FileHandle.writev may write less than asked (rarely, on regular files); loops until done. */
+async function writeFully(handle: FileHandle, buffers: Buffer[], position: number): Promise<void> {
+  let left = buffers;
+  while (left.length > 0) {
+    let { bytesWritten } = await handle.writev(left, position);
+    position += bytesWritten;
+    let done = 0;
+    while (done < left.length && bytesWritten >= left[done]!.length) bytesWritten -= left[done++]!.length;
+    left = left.slice(done);
+    if (bytesWritten > 0) left[0] = left[0]!.subarray(bytesWritten);
   }
 }

@@ -6,12 +6,24 @@ import { assertFreeSpace } from '../files/free-space.js';
 import { writeThroughTemporary } from '../files/publish.js';
 import { renderVipsFile, type BandRenderer } from './vips-file.js';
 import { untilDoneOrAborted } from '../yield.js';
+import { collectGarbage } from '../collect-garbage.js';
 
 /** How often the size of the file being encoded is looked at for the progress bar. */
 const POLL_MS = 250;
 
 /** Progress of writing one image: `render` in rows, `encode` in megabytes of the estimated file. */
 export type ImageProgress = (stage: 'render' | 'encode', done: number, total: number) => void;
+
+export interface LargeImageOptions {
+  onProgress?: ImageProgress;
+  signal?: AbortSignal;
+  /** Runs once the file is written, before it is renamed into place. */
+  beforePublish?: () => Promise<void>;
+  /** Pixels per inch the file declares. */
+  density?: number;
+  /** Runs once every row is rendered (and the encoding estimated): what only rendering needed can go before libvips encodes. */
+  onRendered?: () => void;
+}
 
 /**
  * Writes an image of any size to one file with memory that does not grow with it: the rows are
@@ -31,7 +43,7 @@ export async function writeLargeImage(
   height: number,
   format: LibvipsFormat,
   renderBand: BandRenderer,
-  options: { onProgress?: ImageProgress; signal?: AbortSignal; beforePublish?: () => Promise<void>; density?: number } = {},
+  options: LargeImageOptions = {},
 ): Promise<void> {
   const { onProgress, signal, beforePublish, density } = options;
   // The encoded file comes on top, usually smaller.
@@ -49,6 +61,8 @@ export async function writeLargeImage(
 
         const encode = (image: Sharp): Sharp => encoderFor(image, format, width, height, density);
         const estimate = await untilDoneOrAborted(estimateEncodedBytes(width, height, renderBand, encode), signal);
+        options.onRendered?.();
+        collectGarbage();
         totalMb = Math.max(1, Math.round(estimate / 1e6));
         onProgress?.('encode', 0, totalMb);
         const poll = setInterval(() => {

@@ -86,7 +86,7 @@ export async function writeMosaic(
   );
   if (format !== 'png') await placed?.(plan.rows);
   if (format === 'dzi') {
-    await writeDeepZoom(file, width, height, renderRows, { onProgress, signal, beforePublish });
+    await writeDeepZoom(file, width, height, renderRows, { onProgress, signal, beforePublish, onRendered: () => renderer.release() });
   } else if (format === 'png') {
     const encodeProgress = (done: number, total: number): void => onProgress?.('encode', done, total);
     const placedThrough = async (top: number, rows: number): Promise<void> => {
@@ -135,7 +135,13 @@ export async function writeMosaic(
     await writeImage(canvas, width, height, file, format, { signal, beforePublish, density });
     onProgress?.('encode', 1, 1);
   } else {
-    await writeLargeImage(file, width, height, format, renderRows, { onProgress, signal, beforePublish, density });
+    await writeLargeImage(file, width, height, format, renderRows, {
+      onProgress,
+      signal,
+      beforePublish,
+      density,
+      onRendered: () => renderer.release(),
+    });
   }
   return { renderSeconds };
 }
