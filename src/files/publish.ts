@@ -5,6 +5,7 @@ import path from 'node:path';
 import { TsmosaicError, reasonOf } from '../errors.js';
 import { yieldToEventLoop } from '../yield.js';
 import { FileLock } from './lock.js';
+import { removeTree } from './remove-tree.js';
 
 /**
  * Atomic, durable publishing of files and folders, shared by the index writer and every output.
@@ -178,8 +179,8 @@ export class Temporary {
 
   /** Removes the temporary, its other names and then the lock file, and releases the lock. */
   private async removeAll(): Promise<void> {
-    await rm(this.path, { recursive: true, force: true, maxRetries: 3 });
-    for (const suffix of this.suffixes) await rm(this.suffixPath(suffix), { recursive: true, force: true, maxRetries: 3 });
+    await removeTree(this.path);
+    for (const suffix of this.suffixes) await removeTree(this.suffixPath(suffix));
     await rm(this.lockFile, { force: true });
     await this.keep();
   }

@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { Sharp } from 'sharp';
 import type { SharpModule } from '../load-sharp.js';
 import { deepZoomLayout, DEEP_ZOOM_TILE_SIZE } from './deep-zoom-layout.js';
+import { removeTree } from '../files/remove-tree.js';
 import { untilDoneOrAborted } from '../yield.js';
 
 /**
@@ -95,7 +96,7 @@ export async function writeStripedPyramid(source: PyramidSource, levels: string,
     }
     tilesBefore += Math.ceil(stripe.width / DEEP_ZOOM_TILE_SIZE) * Math.ceil(height / DEEP_ZOOM_TILE_SIZE);
     // Its smaller levels show the stripe alone: the whole image's come from below.
-    await rm(files, { recursive: true, force: true });
+    await removeTree(files);
   }
   await writeLevelsBelow(width, height, top - stripeLevels, levels, options);
 }
@@ -130,8 +131,8 @@ async function writeLevelsBelow(
   for (let smaller = 0; smaller < base; smaller++) {
     await rename(path.join(belowLevels, String(smaller)), path.join(levels, String(smaller)));
   }
-  await rm(below, { recursive: true, force: true });
-  await rm(belowLevels, { recursive: true, force: true });
+  await removeTree(below);
+  await removeTree(belowLevels);
 }
 
 /**

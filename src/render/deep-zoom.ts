@@ -6,6 +6,7 @@ import { TsmosaicError, reasonOf } from '../errors.js';
 import { loadSharp } from '../load-sharp.js';
 import { assertFreeSpace } from '../files/free-space.js';
 import { pathExists } from '../files/paths.js';
+import { removeTree } from '../files/remove-tree.js';
 import { discardStale, Temporary, writeThroughTemporary } from '../files/publish.js';
 import { assertViewerReplaceable, writeViewer } from './deep-zoom-viewer.js';
 import { DEEP_ZOOM_JPEG_QUALITY, deepZoomLayout, dziDescriptor, tilesFolderOf, type DeepZoomLayout } from './deep-zoom-layout.js';
@@ -140,7 +141,7 @@ export async function writeDeepZoom(
     }
     // Freed before the tiles are synced and published.
     await Promise.all(parts.map(({ file }) => rm(file, { force: true })));
-    await rm(written, { recursive: true, force: true });
+    await removeTree(written);
     onProgress?.('tiles', fullTiles, fullTiles);
     await options.beforePublish?.();
     await yieldToEventLoop(signal);
