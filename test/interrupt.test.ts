@@ -376,6 +376,16 @@ const BUILDS: BuildCase[] = [
     ],
   },
   {
+    // Tiles of 96 px drawn from the 640 x 480 originals (the index's are 20 px), then a JPEG.
+    name: 'JPEG drawn from the originals',
+    args: ['--tiles-across', '60', '--tile-size', '96', '--min-distance', '0'],
+    output: 'mosaic.jpg',
+    moments: [
+      ['SIGINT', 0.3],
+      ['SIGINT', 0.6],
+    ],
+  },
+  {
     name: 'deep zoom',
     args: ['--tiles-across', '100', '--min-distance', '0'],
     output: 'mosaic.dzi',

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { appendFile, mkdir, readdir, readFile, rename, utimes } from 'node:fs/promises';
+import { appendFile, cp, mkdir, readdir, readFile, rename, stat, truncate, utimes } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import sharp from 'sharp';
@@ -7,7 +7,7 @@ import { TileDrawing } from '../src/build/original-tiles.js';
 import { drawingScale } from '../src/build/original-tiles.js';
 import { loadTile } from '../src/collection/load-tile.js';
 import { Temporary } from '../src/files/publish.js';
-import { loadIndex, readManifest } from '../src/index-store/read-index.js';
+import { loadIndex, openIndexTiles, readManifest } from '../src/index-store/read-index.js';
 import { TileFile } from '../src/tiles/tile-file.js';
 import { TileStore } from '../src/tiles/tile-store.js';
 import { runCli, tempDir } from './helpers.js';
@@ -182,4 +182,26 @@ test('tiles drawn into memory (few) are the ones drawn into a file (many), for t
   const [inMemory, inFile] = [await drawn(), await drawn(0)];
   assert.equal(inMemory.length, 6);
   inMemory.forEach((tile, cell) => assert.ok(tile.equals(inFile[cell]!), `cell ${cell}`));
+});
+
+test('a build drawing from the originals reads stored tiles one at a time, and refuses a damaged tiles.rgb before any work', async () => {
+  const manifest = await readManifest(index);
+  const loaded = await loadIndex(index, manifest);
+  const reader = await openIndexTiles(loaded);
+  try {
+    for (let id = 0; id < loaded.tileCount; id++) assert.ok(reader.tile(id).equals(loaded.tiles.tile(id)), `tile ${id}`);
+    assert.throws(() => reader.tile(loaded.tileCount), /is not in/);
+  } finally {
+    reader.close();
+  }
+  // A copy of the index whose tiles.rgb lost its last byte.
+  const damaged = path.join(root, 'damaged-index');
+  await cp(index, damaged, { recursive: true });
+  const tiles = path.join(damaged, 'tiles.rgb');
+  await truncate(tiles, (await stat(tiles)).size - 1);
+  const out = path.join(root, 'damaged.png');
+  const { code, stderr } = await runCli(['build', damaged, target, '--tiles-across', '6', '--tile-size', '48', '-o', out]);
+  assert.equal(code, 1, stderr);
+  assert.match(stderr, /damaged-index" is damaged: tiles\.rgb has \d+ bytes, expected \d+; run process-collection again/);
+  assert.equal((await readdir(root)).filter((name) => name.startsWith('damaged.png') || name.startsWith('.damaged.png')).length, 0);
 });

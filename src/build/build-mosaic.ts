@@ -1,13 +1,13 @@
 import { mkdir } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import { buildAnn } from '../index-store/ann.js';
-import { assertLoadable, loadIndex, readManifest } from '../index-store/read-index.js';
+import { assertLoadable, loadIndexForMatching, loadIndexTiles, openIndexTiles, readManifest } from '../index-store/read-index.js';
 import { localCells, WorkerCells } from '../match/cell-source.js';
 import { candidateCount, feasibleMinDistance, placementBandRows, TilePlacer } from '../match/placement.js';
 import { DEFAULT_MAX_COLUMNS } from '../options/options.js';
 import { measureFidelity, STRUCTURE_GRID, type CellFidelity } from '../quality/fidelity.js';
 import { ErrorMap, writeHeatmap } from './heatmap.js';
-import { writeMosaic } from '../render/write-mosaic.js';
+import { writeMosaic, type WriteMosaicResult } from '../render/write-mosaic.js';
 import { targetMeans } from '../target/target-means.js';
 import { loadTarget, readTargetSize, type TargetImage } from '../target/target.js';
 import { untilDoneOrAborted } from '../yield.js';
@@ -17,6 +17,7 @@ import { annVectors, descriptorLength, sameIndexSpace, tileDescriptors, TileDeta
 import type { MosaicPlan } from '../tiles/mosaic-plan.js';
 import { Temporary } from '../files/publish.js';
 import type { TileSource } from '../render/tile-source.js';
+import type { TileReader } from '../tiles/tile-file.js';
 import { TileDrawing } from './original-tiles.js';
 import { BandFeeder } from './band-feeder.js';
 import { gridRows, outputGeometry } from './output-geometry.js';
@@ -157,13 +158,16 @@ export async function buildMosaic(index: string, target: string, options: BuildM
     if (!worker || blend > 0 || settings.measure) decodedTarget().catch(() => undefined); // awaited below
     const feeder = new BandFeeder(worker, worker, columns, rows, placementBandRows(columns, rows, rules), format !== 'png', signal);
 
-    const loaded = await loadIndex(index, manifest);
-    const store = larger ? loaded.tiles : await loaded.tiles.scaledInterruptibly(geometry.tileShape, signal);
-    const descriptors = tileDescriptors(loaded.features, loaded.tiles.count, method);
+    // Tiles drawn larger come from the originals: the index's pixels (150 MB for 25,000 pictures)
+    // are not loaded, and a stored tile is read only for a picture whose original fails.
+    const loaded = await loadIndexForMatching(index, manifest);
+    const indexTiles = larger ? undefined : await loadIndexTiles(loaded);
+    const store = indexTiles && (await indexTiles.scaledInterruptibly(geometry.tileShape, signal));
+    const descriptors = tileDescriptors(loaded.features, loaded.tileCount, method);
     const length = descriptorLength(method);
     const ann = ownAnn
       ? loaded.ann
-      : await buildAnn(annVectors(everyNth(descriptors, length, step), method), length, loaded.tiles.count / step, step, signal);
+      : await buildAnn(annVectors(everyNth(descriptors, length, step), method), length, loaded.tileCount / step, step, signal);
     onProgress?.({ stage: 'load', done: 1, total: 1 });
     lap('loadIndex');
 
@@ -175,12 +179,12 @@ export async function buildMosaic(index: string, target: string, options: BuildM
     signal?.throwIfAborted();
 
     const catalogue = {
-      count: loaded.tiles.count,
+      count: loaded.tileCount,
       descriptors,
       ann,
       cropsPerPicture: crops,
       centresOnly: step !== 1,
-      ...(method.metric === 'lab' && method.grid > 1 ? { detail: new TileDetail(loaded.features, loaded.tiles.count, method.grid) } : {}),
+      ...(method.metric === 'lab' && method.grid > 1 ? { detail: new TileDetail(loaded.features, loaded.tileCount, method.grid) } : {}),
     };
     const placer = new TilePlacer(method, columns, rows, catalogue, rules, (done, total) => onProgress?.({ stage: 'match', done, total }));
     feeder.start(placer, source);
@@ -197,30 +201,6 @@ export async function buildMosaic(index: string, target: string, options: BuildM
       plan.tint = blendTint(cellMeans, placer.tiles, loaded.features, manifest.features.dimensions, blend);
     }
 
-    if (settings.deepZoomFolder) await mkdir(settings.deepZoomFolder, { recursive: true });
-    let tiles: TileSource = store;
-    let drawnPlan = plan;
-    let drawing: TileDrawing | undefined;
-    let tileFolder: Temporary | undefined;
-    if (larger) {
-      // Which tiles are needed is known once every row is placed; a PNG is written while the
-      // later rows' pictures are still being drawn, the other formats wait for them all.
-      await feeder.placeThrough(rows);
-      tileFolder = await Temporary.create(out);
-      drawing = new TileDrawing({
-        manifest,
-        stored: loaded.tiles,
-        planTiles: placer.tiles,
-        columns,
-        shape: geometry.tileShape,
-        temporary: tileFolder,
-        fromOriginals: settings.originals,
-        signal,
-      });
-      tiles = drawing.tiles;
-      drawnPlan = drawing.plan(plan);
-      if (format !== 'png') await drawing.done;
-    }
     let deltaE: CellFidelity | undefined;
     let measureSeconds = 0;
     const errors = settings.measure && settings.heatmap ? new ErrorMap(columns, rows) : undefined;
@@ -237,39 +217,70 @@ export async function buildMosaic(index: string, target: string, options: BuildM
         plan,
         structureRows,
         // (Tiles drawn larger are measured by their stored features.)
-        store === loaded.tiles ? loaded.features : renderedStructure(store),
+        !store || store === indexTiles ? loaded.features : renderedStructure(store),
         undefined,
         signal,
         errors && ((firstRow, cellErrors) => errors.record(firstRow, cellErrors)),
       );
       measureSeconds = (performance.now() - measureStarted) / 1000;
     };
-    // Every row placed before the writer starts (tiles drawn larger, --blend): the measure runs
-    // first, so that its memory does not add to the writer's (a 2 Gpx deep zoom's peak: 262 MB
-    // measured after the pyramid, 228 while writing it). Else once every row is placed.
-    const measuredFirst = feeder.placedRows === rows;
-    if (measuredFirst) await measure();
-    // Rows are placed as the writer asks for them: a PNG's bands are coded as their rows are placed.
-    const written = await writeMosaic(drawnPlan, tiles, out, format, {
-      signal,
-      ...(settings.dpi ? { density: settings.dpi } : {}),
-      placed: async (wanted) => {
-        await feeder.placeThrough(wanted);
-        await drawing?.readyThrough(wanted);
-      },
-      // The writer's progress once every row is placed (before, the bar shows placement's).
-      onProgress: (stage, done, total) => feeder.placedRows === rows && onProgress?.({ stage, done, total }),
-      // Before the mosaic is in place, so that an interrupted plan file or measure leaves no mosaic.
-      beforePublish: async () => {
-        if (settings.plan) await writePlan(settings.plan, plan, manifest, signal);
-        if (!measuredFirst) await measure();
-        if (errors) await writeHeatmap(settings.heatmap!, errors, signal);
-      },
-    }).finally(async () => {
+    let written: WriteMosaicResult;
+    let tiles: TileSource | undefined = store;
+    let storedTiles: TileReader | undefined;
+    let drawnPlan = plan;
+    let drawing: TileDrawing | undefined;
+    let tileFolder: Temporary | undefined;
+    try {
+      if (settings.deepZoomFolder) await mkdir(settings.deepZoomFolder, { recursive: true });
+      if (larger) {
+        // Which tiles are needed is known once every row is placed; a PNG is written while the
+        // later rows' pictures are still being drawn, the other formats wait for them all.
+        await feeder.placeThrough(rows);
+        tileFolder = await Temporary.create(out);
+        storedTiles = await openIndexTiles(loaded);
+        drawing = new TileDrawing({
+          manifest,
+          stored: storedTiles,
+          planTiles: placer.tiles,
+          columns,
+          shape: geometry.tileShape,
+          temporary: tileFolder,
+          fromOriginals: settings.originals,
+          signal,
+        });
+        tiles = drawing.tiles;
+        drawnPlan = drawing.plan(plan);
+        if (format !== 'png') await drawing.done;
+      }
+      // Every row placed before the writer starts (tiles drawn larger, --blend): the measure runs
+      // first, so that its memory does not add to the writer's (a 2 Gpx deep zoom's peak: 262 MB
+      // measured after the pyramid, 228 while writing it). Else once every row is placed.
+      const measuredFirst = feeder.placedRows === rows;
+      if (measuredFirst) await measure();
+      // Rows are placed as the writer asks for them: a PNG's bands are coded as their rows are placed.
+      written = await writeMosaic(drawnPlan, tiles!, out, format, {
+        signal,
+        ...(settings.dpi ? { density: settings.dpi } : {}),
+        placed: async (wanted) => {
+          await feeder.placeThrough(wanted);
+          await drawing?.readyThrough(wanted);
+        },
+        // The writer's progress once every row is placed (before, the bar shows placement's).
+        onProgress: (stage, done, total) => feeder.placedRows === rows && onProgress?.({ stage, done, total }),
+        // Before the mosaic is in place, so that an interrupted plan file or measure leaves no mosaic.
+        beforePublish: async () => {
+          if (settings.plan) await writePlan(settings.plan, plan, manifest, signal);
+          if (!measuredFirst) await measure();
+          if (errors) await writeHeatmap(settings.heatmap!, errors, signal);
+        },
+      });
+    } finally {
+      // Also when drawing, measuring or writing fails: the drawn tiles' folder goes, the index file closes.
       await drawing?.done.catch(() => undefined);
       drawing?.close();
+      storedTiles?.close();
       await tileFolder?.discard();
-    });
+    }
     if (drawing) {
       await drawing.done;
       timings.originals = drawing.seconds;

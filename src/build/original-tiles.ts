@@ -14,7 +14,7 @@ import { CORNER_CROP } from '../tiles/crop-windows.js';
 import { tileBytes, type TileShape } from '../tiles/features.js';
 import type { MosaicPlan } from '../tiles/mosaic-plan.js';
 import { TileFile } from '../tiles/tile-file.js';
-import { TileStore } from '../tiles/tile-store.js';
+import { TileStore, type StoredTiles } from '../tiles/tile-store.js';
 
 /**
  * Drawn tiles that take up to this much are kept in memory, as a store of their own: a PNG is
@@ -58,7 +58,7 @@ export class TileDrawing {
 
   constructor(options: {
     manifest: IndexManifest;
-    stored: TileStore;
+    stored: StoredTiles;
     /** The plan's tile ids, row-major, `columns` a row. */
     planTiles: Uint16Array | Uint32Array;
     columns: number;
@@ -117,7 +117,7 @@ export class TileDrawing {
 
   private async draw(options: {
     manifest: IndexManifest;
-    stored: TileStore;
+    stored: StoredTiles;
     shape: TileShape;
     usedCrops: Uint8Array;
     fromOriginals?: boolean;
@@ -235,6 +235,6 @@ async function unchanged(file: string, source: IndexedFile): Promise<boolean> {
 }
 
 /** Stored tile `id` resized to `shape` by an exact area average. */
-function enlarged(stored: TileStore, id: number, shape: TileShape): Uint8Array {
+function enlarged(stored: StoredTiles, id: number, shape: TileShape): Uint8Array {
   return toBytes(areaAverage(stored.tile(id), stored.tileWidth, stored.tileHeight, 3, shape.width, shape.height));
 }

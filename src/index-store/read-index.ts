@@ -1,9 +1,11 @@
+import { closeSync, constants, fstatSync, openSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { TsmosaicError } from '../errors.js';
 import { FileProblem, MAX_BUFFER_BYTES, readRegularFile, regularFileSize } from '../files/read.js';
 import { quote } from '../text.js';
 import { descriptorLength } from '../tiles/descriptors.js';
+import { TileReader } from '../tiles/tile-file.js';
 import { TileStore } from '../tiles/tile-store.js';
 import { loadAnnShards, type AnnSearch, type AnnShards } from './ann.js';
 import { INDEX_FILES, MAX_MANIFEST_BYTES, type IndexManifest } from './format.js';
@@ -11,16 +13,22 @@ import { INDEX_FILES, MAX_MANIFEST_BYTES, type IndexManifest } from './format.js
 export { MAX_MANIFEST_BYTES };
 import { checkManifest, ManifestProblem } from './manifest-check.js';
 
-/** An index loaded for matching and rendering. */
-export interface LoadedIndex {
+/** An index loaded for matching: all but its tile pixels. */
+export interface IndexForMatching {
   folder: string;
   manifest: IndexManifest;
-  /** Every tile: `manifest.tileCount * manifest.crops`, picture after picture. */
-  tiles: TileStore;
+  /** Tiles in the index: `manifest.tileCount * manifest.crops`, picture after picture. */
+  tileCount: number;
   /** The stored features (see FeatureKind), tile-major. */
   features: Float32Array;
   /** HNSW index over the candidate vectors of `manifest.ann.method`. */
   ann: AnnSearch;
+}
+
+/** An index loaded for matching and rendering. */
+export interface LoadedIndex extends IndexForMatching {
+  /** Every tile, picture after picture. */
+  tiles: TileStore;
 }
 
 /** What a message about a damaged index tells the user to do. */
@@ -66,14 +74,34 @@ export async function readManifest(folder: string): Promise<IndexManifest> {
  * @throws {TsmosaicError} when the folder is missing, not an index, of another version, or damaged
  */
 export async function loadIndex(folder: string, manifest?: IndexManifest): Promise<LoadedIndex> {
+  const loaded = await loadIndexForMatching(folder, manifest);
+  return { ...loaded, tiles: await loadIndexTiles(loaded) };
+}
+
+/**
+ * The tile pixels of an index loaded for matching, read whole into memory.
+ * @throws {TsmosaicError} as loadIndex
+ */
+export async function loadIndexTiles({ folder, manifest, tileCount }: IndexForMatching): Promise<TileStore> {
+  const tilePixels = await readExactly(folder, INDEX_FILES.tiles, assertLoadable(folder, manifest));
+  return new TileStore(tilePixels, { width: manifest.tileWidth, height: manifest.tileHeight }, tileCount);
+}
+
+/**
+ * loadIndex without the tile pixels, for builds that draw their tiles from the original pictures
+ * (an index of 25,000 pictures holds 150 MB of them); `openIndexTiles` reads single tiles.
+ * @throws {TsmosaicError} as loadIndex
+ */
+export async function loadIndexForMatching(folder: string, manifest?: IndexManifest): Promise<IndexForMatching> {
   const checked = manifest ?? (await readManifest(folder));
   const {
     crops,
     features: { dimensions },
   } = checked;
   const tileCount = checked.tileCount * crops;
-  const tileBytes = assertLoadable(folder, checked);
-  const tilePixels = await readExactly(folder, INDEX_FILES.tiles, tileBytes);
+  // The pixels are checked first, as loadIndex reads them first, and so that a build drawing from
+  // the originals refuses a damaged tiles.rgb before any work, not when an original fails.
+  await assertFileBytes(folder, INDEX_FILES.tiles, tileCount * checked.tileWidth * checked.tileHeight * 3);
   const featureBytes = await readExactly(folder, INDEX_FILES.features, tileCount * dimensions * 4);
   const features = new Float32Array(featureBytes.buffer, featureBytes.byteOffset, featureBytes.byteLength / 4);
   const bad = features.findIndex((value) => !(value >= 0 && value <= 255));
@@ -82,13 +110,31 @@ export async function loadIndex(folder: string, manifest?: IndexManifest): Promi
       `${quote(folder)} is damaged: ${INDEX_FILES.features} holds ${features[bad]} for tile ${Math.floor(bad / dimensions)}, not a colour from 0 to 255; ${RERUN}`,
     );
   }
-  return {
-    folder,
-    manifest: checked,
-    tiles: new TileStore(tilePixels, { width: checked.tileWidth, height: checked.tileHeight }, tileCount),
-    features,
-    ann: new LazyAnn(folder, checked),
-  };
+  return { folder, manifest: checked, tileCount, features, ann: new LazyAnn(folder, checked) };
+}
+
+/**
+ * The tiles of an index loaded for matching, read from its tiles.rgb one at a time, after its size
+ * is checked against the manifest; to be closed.
+ * @throws {TsmosaicError} when tiles.rgb is missing, not a regular file or of another size
+ */
+export async function openIndexTiles({ folder, manifest, tileCount }: IndexForMatching): Promise<TileReader> {
+  const shape = { width: manifest.tileWidth, height: manifest.tileHeight };
+  const file = path.join(folder, INDEX_FILES.tiles);
+  const expected = tileCount * shape.width * shape.height * 3;
+  await assertFileBytes(folder, INDEX_FILES.tiles, expected);
+  try {
+    // Without blocking: a FIFO put in its place after the check would otherwise hang the open.
+    const descriptor = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
+    const opened = fstatSync(descriptor);
+    if (!opened.isFile() || opened.size !== expected) {
+      closeSync(descriptor);
+      throw new FileProblem('changed while it was read');
+    }
+    return new TileReader(descriptor, file, shape, tileCount);
+  } catch (error) {
+    throw damaged(folder, INDEX_FILES.tiles, error);
+  }
 }
 
 /**
@@ -188,7 +234,22 @@ async function readExactly(folder: string, name: string, bytes: number): Promise
   try {
     return await readRegularFile(path.join(folder, name), { bytes });
   } catch (error) {
-    const reason = error instanceof FileProblem ? `${name} ${error.message}` : `cannot read ${name}`;
-    throw new TsmosaicError(`${quote(folder)} is damaged: ${reason}; ${RERUN}`, 1, { cause: error });
+    throw damaged(folder, name, error);
   }
+}
+
+/** Checks that file `name` of an index folder is a regular file of `bytes` bytes, as readExactly would. */
+async function assertFileBytes(folder: string, name: string, bytes: number): Promise<void> {
+  try {
+    const size = await regularFileSize(path.join(folder, name));
+    if (size !== bytes) throw new FileProblem(`has ${size} bytes, expected ${bytes}`);
+  } catch (error) {
+    throw damaged(folder, name, error);
+  }
+}
+
+/** The error for file `name` of an index folder that cannot be read as it should. */
+function damaged(folder: string, name: string, error: unknown): TsmosaicError {
+  const reason = error instanceof FileProblem ? `${name} ${error.message}` : `cannot read ${name}`;
+  return new TsmosaicError(`${quote(folder)} is damaged: ${reason}; ${RERUN}`, 1, { cause: error });
 }

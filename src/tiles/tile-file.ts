@@ -102,3 +102,45 @@ export function localTiles(tiles: Uint16Array | Uint32Array): { ids: Uint32Array
   }
   return { ids: Uint32Array.from(index.keys()), local };
 }
+
+/**
+ * An index's tiles.rgb read a tile at a time, for builds that need few of its tiles: those whose
+ * tiles are drawn from the original pictures enlarge a stored tile only when an original fails.
+ */
+export class TileReader {
+  readonly tileWidth: number;
+  readonly tileHeight: number;
+  readonly tileBytes: number;
+  private descriptor: number | undefined;
+
+  /** Over `descriptor`, an open file of `count` tiles of `shape` (checked by the caller), now owned by the reader. */
+  constructor(
+    descriptor: number,
+    readonly file: string,
+    shape: TileShape,
+    readonly count: number,
+  ) {
+    this.descriptor = descriptor;
+    this.tileWidth = shape.width;
+    this.tileHeight = shape.height;
+    this.tileBytes = shape.width * shape.height * 3;
+  }
+
+  /** The pixels of tile `id`, read from the file. */
+  tile(id: number): Buffer {
+    if (this.descriptor === undefined) throw new Error(`${this.file} is closed`);
+    if (!(id >= 0 && id < this.count)) throw new RangeError(`tile ${id} is not in ${this.file}`);
+    const pixels = Buffer.allocUnsafe(this.tileBytes);
+    for (let read = 0; read < this.tileBytes;) {
+      const got = readSync(this.descriptor, pixels, read, this.tileBytes - read, id * this.tileBytes + read);
+      if (got === 0) throw new Error(`${this.file} is shorter than its tiles`);
+      read += got;
+    }
+    return pixels;
+  }
+
+  close(): void {
+    if (this.descriptor !== undefined) closeSync(this.descriptor);
+    this.descriptor = undefined;
+  }
+}

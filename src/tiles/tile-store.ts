@@ -2,6 +2,14 @@ import { areaAverage, toBytes } from '../raster/area-average.js';
 import { TimeSlicer } from '../yield.js';
 import type { TileShape } from './features.js';
 
+/** Tiles to read one at a time: a store in memory or a file's (see TileReader). */
+export interface StoredTiles {
+  readonly tileWidth: number;
+  readonly tileHeight: number;
+  readonly count: number;
+  tile(id: number): Buffer;
+}
+
 /**
  * The pixels of every tile: `count` tiles of `tileWidth` x `tileHeight` px, 8-bit RGB, stored one
  * after another (tile-major, each tile row-major), exactly as in an index's tiles.rgb.
