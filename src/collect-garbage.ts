@@ -1,7 +1,8 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
-let collect: (() => void) | undefined;
+/** V8's gc(); null where it cannot be had. */
+let collect: (() => void) | null | undefined;
 
 /**
  * Runs a full garbage collection now. V8 collects when its own heap fills, not when external
@@ -9,14 +10,16 @@ let collect: (() => void) | undefined;
  * stay through the native work that follows (libvips' pyramid) and add to its peak.
  */
 export function collectGarbage(): void {
-  if (!collect) {
+  if (collect === undefined) {
     const exposed = (globalThis as { gc?: () => void }).gc;
-    if (exposed) collect = exposed;
-    else {
+    try {
       // The flag applies to contexts made after it: a fresh one has gc(), this one does not.
-      setFlagsFromString('--expose-gc');
-      collect = runInNewContext('gc') as () => void;
+      if (!exposed) setFlagsFromString('--expose-gc');
+      collect = exposed ?? (runInNewContext('gc') as () => void);
+    } catch {
+      // A runtime without it: memory is only freed later, nothing else changes.
+      collect = null;
     }
   }
-  collect();
+  collect?.();
 }

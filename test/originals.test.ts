@@ -3,6 +3,7 @@ import { appendFile, cp, mkdir, readdir, readFile, rename, stat, truncate, utime
 import path from 'node:path';
 import { test } from 'node:test';
 import sharp from 'sharp';
+import { buildMosaic } from '../src/build/build-mosaic.js';
 import { TileDrawing } from '../src/build/original-tiles.js';
 import { drawingScale } from '../src/build/original-tiles.js';
 import { loadTile } from '../src/collection/load-tile.js';
@@ -203,5 +204,12 @@ test('a build drawing from the originals reads stored tiles one at a time, and r
   const { code, stderr } = await runCli(['build', damaged, target, '--tiles-across', '6', '--tile-size', '48', '-o', out]);
   assert.equal(code, 1, stderr);
   assert.match(stderr, /damaged-index" is damaged: tiles\.rgb has \d+ bytes, expected \d+; run process-collection again/);
+  // Before any work: no cell is matched (the stored tiles are read only after placement).
+  const stages = new Set<string>();
+  await assert.rejects(
+    buildMosaic(damaged, target, { out, tilesAcross: 6, tileSize: 48, onProgress: ({ stage }) => stages.add(stage) }),
+    /tiles\.rgb has \d+ bytes/,
+  );
+  assert.ok(!stages.has('match'), [...stages].join(', '));
   assert.equal((await readdir(root)).filter((name) => name.startsWith('damaged.png') || name.startsWith('.damaged.png')).length, 0);
 });

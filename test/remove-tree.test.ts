@@ -43,3 +43,15 @@ test('removeTree removes a file, and a missing path is no error', async () => {
   assert.equal(await pathExists(file), false);
   await removeTree(path.join(root, 'never-there'));
 });
+
+test('removeTree removes names that are not UTF-8, where they are allowed', async (t) => {
+  if (process.platform !== 'linux') {
+    t.diagnostic('only Linux file systems take any bytes in a name');
+    return;
+  }
+  const target = path.join(root, 'bytes');
+  await mkdir(target);
+  await writeFile(Buffer.concat([Buffer.from(`${target}/tile-`), Buffer.from([0xff, 0xfe]), Buffer.from('.jpeg')]), 'x');
+  await removeTree(target);
+  assert.equal(await pathExists(target), false);
+});

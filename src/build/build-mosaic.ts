@@ -159,7 +159,8 @@ export async function buildMosaic(index: string, target: string, options: BuildM
     const feeder = new BandFeeder(worker, worker, columns, rows, placementBandRows(columns, rows, rules), format !== 'png', signal);
 
     // Tiles drawn larger come from the originals: the index's pixels (150 MB for 25,000 pictures)
-    // are not loaded, and a stored tile is read only for a picture whose original fails.
+    // are not loaded, and a stored tile is read only for a picture whose original fails (for every
+    // one with --no-originals).
     const loaded = await loadIndexForMatching(index, manifest);
     const indexTiles = larger ? undefined : await loadIndexTiles(loaded);
     const store = indexTiles && (await indexTiles.scaledInterruptibly(geometry.tileShape, signal));

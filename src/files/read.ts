@@ -70,7 +70,7 @@ export async function regularFileSize(file: string): Promise<number> {
 }
 
 /** A file-system error as a short reason. */
-function describeError(error: unknown): string {
+export function describeError(error: unknown): string {
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
   if (code === 'ENOENT') return 'is missing';
   if (code === 'EACCES' || code === 'EPERM') return 'cannot be read: permission denied';

@@ -1,21 +1,25 @@
 import { lstat, opendir, rmdir, unlink } from 'node:fs/promises';
-import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 
 /** Names listed, then removed, at a time. */
 const BATCH = 256;
 /** Removals in flight at once. */
 const CONCURRENCY = 16;
-/** Times a folder is listed again when it is not empty after its listed names went (another process adding to it). */
-const RETRIES = 3;
+/** Errors a removal is tried again after, as fs.rm's maxRetries does (a file held open on Windows, too many open files). */
+const RETRIED = new Set(['EBUSY', 'EPERM', 'EMFILE', 'ENFILE', 'ENOTEMPTY']);
+/** Tries of a removal that fails with one of RETRIED, 100 ms more apart each time. */
+const TRIES = 4;
+const SEPARATOR = Buffer.from('/');
 
 /**
  * Removes `target`, a file or a folder with everything in it, as `fs.rm(target, { recursive:
- * true, force: true })` does, in memory that does not grow with the folder: fs.rm starts a
- * request for every entry of a folder at once (a deep zoom's 57,000 tiles: +145 MB), this lists
- * BATCH names at a time and removes them a few at a time. Symbolic links are removed, never
- * followed; a missing target is no error.
+ * true, force: true, maxRetries: 3 })` does, in memory that does not grow with the folder: fs.rm
+ * starts a request for every entry of a folder at once (a deep zoom's 57,000 tiles: +145 MB), this
+ * lists BATCH names at a time and removes them a few at a time. Names are kept as bytes, so a name
+ * that is not UTF-8 is removed too; symbolic links are removed, never followed; a missing target is
+ * no error.
  */
-export async function removeTree(target: string): Promise<void> {
+export async function removeTree(target: string | Buffer): Promise<void> {
   let isFolder: boolean;
   try {
     isFolder = (await lstat(target)).isDirectory();
@@ -23,50 +27,69 @@ export async function removeTree(target: string): Promise<void> {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
     throw error;
   }
-  if (!isFolder) return removeFile(target);
-  for (let attempt = 0; ; attempt++) {
-    // Listed afresh after each batch: names already removed are never listed again.
-    for (let names = await listSome(target); names.length > 0; names = await listSome(target)) {
-      let next = 0;
-      const worker = async (): Promise<void> => {
-        while (next < names.length) {
-          const { name, folder } = names[next++]!;
-          const entry = path.join(target, name);
-          if (folder) await removeTree(entry);
-          else await removeFile(entry);
+  if (!isFolder) {
+    await retried(() => unlink(target));
+    return;
+  }
+  const folder = typeof target === 'string' ? Buffer.from(target) : target;
+  let idle = 0;
+  // Listed afresh after each batch: names already removed are never listed again.
+  for (let entries = await listSome(folder); entries.length > 0; entries = await listSome(folder)) {
+    let removed = 0;
+    let failed: { error: unknown } | undefined;
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < entries.length && !failed) {
+        const { name, isFolder: inner } = entries[next++]!;
+        const entry = Buffer.concat([folder, SEPARATOR, name]);
+        try {
+          if (inner) await removeTree(entry);
+          else if (await retried(() => unlink(entry))) removed++;
+          if (inner) removed++;
+        } catch (error) {
+          failed ??= { error };
         }
-      };
-      await Promise.all(Array.from({ length: Math.min(CONCURRENCY, names.length) }, worker));
-    }
+      }
+    };
+    // Every removal in flight ends before an error is thrown: none outlives the call.
+    await Promise.all(Array.from({ length: Math.min(CONCURRENCY, entries.length) }, worker));
+    if (failed) throw failed.error;
+    // Names listed again and again yet never there: give up rather than loop.
+    idle = removed === 0 ? idle + 1 : 0;
+    if (idle >= TRIES) throw new Error(`cannot remove the entries of ${folder.toString()}: they are listed but not found`);
+  }
+  await retried(() => rmdir(folder));
+}
+
+/**
+ * Runs a removal, again after 100, 200 and 300 ms when it fails with one of RETRIED; true when it
+ * removed something, false when there was nothing to remove.
+ */
+async function retried(remove: () => Promise<void>): Promise<boolean> {
+  for (let attempt = 1; ; attempt++) {
     try {
-      await rmdir(target);
-      return;
+      await remove();
+      return true;
     } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') return;
-      if (code !== 'ENOTEMPTY' || attempt >= RETRIES) throw error;
+      const code = (error as NodeJS.ErrnoException).code ?? '';
+      if (code === 'ENOENT') return false;
+      if (!RETRIED.has(code) || attempt >= TRIES) throw error;
+      await delay(100 * attempt);
     }
   }
 }
 
-async function removeFile(file: string): Promise<void> {
+/** Up to BATCH entries of `folder`, by their names' bytes, each with whether it is a folder (not a link to one). */
+async function listSome(folder: Buffer): Promise<{ name: Buffer; isFolder: boolean }[]> {
+  const entries: { name: Buffer; isFolder: boolean }[] = [];
+  // Node lists names as bytes with encoding 'buffer' (its types allow string encodings only).
+  const dir = await opendir(folder, { bufferSize: BATCH, encoding: 'buffer' as BufferEncoding });
   try {
-    await unlink(file);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-  }
-}
-
-/** Up to BATCH entries of `folder`, each with whether it is a folder (not a link to one). */
-async function listSome(folder: string): Promise<{ name: string; folder: boolean }[]> {
-  const names: { name: string; folder: boolean }[] = [];
-  const dir = await opendir(folder, { bufferSize: BATCH });
-  try {
-    for (let entry = await dir.read(); entry && names.length < BATCH; entry = await dir.read()) {
-      names.push({ name: entry.name, folder: entry.isDirectory() });
+    for (let entry = await dir.read(); entry && entries.length < BATCH; entry = await dir.read()) {
+      entries.push({ name: entry.name as unknown as Buffer, isFolder: entry.isDirectory() });
     }
   } finally {
     await dir.close();
   }
-  return names;
+  return entries;
 }

@@ -2,7 +2,7 @@ import { closeSync, constants, fstatSync, openSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { TsmosaicError } from '../errors.js';
-import { FileProblem, MAX_BUFFER_BYTES, readRegularFile, regularFileSize } from '../files/read.js';
+import { describeError, FileProblem, MAX_BUFFER_BYTES, readRegularFile, regularFileSize } from '../files/read.js';
 import { quote } from '../text.js';
 import { descriptorLength } from '../tiles/descriptors.js';
 import { TileReader } from '../tiles/tile-file.js';
@@ -74,7 +74,10 @@ export async function readManifest(folder: string): Promise<IndexManifest> {
  * @throws {TsmosaicError} when the folder is missing, not an index, of another version, or damaged
  */
 export async function loadIndex(folder: string, manifest?: IndexManifest): Promise<LoadedIndex> {
-  const loaded = await loadIndexForMatching(folder, manifest);
+  const checked = manifest ?? (await readManifest(folder));
+  // Too large to load is said before anything is read.
+  assertLoadable(folder, checked);
+  const loaded = await loadIndexForMatching(folder, checked);
   return { ...loaded, tiles: await loadIndexTiles(loaded) };
 }
 
@@ -99,8 +102,8 @@ export async function loadIndexForMatching(folder: string, manifest?: IndexManif
     features: { dimensions },
   } = checked;
   const tileCount = checked.tileCount * crops;
-  // The pixels are checked first, as loadIndex reads them first, and so that a build drawing from
-  // the originals refuses a damaged tiles.rgb before any work, not when an original fails.
+  // Checked here too, so that a build drawing from the originals (which reads single tiles later)
+  // refuses a damaged tiles.rgb before any work, not when an original fails.
   await assertFileBytes(folder, INDEX_FILES.tiles, tileCount * checked.tileWidth * checked.tileHeight * 3);
   const featureBytes = await readExactly(folder, INDEX_FILES.features, tileCount * dimensions * 4);
   const features = new Float32Array(featureBytes.buffer, featureBytes.byteOffset, featureBytes.byteLength / 4);
@@ -123,17 +126,21 @@ export async function openIndexTiles({ folder, manifest, tileCount }: IndexForMa
   const file = path.join(folder, INDEX_FILES.tiles);
   const expected = tileCount * shape.width * shape.height * 3;
   await assertFileBytes(folder, INDEX_FILES.tiles, expected);
+  let descriptor: number | undefined;
   try {
     // Without blocking: a FIFO put in its place after the check would otherwise hang the open.
-    const descriptor = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
+    descriptor = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
     const opened = fstatSync(descriptor);
-    if (!opened.isFile() || opened.size !== expected) {
-      closeSync(descriptor);
-      throw new FileProblem('changed while it was read');
-    }
-    return new TileReader(descriptor, file, shape, tileCount);
+    if (!opened.isFile() || opened.size !== expected) throw new FileProblem('changed while it was read');
+    // A read that fails later (the file shrank, an I/O error) names the index as damaged too.
+    const failure = (error: unknown): Error => damaged(folder, INDEX_FILES.tiles, new FileProblem(problemOf(error), { cause: error }));
+    const reader = new TileReader(descriptor, file, shape, tileCount, failure);
+    descriptor = undefined;
+    return reader;
   } catch (error) {
-    throw damaged(folder, INDEX_FILES.tiles, error);
+    throw damaged(folder, INDEX_FILES.tiles, error instanceof FileProblem ? error : new FileProblem(problemOf(error), { cause: error }));
+  } finally {
+    if (descriptor !== undefined) closeSync(descriptor);
   }
 }
 
@@ -246,6 +253,11 @@ async function assertFileBytes(folder: string, name: string, bytes: number): Pro
   } catch (error) {
     throw damaged(folder, name, error);
   }
+}
+
+/** A file-system error as a short reason (see describeError), or another error's message. */
+function problemOf(error: unknown): string {
+  return (error as NodeJS.ErrnoException).code ? describeError(error) : (error as Error).message;
 }
 
 /** The error for file `name` of an index folder that cannot be read as it should. */

@@ -105,7 +105,8 @@ export function localTiles(tiles: Uint16Array | Uint32Array): { ids: Uint32Array
 
 /**
  * An index's tiles.rgb read a tile at a time, for builds that need few of its tiles: those whose
- * tiles are drawn from the original pictures enlarge a stored tile only when an original fails.
+ * tiles are drawn from the original pictures read a stored tile for a picture whose original fails
+ * (every picture's with --no-originals).
  */
 export class TileReader {
   readonly tileWidth: number;
@@ -113,12 +114,16 @@ export class TileReader {
   readonly tileBytes: number;
   private descriptor: number | undefined;
 
-  /** Over `descriptor`, an open file of `count` tiles of `shape` (checked by the caller), now owned by the reader. */
+  /**
+   * Over `descriptor`, an open file of `count` tiles of `shape` (checked by the caller), now owned
+   * by the reader; `failure` makes the error thrown when a read fails (the file shrank, an I/O error).
+   */
   constructor(
     descriptor: number,
     readonly file: string,
     shape: TileShape,
     readonly count: number,
+    private readonly failure: (error: unknown) => Error,
   ) {
     this.descriptor = descriptor;
     this.tileWidth = shape.width;
@@ -129,12 +134,16 @@ export class TileReader {
   /** The pixels of tile `id`, read from the file. */
   tile(id: number): Buffer {
     if (this.descriptor === undefined) throw new Error(`${this.file} is closed`);
-    if (!(id >= 0 && id < this.count)) throw new RangeError(`tile ${id} is not in ${this.file}`);
+    if (!Number.isInteger(id) || id < 0 || id >= this.count) throw new RangeError(`tile ${id} is not in ${this.file}`);
     const pixels = Buffer.allocUnsafe(this.tileBytes);
-    for (let read = 0; read < this.tileBytes;) {
-      const got = readSync(this.descriptor, pixels, read, this.tileBytes - read, id * this.tileBytes + read);
-      if (got === 0) throw new Error(`${this.file} is shorter than its tiles`);
-      read += got;
+    try {
+      for (let read = 0; read < this.tileBytes;) {
+        const got = readSync(this.descriptor, pixels, read, this.tileBytes - read, id * this.tileBytes + read);
+        if (got === 0) throw new Error('is shorter than its tiles (changed while it was read)');
+        read += got;
+      }
+    } catch (error) {
+      throw this.failure(error);
     }
     return pixels;
   }
