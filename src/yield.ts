@@ -67,3 +67,31 @@ export async function untilDoneOrAborted<T>(work: Promise<T>, signal: AbortSigna
 export function abandonedWorkRunning(): boolean {
   return abandoned.size > 0;
 }
+
+/**
+ * Runs `work` on every item, at most `concurrency` at once. After the first failure (or an abort
+ * of `signal`) no more are started, and it is thrown once every run in flight has ended: none
+ * outlives the call, so the caller may clean up.
+ */
+export async function eachConcurrently<T>(
+  items: readonly T[],
+  concurrency: number,
+  work: (item: T) => Promise<void>,
+  signal?: AbortSignal,
+): Promise<void> {
+  let next = 0;
+  let failure: { error: unknown } | undefined;
+  const lane = async (): Promise<void> => {
+    while (next < items.length && !failure) {
+      const item = items[next++]!;
+      try {
+        signal?.throwIfAborted();
+        await work(item);
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, lane));
+  if (failure) throw failure.error;
+}

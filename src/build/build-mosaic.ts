@@ -16,7 +16,6 @@ import type { PrintSize } from '../options/print.js';
 import { annVectors, descriptorLength, sameIndexSpace, tileDescriptors, TileDetail } from '../tiles/descriptors.js';
 import type { MosaicPlan } from '../tiles/mosaic-plan.js';
 import { Temporary } from '../files/publish.js';
-import type { TileSource } from '../render/tile-source.js';
 import type { TileReader } from '../tiles/tile-file.js';
 import { TileDrawing } from './original-tiles.js';
 import { BandFeeder } from './band-feeder.js';
@@ -226,7 +225,6 @@ export async function buildMosaic(index: string, target: string, options: BuildM
       measureSeconds = (performance.now() - measureStarted) / 1000;
     };
     let written: WriteMosaicResult;
-    let tiles: TileSource | undefined = store;
     let storedTiles: TileReader | undefined;
     let drawnPlan = plan;
     let drawing: TileDrawing | undefined;
@@ -249,7 +247,6 @@ export async function buildMosaic(index: string, target: string, options: BuildM
           fromOriginals: settings.originals,
           signal,
         });
-        tiles = drawing.tiles;
         drawnPlan = drawing.plan(plan);
         if (format !== 'png') await drawing.done;
       }
@@ -259,7 +256,7 @@ export async function buildMosaic(index: string, target: string, options: BuildM
       const measuredFirst = feeder.placedRows === rows;
       if (measuredFirst) await measure();
       // Rows are placed as the writer asks for them: a PNG's bands are coded as their rows are placed.
-      written = await writeMosaic(drawnPlan, tiles!, out, format, {
+      written = await writeMosaic(drawnPlan, drawing ? drawing.tiles : store!, out, format, {
         signal,
         ...(settings.dpi ? { density: settings.dpi } : {}),
         placed: async (wanted) => {

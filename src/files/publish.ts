@@ -1,11 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import type { Dir, Dirent } from 'node:fs';
 import { lstat, open, opendir, readdir, rename, rm, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { TsmosaicError, reasonOf } from '../errors.js';
-import { yieldToEventLoop } from '../yield.js';
+import { eachConcurrently, yieldToEventLoop } from '../yield.js';
 import { FileLock } from './lock.js';
-import { removeTree } from './remove-tree.js';
+import { readEntries, removeTree } from './remove-tree.js';
 
 /**
  * Atomic, durable publishing of files and folders, shared by the index writer and every output.
@@ -367,18 +366,14 @@ export async function fsyncFolder(folder: string, { recursive = false }: { recur
     const directory = await opendir(folder);
     try {
       // A batch of names at a time: every path of a gigapixel pyramid's tiles at once took tens of MB.
-      for (let batch = await readEntries(directory); batch.length > 0; batch = await readEntries(directory)) {
+      for (let batch = await readEntries(directory, SYNC_BATCH); batch.length > 0; batch = await readEntries(directory, SYNC_BATCH)) {
         const files: string[] = [];
         for (const entry of batch) {
           const inside = path.join(folder, entry.name);
           if (entry.isDirectory()) folders.push(inside);
           else if (entry.isFile()) files.push(inside);
         }
-        let next = 0;
-        const worker = async (): Promise<void> => {
-          while (next < files.length) await fsyncFile(files[next++]!);
-        };
-        await Promise.all(Array.from({ length: SYNC_CONCURRENCY }, worker));
+        await eachConcurrently(files, SYNC_CONCURRENCY, fsyncFile);
       }
     } finally {
       await directory.close().catch(() => undefined);
@@ -386,15 +381,6 @@ export async function fsyncFolder(folder: string, { recursive = false }: { recur
     for (const inside of folders) await fsyncFolder(inside, { recursive: true });
   }
   await fsyncOneFolder(folder);
-}
-
-/** The next SYNC_BATCH entries of a folder being read, fewer at its end. */
-async function readEntries(directory: Dir): Promise<Dirent[]> {
-  const entries: Dirent[] = [];
-  for (let entry = await directory.read(); entry; entry = entries.length < SYNC_BATCH ? await directory.read() : null) {
-    entries.push(entry);
-  }
-  return entries;
 }
 
 async function fsyncOneFolder(folder: string): Promise<void> {

@@ -1,5 +1,7 @@
+import type { Dir, Dirent } from 'node:fs';
 import { lstat, opendir, rmdir, unlink } from 'node:fs/promises';
 import { setTimeout as delay } from 'node:timers/promises';
+import { eachConcurrently } from '../yield.js';
 
 /** Names listed, then removed, at a time. */
 const BATCH = 256;
@@ -36,24 +38,13 @@ export async function removeTree(target: string | Buffer): Promise<void> {
   // Listed afresh after each batch: names already removed are never listed again.
   for (let entries = await listSome(folder); entries.length > 0; entries = await listSome(folder)) {
     let removed = 0;
-    let failed: { error: unknown } | undefined;
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      while (next < entries.length && !failed) {
-        const { name, isFolder: inner } = entries[next++]!;
-        const entry = Buffer.concat([folder, SEPARATOR, name]);
-        try {
-          if (inner) await removeTree(entry);
-          else if (await retried(() => unlink(entry))) removed++;
-          if (inner) removed++;
-        } catch (error) {
-          failed ??= { error };
-        }
-      }
+    const remove = async (entry: Dirent): Promise<void> => {
+      const inside = Buffer.concat([folder, SEPARATOR, entry.name as unknown as Buffer]);
+      if (entry.isDirectory()) await removeTree(inside);
+      else if (!(await retried(() => unlink(inside)))) return;
+      removed++;
     };
-    // Every removal in flight ends before an error is thrown: none outlives the call.
-    await Promise.all(Array.from({ length: Math.min(CONCURRENCY, entries.length) }, worker));
-    if (failed) throw failed.error;
+    await eachConcurrently(entries, CONCURRENCY, remove);
     // Names listed again and again yet never there: give up rather than loop.
     idle = removed === 0 ? idle + 1 : 0;
     if (idle >= TRIES) throw new Error(`cannot remove the entries of ${folder.toString()}: they are listed but not found`);
@@ -79,17 +70,22 @@ async function retried(remove: () => Promise<void>): Promise<boolean> {
   }
 }
 
-/** Up to BATCH entries of `folder`, by their names' bytes, each with whether it is a folder (not a link to one). */
-async function listSome(folder: Buffer): Promise<{ name: Buffer; isFolder: boolean }[]> {
-  const entries: { name: Buffer; isFolder: boolean }[] = [];
+/** Up to BATCH entries of `folder`, their names as bytes (a directory entry of a link is not a folder's). */
+async function listSome(folder: Buffer): Promise<Dirent[]> {
   // Node lists names as bytes with encoding 'buffer' (its types allow string encodings only).
-  const dir = await opendir(folder, { bufferSize: BATCH, encoding: 'buffer' as BufferEncoding });
+  const directory = await opendir(folder, { bufferSize: BATCH, encoding: 'buffer' as BufferEncoding });
   try {
-    for (let entry = await dir.read(); entry && entries.length < BATCH; entry = await dir.read()) {
-      entries.push({ name: entry.name as unknown as Buffer, isFolder: entry.isDirectory() });
-    }
+    return await readEntries(directory, BATCH);
   } finally {
-    await dir.close();
+    await directory.close();
+  }
+}
+
+/** The next `count` entries of a folder being read, fewer at its end: a batch at a time, where a whole listing of a pyramid's tiles took tens of MB. */
+export async function readEntries(directory: Dir, count: number): Promise<Dirent[]> {
+  const entries: Dirent[] = [];
+  for (let entry = await directory.read(); entry; entry = entries.length < count ? await directory.read() : null) {
+    entries.push(entry);
   }
   return entries;
 }

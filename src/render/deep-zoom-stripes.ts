@@ -4,7 +4,7 @@ import type { Sharp } from 'sharp';
 import type { SharpModule } from '../load-sharp.js';
 import { deepZoomLayout, DEEP_ZOOM_TILE_SIZE } from './deep-zoom-layout.js';
 import { removeTree } from '../files/remove-tree.js';
-import { untilDoneOrAborted } from '../yield.js';
+import { eachConcurrently, untilDoneOrAborted } from '../yield.js';
 
 /**
  * Halvings a stripe of the pyramid spans: stripes 254 x 2^4 = 4,064 px wide. dzsave keeps a strip
@@ -202,16 +202,11 @@ async function dzsavePass(image: Sharp, name: string, top: number, tilesBefore: 
 async function moveTiles(from: string, to: string, columnOffset: number, signal?: AbortSignal): Promise<void> {
   const names = await readdir(from);
   await mkdir(to, { recursive: true });
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < names.length) {
-      signal?.throwIfAborted();
-      const name = names[next++]!;
-      const { column, row } = tilePosition(name);
-      await rename(path.join(from, name), path.join(to, `${column + columnOffset}_${row}.jpeg`));
-    }
+  const move = async (name: string): Promise<void> => {
+    const { column, row } = tilePosition(name);
+    await rename(path.join(from, name), path.join(to, `${column + columnOffset}_${row}.jpeg`));
   };
-  await Promise.all(Array.from({ length: RENAME_CONCURRENCY }, worker));
+  await eachConcurrently(names, RENAME_CONCURRENCY, move, signal);
 }
 
 function tilePosition(name: string): { column: number; row: number } {

@@ -66,11 +66,8 @@ export class TileFile {
     for (let i = 0; i < ids.length; i++) {
       const slot = this.slots[ids[i]!]!;
       if (slot < 0) throw new RangeError(`tile ${ids[i]} is not in ${this.file}`);
-      const at = i * this.tileBytes;
-      for (let read = 0; read < this.tileBytes;) {
-        const got = readSync(this.open(), pixels, at + read, this.tileBytes - read, slot * this.tileBytes + read);
-        if (got === 0) throw new Error(`${this.file} is shorter than its tiles`);
-        read += got;
+      if (!readFully(this.open(), pixels.subarray(i * this.tileBytes, (i + 1) * this.tileBytes), slot * this.tileBytes)) {
+        throw new Error(`${this.file} is shorter than its tiles`);
       }
     }
     return new TileStore(pixels, this.shape, ids.length);
@@ -137,11 +134,8 @@ export class TileReader {
     if (!Number.isInteger(id) || id < 0 || id >= this.count) throw new RangeError(`tile ${id} is not in ${this.file}`);
     const pixels = Buffer.allocUnsafe(this.tileBytes);
     try {
-      for (let read = 0; read < this.tileBytes;) {
-        const got = readSync(this.descriptor, pixels, read, this.tileBytes - read, id * this.tileBytes + read);
-        if (got === 0) throw new Error('is shorter than its tiles (changed while it was read)');
-        read += got;
-      }
+      if (!readFully(this.descriptor, pixels, id * this.tileBytes))
+        throw new Error('is shorter than its tiles (changed while it was read)');
     } catch (error) {
       throw this.failure(error);
     }
@@ -152,4 +146,14 @@ export class TileReader {
     if (this.descriptor !== undefined) closeSync(this.descriptor);
     this.descriptor = undefined;
   }
+}
+
+/** Fills `into` from `descriptor` at `position`, read after read; false when the file ends first. */
+function readFully(descriptor: number, into: Buffer, position: number): boolean {
+  for (let read = 0; read < into.length;) {
+    const got = readSync(descriptor, into, read, into.length - read, position + read);
+    if (got === 0) return false;
+    read += got;
+  }
+  return true;
 }
